@@ -1,0 +1,1 @@
+//! The central backend. (Being built.)

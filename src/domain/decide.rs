@@ -1,0 +1,202 @@
+//! What a command means: the rules of the station, as a pure function.
+
+use super::event::{Actor, EventKind, NewEvent};
+use super::ids::{Badge, WorkOrderId};
+use super::master::WorkOrderStatus;
+use super::rejection::Rejection;
+use super::state::{ExecStatus, State};
+use chrono::{DateTime, Utc};
+
+/// What someone at the station asks for. Keys and scans both end up here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Login { badge: Badge },
+    Logout,
+    SelectWorkOrder { id: WorkOrderId },
+    Start,
+    Pause,
+    Resume,
+    Complete,
+}
+
+impl Command {
+    /// Short words for logs and evidence.
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Login { badge } => format!("log in {badge}"),
+            Command::Logout => "log out".into(),
+            Command::SelectWorkOrder { id } => format!("select {id}"),
+            Command::Start => "start".into(),
+            Command::Pause => "pause".into(),
+            Command::Resume => "resume".into(),
+            Command::Complete => "complete".into(),
+        }
+    }
+}
+
+/// Decides what a command means in the current state, at time `now`.
+pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec<NewEvent>, Rejection> {
+    let operator_actor = || {
+        state
+            .session
+            .as_ref()
+            .map(|session| Actor::Operator(session.badge.clone()))
+            .ok_or(Rejection::NotLoggedIn)
+    };
+    let event = |actor: Actor, kind: EventKind| NewEvent { at: now, actor, kind };
+
+    match command {
+        Command::Login { badge } => {
+            if let Some(session) = &state.session {
+                return Err(if session.badge == badge {
+                    Rejection::AlreadyLoggedIn {
+                        name: session.name.clone(),
+                    }
+                } else {
+                    Rejection::SomeoneElseLoggedIn {
+                        name: session.name.clone(),
+                    }
+                });
+            }
+            let operator = state
+                .master
+                .operators
+                .get(&badge)
+                .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?;
+            if !operator.active {
+                return Err(Rejection::BadgeDisabled(badge));
+            }
+            Ok(vec![event(
+                Actor::Operator(badge.clone()),
+                EventKind::OperatorLoggedIn {
+                    badge,
+                    name: operator.name.clone(),
+                },
+            )])
+        }
+        Command::Logout => {
+            let actor = operator_actor()?;
+            let mut events = Vec::new();
+            // Nobody may leave a machine running unattended: logging out pauses the running order.
+            if state.is_running()
+                && let Some(work_order) = state.active.clone()
+            {
+                events.push(event(actor.clone(), EventKind::WorkOrderPaused { work_order }));
+            }
+            let badge = match &actor {
+                Actor::Operator(badge) => badge.clone(),
+                _ => return Err(Rejection::NotLoggedIn),
+            };
+            events.push(event(actor, EventKind::OperatorLoggedOut { badge }));
+            Ok(events)
+        }
+        Command::SelectWorkOrder { id } => {
+            let actor = operator_actor()?;
+            check_runnable(state, &id)?;
+            if let Some((active, progress)) = state.active_progress() {
+                if *active == id {
+                    return Err(Rejection::AlreadySelected(id));
+                }
+                if progress.status == ExecStatus::Running {
+                    return Err(Rejection::AnotherRunning(active.clone()));
+                }
+            }
+            if state
+                .progress
+                .get(&id)
+                .is_some_and(|progress| progress.status == ExecStatus::Completed)
+            {
+                return Err(Rejection::AlreadyCompleted(id));
+            }
+            Ok(vec![event(actor, EventKind::WorkOrderSelected { work_order: id })])
+        }
+        Command::Start | Command::Resume => {
+            let actor = operator_actor()?;
+            let (id, progress) = state
+                .active_progress()
+                .ok_or(Rejection::NoWorkOrderSelected)?;
+            check_runnable(state, id)?;
+            let work_order = id.clone();
+            match (progress.status, command) {
+                (ExecStatus::Running, _) => Err(Rejection::AlreadyRunning(work_order)),
+                (ExecStatus::Selected, Command::Start) => {
+                    Ok(vec![event(actor, EventKind::WorkOrderStarted { work_order })])
+                }
+                (ExecStatus::Selected, _) => Err(Rejection::NotPaused(work_order)),
+                // Start on a paused order means carry on: the operator should not need two words.
+                (ExecStatus::Paused, _) => {
+                    Ok(vec![event(actor, EventKind::WorkOrderResumed { work_order })])
+                }
+                (ExecStatus::Completed, _) => Err(Rejection::AlreadyCompleted(work_order)),
+            }
+        }
+        Command::Pause => {
+            let actor = operator_actor()?;
+            let (id, progress) = state
+                .active_progress()
+                .ok_or(Rejection::NoWorkOrderSelected)?;
+            if progress.status != ExecStatus::Running {
+                return Err(Rejection::NotRunning(id.clone()));
+            }
+            Ok(vec![event(
+                actor,
+                EventKind::WorkOrderPaused {
+                    work_order: id.clone(),
+                },
+            )])
+        }
+        Command::Complete => {
+            let actor = operator_actor()?;
+            let (id, progress) = state
+                .active_progress()
+                .ok_or(Rejection::NoWorkOrderSelected)?;
+            match progress.status {
+                ExecStatus::Selected => Err(Rejection::NeverStarted(id.clone())),
+                ExecStatus::Completed => Err(Rejection::AlreadyCompleted(id.clone())),
+                ExecStatus::Running | ExecStatus::Paused => Ok(vec![event(
+                    actor,
+                    EventKind::WorkOrderCompleted {
+                        work_order: id.clone(),
+                        produced: progress.produced,
+                        rejected: progress.rejected,
+                    },
+                )]),
+            }
+        }
+    }
+}
+
+/// A work order may run here only if central dispatched it here and it is released.
+fn check_runnable(state: &State, id: &WorkOrderId) -> Result<(), Rejection> {
+    let order = state
+        .master
+        .work_orders
+        .get(id)
+        .ok_or_else(|| Rejection::UnknownWorkOrder(id.clone()))?;
+    if !order.stations.is_empty() && !order.stations.contains(&state.station) {
+        return Err(Rejection::NotDispatchedHere(id.clone()));
+    }
+    if order.status != WorkOrderStatus::Released {
+        return Err(Rejection::NotReleased {
+            id: id.clone(),
+            status: order.status,
+        });
+    }
+    Ok(())
+}
+
+/// The evidence a refused scan leaves in the log: what was scanned, by whom, and why it was refused.
+pub fn evidence_of_refusal(state: &State, scanned: &str, reason: &str, now: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        at: now,
+        actor: state
+            .session
+            .as_ref()
+            .map(|session| Actor::Operator(session.badge.clone()))
+            .unwrap_or(Actor::Station),
+        kind: EventKind::ScanRefused {
+            scanned: scanned.to_owned(),
+            reason: reason.to_owned(),
+        },
+    }
+}

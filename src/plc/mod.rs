@@ -1,0 +1,1 @@
+//! The PLC link: register map, Modbus TCP poller, command writes. (Being built.)

@@ -1,0 +1,1 @@
+//! PLC simulator speaking Modbus TCP with the default register map. (Being built.)

@@ -1,0 +1,148 @@
+//! Projection tables: the current session, active order, progress per order and PLC counter baseline.
+//! They are written from the state `apply` produced, in the same transaction as the events, and can be
+//! rebuilt by replaying the log.
+
+use super::{Result, StoreError};
+use crate::domain::{
+    CounterBaseline, Event, ExecStatus, Progress, Session, State, WorkOrderId,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::BTreeSet;
+
+fn time_text(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
+}
+
+pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Result<()> {
+    match &state.session {
+        Some(session) => {
+            tx.prepare_cached(
+                "INSERT INTO session (id, badge, name, since) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET badge = excluded.badge, name = excluded.name,
+                 since = excluded.since",
+            )?
+            .execute(params![
+                session.badge.as_str(),
+                session.name,
+                time_text(&session.since)
+            ])?;
+        }
+        None => {
+            tx.prepare_cached("DELETE FROM session")?.execute([])?;
+        }
+    }
+    let through = events.last().map_or(0, |event| event.seq as i64);
+    tx.prepare_cached(
+        "UPDATE station_projection SET active_work_order = ?1, unassigned_produced = ?2,
+         plc_epoch = ?3, plc_processed = ?4, plc_defective = ?5, through_seq = ?6 WHERE id = 1",
+    )?
+    .execute(params![
+        state.active.as_ref().map(|id| id.as_str()),
+        state.unassigned_produced as i64,
+        state.counters.map(|c| c.epoch),
+        state.counters.map(|c| c.processed),
+        state.counters.map(|c| c.defective),
+        through,
+    ])?;
+    let touched: BTreeSet<&WorkOrderId> = events
+        .iter()
+        .filter_map(|event| event.kind.work_order())
+        .collect();
+    for id in touched {
+        let Some(progress) = state.progress.get(id) else {
+            continue;
+        };
+        tx.prepare_cached(
+            "INSERT INTO work_order_progress (work_order, status, produced, rejected, started_at,
+             completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (work_order) DO UPDATE SET status = excluded.status,
+             produced = excluded.produced, rejected = excluded.rejected,
+             started_at = excluded.started_at, completed_at = excluded.completed_at",
+        )?
+        .execute(params![
+            id.as_str(),
+            progress.status.as_str(),
+            progress.produced as i64,
+            progress.rejected as i64,
+            progress.started_at.as_ref().map(time_text),
+            progress.completed_at.as_ref().map(time_text),
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
+    state.session = conn
+        .query_row("SELECT badge, name, since FROM session WHERE id = 1", [], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?
+        .map(|(badge, name, since)| -> Result<Session> {
+            Ok(Session {
+                badge: badge.as_str().into(),
+                name,
+                since: parse_time(&since)?,
+            })
+        })
+        .transpose()?;
+
+    type Row = (Option<String>, i64, Option<u16>, Option<u32>, Option<u32>);
+    let (active, unassigned, epoch, processed, defective): Row = conn.query_row(
+        "SELECT active_work_order, unassigned_produced, plc_epoch, plc_processed, plc_defective
+         FROM station_projection WHERE id = 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+    )?;
+    state.active = active.map(|id| WorkOrderId::new(id));
+    state.unassigned_produced = unassigned as u64;
+    state.counters = match (epoch, processed, defective) {
+        (Some(epoch), Some(processed), Some(defective)) => Some(CounterBaseline {
+            epoch,
+            processed,
+            defective,
+        }),
+        _ => None,
+    };
+
+    let mut statement = conn.prepare(
+        "SELECT work_order, status, produced, rejected, started_at, completed_at
+         FROM work_order_progress",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, Option<String>>(4)?,
+            row.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, status, produced, rejected, started_at, completed_at) = row?;
+        let status = ExecStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("progress status {status:?}")))?;
+        state.progress.insert(
+            WorkOrderId::new(id),
+            Progress {
+                status,
+                produced: produced as u64,
+                rejected: rejected as u64,
+                started_at: started_at.as_deref().map(parse_time).transpose()?,
+                completed_at: completed_at.as_deref().map(parse_time).transpose()?,
+            },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;
+//! add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the event log (append-only, hash-chained), projections, master data, sync state.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE event_log (
+        seq        INTEGER PRIMARY KEY,
+        id         TEXT NOT NULL UNIQUE,
+        station    TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        work_order TEXT,
+        body       TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL
+    );
+    CREATE INDEX event_log_work_order ON event_log(work_order);
+
+    CREATE TRIGGER event_log_no_update BEFORE UPDATE ON event_log
+    BEGIN SELECT RAISE(ABORT, 'event_log is append-only: record a correction instead'); END;
+    CREATE TRIGGER event_log_no_delete BEFORE DELETE ON event_log
+    BEGIN SELECT RAISE(ABORT, 'event_log is append-only: events are never deleted'); END;
+
+    CREATE TABLE session (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        badge TEXT NOT NULL,
+        name  TEXT NOT NULL,
+        since TEXT NOT NULL
+    );
+    CREATE TABLE station_projection (
+        id                  INTEGER PRIMARY KEY CHECK (id = 1),
+        active_work_order   TEXT,
+        unassigned_produced INTEGER NOT NULL DEFAULT 0,
+        plc_epoch           INTEGER,
+        plc_processed       INTEGER,
+        plc_defective       INTEGER,
+        through_seq         INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO station_projection (id) VALUES (1);
+    CREATE TABLE work_order_progress (
+        work_order   TEXT PRIMARY KEY,
+        status       TEXT NOT NULL,
+        produced     INTEGER NOT NULL,
+        rejected     INTEGER NOT NULL,
+        started_at   TEXT,
+        completed_at TEXT
+    );
+
+    CREATE TABLE master_record (
+        kind    TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+
+    CREATE TABLE sync_state (
+        id                INTEGER PRIMARY KEY CHECK (id = 1),
+        acked_through     INTEGER NOT NULL DEFAULT 0,
+        acked_chain_head  TEXT,
+        downlink_cursor   INTEGER NOT NULL DEFAULT 0,
+        last_server_time  TEXT,
+        last_error        TEXT
+    );
+    INSERT INTO sync_state (id) VALUES (1);
+    "#,
+];

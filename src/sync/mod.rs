@@ -1,0 +1,1 @@
+//! Station ↔ central sync worker. (Being built.)

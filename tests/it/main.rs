@@ -1,0 +1,1 @@
+//! One integration-test binary with modules keeps link time down on two cores.
