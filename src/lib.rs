@@ -9,6 +9,7 @@ pub mod clock;
 pub mod domain;
 pub mod plc;
 pub mod protocol;
+pub mod scan;
 pub mod sim;
 pub mod store;
 pub mod sync;

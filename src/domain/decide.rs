@@ -35,7 +35,11 @@ impl Command {
 }
 
 /// Decides what a command means in the current state, at time `now`.
-pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec<NewEvent>, Rejection> {
+pub fn decide(
+    state: &State,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, Rejection> {
     let operator_actor = || {
         state
             .session
@@ -43,7 +47,11 @@ pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec
             .map(|session| Actor::Operator(session.badge.clone()))
             .ok_or(Rejection::NotLoggedIn)
     };
-    let event = |actor: Actor, kind: EventKind| NewEvent { at: now, actor, kind };
+    let event = |actor: Actor, kind: EventKind| NewEvent {
+        at: now,
+        actor,
+        kind,
+    };
 
     match command {
         Command::Login { badge } => {
@@ -81,7 +89,10 @@ pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec
             if state.is_running()
                 && let Some(work_order) = state.active.clone()
             {
-                events.push(event(actor.clone(), EventKind::WorkOrderPaused { work_order }));
+                events.push(event(
+                    actor.clone(),
+                    EventKind::WorkOrderPaused { work_order },
+                ));
             }
             let badge = match &actor {
                 Actor::Operator(badge) => badge.clone(),
@@ -108,7 +119,10 @@ pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec
             {
                 return Err(Rejection::AlreadyCompleted(id));
             }
-            Ok(vec![event(actor, EventKind::WorkOrderSelected { work_order: id })])
+            Ok(vec![event(
+                actor,
+                EventKind::WorkOrderSelected { work_order: id },
+            )])
         }
         Command::Start | Command::Resume => {
             let actor = operator_actor()?;
@@ -119,14 +133,16 @@ pub fn decide(state: &State, command: Command, now: DateTime<Utc>) -> Result<Vec
             let work_order = id.clone();
             match (progress.status, command) {
                 (ExecStatus::Running, _) => Err(Rejection::AlreadyRunning(work_order)),
-                (ExecStatus::Selected, Command::Start) => {
-                    Ok(vec![event(actor, EventKind::WorkOrderStarted { work_order })])
-                }
+                (ExecStatus::Selected, Command::Start) => Ok(vec![event(
+                    actor,
+                    EventKind::WorkOrderStarted { work_order },
+                )]),
                 (ExecStatus::Selected, _) => Err(Rejection::NotPaused(work_order)),
                 // Start on a paused order means carry on: the operator should not need two words.
-                (ExecStatus::Paused, _) => {
-                    Ok(vec![event(actor, EventKind::WorkOrderResumed { work_order })])
-                }
+                (ExecStatus::Paused, _) => Ok(vec![event(
+                    actor,
+                    EventKind::WorkOrderResumed { work_order },
+                )]),
                 (ExecStatus::Completed, _) => Err(Rejection::AlreadyCompleted(work_order)),
             }
         }
@@ -186,7 +202,12 @@ fn check_runnable(state: &State, id: &WorkOrderId) -> Result<(), Rejection> {
 }
 
 /// The evidence a refused scan leaves in the log: what was scanned, by whom, and why it was refused.
-pub fn evidence_of_refusal(state: &State, scanned: &str, reason: &str, now: DateTime<Utc>) -> NewEvent {
+pub fn evidence_of_refusal(
+    state: &State,
+    scanned: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> NewEvent {
     NewEvent {
         at: now,
         actor: state

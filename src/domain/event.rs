@@ -5,8 +5,8 @@
 //! in an event, so the encoding cannot change with key order. Kinds are only ever added; the meaning of
 //! an existing kind never changes, because old logs must verify and replay forever.
 
-use super::ids::{Badge, WorkOrderId};
 use super::ids::StationId;
+use super::ids::{Badge, WorkOrderId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -175,7 +175,9 @@ struct Canonical<'a> {
 /// A link of a chain that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error("event {seq}: prev_hash {found} does not match the hash of event {prev_seq} ({expected})")]
+    #[error(
+        "event {seq}: prev_hash {found} does not match the hash of event {prev_seq} ({expected})"
+    )]
     BrokenLink {
         seq: u64,
         prev_seq: u64,

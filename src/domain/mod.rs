@@ -21,3 +21,6 @@ pub use observe::{MAX_PLAUSIBLE_COUNTER_STEP, observe};
 pub use plc::{PackMlState, PlcSample};
 pub use rejection::Rejection;
 pub use state::{CounterBaseline, ExecStatus, Progress, Session, State, apply};
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,9 @@ pub enum Rejection {
     SomeoneElseLoggedIn { name: String },
     #[error("Nobody is logged in. Scan your badge first.")]
     NotLoggedIn,
-    #[error("Work order {0} is not known at this station. Check the traveller, or wait for the next sync.")]
+    #[error(
+        "Work order {0} is not known at this station. Check the traveller, or wait for the next sync."
+    )]
     UnknownWorkOrder(WorkOrderId),
     #[error("Work order {0} is not dispatched to this station.")]
     NotDispatchedHere(WorkOrderId),

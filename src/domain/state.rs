@@ -181,7 +181,10 @@ pub fn apply(state: &mut State, event: &Event) {
         } => {
             match work_order {
                 Some(id) => {
-                    let progress = state.progress.entry(id.clone()).or_insert_with(Progress::new);
+                    let progress = state
+                        .progress
+                        .entry(id.clone())
+                        .or_insert_with(Progress::new);
                     progress.produced += produced;
                     progress.rejected += rejected;
                 }

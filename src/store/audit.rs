@@ -13,8 +13,8 @@ pub enum VerifyReport {
 }
 
 pub fn verify_chain(conn: &Connection) -> Result<VerifyReport> {
-    let mut statement =
-        conn.prepare("SELECT seq, body, prev_hash, hash FROM event_log WHERE seq > ?1 ORDER BY seq")?;
+    let mut statement = conn
+        .prepare("SELECT seq, body, prev_hash, hash FROM event_log WHERE seq > ?1 ORDER BY seq")?;
     let mut rows = statement.query(params![0])?;
     let mut prev: Option<(u64, String)> = None;
     let mut count = 0;

@@ -30,7 +30,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("this database belongs to station {found}, not {expected}")]
     WrongStation { expected: String, found: String },
-    #[error("database schema version {found} is newer than this program knows ({known}); upgrade takt")]
+    #[error(
+        "database schema version {found} is newer than this program knows ({known}); upgrade takt"
+    )]
     TooNew { found: i64, known: i64 },
 }
 
@@ -106,7 +108,9 @@ impl Store {
         let mut conn = connect(path, false)?;
         migrate(&mut conn)?;
         let owner: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'station'", [], |row| row.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'station'", [], |row| {
+                row.get(0)
+            })
             .optional()?;
         match owner {
             Some(found) if found != station.as_str() => {
@@ -171,11 +175,7 @@ impl Store {
 
     /// Appends events and updates the projections in one transaction. `state` moves only after the
     /// commit succeeded, so a failed write leaves memory and disk agreeing.
-    pub fn append(
-        &mut self,
-        state: &mut State,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<Event>> {
+    pub fn append(&mut self, state: &mut State, events: Vec<NewEvent>) -> Result<Vec<Event>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -263,7 +263,9 @@ pub fn sync_status(conn: &Connection) -> Result<SyncStatus> {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
     let last_seq: i64 =
-        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM event_log", [], |row| row.get(0))?;
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM event_log", [], |row| {
+            row.get(0)
+        })?;
     Ok(SyncStatus {
         last_seq: last_seq as u64,
         acked_through: acked_through as u64,
@@ -301,7 +303,9 @@ fn insert_event(tx: &Transaction<'_>, event: &Event) -> Result<()> {
         event.seq as i64,
         event.id.to_string(),
         event.station.as_str(),
-        event.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        event
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         event.actor.to_string(),
         event.kind.name(),
         event.kind.work_order().map(|id| id.as_str()),

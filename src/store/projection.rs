@@ -3,9 +3,7 @@
 //! rebuilt by replaying the log.
 
 use super::{Result, StoreError};
-use crate::domain::{
-    CounterBaseline, Event, ExecStatus, Progress, Session, State, WorkOrderId,
-};
+use crate::domain::{CounterBaseline, Event, ExecStatus, Progress, Session, State, WorkOrderId};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
@@ -80,13 +78,17 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
 
 pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
     state.session = conn
-        .query_row("SELECT badge, name, since FROM session WHERE id = 1", [], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })
+        .query_row(
+            "SELECT badge, name, since FROM session WHERE id = 1",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            },
+        )
         .optional()?
         .map(|(badge, name, since)| -> Result<Session> {
             Ok(Session {
@@ -102,7 +104,15 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         "SELECT active_work_order, unassigned_produced, plc_epoch, plc_processed, plc_defective
          FROM station_projection WHERE id = 1",
         [],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        },
     )?;
     state.active = active.map(|id| WorkOrderId::new(id));
     state.unassigned_produced = unassigned as u64;

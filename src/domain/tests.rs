@@ -1,0 +1,374 @@
+//! decide / apply / observe, as tables of situations and their outcomes.
+
+use super::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default()
+}
+
+fn order(id: &str, status: WorkOrderStatus) -> WorkOrder {
+    WorkOrder {
+        id: id.into(),
+        numeric_id: 1,
+        product: "BC-200".into(),
+        quantity: 120,
+        due: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default(),
+        priority: 1,
+        status,
+        line: "L1".into(),
+        stations: vec!["L1-S1".into()],
+    }
+}
+
+fn plant() -> State {
+    let mut master = MasterData::default();
+    for (badge, name, active) in [
+        ("EMP-1001", "Demo Operator A", true),
+        ("EMP-1002", "Demo Operator B", true),
+        ("EMP-0666", "Left the company", false),
+    ] {
+        master.operators.insert(
+            badge.into(),
+            Operator {
+                badge: badge.into(),
+                name: name.into(),
+                roles: vec!["operator".into()],
+                active,
+            },
+        );
+    }
+    for wo in [
+        order("WO-24001", WorkOrderStatus::Released),
+        order("WO-24002", WorkOrderStatus::Released),
+        order("WO-24004", WorkOrderStatus::Planned),
+        WorkOrder {
+            stations: vec!["L1-S2".into()],
+            ..order("WO-29999", WorkOrderStatus::Released)
+        },
+    ] {
+        master.work_orders.insert(wo.id.clone(), wo);
+    }
+    State::new("L1-S1".into(), master)
+}
+
+/// Decides and applies, as the store would, sealing events in a throwaway chain.
+fn run(state: &mut State, command: Command) -> Result<Vec<EventKind>, Rejection> {
+    let events = decide(state, command, now())?;
+    let kinds = events.iter().map(|e| e.kind.clone()).collect();
+    for (i, new) in events.into_iter().enumerate() {
+        let event = Event::seal(
+            new,
+            state.station.clone(),
+            i as u64 + 1,
+            Uuid::nil(),
+            GENESIS_HASH.into(),
+        );
+        apply(state, &event);
+    }
+    Ok(kinds)
+}
+
+fn apply_all(state: &mut State, events: Vec<NewEvent>) {
+    for new in events {
+        let event = Event::seal(
+            new,
+            state.station.clone(),
+            1,
+            Uuid::nil(),
+            GENESIS_HASH.into(),
+        );
+        apply(state, &event);
+    }
+}
+
+fn login(state: &mut State) {
+    run(
+        state,
+        Command::Login {
+            badge: "EMP-1001".into(),
+        },
+    )
+    .expect("login");
+}
+
+#[test]
+fn login_and_logout_by_badge() {
+    let mut state = plant();
+    assert_eq!(
+        run(
+            &mut state,
+            Command::Login {
+                badge: "EMP-9999".into()
+            }
+        ),
+        Err(Rejection::UnknownBadge("EMP-9999".into()))
+    );
+    assert_eq!(
+        run(
+            &mut state,
+            Command::Login {
+                badge: "EMP-0666".into()
+            }
+        ),
+        Err(Rejection::BadgeDisabled("EMP-0666".into()))
+    );
+    assert_eq!(
+        run(&mut state, Command::Logout),
+        Err(Rejection::NotLoggedIn)
+    );
+    login(&mut state);
+    assert_eq!(
+        state.session.as_ref().map(|s| s.name.as_str()),
+        Some("Demo Operator A")
+    );
+    assert_eq!(
+        run(
+            &mut state,
+            Command::Login {
+                badge: "EMP-1001".into()
+            }
+        ),
+        Err(Rejection::AlreadyLoggedIn {
+            name: "Demo Operator A".into()
+        })
+    );
+    assert_eq!(
+        run(
+            &mut state,
+            Command::Login {
+                badge: "EMP-1002".into()
+            }
+        ),
+        Err(Rejection::SomeoneElseLoggedIn {
+            name: "Demo Operator A".into()
+        })
+    );
+    run(&mut state, Command::Logout).expect("logout");
+    assert_eq!(state.session, None);
+}
+
+#[test]
+fn selecting_and_running_a_work_order() {
+    let mut state = plant();
+    let select = |id: &str| Command::SelectWorkOrder { id: id.into() };
+    assert_eq!(
+        run(&mut state, select("WO-24001")),
+        Err(Rejection::NotLoggedIn)
+    );
+    login(&mut state);
+    assert_eq!(
+        run(&mut state, Command::Start),
+        Err(Rejection::NoWorkOrderSelected)
+    );
+    assert_eq!(
+        run(&mut state, select("WO-24004")),
+        Err(Rejection::NotReleased {
+            id: "WO-24004".into(),
+            status: WorkOrderStatus::Planned
+        })
+    );
+    assert_eq!(
+        run(&mut state, select("WO-11111")),
+        Err(Rejection::UnknownWorkOrder("WO-11111".into()))
+    );
+    assert_eq!(
+        run(&mut state, select("WO-29999")),
+        Err(Rejection::NotDispatchedHere("WO-29999".into()))
+    );
+    run(&mut state, select("WO-24001")).expect("select");
+    assert_eq!(
+        run(&mut state, select("WO-24001")),
+        Err(Rejection::AlreadySelected("WO-24001".into()))
+    );
+    assert_eq!(
+        run(&mut state, Command::Complete),
+        Err(Rejection::NeverStarted("WO-24001".into()))
+    );
+    assert_eq!(
+        run(&mut state, Command::Pause),
+        Err(Rejection::NotRunning("WO-24001".into()))
+    );
+    assert!(!state.permit_to_run());
+    run(&mut state, Command::Start).expect("start");
+    assert!(state.permit_to_run());
+    assert_eq!(
+        run(&mut state, Command::Start),
+        Err(Rejection::AlreadyRunning("WO-24001".into()))
+    );
+    assert_eq!(
+        run(&mut state, select("WO-24002")),
+        Err(Rejection::AnotherRunning("WO-24001".into()))
+    );
+    run(&mut state, Command::Pause).expect("pause");
+    assert!(!state.permit_to_run());
+    // Start on a paused order resumes it.
+    assert_eq!(
+        run(&mut state, Command::Start),
+        Ok(vec![EventKind::WorkOrderResumed {
+            work_order: "WO-24001".into()
+        }])
+    );
+    run(&mut state, Command::Complete).expect("complete");
+    assert_eq!(state.active, None);
+    assert_eq!(
+        run(&mut state, select("WO-24001")),
+        Err(Rejection::AlreadyCompleted("WO-24001".into()))
+    );
+}
+
+#[test]
+fn logout_pauses_a_running_order_and_drops_the_permit() {
+    let mut state = plant();
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+    let kinds = run(&mut state, Command::Logout).expect("logout");
+    assert_eq!(kinds.len(), 2);
+    assert!(matches!(kinds[0], EventKind::WorkOrderPaused { .. }));
+    assert!(!state.permit_to_run());
+}
+
+#[test]
+fn a_hold_learned_from_central_blocks_start_and_the_permit() {
+    let mut state = plant();
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+    if let Some(order) = state
+        .master
+        .work_orders
+        .get_mut(&WorkOrderId::from("WO-24001"))
+    {
+        order.status = WorkOrderStatus::OnHold;
+    }
+    assert!(!state.permit_to_run());
+    run(&mut state, Command::Pause).expect("pause is always allowed");
+    assert_eq!(
+        run(&mut state, Command::Resume),
+        Err(Rejection::NotReleased {
+            id: "WO-24001".into(),
+            status: WorkOrderStatus::OnHold
+        })
+    );
+}
+
+fn sample(epoch: u16, processed: u32, defective: u32) -> PlcSample {
+    PlcSample {
+        map_version: 1,
+        heartbeat: 0,
+        epoch,
+        state: PackMlState::Execute,
+        unit_mode: 1,
+        stop_reason: 0,
+        warning: 0,
+        interlock_bits: 0,
+        stacklight_bits: 0,
+        speed_x100: 0,
+        processed,
+        defective,
+        consumed: 0,
+        cycles: processed,
+        last_cycle_ms: 0,
+        recipe: 0,
+    }
+}
+
+fn produced(events: &[NewEvent]) -> Vec<(u64, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::UnitsProduced {
+                produced, rejected, ..
+            } => Some((*produced, *rejected)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn counter_deltas_become_units_with_wrap_restart_and_reset() {
+    let mut state = plant();
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+
+    // First contact sets the baseline and counts nothing: those units were made before us.
+    let first = observe(&state, &sample(7, 1000, 10), now());
+    assert_eq!(produced(&first), vec![]);
+    apply_all(&mut state, first);
+
+    let events = observe(&state, &sample(7, 1003, 11), now());
+    assert_eq!(produced(&events), vec![(3, 1)]);
+    apply_all(&mut state, events);
+    assert!(observe(&state, &sample(7, 1003, 11), now()).is_empty());
+
+    // u32 rollover is a small delta, not a reset.
+    state.counters = Some(CounterBaseline {
+        epoch: 7,
+        processed: u32::MAX - 1,
+        defective: 11,
+    });
+    let events = observe(&state, &sample(7, 2, 11), now());
+    assert_eq!(produced(&events), vec![(4, 0)]);
+    apply_all(&mut state, events);
+
+    // A PLC restart (new epoch) counts what it made since it came up.
+    let events = observe(&state, &sample(8, 5, 1), now());
+    assert!(matches!(
+        events[0].kind,
+        EventKind::PlcCounterBaseline {
+            cause: event::BaselineCause::PlcRestart,
+            ..
+        }
+    ));
+    assert_eq!(produced(&events), vec![(5, 1)]);
+    apply_all(&mut state, events);
+
+    // Same epoch but the counter went backwards: a reset, counted from zero, never a huge delta.
+    let events = observe(&state, &sample(8, 2, 0), now());
+    assert!(matches!(
+        events[0].kind,
+        EventKind::PlcCounterBaseline {
+            cause: event::BaselineCause::CounterReset,
+            ..
+        }
+    ));
+    assert_eq!(produced(&events), vec![(2, 0)]);
+    apply_all(&mut state, events);
+
+    let progress = &state.progress[&WorkOrderId::from("WO-24001")];
+    assert_eq!(
+        (progress.produced, progress.rejected),
+        (3 + 4 + 5 + 2, 1 + 1)
+    );
+}
+
+#[test]
+fn units_without_an_active_order_are_kept_unassigned() {
+    let mut state = plant();
+    let first = observe(&state, &sample(1, 0, 0), now());
+    apply_all(&mut state, first);
+    let events = observe(&state, &sample(1, 2, 0), now());
+    apply_all(&mut state, events);
+    assert_eq!(state.unassigned_produced, 2);
+}
