@@ -1,1 +1,102 @@
-fn main() {}
+//! Scan-to-durable: from a scan entering the core to its event committed (WAL, synchronous=FULL),
+//! next to a bare INSERT + commit on the same SQLite settings, measured in the same run.
+//!
+//! `cargo bench --bench scan_to_durable` prints p50/p90/p99 of both and their ratio. Target: our p50
+//! within 2x the bare commit's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use takt::clock::SystemClock;
+use takt::domain::StationId;
+use takt::protocol::{Change, ChangePage, MasterRecord};
+use takt::station::{Core, CoreOutputs};
+use takt::store::{Store, connect};
+
+const ROUNDS: usize = 400;
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn bare_commits(dir: &std::path::Path) -> Vec<Duration> {
+    let conn = connect(&dir.join("bare.db"), false).expect("open bare db");
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .expect("create table");
+    let body = "x".repeat(300);
+    (0..ROUNDS)
+        .map(|_| {
+            let started = Instant::now();
+            conn.execute_batch("BEGIN").expect("begin");
+            conn.execute("INSERT INTO t (body) VALUES (?1)", [&body]).expect("insert");
+            conn.execute_batch("COMMIT").expect("commit");
+            started.elapsed()
+        })
+        .collect()
+}
+
+fn scans(dir: &std::path::Path) -> Vec<Duration> {
+    let station = StationId::from("L1-S1");
+    let mut store = Store::open(&dir.join("station.db"), &station).expect("open store");
+    let mut state = store.load_state().expect("state");
+    let operator = takt::domain::Operator {
+        badge: "EMP-1001".into(),
+        name: "Demo Operator A".into(),
+        roles: vec!["operator".into()],
+        active: true,
+    };
+    store
+        .apply_changes(
+            &mut state,
+            &ChangePage {
+                changes: vec![Change {
+                    version: 1,
+                    record: MasterRecord::Operator(operator),
+                }],
+                cursor: 1,
+                more: false,
+                server_time: chrono::Utc::now(),
+            },
+        )
+        .expect("master data");
+    let mut core = Core::new(store, Arc::new(SystemClock), CoreOutputs::detached("L1-S1"), None, false)
+        .expect("core");
+    // Alternate badge scan (log in) and @LOGOUT: every scan is accepted and appends one event.
+    (0..ROUNDS)
+        .map(|round| {
+            let text = if round % 2 == 0 { "EMP-1001" } else { "@LOGOUT" };
+            let started = Instant::now();
+            let notice = core.scan(text);
+            let elapsed = started.elapsed();
+            assert_eq!(notice.level, takt::station::Level::Ok, "{}", notice.text);
+            elapsed
+        })
+        .collect()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Interleave the two in blocks so disk weather hits both alike.
+    let mut bare = Vec::new();
+    let mut ours = Vec::new();
+    for block in 0..4 {
+        let sub = dir.path().join(format!("block{block}"));
+        std::fs::create_dir_all(&sub).expect("block dir");
+        bare.extend(bare_commits(&sub));
+        ours.extend(scans(&sub));
+    }
+    let bare_p50 = percentile(&mut bare, 0.5);
+    let ours_p50 = percentile(&mut ours, 0.5);
+    println!("scan_to_durable: {} samples each, WAL + synchronous=FULL", bare.len());
+    for (name, samples) in [("bare INSERT+COMMIT", &mut bare), ("scan -> durable event", &mut ours)] {
+        println!(
+            "  {name:<22} p50 {:>9.1?}  p90 {:>9.1?}  p99 {:>9.1?}",
+            percentile(samples, 0.5),
+            percentile(samples, 0.9),
+            percentile(samples, 0.99)
+        );
+    }
+    let ratio = ours_p50.as_secs_f64() / bare_p50.as_secs_f64();
+    println!("  ratio p50 (scan / bare) = {ratio:.2}x  (target <= 2.00x)");
+}

@@ -1,1 +1,236 @@
-fn main() {}
+//! `takt`: thin entry point. Parse the command line, set up logging, validate configuration (loudly,
+//! before the terminal is taken over), then run the chosen subcommand.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use takt::config::{DEFAULT_STATION_CONFIG, StationConfig};
+
+#[derive(Parser)]
+#[command(name = "takt", version, about = "Takt: a shop-floor Manufacturing Execution System")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the workstation terminal UI (talks to its PLC and to central).
+    Station(StationArgs),
+    /// Run the central backend, or administer it.
+    Central(CentralArgs),
+    /// Run a PLC simulator speaking Modbus TCP with Takt's default register map.
+    PlcSim(SimArgs),
+    /// Start central, a PLC simulator and a station on this machine, with demo data.
+    Demo(DemoArgs),
+    /// Check the tamper-evident event log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Args)]
+struct StationArgs {
+    /// The station configuration file.
+    #[arg(long, default_value = "station.toml")]
+    config: PathBuf,
+    /// Print a commented configuration to start from, and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// Validate the configuration and keymap, and exit.
+    #[arg(long)]
+    check_config: bool,
+    /// Print the effective keymap, and exit.
+    #[arg(long)]
+    print_keymap: bool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CentralArgs {
+    #[command(subcommand)]
+    admin: Option<CentralAdmin>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Central's database file.
+    #[arg(long, default_value = "central.db")]
+    db: PathBuf,
+    /// Load the demo plant (DEMO_PLANT.md) if the database has no master data yet.
+    #[arg(long)]
+    demo_data: bool,
+}
+
+#[derive(Subcommand)]
+enum CentralAdmin {
+    /// Manage stations.
+    Station {
+        #[command(subcommand)]
+        command: StationAdmin,
+    },
+}
+
+#[derive(Subcommand)]
+enum StationAdmin {
+    /// Register a station (or rotate its token) and print its token.
+    Add {
+        /// Station id, e.g. L1-S1.
+        id: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5020")]
+    listen: SocketAddr,
+    /// Cycle time per unit, in milliseconds.
+    #[arg(long, default_value_t = 4500)]
+    cycle_ms: u64,
+    /// Share of units that come out defective (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.02)]
+    defect_rate: f64,
+    /// Boot epoch to report (default: a new one at every start).
+    #[arg(long)]
+    epoch: Option<u16>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Folder for the demo's data (central db, station db, logs, config).
+    #[arg(long, default_value = "takt-demo")]
+    dir: PathBuf,
+    /// Simulated cycle time per unit, in milliseconds (the plant's OP10 ideal is 4.5 s).
+    #[arg(long, default_value_t = 4500)]
+    cycle_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk a hash chain and name the first broken link.
+    Verify {
+        /// A station database (or, with --station, central's database).
+        #[arg(long)]
+        db: PathBuf,
+        /// Verify this station's chain as stored at central.
+        #[arg(long)]
+        station: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("takt: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Commands::Station(args) => station(args),
+        Commands::Central(args) => central(args),
+        Commands::PlcSim(args) => {
+            takt::logging::to_stderr();
+            let config = sim_config(args.cycle_ms, args.defect_rate, args.epoch)?;
+            runtime()?.block_on(takt::sim::run_cli(args.listen, config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Demo(args) => {
+            let config = sim_config(args.cycle_ms, 0.02, None)?;
+            takt::demo::run(&args.dir, config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Audit {
+            command: AuditCommand::Verify { db, station },
+        } => takt::audit::verify(&db, station.as_deref()),
+    }
+}
+
+fn sim_config(cycle_ms: u64, defect_rate: f64, epoch: Option<u16>) -> anyhow::Result<takt::sim::SimConfig> {
+    if cycle_ms < 10 {
+        anyhow::bail!("--cycle-ms {cycle_ms}: choose at least 10 ms");
+    }
+    if !(0.0..=1.0).contains(&defect_rate) {
+        anyhow::bail!("--defect-rate {defect_rate}: give a share between 0.0 and 1.0");
+    }
+    Ok(takt::sim::SimConfig {
+        cycle_time: Duration::from_millis(cycle_ms),
+        defect_rate,
+        epoch,
+        ..takt::sim::SimConfig::default()
+    })
+}
+
+fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
+    if args.print_default_config {
+        print!("{DEFAULT_STATION_CONFIG}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = StationConfig::load(&args.config)?;
+    let keymap = takt::launch::load_keymap(&config)?;
+    if args.print_keymap {
+        print!("{}", keymap.print());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.check_config {
+        config.central_token()?;
+        println!(
+            "{}: configuration and keymap are valid (station {}).",
+            args.config.display(),
+            config.station
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _log = takt::logging::to_file(&config.log_dir())?;
+    runtime()?.block_on(takt::launch::run_station(config, keymap, takt::launch::StationExtras::default()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
+    takt::logging::to_stderr();
+    match args.admin {
+        Some(CentralAdmin::Station {
+            command: StationAdmin::Add { id, db },
+        }) => {
+            let token = takt::central::add_station(&db, &id)?;
+            println!("{token}");
+            eprintln!("Station {id} registered. Put this token in its station.toml ([central] token).");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            if args.demo_data {
+                takt::central::seed_demo(&args.db, chrono::Utc::now().date_naive())?;
+            }
+            runtime()?.block_on(async {
+                let listener = tokio::net::TcpListener::bind(args.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", args.listen))?;
+                let addr = listener.local_addr()?;
+                println!("takt central listening on http://{addr} (database {})", args.db.display());
+                takt::central::serve(listener, &args.db, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

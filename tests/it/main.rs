@@ -1,1 +1,7 @@
 //! One integration-test binary with modules keeps link time down on two cores.
+
+mod cli;
+mod crash;
+mod e2e;
+mod support;
+mod tui;

@@ -1,0 +1,255 @@
+//! Station configuration: one strict TOML file. Unknown keys are errors, never silently ignored, and
+//! every error names the file and what to fix before the terminal is taken over.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The commented configuration `takt station --print-default-config` prints.
+pub const DEFAULT_STATION_CONFIG: &str = r#"# Takt station configuration.
+# Every key is shown with its default; delete what you do not change.
+
+# This workstation's id, as central knows it.
+station = "L1-S1"
+
+# Where the station keeps its event log (SQLite) and its log files. Relative paths are relative to
+# this file's folder.
+data_dir = "takt-data"
+
+[plc]
+# The station's PLC, Modbus TCP "host:port" (502 is the standard port).
+address = "127.0.0.1:5020"
+# Modbus unit id (slave id). Many Modbus TCP devices ignore it; gateways need it.
+unit_id = 1
+# How often to read the status block.
+poll_interval_ms = 250
+# Longest wait for one reply before the connection is dropped and rebuilt.
+request_timeout_ms = 1000
+connect_timeout_ms = 3000
+
+[central]
+# The central backend. Leave url empty to run stand-alone (events wait in the local log).
+url = "http://127.0.0.1:8080"
+# The station's token, printed by `takt central station add L1-S1`. Or set token_file.
+token = ""
+# token_file = "station.token"
+pull_interval_ms = 5000
+request_timeout_ms = 10000
+
+[ui]
+# An extra keymap that adds to or overrides keymaps/default.toml (optional).
+# keymap = "site-keys.toml"
+# Ring the terminal bell when a scan or command is refused.
+bell = true
+# Extra lines shown on the login screen (the demo lists its badges and work orders here).
+login_hints = []
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationConfig {
+    pub station: String,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub plc: PlcSection,
+    #[serde(default)]
+    pub central: CentralSection,
+    #[serde(default)]
+    pub ui: UiSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlcSection {
+    pub address: String,
+    pub unit_id: u8,
+    pub poll_interval_ms: u64,
+    pub request_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for PlcSection {
+    fn default() -> Self {
+        PlcSection {
+            address: "127.0.0.1:5020".into(),
+            unit_id: 1,
+            poll_interval_ms: 250,
+            request_timeout_ms: 1000,
+            connect_timeout_ms: 3000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CentralSection {
+    pub url: String,
+    pub token: String,
+    pub token_file: Option<PathBuf>,
+    pub pull_interval_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for CentralSection {
+    fn default() -> Self {
+        CentralSection {
+            url: "http://127.0.0.1:8080".into(),
+            token: String::new(),
+            token_file: None,
+            pull_interval_ms: 5000,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    pub keymap: Option<PathBuf>,
+    pub bell: bool,
+    pub login_hints: Vec<String>,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection {
+            keymap: None,
+            bell: true,
+            login_hints: Vec::new(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("takt-data")
+}
+
+impl StationConfig {
+    /// Reads, parses and validates a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<StationConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.ui.keymap = config.ui.keymap.map(|keymap| base.join(keymap));
+        config.central.token_file = config.central.token_file.map(|file| base.join(file));
+        Ok(config)
+    }
+
+    /// Parses and validates config text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<StationConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let config: StationConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let station = self.station.trim();
+        if station.is_empty() || station.len() > 64 || station.chars().any(|c| c.is_whitespace()) {
+            return Err(format!(
+                "station = {:?}: give the station id as central knows it, e.g. \"L1-S1\"",
+                self.station
+            ));
+        }
+        if self.plc.address.trim().is_empty() || !self.plc.address.contains(':') {
+            return Err(format!(
+                "[plc] address = {:?}: expected \"host:port\", e.g. \"192.168.10.20:502\"",
+                self.plc.address
+            ));
+        }
+        if !(50..=5000).contains(&self.plc.poll_interval_ms) {
+            return Err(format!(
+                "[plc] poll_interval_ms = {}: choose between 50 and 5000",
+                self.plc.poll_interval_ms
+            ));
+        }
+        if self.plc.request_timeout_ms == 0 || self.plc.connect_timeout_ms == 0 {
+            return Err("[plc] timeouts must be greater than zero".into());
+        }
+        let url = self.central.url.trim();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "[central] url = {:?}: expected http://host:port or https://host:port",
+                self.central.url
+            ));
+        }
+        if self.central.pull_interval_ms < 100 || self.central.request_timeout_ms == 0 {
+            return Err("[central] pull_interval_ms must be at least 100 and request_timeout_ms above zero".into());
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("station.db")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+
+    /// The central token, from the file if one is named.
+    pub fn central_token(&self) -> Result<String, ConfigError> {
+        match &self.central.token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            None => Ok(self.central.token.trim().to_owned()),
+        }
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.plc.poll_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_parses_to_the_defaults() {
+        let config =
+            StationConfig::parse(DEFAULT_STATION_CONFIG, Path::new("default.toml")).expect("parses");
+        assert_eq!(config.station, "L1-S1");
+        assert_eq!(config.plc, PlcSection::default());
+        assert_eq!(config.central, CentralSection::default());
+        assert_eq!(config.ui, UiSection::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        let error = StationConfig::parse("station = \"L1-S1\"\ncolour = 3\n", Path::new("s.toml"))
+            .expect_err("unknown key");
+        let text = error.to_string();
+        assert!(text.contains("s.toml") && text.contains("colour"), "{text}");
+
+        let error = StationConfig::parse("station = \"L1-S1\"\n[plc]\naddress = \"nowhere\"\n", Path::new("s.toml"))
+            .expect_err("bad address");
+        assert!(error.to_string().contains("host:port"), "{error}");
+
+        let error = StationConfig::parse("station = [", Path::new("s.toml")).expect_err("bad toml");
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+}

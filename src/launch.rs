@@ -1,0 +1,92 @@
+//! Starting a station from its configuration: keymap, channels, tasks, terminal. Shared by
+//! `takt station` and `takt demo`.
+
+use crate::clock::SystemClock;
+use crate::config::StationConfig;
+use crate::domain::StationId;
+use crate::plc::PollerConfig;
+use crate::station::{Station, StationSetup};
+use crate::sync::SyncConfig;
+use crate::tui::keymap::Keymap;
+use crate::tui::terminal::{TerminalGuard, ring_bell};
+use crate::tui::{App, UiLinks, UiOptions};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads the shipped keymap plus the site file the config names. Errors name file, line and key.
+pub fn load_keymap(config: &StationConfig) -> anyhow::Result<Keymap> {
+    let site = match &config.ui.keymap {
+        Some(path) => Some((
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read keymap file {}", path.display()))?,
+            path.display().to_string(),
+        )),
+        None => None,
+    };
+    Ok(Keymap::with_site(site.as_ref().map(|(text, name)| (text.as_str(), name.as_str())))?)
+}
+
+/// Things a launcher may add (the demo adds nothing yet; tests build their own set-up).
+#[derive(Default)]
+pub struct StationExtras {}
+
+/// The station set-up a configuration describes.
+pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup> {
+    let station = StationId::new(config.station.clone());
+    let plc = PollerConfig {
+        address: config.plc.address.clone(),
+        unit_id: config.plc.unit_id,
+        poll_interval: config.poll_interval(),
+        request_timeout: Duration::from_millis(config.plc.request_timeout_ms),
+        connect_timeout: Duration::from_millis(config.plc.connect_timeout_ms),
+        ..PollerConfig::default()
+    };
+    let sync = if config.central.url.trim().is_empty() {
+        None
+    } else {
+        Some(SyncConfig {
+            central_url: config.central.url.trim().trim_end_matches('/').to_owned(),
+            token: config.central_token()?,
+            station: station.clone(),
+            db_path: config.db_path(),
+            pull_interval: Duration::from_millis(config.central.pull_interval_ms),
+            request_timeout: Duration::from_millis(config.central.request_timeout_ms),
+            ..SyncConfig::default()
+        })
+    };
+    Ok(StationSetup {
+        station,
+        db_path: config.db_path(),
+        plc: Some(plc),
+        sync,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// Runs the station with its TUI on the real terminal until the operator quits.
+pub async fn run_station(config: StationConfig, keymap: Keymap, _extras: StationExtras) -> anyhow::Result<()> {
+    let setup = setup_from_config(&config)?;
+    let mut station = Station::start(setup).await?;
+    let notices = std::mem::replace(&mut station.notices, tokio::sync::mpsc::unbounded_channel().1);
+    let links = UiLinks {
+        core: station.inputs.clone(),
+        view: station.view.clone(),
+        notices,
+        bell: Box::new(ring_bell),
+        frames: None,
+    };
+    let options = UiOptions {
+        bell: config.ui.bell,
+        color: std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+        login_hints: config.ui.login_hints.clone(),
+    };
+    let app = App::new(keymap, station.view.borrow().clone(), options);
+    let result = {
+        let mut guard = TerminalGuard::enter().context("cannot take over the terminal")?;
+        let input = crossterm::event::EventStream::new();
+        crate::tui::run(&mut guard.terminal, input, app, links).await
+    };
+    station.shutdown().await;
+    result
+}

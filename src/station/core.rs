@@ -1,0 +1,343 @@
+//! The core: the station's single writer. Every command, scan, PLC sample and sync result passes
+//! through here, one at a time: decide → append (one SQLite transaction) → apply → publish a View.
+//! It runs on its own thread, so a busy disk never freezes the screen.
+
+use super::notice::{Level, Notice, describe};
+use super::view::{CentralView, PlcLink, View};
+use crate::clock::Clock;
+use crate::domain::{Command, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe};
+use crate::plc::{PlcEvent, PlcOutputs};
+use crate::scan;
+use crate::store::{Store, StoreError};
+use crate::sync::{CentralLink, SyncReport};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// What reaches the core.
+#[derive(Debug)]
+pub enum CoreInput {
+    /// Text from the scan line: scanned or keyed, it goes through the same classifier.
+    Scan(String),
+    /// A command from a key binding.
+    Command(Command),
+    Plc(PlcEvent),
+    Sync(SyncReport),
+}
+
+/// Where the core publishes what it knows.
+pub struct CoreOutputs {
+    pub view: watch::Sender<View>,
+    /// The interlock and work order the PLC poller writes to the command block.
+    pub plc: watch::Sender<PlcOutputs>,
+    /// The newest sequence number in the log; the sync worker wakes on it.
+    pub appended: watch::Sender<u64>,
+    pub notices: mpsc::UnboundedSender<Notice>,
+}
+
+impl CoreOutputs {
+    /// Outputs nobody listens to (benchmarks, tools).
+    pub fn detached(station: &str) -> CoreOutputs {
+        CoreOutputs {
+            view: watch::channel(View::empty(station)).0,
+            plc: watch::channel(PlcOutputs::default()).0,
+            appended: watch::channel(0).0,
+            notices: mpsc::unbounded_channel().0,
+        }
+    }
+}
+
+pub struct Core {
+    store: Store,
+    state: State,
+    clock: Arc<dyn Clock>,
+    outputs: CoreOutputs,
+    view: View,
+    acked_through: u64,
+}
+
+impl Core {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        outputs: CoreOutputs,
+        plc_address: Option<&str>,
+        central_enabled: bool,
+    ) -> Result<Core, StoreError> {
+        let state = store.load_state()?;
+        let sync = store.sync_status()?;
+        let mut view = View::empty(state.station.as_str());
+        match plc_address {
+            Some(address) => view.plc.address = address.to_owned(),
+            None => view.plc.link = PlcLink::NotConfigured,
+        }
+        view.central = if central_enabled {
+            CentralView::Connecting
+        } else {
+            CentralView::Disabled
+        };
+        let mut core = Core {
+            store,
+            state,
+            clock,
+            outputs,
+            view,
+            acked_through: sync.acked_through,
+        };
+        core.publish();
+        Ok(core)
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Handles one input; what the operator should read comes back as a notice (also sent to the UI).
+    pub fn handle(&mut self, input: CoreInput) -> Option<Notice> {
+        let notice = match input {
+            CoreInput::Scan(text) => Some(self.scan(&text)),
+            CoreInput::Command(command) => Some(self.command(command)),
+            CoreInput::Plc(event) => self.plc(event),
+            CoreInput::Sync(report) => self.sync(report),
+        };
+        if let Some(notice) = &notice {
+            let _ = self.outputs.notices.send(notice.clone());
+        }
+        notice
+    }
+
+    /// A scan: classify, decide, append. A refused scan is recorded as evidence.
+    pub fn scan(&mut self, text: &str) -> Notice {
+        let now = self.clock.now();
+        let command = match scan::classify(text, &self.state.master) {
+            Ok(scan) => scan.into_command(),
+            Err(error) => return self.refuse_scan(text, error.to_string()),
+        };
+        match decide(&self.state, command, now) {
+            Ok(events) => self.record(events),
+            Err(rejection) => self.refuse_scan(text, rejection.to_string()),
+        }
+    }
+
+    /// A command from a key: like a scan, but a refusal is only said, not recorded.
+    pub fn command(&mut self, command: Command) -> Notice {
+        let now = self.clock.now();
+        match decide(&self.state, command, now) {
+            Ok(events) => self.record(events),
+            Err(rejection) => Notice::new(Level::Refused, rejection.to_string(), now),
+        }
+    }
+
+    fn refuse_scan(&mut self, text: &str, reason: String) -> Notice {
+        let now = self.clock.now();
+        let evidence = evidence_of_refusal(&self.state, text, &reason, now);
+        match self.append(vec![evidence]) {
+            Ok(_) => Notice::new(Level::Refused, reason, now),
+            Err(error) => self.write_failed(error),
+        }
+    }
+
+    fn record(&mut self, events: Vec<NewEvent>) -> Notice {
+        let now = self.clock.now();
+        match self.append(events) {
+            Ok(sealed) => Notice::new(Level::Ok, describe(&sealed, &self.state), now),
+            Err(error) => self.write_failed(error),
+        }
+    }
+
+    fn write_failed(&self, error: StoreError) -> Notice {
+        tracing::error!(%error, "append failed");
+        Notice::new(
+            Level::Error,
+            format!("Not saved: {error}. Nothing was recorded; try again or call your line lead."),
+            self.clock.now(),
+        )
+    }
+
+    fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<crate::domain::Event>, StoreError> {
+        let sealed = self.store.append(&mut self.state, events)?;
+        if let Some(last) = sealed.last() {
+            self.outputs.appended.send_replace(last.seq);
+        }
+        Ok(sealed)
+    }
+
+    fn plc(&mut self, event: PlcEvent) -> Option<Notice> {
+        match event {
+            PlcEvent::Connected { .. } => {
+                self.view.plc.link = PlcLink::Online;
+                self.view.plc.alarm = None;
+                None
+            }
+            PlcEvent::Sample(sample) => {
+                self.view.plc.link = PlcLink::Online;
+                self.show_sample(&sample);
+                let events = observe(&self.state, &sample, self.clock.now());
+                // A failed write leaves the baseline where it was: the next sample counts the same
+                // units again, so nothing is lost, only delayed.
+                match self.append(events) {
+                    Ok(_) => None,
+                    Err(error) => Some(self.write_failed(error)),
+                }
+            }
+            PlcEvent::Exception { what } => {
+                self.view.plc.alarm = Some(what);
+                None
+            }
+            PlcEvent::LinkDown { error, .. } => {
+                let was_online = self.view.plc.link == PlcLink::Online;
+                self.view.plc.link = PlcLink::Offline {
+                    error: error.clone(),
+                };
+                self.view.plc.state = None;
+                was_online.then(|| {
+                    Notice::new(
+                        Level::Error,
+                        format!(
+                            "Lost contact with the machine ({error}). Counts are kept in the PLC and \
+                             caught up when it answers again."
+                        ),
+                        self.clock.now(),
+                    )
+                })
+            }
+        }
+    }
+
+    fn show_sample(&mut self, sample: &PlcSample) {
+        self.view.plc.state = Some(sample.state);
+        self.view.plc.stop_reason = sample.stop_reason;
+        self.view.plc.units_per_minute = f64::from(sample.speed_x100) / 100.0;
+        self.view.plc.last_cycle_ms = sample.last_cycle_ms;
+    }
+
+    fn sync(&mut self, report: SyncReport) -> Option<Notice> {
+        let now = self.clock.now();
+        match report {
+            SyncReport::Acked(ack) => {
+                if let Err(error) = self.store.record_ack(&ack) {
+                    tracing::error!(%error, "could not record ack");
+                }
+                self.acked_through = self.acked_through.max(ack.acked_through);
+                self.view.central = CentralView::Online;
+                None
+            }
+            SyncReport::Rewind { expected_seq } => {
+                tracing::warn!(expected_seq, "central asked for a resend");
+                if let Err(error) = self.store.rewind_ack(expected_seq) {
+                    tracing::error!(%error, "could not record rewind");
+                }
+                self.acked_through = expected_seq.saturating_sub(1);
+                None
+            }
+            SyncReport::Changes(page) => {
+                let active_before = self.active_planning_status();
+                if let Err(error) = self.store.apply_changes(&mut self.state, &page) {
+                    tracing::error!(%error, "could not apply changes from central");
+                    return Some(Notice::new(
+                        Level::Error,
+                        format!("Could not store the latest orders from central: {error}"),
+                        now,
+                    ));
+                }
+                self.view.central = CentralView::Online;
+                let active_after = self.active_planning_status();
+                match (active_before, active_after) {
+                    (Some((id, before)), Some((_, after))) if before != after => {
+                        Some(Notice::new(
+                            if self.state.permit_to_run() || !self.state.is_running() {
+                                Level::Info
+                            } else {
+                                Level::Error
+                            },
+                            format!(
+                                "Central changed {id} to {}.{}",
+                                after.words(),
+                                if after == crate::domain::WorkOrderStatus::Released {
+                                    ""
+                                } else {
+                                    " Production is blocked."
+                                }
+                            ),
+                            now,
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            SyncReport::Link(link) => {
+                self.view.central = match link {
+                    CentralLink::Unknown => CentralView::Connecting,
+                    CentralLink::Online => CentralView::Online,
+                    CentralLink::Offline { error, .. } => CentralView::Offline { error },
+                };
+                None
+            }
+            SyncReport::Rejected { error } => {
+                let first = !matches!(self.view.central, CentralView::Refused { .. });
+                self.view.central = CentralView::Refused {
+                    error: error.clone(),
+                };
+                first.then(|| {
+                    Notice::new(
+                        Level::Error,
+                        format!("Central refuses our events: {error}. They stay here; call your line lead."),
+                        now,
+                    )
+                })
+            }
+        }
+    }
+
+    fn active_planning_status(&self) -> Option<(String, crate::domain::WorkOrderStatus)> {
+        let id = self.state.active.as_ref()?;
+        let order = self.state.master.work_orders.get(id)?;
+        Some((id.to_string(), order.status))
+    }
+
+    /// Publishes the view and the PLC outputs after a batch of inputs.
+    pub fn publish(&mut self) {
+        self.view.now = self.clock.now();
+        self.view.fill_from_state(&self.state);
+        let last_seq = self.store.last_seq();
+        self.view.last_seq = last_seq;
+        self.view.backlog = last_seq.saturating_sub(self.acked_through);
+        let outputs = PlcOutputs {
+            permit: self.state.permit_to_run(),
+            work_order_numeric: self
+                .state
+                .active
+                .as_ref()
+                .and_then(|id| self.state.master.work_orders.get(id))
+                .map_or(0, |order| order.numeric_id),
+        };
+        self.view.plc.permit = outputs.permit;
+        self.outputs.plc.send_if_modified(|current| {
+            let changed = *current != outputs;
+            *current = outputs;
+            changed
+        });
+        let view = self.view.clone();
+        self.outputs.view.send_if_modified(|current| {
+            let changed = *current != view;
+            *current = view;
+            changed
+        });
+    }
+}
+
+/// Runs the core on its own thread until every input sender is gone. Inputs that queue up while one
+/// is handled are all taken before the view is published once.
+pub fn spawn(mut core: Core, mut inputs: mpsc::Receiver<CoreInput>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("takt-core".into())
+        .spawn(move || {
+            while let Some(input) = inputs.blocking_recv() {
+                core.handle(input);
+                while let Ok(input) = inputs.try_recv() {
+                    core.handle(input);
+                }
+                core.publish();
+            }
+            tracing::info!("core stopped: all inputs closed");
+        })
+}

@@ -1,0 +1,129 @@
+//! The station process: wires the core (single writer, own thread), the PLC poller and the sync
+//! worker together with channels. The TUI (or a test) talks to it through [`Station`]'s channels.
+
+pub mod core;
+pub mod notice;
+pub mod view;
+
+pub use self::core::{Core, CoreInput, CoreOutputs};
+pub use notice::{Level, Notice};
+pub use view::View;
+
+use crate::clock::Clock;
+use crate::domain::StationId;
+use crate::plc::{PlcOutputs, PollerConfig, spawn_poller};
+use crate::store::Store;
+use crate::sync::{SyncConfig, spawn_worker};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How many inputs may wait for the core before the UI says it is busy.
+pub const CORE_QUEUE: usize = 1024;
+
+pub struct StationSetup {
+    pub station: StationId,
+    pub db_path: PathBuf,
+    /// None: run without a PLC (the machine link shows as not configured).
+    pub plc: Option<PollerConfig>,
+    /// None: run stand-alone; events wait in the local log.
+    pub sync: Option<SyncConfig>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A running station: its channels and the tasks behind them.
+pub struct Station {
+    pub inputs: mpsc::Sender<CoreInput>,
+    pub view: watch::Receiver<View>,
+    pub notices: mpsc::UnboundedReceiver<Notice>,
+    pub plc_outputs: watch::Receiver<PlcOutputs>,
+    tasks: Vec<JoinHandle<()>>,
+    core_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Station {
+    /// Opens the store, starts the core thread, the PLC poller and the sync worker.
+    pub async fn start(setup: StationSetup) -> anyhow::Result<Station> {
+        if let Some(parent) = setup.db_path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create data folder {}", parent.display()))?;
+        }
+        let store = Store::open(&setup.db_path, &setup.station)
+            .with_context(|| format!("cannot open the station store {}", setup.db_path.display()))?;
+        let (view_tx, view_rx) = watch::channel(View::empty(setup.station.as_str()));
+        let (plc_tx, plc_rx) = watch::channel(PlcOutputs::default());
+        let (appended_tx, appended_rx) = watch::channel(store.last_seq());
+        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let plc_address = setup.plc.as_ref().map(|plc| plc.address.clone());
+        let core = Core::new(
+            store,
+            setup.clock.clone(),
+            CoreOutputs {
+                view: view_tx,
+                plc: plc_tx,
+                appended: appended_tx,
+                notices: notice_tx,
+            },
+            plc_address.as_deref(),
+            setup.sync.is_some(),
+        )?;
+        let (input_tx, input_rx) = mpsc::channel(CORE_QUEUE);
+        let core_thread = self::core::spawn(core, input_rx).context("cannot start the core thread")?;
+
+        let mut tasks = Vec::new();
+        if let Some(config) = setup.plc {
+            let (events_tx, mut events_rx) = mpsc::channel(64);
+            tasks.push(spawn_poller(config, plc_rx.clone(), events_tx));
+            let inputs = input_tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(event) = events_rx.recv().await {
+                    if inputs.send(CoreInput::Plc(event)).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        if let Some(config) = setup.sync {
+            let (reports_tx, mut reports_rx) = mpsc::channel(64);
+            tasks.push(spawn_worker(config, appended_rx, reports_tx));
+            let inputs = input_tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(report) = reports_rx.recv().await {
+                    if inputs.send(CoreInput::Sync(report)).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        Ok(Station {
+            inputs: input_tx,
+            view: view_rx,
+            notices: notice_rx,
+            plc_outputs: plc_rx,
+            tasks,
+            core_thread: Some(core_thread),
+        })
+    }
+
+    /// Sends an input to the core and returns once it is queued.
+    pub async fn send(&self, input: CoreInput) -> anyhow::Result<()> {
+        self.inputs
+            .send(input)
+            .await
+            .map_err(|_| anyhow::anyhow!("the station core has stopped"))
+    }
+
+    /// Stops the poller and sync worker, then lets the core finish what is queued and stop.
+    pub async fn shutdown(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        drop(self.inputs);
+        if let Some(thread) = self.core_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Messages to the operator: what just happened, or why it did not.
+
+use crate::domain::{Event, EventKind, State};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Done and durable.
+    Ok,
+    /// Something the station noticed on its own (a link came back, central changed an order).
+    Info,
+    /// Refused: nothing happened, say why.
+    Refused,
+    /// The station could not do what it should (e.g. the disk refused a write).
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Notice {
+    pub fn new(level: Level, text: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Notice {
+            level,
+            text: text.into(),
+            at,
+        }
+    }
+}
+
+/// Operator words for what a command just recorded, read from the events and the state after them.
+pub fn describe(events: &[Event], state: &State) -> String {
+    let sentences: Vec<String> = events
+        .iter()
+        .map(|event| match &event.kind {
+            EventKind::OperatorLoggedIn { name, .. } => {
+                format!("Welcome, {name}. Scan a work order.")
+            }
+            EventKind::OperatorLoggedOut { .. } => "Logged out.".to_owned(),
+            EventKind::WorkOrderSelected { work_order } => {
+                let what = state
+                    .master
+                    .work_orders
+                    .get(work_order)
+                    .map(|o| format!(" ({} x {})", o.product, o.quantity))
+                    .unwrap_or_default();
+                format!("{work_order}{what} selected. Scan @START to run it.")
+            }
+            EventKind::WorkOrderStarted { work_order } => {
+                format!("{work_order} started. The machine is released.")
+            }
+            EventKind::WorkOrderResumed { work_order } => {
+                format!("{work_order} resumed. The machine is released.")
+            }
+            EventKind::WorkOrderPaused { work_order } => {
+                format!("{work_order} paused. The machine stops after this cycle.")
+            }
+            EventKind::WorkOrderCompleted {
+                work_order,
+                produced,
+                rejected,
+            } => format!(
+                "{work_order} complete here: {} good, {rejected} rejected.",
+                produced.saturating_sub(*rejected)
+            ),
+            EventKind::UnitsProduced { produced, .. } => format!("{produced} units counted."),
+            EventKind::PlcCounterBaseline { .. } => "PLC counters read.".to_owned(),
+            EventKind::ScanRefused { reason, .. } => reason.clone(),
+        })
+        .collect();
+    sentences.join(" ")
+}

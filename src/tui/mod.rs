@@ -1,0 +1,11 @@
+//! The station's terminal UI: keymap, model (`app`), drawing (`render`), the loop (`run`) and
+//! terminal set-up (`terminal`).
+
+pub mod app;
+pub mod keymap;
+pub mod render;
+pub mod run;
+pub mod terminal;
+
+pub use app::{App, Effect, Screen, UiOptions};
+pub use run::{UiLinks, buffer_text, run};

@@ -1,0 +1,400 @@
+//! Drawing: a pure function of the App. Three tiers: full (at least 80x24), compact (at least
+//! 40x16) and a plain "too small" notice below that. Every state is said in words as well as colour.
+
+use super::app::{App, Screen};
+use crate::domain::{ExecStatus, PackMlState, WorkOrderStatus};
+use crate::station::view::{CentralView, PlcLink};
+use crate::station::Level;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+pub const FULL: (u16, u16) = (80, 24);
+pub const COMPACT: (u16, u16) = (40, 16);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Full,
+    Compact,
+    TooSmall,
+}
+
+pub fn tier(area: Rect) -> Tier {
+    if area.width >= FULL.0 && area.height >= FULL.1 {
+        Tier::Full
+    } else if area.width >= COMPACT.0 && area.height >= COMPACT.1 {
+        Tier::Compact
+    } else {
+        Tier::TooSmall
+    }
+}
+
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, color: Color) -> Style {
+        if self.color { Style::new().fg(color) } else { Style::new() }
+    }
+    fn bold(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+    fn level(&self, level: Level) -> (&'static str, Style) {
+        match level {
+            Level::Ok => ("OK", self.fg(Color::Green).add_modifier(Modifier::BOLD)),
+            Level::Info => ("INFO", self.fg(Color::Cyan)),
+            Level::Refused => ("NO", self.fg(Color::Red).add_modifier(Modifier::BOLD)),
+            Level::Error => ("ERROR", self.fg(Color::Red).add_modifier(Modifier::BOLD)),
+        }
+    }
+}
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let theme = Theme {
+        color: app.options.color,
+    };
+    let tier = tier(area);
+    if tier == Tier::TooSmall {
+        let text = format!(
+            "Screen too small ({}x{}). Takt needs at least {}x{}. Enlarge the window or use a smaller font.",
+            area.width, area.height, COMPACT.0, COMPACT.1
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let compact = tier == Tier::Compact;
+    let [status, body, notice, scan, legend] = Layout::vertical([
+        Constraint::Length(if compact { 2 } else { 1 }),
+        Constraint::Min(4),
+        Constraint::Length(if compact { 2 } else { 1 }),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_status(frame, status, app, &theme, compact);
+    match app.screen {
+        Screen::Login => draw_login(frame, body, app, &theme),
+        Screen::Queue => draw_queue(frame, body, app, &theme, compact),
+        Screen::Run => draw_run(frame, body, app, &theme, compact),
+    }
+    draw_notice(frame, notice, app, &theme);
+    draw_scan_line(frame, scan, app, &theme);
+    draw_legend(frame, legend, app, &theme);
+    if app.help {
+        draw_help(frame, body, app);
+    }
+}
+
+fn plc_words(app: &App) -> (String, Color) {
+    match &app.view.plc.link {
+        PlcLink::NotConfigured => ("none".into(), Color::DarkGray),
+        PlcLink::Connecting => ("connecting".into(), Color::Yellow),
+        PlcLink::Offline { .. } => ("OFFLINE".into(), Color::Red),
+        PlcLink::Online => match app.view.plc.state {
+            Some(state) => (state.words(), machine_color(state)),
+            None => ("online".into(), Color::Green),
+        },
+    }
+}
+
+fn machine_color(state: PackMlState) -> Color {
+    match state {
+        PackMlState::Execute => Color::Green,
+        PackMlState::Idle | PackMlState::Suspended | PackMlState::Held => Color::Yellow,
+        PackMlState::Aborted | PackMlState::Stopped => Color::Red,
+        _ => Color::Cyan,
+    }
+}
+
+fn central_words(view: &CentralView) -> (&'static str, Color) {
+    match view {
+        CentralView::Disabled => ("off", Color::DarkGray),
+        CentralView::Connecting => ("connecting", Color::Yellow),
+        CentralView::Online => ("online", Color::Green),
+        CentralView::Offline { .. } => ("OFFLINE", Color::Red),
+        CentralView::Refused { .. } => ("REFUSED", Color::Red),
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
+    let view = &app.view;
+    let operator = view
+        .operator
+        .as_ref()
+        .map_or("nobody logged in".to_owned(), |o| {
+            if compact { o.badge.clone() } else { format!("{} {}", o.badge, o.name) }
+        });
+    let order = view.active.as_ref().map_or("no order".to_owned(), |a| a.id.clone());
+    let (plc, plc_color) = plc_words(app);
+    let (central, central_color) = central_words(&view.central);
+    let sep = || Span::raw(" | ");
+    let first = Line::from(vec![
+        Span::styled(format!(" {} ", view.station), theme.bold().patch(theme.fg(Color::Cyan))),
+        sep(),
+        Span::raw(operator),
+        sep(),
+        Span::styled(order, theme.bold()),
+    ]);
+    let links = vec![
+        Span::raw("PLC "),
+        Span::styled(plc, theme.fg(plc_color)),
+        sep(),
+        Span::raw("Central "),
+        Span::styled(central, theme.fg(central_color)),
+        sep(),
+        Span::raw(format!("Backlog {}", view.backlog)),
+    ];
+    if compact {
+        frame.render_widget(Paragraph::new(vec![first, Line::from(links)]), area);
+    } else {
+        let mut spans = first.spans;
+        spans.push(sep());
+        spans.extend(links);
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+}
+
+fn titled(title: String) -> Block<'static> {
+    Block::default().borders(Borders::ALL).title(title)
+}
+
+fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut lines = vec![
+        Line::from(""),
+        Line::styled("  Scan your badge to log in.", theme.bold()),
+        Line::from("  (Or type the badge code and press Enter.)"),
+        Line::from(""),
+    ];
+    lines.extend(app.options.login_hints.iter().map(|hint| Line::from(format!("  {hint}"))));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(titled(format!(" Login - station {} ", app.view.station))),
+        area,
+    );
+}
+
+fn exec_words(exec: Option<ExecStatus>, status: WorkOrderStatus) -> String {
+    match (exec, status) {
+        (Some(ExecStatus::Completed), _) => "DONE here".into(),
+        (_, WorkOrderStatus::OnHold) => "HOLD".into(),
+        (_, WorkOrderStatus::Planned) => "not released".into(),
+        (Some(ExecStatus::Running), _) => "RUNNING".into(),
+        (Some(ExecStatus::Paused), _) => "paused".into(),
+        (Some(ExecStatus::Selected), _) => "selected".into(),
+        (None, _) => "released".into(),
+    }
+}
+
+fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
+    let rows: Vec<Row> = app
+        .view
+        .queue
+        .iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let marker = if index == app.selected { ">" } else { " " };
+            let status = exec_words(row.exec, row.status);
+            let style = if index == app.selected {
+                theme.bold().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            let cells = if compact {
+                vec![
+                    Cell::from(marker),
+                    Cell::from(row.id.clone()),
+                    Cell::from(format!("{}/{}", row.good, row.quantity)),
+                    Cell::from(status),
+                ]
+            } else {
+                vec![
+                    Cell::from(marker),
+                    Cell::from(row.priority.to_string()),
+                    Cell::from(row.id.clone()),
+                    Cell::from(row.product.clone()),
+                    Cell::from(format!("{:>5}", row.quantity)),
+                    Cell::from(row.due.format("%Y-%m-%d").to_string()),
+                    Cell::from(format!("{:>5}", row.good)),
+                    Cell::from(status),
+                ]
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let (widths, header): (Vec<Constraint>, Vec<&str>) = if compact {
+        (
+            vec![Constraint::Length(1), Constraint::Length(9), Constraint::Length(9), Constraint::Min(6)],
+            vec!["", "Order", "Good/Qty", "Status"],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(1),
+                Constraint::Length(4),
+                Constraint::Length(10),
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Length(11),
+                Constraint::Length(6),
+                Constraint::Min(10),
+            ],
+            vec!["", "Prio", "Order", "Product", "  Qty", "Due", " Good", "Status"],
+        )
+    };
+    let title = format!(" Queue - {} orders - scan one, or pick and press Enter ", app.view.queue.len());
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.bold()))
+        .block(titled(if compact { " Queue ".into() } else { title }));
+    if app.view.queue.is_empty() {
+        frame.render_widget(
+            Paragraph::new("  No work orders dispatched to this station yet. They arrive from central.")
+                .wrap(Wrap { trim: false })
+                .block(titled(" Queue ".into())),
+            area,
+        );
+    } else {
+        frame.render_widget(table, area);
+    }
+}
+
+fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
+    let Some(active) = &app.view.active else {
+        frame.render_widget(
+            Paragraph::new("  No work order selected. Scan a work order, or go to the queue.")
+                .wrap(Wrap { trim: false })
+                .block(titled(" Run ".into())),
+            area,
+        );
+        return;
+    };
+    let plc = &app.view.plc;
+    let (machine, machine_color) = plc_words(app);
+    let status = match active.status {
+        ExecStatus::Running => ("RUNNING", Color::Green),
+        ExecStatus::Paused => ("PAUSED", Color::Yellow),
+        ExecStatus::Selected => ("READY - scan @START", Color::Cyan),
+        ExecStatus::Completed => ("COMPLETE", Color::Blue),
+    };
+    let percent = if active.quantity > 0 {
+        (active.good * 100 / active.quantity).min(999)
+    } else {
+        0
+    };
+    let bar_width = if compact { 10 } else { 30 };
+    let filled = (percent.min(100) as usize * bar_width) / 100;
+    let bar = format!("[{}{}] {percent}%", "#".repeat(filled), "-".repeat(bar_width - filled));
+    let hold = match active.planning_status {
+        Some(WorkOrderStatus::Released) | None => None,
+        Some(other) => Some(format!("HOLD: central set this order {}", other.words())),
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw(" Product  "),
+            Span::styled(active.product.clone(), theme.bold()),
+            Span::raw(if compact { String::new() } else { format!("  {}", active.product_name) }),
+        ]),
+        Line::from(vec![
+            Span::raw(" Status   "),
+            Span::styled(status.0, theme.fg(status.1).add_modifier(Modifier::BOLD)),
+        ]),
+        Line::from(vec![
+            Span::raw(" Good     "),
+            Span::styled(format!("{}", active.good), theme.bold()),
+            Span::raw(format!(" of {}", active.quantity)),
+        ]),
+        Line::from(format!(" Rejected {}", active.rejected)),
+        Line::from(format!(" Progress {bar}")),
+        Line::from(vec![
+            Span::raw(" Machine  "),
+            Span::styled(machine, theme.fg(machine_color)),
+            Span::raw(if plc.permit { "  permit ON" } else { "  permit OFF" }),
+        ]),
+    ];
+    if !compact {
+        lines.push(Line::from(format!(
+            " Speed    {:.1} units/min   last cycle {:.1} s",
+            plc.units_per_minute,
+            f64::from(plc.last_cycle_ms) / 1000.0
+        )));
+        if let Some(started) = active.started_at {
+            lines.push(Line::from(format!(
+                " Started  {}   due {}",
+                started.format("%Y-%m-%d %H:%M UTC"),
+                active.due.map(|d| d.to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    if let Some(hold) = hold {
+        lines.push(Line::styled(format!(" {hold}"), theme.fg(Color::Red).add_modifier(Modifier::BOLD)));
+    }
+    if let PlcLink::Offline { error } = &plc.link {
+        lines.push(Line::styled(
+            format!(" MACHINE OFFLINE: {error}"),
+            theme.fg(Color::Red),
+        ));
+    }
+    if let Some(alarm) = &plc.alarm {
+        lines.push(Line::styled(format!(" WARN PLC: {alarm}"), theme.fg(Color::Yellow)));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(titled(format!(" Run - {} ", active.id))),
+        area,
+    );
+}
+
+fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = match app.notices.front() {
+        Some(notice) => {
+            let (word, style) = theme.level(notice.level);
+            Line::from(vec![
+                Span::styled(format!(" {word} "), style),
+                Span::raw(notice.text.clone()),
+            ])
+        }
+        None => Line::from(" Ready."),
+    };
+    frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), area);
+}
+
+fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = Line::from(vec![
+        Span::styled(" Scan> ", theme.bold()),
+        Span::raw(app.scan_line.clone()),
+        Span::styled("_", theme.fg(Color::DarkGray)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for (key, desc) in app.keymap.legend(app.layer()) {
+        spans.push(Span::styled(format!(" {key}"), theme.bold()));
+        spans.push(Span::raw(format!(" {desc} ")));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
+    let bindings = app.keymap.bindings(app.screen.layer());
+    let mut lines: Vec<Line> = bindings
+        .iter()
+        .map(|b| Line::from(format!(" {:<10} {}", b.key.to_string(), b.desc)))
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(" Scan a badge, a work order or a command barcode"));
+    lines.push(Line::from(" (@START @PAUSE @RESUME @COMPLETE @LOGOUT) at any time."));
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(titled(format!(" Help - {} keys ", app.screen.title()))),
+        area,
+    );
+}

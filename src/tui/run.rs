@@ -1,0 +1,113 @@
+//! The UI loop: one task owns the App. It takes notices, views and terminal input (in that order of
+//! priority), drains whatever else is ready, then renders once. Generic over the ratatui backend and
+//! the input stream, so tests drive the very same loop with a TestBackend and a channel of keys.
+
+use super::app::{App, Effect};
+use super::render;
+use crate::station::{CoreInput, Level, Notice, View};
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The loop's connections to the station.
+pub struct UiLinks {
+    pub core: mpsc::Sender<CoreInput>,
+    pub view: watch::Receiver<View>,
+    pub notices: mpsc::UnboundedReceiver<Notice>,
+    /// Called for `Effect::Bell` (the real terminal writes BEL; tests count).
+    pub bell: Box<dyn FnMut() + Send>,
+    /// Every rendered screen as text, for tests and screen capture.
+    pub frames: Option<watch::Sender<String>>,
+}
+
+/// Runs until the operator quits or the input ends.
+pub async fn run<B, S>(terminal: &mut Terminal<B>, mut input: S, mut app: App, mut links: UiLinks) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    S: Stream<Item = std::io::Result<crossterm::event::Event>> + Unpin,
+{
+    // The clock on screen and link ages move even when nothing else does.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    app.on_view(links.view.borrow_and_update().clone());
+    render_once(terminal, &app, &links)?;
+    loop {
+        let mut effects = Vec::new();
+        tokio::select! {
+            biased;
+            Some(notice) = links.notices.recv() => effects.extend(app.on_notice(notice)),
+            Ok(()) = links.view.changed() => app.on_view(links.view.borrow_and_update().clone()),
+            event = input.next() => match event {
+                Some(Ok(event)) => {
+                    if let crossterm::event::Event::Resize(..) = event {
+                        terminal.autoresize()?;
+                    }
+                    effects.extend(app.on_event(event));
+                }
+                Some(Err(error)) => return Err(anyhow::anyhow!("terminal input failed: {error}")),
+                None => return Ok(()),
+            },
+            _ = tick.tick() => {}
+        }
+        // Drain what else is ready (a scanner's burst of keys) before drawing once.
+        while let Some(Some(Ok(event))) = input.next().now_or_never() {
+            effects.extend(app.on_event(event));
+        }
+        while let Ok(notice) = links.notices.try_recv() {
+            effects.extend(app.on_notice(notice));
+        }
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::Bell => (links.bell)(),
+                Effect::Core(input) => {
+                    // Never wait on the core here: a full queue is said on screen, not a frozen UI.
+                    if links.core.try_send(input).is_err() {
+                        let notice = Notice::new(
+                            Level::Error,
+                            "The station is busy or stopped: scan again in a moment.",
+                            app.view.now,
+                        );
+                        for effect in app.on_notice(notice) {
+                            if let Effect::Bell = effect {
+                                (links.bell)();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        render_once(terminal, &app, &links)?;
+    }
+}
+
+fn render_once<B>(terminal: &mut Terminal<B>, app: &App, links: &UiLinks) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let completed = terminal.draw(|frame| render::draw(frame, app))?;
+    if let Some(frames) = &links.frames {
+        frames.send_replace(buffer_text(completed.buffer));
+    }
+    Ok(())
+}
+
+/// The buffer as plain text, one line per row, trailing spaces kept.
+pub fn buffer_text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut text = String::with_capacity(usize::from(area.width + 1) * usize::from(area.height));
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buffer.cell((x, y)) {
+                text.push_str(cell.symbol());
+            }
+        }
+        text.push('\n');
+    }
+    text
+}

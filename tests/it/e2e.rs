@@ -1,0 +1,213 @@
+//! The walking skeleton end to end: station core + real SQLite file + the PLC simulator on a loopback
+//! port + a real central on an ephemeral port.
+
+use crate::support::{STATION, eventually, station_id, wait_view};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use takt::clock::SystemClock;
+use takt::domain::{EventKind, ExecStatus};
+use takt::plc::PollerConfig;
+use takt::protocol::WorkOrderReport;
+use takt::sim::SimConfig;
+use takt::station::view::CentralView;
+use takt::station::{CoreInput, Station, StationSetup};
+use takt::store::{Store, VerifyReport, connect, read_events_after, verify_chain};
+use takt::sync::SyncConfig;
+
+async fn report(central_url: &str, order: &str) -> WorkOrderReport {
+    reqwest::get(format!("{central_url}/api/v1/work-orders/{order}"))
+        .await
+        .expect("work order request")
+        .json()
+        .await
+        .expect("work order report")
+}
+
+fn produced_in_log(db: &std::path::Path, order: &str) -> (u64, u64) {
+    let conn = connect(db, true).expect("read store");
+    read_events_after(&conn, 0, u64::MAX)
+        .expect("events")
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::UnitsProduced {
+                work_order: Some(id),
+                produced,
+                rejected,
+                ..
+            } if id.as_str() == order => Some((*produced, *rejected)),
+            _ => None,
+        })
+        .fold((0, 0), |(p, r), (dp, dr)| (p + dp, r + dr))
+}
+
+async fn scan(station: &Station, text: &str) {
+    station.send(CoreInput::Scan(text.into())).await.expect("core running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let central_db = dir.path().join("central.db");
+    takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
+    let token = takt::central::add_station(&central_db, STATION).expect("token");
+    let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
+        .await
+        .expect("central");
+    let central_addr: SocketAddr = central.addr();
+    let central_url = central.url();
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig {
+            cycle_time: Duration::from_millis(40),
+            defect_rate: 0.2,
+            seed: Some(7),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+
+    let db = dir.path().join("station").join("station.db");
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db.clone(),
+        plc: Some(PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            ..PollerConfig::default()
+        }),
+        sync: Some(SyncConfig {
+            central_url: central_url.clone(),
+            token,
+            station: station_id(),
+            db_path: db.clone(),
+            pull_interval: Duration::from_millis(200),
+            backoff_max: Duration::from_millis(500),
+            ..SyncConfig::default()
+        }),
+        clock: Arc::new(SystemClock),
+    })
+    .await
+    .expect("station");
+
+    // Work orders arrive from central; then the operator scans badge, order, @START.
+    wait_view(&mut station.view, "WO-24001 dispatched", |v| v.queue.iter().any(|q| q.id == "WO-24001")).await;
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24001").await;
+    scan(&station, "@START").await;
+    let view = wait_view(&mut station.view, "12 units counted", |v| {
+        v.active.as_ref().is_some_and(|a| a.produced >= 12)
+    })
+    .await;
+    assert!(view.plc.permit, "permit is on while running");
+
+    // Pause: the permit drops, the machine idles and the count stops.
+    scan(&station, "@PAUSE").await;
+    wait_view(&mut station.view, "machine idle after pause", |v| {
+        !v.plc.permit && v.plc.state == Some(takt::domain::PackMlState::Idle)
+    })
+    .await;
+    let settled = station.view.borrow().active.clone().expect("active");
+    scan(&station, "@COMPLETE").await;
+    let view = wait_view(&mut station.view, "order complete and synced", |v| {
+        v.active.is_none() && v.backlog == 0
+    })
+    .await;
+    let done = view.queue.iter().find(|q| q.id == "WO-24001").expect("row");
+    assert_eq!(done.exec, Some(ExecStatus::Completed));
+
+    let (produced, rejected) = produced_in_log(&db, "WO-24001");
+    assert!(produced >= 12);
+    assert_eq!((produced, rejected), (settled.produced, settled.rejected), "log and projection agree");
+    let at_central = report(&central_url, "WO-24001").await;
+    assert_eq!((at_central.produced, at_central.rejected), (produced, rejected));
+
+    // Central goes away; the station keeps producing on another order.
+    central.shutdown().await;
+    scan(&station, "WO-24003").await;
+    scan(&station, "@START").await;
+    wait_view(&mut station.view, "central offline with a backlog", |v| {
+        matches!(v.central, CentralView::Offline { .. })
+            && v.backlog > 0
+            && v.active.as_ref().is_some_and(|a| a.produced >= 8)
+    })
+    .await;
+    scan(&station, "@PAUSE").await;
+    wait_view(&mut station.view, "machine idle", |v| !v.plc.permit && v.plc.state == Some(takt::domain::PackMlState::Idle)).await;
+    scan(&station, "@COMPLETE").await;
+
+    // Central comes back on the same address: everything arrives, exactly once.
+    let central = takt::central::spawn(central_addr, central_db.clone()).await.expect("central again");
+    let view = wait_view(&mut station.view, "backlog drained", |v| {
+        v.backlog == 0 && matches!(v.central, CentralView::Online)
+    })
+    .await;
+    let (produced3, rejected3) = produced_in_log(&db, "WO-24003");
+    assert!(produced3 >= 8);
+    let at_central = report(&central_url, "WO-24003").await;
+    assert_eq!((at_central.produced, at_central.rejected), (produced3, rejected3));
+    let at_central = report(&central_url, "WO-24001").await;
+    assert_eq!((at_central.produced, at_central.rejected), (produced, rejected), "nothing counted twice");
+
+    // Both chains verify, and central holds exactly the station's events.
+    let local = verify_chain(&connect(&db, true).expect("store")).expect("verify");
+    let VerifyReport::Intact { events, head } = local else { panic!("local chain broken: {local:?}") };
+    assert_eq!(events, view.last_seq);
+    let remote = takt::central::verify_station_chain(&central_db, STATION).expect("verify at central");
+    assert_eq!(remote, VerifyReport::Intact { events, head });
+
+    station.shutdown().await;
+    central.shutdown().await;
+    sim.shutdown().await;
+
+    // The projections on disk equal a replay of the log.
+    let store = Store::open(&db, &station_id()).expect("reopen");
+    assert_eq!(store.load_state().expect("load"), store.replay_state().expect("replay"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_central_answering_errors_loses_nothing() {
+    // A port that accepts nothing: the station must keep every event and say central is offline.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = unused.local_addr().expect("addr");
+    drop(unused);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    {
+        let mut store = Store::open(&db, &station_id()).expect("store");
+        let mut state = store.load_state().expect("state");
+        store
+            .apply_changes(&mut state, &crate::support::demo_master_page().await)
+            .expect("master");
+    }
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db.clone(),
+        plc: None,
+        sync: Some(SyncConfig {
+            central_url: format!("http://{dead}"),
+            token: "not-a-token".into(),
+            station: station_id(),
+            db_path: db.clone(),
+            backoff_max: Duration::from_millis(200),
+            ..SyncConfig::default()
+        }),
+        clock: Arc::new(SystemClock),
+    })
+    .await
+    .expect("station");
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24002").await;
+    let view = wait_view(&mut station.view, "offline with 2 events waiting", |v| {
+        matches!(v.central, CentralView::Offline { .. }) && v.backlog == 2
+    })
+    .await;
+    assert_eq!(view.active.as_ref().map(|a| a.id.as_str()), Some("WO-24002"));
+    eventually("events stay in the log", Duration::from_secs(2), || async {
+        let conn = connect(&db, true).expect("read");
+        read_events_after(&conn, 0, 100).expect("events").len() == 2
+    })
+    .await;
+    station.shutdown().await;
+}

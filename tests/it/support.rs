@@ -1,0 +1,85 @@
+//! Shared set-up for the integration tests: the demo plant's master data, real stores, real servers on
+//! loopback, and bounded waits (never fixed sleeps as the assertion).
+
+use std::future::Future;
+use std::time::Duration;
+use takt::domain::StationId;
+use takt::protocol::ChangePage;
+use takt::station::View;
+use tokio::sync::watch;
+
+pub const STATION: &str = "L1-S1";
+
+pub fn station_id() -> StationId {
+    StationId::from(STATION)
+}
+
+/// Waits until `check` holds for the watched value, or fails naming what it waited for.
+pub async fn wait_for<T: Clone, F: Fn(&T) -> bool>(
+    rx: &mut watch::Receiver<T>,
+    what: &str,
+    limit: Duration,
+    check: F,
+) -> T {
+    let result = tokio::time::timeout(limit, async {
+        loop {
+            {
+                let value = rx.borrow_and_update();
+                if check(&value) {
+                    return value.clone();
+                }
+            }
+            if rx.changed().await.is_err() {
+                return rx.borrow().clone();
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(value) if check(&value) => value,
+        _ => panic!("timed out after {limit:?} waiting for: {what}"),
+    }
+}
+
+pub async fn wait_view<F: Fn(&View) -> bool>(rx: &mut watch::Receiver<View>, what: &str, check: F) -> View {
+    wait_for(rx, what, Duration::from_secs(30), check).await
+}
+
+/// Polls an async condition until it holds.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The demo plant's master data exactly as a real central serves it to this station: one page.
+pub async fn demo_master_page() -> ChangePage {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("central.db");
+    takt::central::seed_demo(&db, chrono::Utc::now().date_naive()).expect("seed");
+    let token = takt::central::add_station(&db, STATION).expect("station token");
+    let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), db.clone())
+        .await
+        .expect("central");
+    let page: ChangePage = reqwest::Client::new()
+        .get(format!("{}/api/v1/stations/{STATION}/changes?since=0&limit=1000", central.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("changes")
+        .json()
+        .await
+        .expect("page");
+    central.shutdown().await;
+    assert!(!page.more, "the demo plant fits one page");
+    page
+}
