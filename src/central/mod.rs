@@ -1,1 +1,170 @@
-//! The central backend. (Being built.)
+//! The central backend: an axum HTTP server over its own SQLite file.
+//!
+//! Stations push their hash-chained event logs (`POST /api/v1/stations/{station}/events`) and pull
+//! master data (`GET /api/v1/stations/{station}/changes`); plant users read work-order progress
+//! (`GET /api/v1/work-orders/{id}`). Ingest is exactly-once: `(station, seq)` is unique, a re-sent
+//! event must match the stored one, and a batch is acknowledged only after its commit.
+//!
+//! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`) work on the database file
+//! directly and may run while the server does (WAL lets them share the file).
+
+mod db;
+mod demo;
+mod http;
+
+pub use db::{Db, DbError, IngestError};
+
+use crate::domain::StationId;
+use crate::store::VerifyReport;
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentralConfig {
+    pub db_path: PathBuf,
+}
+
+/// SHA-256 of a station token, lowercase hex: all central ever stores of a token.
+pub(crate) fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates `station` (or rotates its token) and returns the new token. Only its hash is stored, so
+/// this is the one chance to show it.
+pub fn add_station(db_path: &Path, station_id: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !station_id.is_empty()
+            && station_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "station id {station_id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"
+    );
+    let bytes: [u8; 32] = rand::random();
+    let token = hex::encode(bytes);
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    db.set_station_token(
+        &StationId::from(station_id),
+        &hash_token(&token),
+        Utc::now(),
+    )
+    .with_context(|| format!("storing the token of station {station_id}"))?;
+    tracing::info!(station = station_id, "station token created");
+    Ok(token)
+}
+
+/// Loads the demo plant (DEMO_PLANT.md) unless the database already holds master data.
+pub fn seed_demo(db_path: &Path, today: NaiveDate) -> anyhow::Result<()> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    db.ensure_line(demo::LINE.0, demo::LINE.1, demo::STATIONS, Utc::now())
+        .context("registering the demo line")?;
+    if db.has_master_data()? {
+        tracing::info!("central already holds master data; demo seed skipped");
+        return Ok(());
+    }
+    db.upsert_master(&demo::master_records(today))
+        .context("loading the demo master data")?;
+    tracing::info!("demo plant loaded");
+    Ok(())
+}
+
+/// Re-walks the chain central holds for `station` and reports the first link that does not hold.
+pub fn verify_station_chain(db_path: &Path, station: &str) -> anyhow::Result<VerifyReport> {
+    let db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(db.verify_chain(&StationId::from(station))?)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    db_path: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = open_db(db_path.to_owned()).await?;
+    serve_db(listener, db, shutdown).await
+}
+
+async fn open_db(db_path: PathBuf) -> anyhow::Result<Db> {
+    tokio::task::spawn_blocking(move || {
+        Db::open(&db_path)
+            .with_context(|| format!("opening central database {}", db_path.display()))
+    })
+    .await
+    .context("the database open task failed")?
+}
+
+async fn serve_db(
+    listener: TcpListener,
+    db: Db,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, "central listening");
+    let app = http::router(http::AppState::new(db));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("central HTTP server")?;
+    tracing::info!(?addr, "central stopped");
+    Ok(())
+}
+
+/// A central running on a background task (tests, `takt demo`). Dropping the handle also stops it.
+pub struct CentralHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl CentralHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = %format!("{error:#}"), "central ended with an error")
+            }
+            Err(error) => tracing::error!(%error, "central task failed"),
+        }
+    }
+}
+
+/// Binds `listen` (port 0 picks a free one), opens the database and serves in the background.
+pub async fn spawn(listen: SocketAddr, db_path: PathBuf) -> anyhow::Result<CentralHandle> {
+    let db = open_db(db_path).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve_db(listener, db, async move {
+        // A dropped handle stops the server too.
+        let _ = stopped.await;
+    }));
+    Ok(CentralHandle {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}

@@ -1,1 +1,543 @@
-//! Station ↔ central sync worker. (Being built.)
+//! The station's sync worker: pushes the event log to central and pulls master data from it.
+//!
+//! The log is the outbox. The worker reads it past the acked cursor through its own read-only
+//! connection, posts one batch at a time, and reports every outcome to the station core, which
+//! persists acks, rewinds and master-data pages. The worker itself never writes the station
+//! database; it keeps its cursors in memory, seeded from the store at start.
+//!
+//! Failure policy: 5xx, timeouts and network errors mean "central is offline" and the same batch is
+//! retried after capped, jittered backoff. Other 4xx answers mean "central refused this" and are
+//! reported with central's words, then retried after backoff too: events are never dropped and the
+//! cursor never moves past an event central did not acknowledge.
+
+use crate::domain::StationId;
+use crate::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS};
+use crate::store::{self, StoreError};
+use rand::Rng;
+use reqwest::StatusCode;
+use rusqlite::Connection;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Largest page of master-data changes asked for at once.
+const CHANGES_PAGE: u64 = 500;
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Base URL of central, e.g. `http://central.plant:8080`.
+    pub central_url: String,
+    pub token: String,
+    pub station: StationId,
+    pub db_path: PathBuf,
+    /// How often to look for new events when no append was signalled.
+    pub push_interval: Duration,
+    pub pull_interval: Duration,
+    pub request_timeout: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl SyncConfig {
+    /// A configuration with the default intervals: 1 s idle check, 5 s pull, 10 s request timeout,
+    /// backoff from 500 ms up to 30 s.
+    pub fn new(
+        central_url: impl Into<String>,
+        token: impl Into<String>,
+        station: StationId,
+        db_path: PathBuf,
+    ) -> Self {
+        SyncConfig {
+            central_url: central_url.into(),
+            token: token.into(),
+            station,
+            db_path,
+            push_interval: Duration::from_secs(1),
+            pull_interval: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How the station sees central.
+#[derive(Debug, Clone)]
+pub enum CentralLink {
+    Unknown,
+    Online,
+    Offline { error: String, retry_in: Duration },
+}
+
+/// What the worker tells the station core.
+#[derive(Debug, Clone)]
+pub enum SyncReport {
+    /// Central committed everything through `acked_through`; persist it.
+    Acked(BatchAck),
+    /// Central expects `expected_seq` next (it lacks events we thought acked); persist the rewind.
+    Rewind {
+        expected_seq: u64,
+    },
+    /// A page of master data; apply it and its cursor in one transaction.
+    Changes(ChangePage),
+    Link(CentralLink),
+    /// Central refused a request (bad token, invalid event, ...); its words are in `error`.
+    Rejected {
+        error: String,
+    },
+}
+
+/// Starts the worker. `appended` carries the last appended seq and changes on every append; the task
+/// ends when `reports` is closed.
+pub fn spawn_worker(
+    config: SyncConfig,
+    appended: watch::Receiver<u64>,
+    reports: mpsc::Sender<SyncReport>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(mut worker) = Worker::start(config, appended, reports).await else {
+            return;
+        };
+        worker.run().await;
+        tracing::debug!("sync worker stopped");
+    })
+}
+
+/// Whether the loop goes on.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// What a push attempt found.
+enum Push {
+    /// A batch was settled (acked or rewound); look again at once.
+    Progress,
+    /// Nothing past the cursor.
+    CaughtUp,
+    /// Failed; `push_not_before` says when to retry.
+    Backoff,
+    Stop,
+}
+
+/// How an HTTP exchange went wrong.
+enum Failure {
+    /// Central is unreachable or failing: retry the same request later.
+    Transient(String),
+    /// Central answered and refused.
+    Refused { status: StatusCode, error: ApiError },
+}
+
+struct Worker {
+    config: SyncConfig,
+    base_url: String,
+    client: reqwest::Client,
+    conn: Arc<Mutex<Connection>>,
+    appended: watch::Receiver<u64>,
+    appended_open: bool,
+    reports: mpsc::Sender<SyncReport>,
+    /// Last seq central acknowledged.
+    uplink: u64,
+    /// Last master-data version received.
+    downlink: u64,
+    online: bool,
+    push_failures: u32,
+    pull_failures: u32,
+    push_not_before: Instant,
+    pull_due: Instant,
+}
+
+impl Worker {
+    /// Builds the client and opens the station database, retrying until both work. `None` when the
+    /// reports channel closed meanwhile.
+    async fn start(
+        config: SyncConfig,
+        appended: watch::Receiver<u64>,
+        reports: mpsc::Sender<SyncReport>,
+    ) -> Option<Worker> {
+        let mut attempt = 0;
+        let client = loop {
+            match reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .connect_timeout(config.request_timeout)
+                .build()
+            {
+                Ok(client) => break client,
+                Err(error) => {
+                    tracing::error!(error = %describe(&error), "sync: cannot build the HTTP client");
+                    attempt += 1;
+                    let delay = backoff(&config, attempt);
+                    if !sleep_unless_closed(&reports, delay).await {
+                        return None;
+                    }
+                }
+            }
+        };
+        let (conn, status) = loop {
+            let path = config.db_path.clone();
+            let opened = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+                let conn = store::connect(&path, true)?;
+                let status = store::sync_status(&conn)?;
+                Ok((conn, status))
+            })
+            .await;
+            match opened {
+                Ok(Ok(opened)) => break opened,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "sync: cannot read the station database yet");
+                }
+                Err(error) => tracing::error!(%error, "sync: the database open task failed"),
+            }
+            attempt += 1;
+            let delay = backoff(&config, attempt);
+            if !sleep_unless_closed(&reports, delay).await {
+                return None;
+            }
+        };
+        let now = Instant::now();
+        Some(Worker {
+            base_url: config.central_url.trim_end_matches('/').to_owned(),
+            client,
+            conn: Arc::new(Mutex::new(conn)),
+            appended,
+            appended_open: true,
+            reports,
+            uplink: status.acked_through,
+            downlink: status.downlink_cursor,
+            online: false,
+            push_failures: 0,
+            pull_failures: 0,
+            push_not_before: now,
+            pull_due: now,
+            config,
+        })
+    }
+
+    async fn run(&mut self) {
+        loop {
+            if Instant::now() >= self.pull_due
+                && let Flow::Stop = self.pull().await
+            {
+                return;
+            }
+            let mut caught_up = false;
+            if Instant::now() >= self.push_not_before {
+                match self.push().await {
+                    Push::Progress => continue,
+                    Push::CaughtUp => caught_up = true,
+                    Push::Backoff => {}
+                    Push::Stop => return,
+                }
+            }
+            let push_wake = if caught_up {
+                Instant::now() + self.config.push_interval
+            } else {
+                self.push_not_before
+            };
+            let wake = push_wake.min(self.pull_due);
+            // An append only matters when caught up: otherwise we are backing off on purpose.
+            let watch_appends = caught_up && self.appended_open;
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                changed = self.appended.changed(), if watch_appends => {
+                    if changed.is_err() {
+                        // The station core is gone; keep polling until reports close too.
+                        self.appended_open = false;
+                    }
+                }
+                _ = self.reports.closed() => return,
+            }
+        }
+    }
+
+    async fn report(&self, report: SyncReport) -> Flow {
+        match self.reports.send(report).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    async fn went_online(&mut self) -> Flow {
+        if self.online {
+            return Flow::Continue;
+        }
+        self.online = true;
+        tracing::info!("sync: central is online");
+        self.report(SyncReport::Link(CentralLink::Online)).await
+    }
+
+    async fn went_offline(&mut self, error: String, retry_in: Duration) -> Flow {
+        if self.online {
+            tracing::warn!(%error, "sync: central is offline");
+        } else {
+            tracing::debug!(%error, ?retry_in, "sync: central still offline");
+        }
+        self.online = false;
+        self.report(SyncReport::Link(CentralLink::Offline { error, retry_in }))
+            .await
+    }
+
+    /// Records a failed push and reports it; the same batch is retried after the backoff.
+    async fn push_failed(&mut self, failure: Failure) -> Push {
+        self.push_failures = self.push_failures.saturating_add(1);
+        let retry_in = backoff(&self.config, self.push_failures);
+        self.push_not_before = Instant::now() + retry_in;
+        let flow = self.failed(failure, retry_in).await;
+        match flow {
+            Flow::Continue => Push::Backoff,
+            Flow::Stop => Push::Stop,
+        }
+    }
+
+    async fn failed(&mut self, failure: Failure, retry_in: Duration) -> Flow {
+        match failure {
+            Failure::Transient(error) => self.went_offline(error, retry_in).await,
+            Failure::Refused { status, error } => {
+                if let Flow::Stop = self.went_online().await {
+                    return Flow::Stop;
+                }
+                let error = format!("central refused ({status}): {}", error.error);
+                tracing::warn!(%error, ?retry_in, "sync: request refused");
+                self.report(SyncReport::Rejected { error }).await
+            }
+        }
+    }
+
+    async fn push(&mut self) -> Push {
+        let after = self.uplink;
+        let conn = Arc::clone(&self.conn);
+        let read = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            store::read_events_after(&conn, after, MAX_BATCH_EVENTS as u64)
+        })
+        .await;
+        let events = match read {
+            Ok(Ok(events)) => events,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "sync: cannot read the event log");
+                return self.local_failure();
+            }
+            Err(error) => {
+                tracing::error!(%error, "sync: the log read task failed");
+                return self.local_failure();
+            }
+        };
+        let Some(last) = events.last().map(|event| event.seq) else {
+            return Push::CaughtUp;
+        };
+        let first = events.first().map_or(last, |event| event.seq);
+        let url = format!(
+            "{}/api/v1/stations/{}/events",
+            self.base_url,
+            encode_segment(self.config.station.as_str())
+        );
+        let request = self
+            .client
+            .post(url)
+            .bearer_auth(&self.config.token)
+            .json(&EventBatch { events });
+        match exchange::<BatchAck>(request).await {
+            Ok(ack) => {
+                tracing::debug!(
+                    first,
+                    last,
+                    acked_through = ack.acked_through,
+                    "sync: batch acked"
+                );
+                self.push_failures = 0;
+                if let Flow::Stop = self.went_online().await {
+                    return Push::Stop;
+                }
+                self.uplink = ack.acked_through;
+                match self.report(SyncReport::Acked(ack)).await {
+                    Flow::Continue => Push::Progress,
+                    Flow::Stop => Push::Stop,
+                }
+            }
+            Err(Failure::Refused { status, error })
+                if status == StatusCode::CONFLICT
+                    && error
+                        .expected_seq
+                        .is_some_and(|expected| expected.saturating_sub(1) != after) =>
+            {
+                let expected_seq = error.expected_seq.unwrap_or(1);
+                tracing::warn!(expected_seq, sent_from = first, error = %error.error, "sync: central asked to rewind");
+                self.push_failures = 0;
+                if let Flow::Stop = self.went_online().await {
+                    return Push::Stop;
+                }
+                self.uplink = expected_seq.saturating_sub(1);
+                match self.report(SyncReport::Rewind { expected_seq }).await {
+                    Flow::Continue => Push::Progress,
+                    Flow::Stop => Push::Stop,
+                }
+            }
+            Err(failure) => self.push_failed(failure).await,
+        }
+    }
+
+    /// A local read failed: nothing to tell central, so retry quietly after backoff.
+    fn local_failure(&mut self) -> Push {
+        self.push_failures = self.push_failures.saturating_add(1);
+        self.push_not_before = Instant::now() + backoff(&self.config, self.push_failures);
+        Push::Backoff
+    }
+
+    /// Fetches every page of changes past the downlink cursor.
+    async fn pull(&mut self) -> Flow {
+        loop {
+            let url = format!(
+                "{}/api/v1/stations/{}/changes?since={}&limit={}",
+                self.base_url,
+                encode_segment(self.config.station.as_str()),
+                self.downlink,
+                CHANGES_PAGE
+            );
+            let request = self.client.get(url).bearer_auth(&self.config.token);
+            match exchange::<ChangePage>(request).await {
+                Ok(page) => {
+                    self.pull_failures = 0;
+                    if let Flow::Stop = self.went_online().await {
+                        return Flow::Stop;
+                    }
+                    let advanced = page.cursor > self.downlink;
+                    let more = page.more && advanced;
+                    if advanced {
+                        self.downlink = page.cursor;
+                    }
+                    if !page.changes.is_empty()
+                        && let Flow::Stop = self.report(SyncReport::Changes(page)).await
+                    {
+                        return Flow::Stop;
+                    }
+                    if !more {
+                        self.pull_due = Instant::now() + self.config.pull_interval;
+                        return Flow::Continue;
+                    }
+                }
+                Err(failure) => {
+                    self.pull_failures = self.pull_failures.saturating_add(1);
+                    let retry_in = backoff(&self.config, self.pull_failures);
+                    self.pull_due = Instant::now() + retry_in;
+                    return self.failed(failure, retry_in).await;
+                }
+            }
+        }
+    }
+}
+
+/// Sends a request and decodes a successful JSON answer, classifying every failure.
+async fn exchange<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| Failure::Transient(describe(&error)))?;
+    let status = response.status();
+    if status.is_success() {
+        // A garbled success answer is treated like a lost one: the request is simply repeated,
+        // which ingest and paging make harmless.
+        return response.json::<T>().await.map_err(|error| {
+            Failure::Transient(format!(
+                "unreadable answer from central: {}",
+                describe(&error)
+            ))
+        });
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let error = serde_json::from_slice::<ApiError>(&body).unwrap_or_else(|_| ApiError {
+        error: String::from_utf8_lossy(&body).trim().to_owned(),
+        expected_seq: None,
+    });
+    if status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        Err(Failure::Transient(format!(
+            "central answered {status}: {}",
+            error.error
+        )))
+    } else {
+        Err(Failure::Refused { status, error })
+    }
+}
+
+/// An error with its causes, which is where reqwest keeps the useful part ("connection refused").
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Capped backoff with jitter: a random delay between `backoff_min` and
+/// `min(backoff_max, backoff_min * 2^(attempt-1))`, so stations that lost central together do not
+/// come back in lockstep.
+fn backoff(config: &SyncConfig, attempt: u32) -> Duration {
+    let floor = config.backoff_min;
+    let exponent = attempt.saturating_sub(1).min(20);
+    let ceiling = floor
+        .saturating_mul(1u32 << exponent)
+        .min(config.backoff_max)
+        .max(floor);
+    let floor_ms = u64::try_from(floor.as_millis()).unwrap_or(u64::MAX);
+    let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::rng().random_range(floor_ms..=ceiling_ms))
+}
+
+/// Sleeps, or returns `false` at once when the reports channel closes.
+async fn sleep_unless_closed(reports: &mpsc::Sender<SyncReport>, delay: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = reports.closed() => false,
+    }
+}
+
+/// Percent-encodes a path segment (station ids are plain today, but a URL must never break on one).
+fn encode_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_bounds_and_grows() {
+        let config = SyncConfig::new("http://x", "t", StationId::from("S"), PathBuf::new());
+        for attempt in 0..40 {
+            let delay = backoff(&config, attempt);
+            assert!(delay >= config.backoff_min, "{delay:?}");
+            assert!(delay <= config.backoff_max, "{delay:?}");
+        }
+        assert!(
+            (0..50).any(|_| backoff(&config, 10) > Duration::from_secs(2)),
+            "later attempts may wait longer"
+        );
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("L1-S1"), "L1-S1");
+        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
+    }
+}

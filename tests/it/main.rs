@@ -1,5 +1,6 @@
 //! One integration-test binary with modules keeps link time down on two cores.
 
+mod central;
 mod cli;
 mod crash;
 mod e2e;

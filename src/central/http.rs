@@ -1,0 +1,239 @@
+//! The HTTP face of central: routing, station authentication, and the mapping of storage results to
+//! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
+
+use super::db::{Db, DbError, IngestError};
+use crate::domain::StationId;
+use crate::protocol::{
+    ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS, WorkOrderReport,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Default and largest page of master-data changes.
+const DEFAULT_CHANGES_LIMIT: u64 = 500;
+const MAX_CHANGES_LIMIT: u64 = 1000;
+
+/// A full batch is well under this; the headroom is for larger event kinds to come.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    db: Arc<Mutex<Db>>,
+}
+
+impl AppState {
+    pub fn new(db: Db) -> Self {
+        AppState {
+            db: Arc::new(Mutex::new(db)),
+        }
+    }
+
+    /// Runs `f` on the database on a blocking thread.
+    async fn with_db<T, F>(&self, f: F) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> T + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave a half-written transaction behind (it
+            // rolls back on drop), so the connection is still sound.
+            let mut guard = db.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Failure::internal(format!("database task failed: {e}")))
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/stations/{station}/events", post(post_events))
+        .route("/api/v1/stations/{station}/changes", get(get_changes))
+        .route("/api/v1/work-orders/{id}", get(get_work_order))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// An error answer: a status and an [`ApiError`] body.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    body: ApiError,
+}
+
+impl Failure {
+    fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Failure {
+            status,
+            body: ApiError {
+                error: error.into(),
+                expected_seq: None,
+            },
+        }
+    }
+
+    fn internal(error: impl Into<String>) -> Self {
+        let failure = Failure::new(StatusCode::INTERNAL_SERVER_ERROR, error);
+        tracing::error!(error = %failure.body.error, "central request failed");
+        failure
+    }
+}
+
+impl From<DbError> for Failure {
+    fn from(error: DbError) -> Self {
+        Failure::internal(format!("database: {error}"))
+    }
+}
+
+impl From<IngestError> for Failure {
+    fn from(error: IngestError) -> Self {
+        let text = error.to_string();
+        match error {
+            IngestError::Gap { expected, .. } => Failure {
+                status: StatusCode::CONFLICT,
+                body: ApiError {
+                    error: text,
+                    expected_seq: Some(expected),
+                },
+            },
+            IngestError::Tamper { .. } => {
+                tracing::warn!(error = %text, "refused a re-sent event that differs from the stored one");
+                Failure::new(StatusCode::CONFLICT, text)
+            }
+            IngestError::WrongStation { .. }
+            | IngestError::SeqZero { .. }
+            | IngestError::Chain(_) => {
+                tracing::warn!(error = %text, "refused an invalid batch");
+                Failure::new(StatusCode::UNPROCESSABLE_ENTITY, text)
+            }
+            IngestError::Db(error) => Failure::from(error),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Checks that the bearer token belongs to `station`: 401 when missing or unknown, 403 when it is
+/// another station's.
+async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Result<(), Failure> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    let token_hash = super::hash_token(&token);
+    let owner = state
+        .with_db(move |db| db.station_for_token_hash(&token_hash))
+        .await??;
+    match owner {
+        None => Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unknown station token",
+        )),
+        Some(owner) if owner != station => {
+            tracing::warn!(%owner, %station, "a station token was used for another station");
+            Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                format!("this token belongs to station {owner}, not {station}"),
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+async fn post_events(
+    State(state): State<AppState>,
+    Path(station): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BatchAck>, Failure> {
+    // Authenticate before reading what an unknown sender wrote.
+    authorize(&state, &headers, &station).await?;
+    let batch: EventBatch = serde_json::from_slice(&body).map_err(|e| {
+        let status = if e.is_data() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Failure::new(status, format!("invalid event batch: {e}"))
+    })?;
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "a batch holds at most {MAX_BATCH_EVENTS} events, this one {}",
+                batch.events.len()
+            ),
+        ));
+    }
+    let station = StationId::new(station);
+    let count = batch.events.len();
+    let ack = state
+        .with_db(move |db| db.ingest(&station, &batch.events, Utc::now()))
+        .await??;
+    tracing::debug!(count, acked_through = ack.acked_through, "ingested a batch");
+    Ok(Json(ack))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    since: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn get_changes(
+    State(state): State<AppState>,
+    Path(station): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<ChangesQuery>, QueryRejection>,
+) -> Result<Json<ChangePage>, Failure> {
+    authorize(&state, &headers, &station).await?;
+    let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let since = query.since.unwrap_or(0);
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_CHANGES_LIMIT)
+        .clamp(1, MAX_CHANGES_LIMIT);
+    let station = StationId::new(station);
+    let page = state
+        .with_db(move |db| db.changes(&station, since, limit, Utc::now()))
+        .await??;
+    Ok(Json(page))
+}
+
+async fn get_work_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<WorkOrderReport>, Failure> {
+    let lookup = id.clone();
+    let report = state
+        .with_db(move |db| db.work_order_report(&lookup))
+        .await??;
+    report
+        .map(Json)
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("unknown work order {id}")))
+}

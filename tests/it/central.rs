@@ -1,0 +1,751 @@
+//! Station ↔ central over loopback: a real central on an ephemeral port with its own SQLite file, a
+//! real station store, and the real sync worker. No mocks.
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use takt::central::{self, CentralHandle};
+use takt::domain::{Actor, Event, EventKind, NewEvent, State, StationId, WorkOrderId};
+use takt::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MasterRecord, WorkOrderReport};
+use takt::store::{Store, VerifyReport};
+use takt::sync::{CentralLink, SyncConfig, SyncReport, spawn_worker};
+use tempfile::TempDir;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, timeout};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A central database with the demo plant, ready to be served.
+fn central_db(dir: &TempDir) -> PathBuf {
+    let path = dir.path().join("central.db");
+    central::seed_demo(&path, Utc::now().date_naive()).expect("seed demo");
+    path
+}
+
+async fn start_central(db: &Path) -> CentralHandle {
+    central::spawn(any_port(), db.to_owned())
+        .await
+        .expect("central starts")
+}
+
+struct Station {
+    id: StationId,
+    path: PathBuf,
+    store: Store,
+    state: State,
+}
+
+impl Station {
+    fn open(dir: &TempDir, id: &str) -> Station {
+        let id = StationId::from(id);
+        let path = dir.path().join(format!("{id}.db"));
+        let store = Store::open(&path, &id).expect("open station store");
+        let state = store.load_state().expect("load state");
+        Station {
+            id,
+            path,
+            store,
+            state,
+        }
+    }
+
+    fn append(&mut self, kinds: Vec<EventKind>) -> Vec<Event> {
+        let events = kinds
+            .into_iter()
+            .map(|kind| NewEvent {
+                at: Utc::now(),
+                actor: Actor::Plc,
+                kind,
+            })
+            .collect();
+        self.store
+            .append(&mut self.state, events)
+            .expect("append events")
+    }
+
+    /// `count` UnitsProduced events of `produced`/`rejected` each for `work_order`.
+    fn produce(
+        &mut self,
+        work_order: &str,
+        count: usize,
+        produced: u64,
+        rejected: u64,
+    ) -> Vec<Event> {
+        let kinds = (0..count)
+            .map(|_| units(work_order, produced, rejected))
+            .collect();
+        self.append(kinds)
+    }
+
+    /// Plays the station core's part for a report: persist acks, rewinds and changes.
+    fn absorb(&mut self, report: &SyncReport) {
+        match report {
+            SyncReport::Acked(ack) => self.store.record_ack(ack).expect("record ack"),
+            SyncReport::Rewind { expected_seq } => {
+                self.store.rewind_ack(*expected_seq).expect("rewind")
+            }
+            SyncReport::Changes(page) => self
+                .store
+                .apply_changes(&mut self.state, page)
+                .expect("apply changes"),
+            SyncReport::Link(_) | SyncReport::Rejected { .. } => {}
+        }
+    }
+}
+
+fn units(work_order: &str, produced: u64, rejected: u64) -> EventKind {
+    EventKind::UnitsProduced {
+        work_order: Some(WorkOrderId::from(work_order)),
+        produced,
+        rejected,
+        plc_epoch: 1,
+        processed_total: 0,
+        defective_total: 0,
+    }
+}
+
+fn fast_config(url: String, token: String, station: &Station) -> SyncConfig {
+    SyncConfig {
+        push_interval: Duration::from_millis(100),
+        pull_interval: Duration::from_millis(300),
+        request_timeout: Duration::from_secs(2),
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..SyncConfig::new(url, token, station.id.clone(), station.path.clone())
+    }
+}
+
+/// Receives reports, letting the station absorb each, until `done` holds or the deadline passes.
+async fn wait_for(
+    station: &mut Station,
+    reports: &mut mpsc::Receiver<SyncReport>,
+    what: &str,
+    mut done: impl FnMut(&SyncReport) -> bool,
+) -> Vec<SyncReport> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let report = match timeout(left, reports.recv()).await {
+            Ok(Some(report)) => report,
+            Ok(None) => panic!("worker stopped while waiting for {what}; saw {seen:?}"),
+            Err(_) => panic!("timed out waiting for {what}; saw {seen:?}"),
+        };
+        station.absorb(&report);
+        let finished = done(&report);
+        seen.push(report);
+        if finished {
+            return seen;
+        }
+    }
+}
+
+fn acked_through(seq: u64) -> impl FnMut(&SyncReport) -> bool {
+    move |report| matches!(report, SyncReport::Acked(ack) if ack.acked_through >= seq)
+}
+
+fn stored_events(db: &Path, station: &str) -> u64 {
+    match central::verify_station_chain(db, station).expect("verify") {
+        VerifyReport::Intact { events, .. } => events,
+        VerifyReport::Broken { seq, reason } => panic!("chain broken at {seq}: {reason}"),
+    }
+}
+
+async fn post_batch(
+    client: &reqwest::Client,
+    url: &str,
+    station: &str,
+    token: &str,
+    events: &[Event],
+) -> reqwest::Response {
+    client
+        .post(format!("{url}/api/v1/stations/{station}/events"))
+        .bearer_auth(token)
+        .json(&EventBatch {
+            events: events.to_vec(),
+        })
+        .send()
+        .await
+        .expect("request sent")
+}
+
+async fn work_order(client: &reqwest::Client, url: &str, id: &str) -> WorkOrderReport {
+    let response = client
+        .get(format!("{url}/api/v1/work-orders/{id}"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("work order report")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    station.append(vec![EventKind::WorkOrderStarted {
+        work_order: WorkOrderId::from("WO-24001"),
+    }]);
+    station.produce("WO-24001", 4, 5, 1);
+
+    let (appended_tx, appended_rx) = watch::channel(station.store.last_seq());
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let worker = spawn_worker(
+        fast_config(central.url(), token, &station),
+        appended_rx,
+        reports_tx,
+    );
+
+    let mut seen = wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    assert!(
+        seen.iter()
+            .any(|r| matches!(r, SyncReport::Link(CentralLink::Online))),
+        "online reported: {seen:?}"
+    );
+    // Master data arrives too; the station ends up knowing the demo work orders.
+    if !station
+        .state
+        .master
+        .work_orders
+        .contains_key(&WorkOrderId::from("WO-24001"))
+    {
+        seen = wait_for(&mut station, &mut reports, "changes", |r| {
+            matches!(r, SyncReport::Changes(_))
+        })
+        .await;
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|r| matches!(r, SyncReport::Rejected { .. }))
+    );
+    assert_eq!(station.state.master.work_orders.len(), 4);
+    assert_eq!(station.state.master.operators.len(), 6);
+
+    // New appends are noticed through the watch channel.
+    let more = station.produce("WO-24001", 2, 3, 0);
+    appended_tx.send_replace(more[1].seq);
+    wait_for(&mut station, &mut reports, "ack of 7", acked_through(7)).await;
+
+    assert_eq!(stored_events(&db, "L1-S1"), 7);
+    let client = reqwest::Client::new();
+    let report = work_order(&client, &central.url(), "WO-24001").await;
+    assert_eq!((report.produced, report.rejected, report.good), (26, 4, 22));
+    let status = station.store.sync_status().expect("status");
+    assert_eq!((status.acked_through, status.backlog()), (7, 0));
+
+    drop(reports);
+    timeout(WAIT, worker)
+        .await
+        .expect("worker ends")
+        .expect("no panic");
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_batch_is_acknowledged_without_duplicating() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 3, 4, 1);
+    let client = reqwest::Client::new();
+
+    let mut acks = Vec::new();
+    for _ in 0..2 {
+        let response = post_batch(&client, &central.url(), "L1-S1", &token, &events).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        acks.push(response.json::<BatchAck>().await.expect("ack"));
+    }
+    assert_eq!(acks[0].acked_through, 3);
+    assert_eq!(acks[1].acked_through, 3);
+    assert_eq!(acks[0].chain_head, events[2].hash);
+    assert_eq!(acks[1].chain_head, events[2].hash);
+
+    // A batch overlapping what is stored: the old part is skipped, the new part stored.
+    let next = station.produce("WO-24001", 1, 4, 1);
+    let overlap = [events[1].clone(), events[2].clone(), next[0].clone()];
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &overlap).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .json::<BatchAck>()
+            .await
+            .expect("ack")
+            .acked_through,
+        4
+    );
+
+    // An empty batch answers with the current head.
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ack: BatchAck = response.json().await.expect("ack");
+    assert_eq!(
+        (ack.acked_through, ack.chain_head),
+        (4, next[0].hash.clone())
+    );
+
+    assert_eq!(stored_events(&db, "L1-S1"), 4);
+    let report = work_order(&client, &central.url(), "WO-24001").await;
+    assert_eq!((report.produced, report.rejected), (16, 4));
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_gets_409_with_the_expected_seq() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 4, 1, 0);
+    let client = reqwest::Client::new();
+
+    // Nothing stored yet: the first event must be 1.
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &events[1..2]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let error: ApiError = response.json().await.expect("api error");
+    assert_eq!(error.expected_seq, Some(1));
+
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &events[..2]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &events[3..]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let error: ApiError = response.json().await.expect("api error");
+    assert_eq!(error.expected_seq, Some(3), "{}", error.error);
+    assert_eq!(stored_events(&db, "L1-S1"), 2);
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_events_are_rejected_and_nothing_is_stored() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 5, 2, 0);
+    let client = reqwest::Client::new();
+    let url = central.url();
+    let response = post_batch(&client, &url, "L1-S1", &token, &events[..3]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A stored event re-sent with changed content and its hash recomputed: a different event.
+    let mut rehashed = events[1].clone();
+    rehashed.kind = units("WO-24001", 200, 0);
+    rehashed.hash = rehashed.compute_hash();
+    let response = post_batch(&client, &url, "L1-S1", &token, &[rehashed]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(error.error.starts_with("tamper"), "{}", error.error);
+    assert_eq!(error.expected_seq, None);
+
+    // The same, keeping the stored hash: the content no longer matches it.
+    let mut altered = events[1].clone();
+    altered.kind = units("WO-24001", 200, 0);
+    let response = post_batch(&client, &url, "L1-S1", &token, &[altered]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(error.error.starts_with("tamper"), "{}", error.error);
+
+    // A new event whose content was changed after sealing: the batch is refused as a whole, so
+    // the valid event 4 before it is not stored either.
+    let mut forged = events[4].clone();
+    forged.kind = units("WO-24001", 999, 0);
+    let batch = [events[3].clone(), forged];
+    let response = post_batch(&client, &url, "L1-S1", &token, &batch).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(
+        error.error.contains("does not match its hash"),
+        "{}",
+        error.error
+    );
+
+    // A new event that does not link to the stored head.
+    let mut unlinked = events[3].clone();
+    unlinked.prev_hash = events[0].hash.clone();
+    unlinked.hash = unlinked.compute_hash();
+    let response = post_batch(&client, &url, "L1-S1", &token, &[unlinked]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(stored_events(&db, "L1-S1"), 3);
+    let report = work_order(&client, &url, "WO-24001").await;
+    assert_eq!(report.produced, 6);
+
+    // The genuine events still go through afterwards.
+    let response = post_batch(&client, &url, "L1-S1", &token, &events[3..]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(stored_events(&db, "L1-S1"), 5);
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stations_must_authenticate_as_themselves() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token_s1 = central::add_station(&db, "L1-S1").expect("token");
+    let token_s2 = central::add_station(&db, "L1-S2").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 1, 1, 0);
+    let client = reqwest::Client::new();
+    let url = central.url();
+
+    let response = client
+        .post(format!("{url}/api/v1/stations/L1-S1/events"))
+        .json(&EventBatch {
+            events: events.clone(),
+        })
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let _: ApiError = response.json().await.expect("api error body");
+
+    let response = post_batch(&client, &url, "L1-S1", "not-a-token", &events).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = post_batch(&client, &url, "L1-S1", &token_s2, &events).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A station may only write its own events, even under its own path.
+    let response = post_batch(&client, &url, "L1-S2", &token_s2, &events).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = client
+        .get(format!("{url}/api/v1/stations/L1-S1/changes?since=0"))
+        .bearer_auth(&token_s2)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Rotating a token retires the old one.
+    let rotated = central::add_station(&db, "L1-S1").expect("rotate");
+    assert_ne!(rotated, token_s1);
+    let response = post_batch(&client, &url, "L1-S1", &token_s1, &events).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = post_batch(&client, &url, "L1-S1", &rotated, &events).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(central::add_station(&db, "bad id").is_err());
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_keeps_events_through_an_outage_and_delivers_them_once() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    // A port with nothing listening yet; central comes up on it later.
+    let addr = std::net::TcpListener::bind(any_port())
+        .and_then(|listener| listener.local_addr())
+        .expect("reserve a port");
+    let mut station = Station::open(&dir, "L1-S1");
+    station.produce("WO-24001", 3, 2, 1);
+
+    let (appended_tx, appended_rx) = watch::channel(station.store.last_seq());
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let worker = spawn_worker(
+        fast_config(format!("http://{addr}"), token, &station),
+        appended_rx,
+        reports_tx,
+    );
+    let seen = wait_for(&mut station, &mut reports, "offline", |r| {
+        matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
+    })
+    .await;
+    assert!(!seen.iter().any(|r| matches!(r, SyncReport::Acked(_))));
+    let more = station.produce("WO-24001", 2, 2, 0);
+    appended_tx.send_replace(more[1].seq);
+    assert_eq!(station.store.sync_status().expect("status").backlog(), 5);
+
+    let central = central::spawn(addr, db.clone()).await.expect("central up");
+    wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    assert_eq!(stored_events(&db, "L1-S1"), 5);
+
+    // Down again while more is produced; back on the same port with the same database.
+    timeout(WAIT, central.shutdown())
+        .await
+        .expect("central stops");
+    let more = station.produce("WO-24001", 3, 2, 0);
+    appended_tx.send_replace(more[2].seq);
+    wait_for(&mut station, &mut reports, "offline again", |r| {
+        matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
+    })
+    .await;
+    let central = central::spawn(addr, db.clone())
+        .await
+        .expect("central up again");
+    wait_for(&mut station, &mut reports, "ack of 8", acked_through(8)).await;
+
+    assert_eq!(stored_events(&db, "L1-S1"), 8);
+    let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
+    assert_eq!((report.produced, report.rejected), (16, 3));
+    assert_eq!(station.store.sync_status().expect("status").backlog(), 0);
+
+    drop(reports);
+    timeout(WAIT, worker)
+        .await
+        .expect("worker ends")
+        .expect("no panic");
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_batches_are_reported_and_kept() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    station.produce("WO-24001", 2, 1, 0);
+
+    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let worker = spawn_worker(
+        fast_config(central.url(), "wrong-token".into(), &station),
+        appended_rx,
+        reports_tx,
+    );
+    let seen = wait_for(&mut station, &mut reports, "rejection", |r| {
+        matches!(r, SyncReport::Rejected { .. })
+    })
+    .await;
+    let Some(SyncReport::Rejected { error }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(error.contains("unknown station token"), "{error}");
+    assert_eq!(stored_events(&db, "L1-S1"), 0);
+    assert_eq!(station.store.sync_status().expect("status").backlog(), 2);
+    drop(reports);
+    timeout(WAIT, worker)
+        .await
+        .expect("worker ends")
+        .expect("no panic");
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_page_the_demo_master_data_by_cursor() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let outsider = central::add_station(&db, "L9-S1").expect("token");
+    let central = start_central(&db).await;
+    let client = reqwest::Client::new();
+    let url = central.url();
+    let changes = |station: &'static str, token: String, since: u64, limit: u64| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let response = client
+                .get(format!(
+                    "{url}/api/v1/stations/{station}/changes?since={since}&limit={limit}"
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<ChangePage>().await.expect("page")
+        }
+    };
+
+    let mut all = Vec::new();
+    let mut cursor = 0;
+    let mut pages = 0;
+    loop {
+        let page = changes("L1-S1", token.clone(), cursor, 7).await;
+        pages += 1;
+        assert!(page.changes.len() <= 7);
+        assert!(page.changes.iter().all(|c| c.version > cursor));
+        assert!(page.changes.windows(2).all(|w| w[0].version < w[1].version));
+        cursor = page.cursor;
+        all.extend(page.changes);
+        if !page.more {
+            break;
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    // 6 operators, 2 products, 8 materials, 4 work orders.
+    assert_eq!(all.len(), 20);
+    assert_eq!(pages, 3);
+    assert_eq!(cursor, all.last().map_or(0, |c| c.version));
+    let work_orders: Vec<_> = all
+        .iter()
+        .filter_map(|c| match &c.record {
+            MasterRecord::WorkOrder(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(work_orders.len(), 4);
+    let planned = work_orders
+        .iter()
+        .find(|w| w.id.as_str() == "WO-24004")
+        .expect("WO-24004");
+    assert_eq!(planned.status, takt::domain::WorkOrderStatus::Planned);
+    assert_eq!(planned.stations.len(), 3);
+
+    // Nothing new since the cursor; seeding again changes nothing.
+    central::seed_demo(&db, Utc::now().date_naive()).expect("seed again");
+    let page = changes("L1-S1", token.clone(), cursor, 500).await;
+    assert!(page.changes.is_empty());
+    assert!(!page.more);
+    assert_eq!(page.cursor, cursor);
+
+    // Work orders go only to the stations they are dispatched to.
+    let page = changes("L9-S1", outsider, 0, 1000).await;
+    assert_eq!(page.changes.len(), 16);
+    assert!(
+        !page
+            .changes
+            .iter()
+            .any(|c| matches!(c.record, MasterRecord::WorkOrder(_)))
+    );
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_order_report_sums_stations() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token_s1 = central::add_station(&db, "L1-S1").expect("token");
+    let token_s2 = central::add_station(&db, "L1-S2").expect("token");
+    let central = start_central(&db).await;
+    let client = reqwest::Client::new();
+    let url = central.url();
+
+    let mut s1 = Station::open(&dir, "L1-S1");
+    let mut events = s1.append(vec![EventKind::WorkOrderStarted {
+        work_order: WorkOrderId::from("WO-24001"),
+    }]);
+    events.extend(s1.produce("WO-24001", 2, 10, 1));
+    events.extend(s1.produce("WO-24002", 1, 7, 0));
+    let response = post_batch(&client, &url, "L1-S1", &token_s1, &events).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mut s2 = Station::open(&dir, "L1-S2");
+    let mut events = s2.produce("WO-24001", 1, 8, 2);
+    events.extend(s2.append(vec![EventKind::WorkOrderPaused {
+        work_order: WorkOrderId::from("WO-24001"),
+    }]));
+    let response = post_batch(&client, &url, "L1-S2", &token_s2, &events).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let report = work_order(&client, &url, "WO-24001").await;
+    assert_eq!(report.work_order.numeric_id, 24001);
+    assert_eq!((report.produced, report.rejected, report.good), (28, 4, 24));
+    let rows: Vec<_> = report
+        .stations
+        .iter()
+        .map(|s| {
+            (
+                s.station.as_str(),
+                s.status.as_str(),
+                s.produced,
+                s.rejected,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("L1-S1", "running", 20, 2),
+            ("L1-S2", "paused", 8, 2),
+            ("L1-S3", "not_started", 0, 0)
+        ]
+    );
+
+    let response = client
+        .get(format!("{url}/api/v1/work-orders/WO-99999"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(error.error.contains("WO-99999"));
+
+    let health = client
+        .get(format!("{url}/api/v1/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), StatusCode::OK);
+    let body: serde_json::Value = health.json().await.expect("json");
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_batches_get_413() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", takt::protocol::MAX_BATCH_EVENTS + 1, 1, 0);
+    let client = reqwest::Client::new();
+    let response = post_batch(&client, &central.url(), "L1-S1", &token, &events).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let _: ApiError = response.json().await.expect("api error");
+    let response = post_batch(
+        &client,
+        &central.url(),
+        "L1-S1",
+        &token,
+        &events[..takt::protocol::MAX_BATCH_EVENTS],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(stored_events(&db, "L1-S1"), 500);
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_rewinds_when_central_lacks_acked_events() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 5, 1, 0);
+    // The station believes 3 were acked, but central (say, restored from a backup) has none.
+    station
+        .store
+        .record_ack(&BatchAck {
+            acked_through: 3,
+            chain_head: events[2].hash.clone(),
+            server_time: Utc::now(),
+        })
+        .expect("record ack");
+
+    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let worker = spawn_worker(
+        fast_config(central.url(), token, &station),
+        appended_rx,
+        reports_tx,
+    );
+    let seen = wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    assert!(
+        seen.iter()
+            .any(|r| matches!(r, SyncReport::Rewind { expected_seq: 1 })),
+        "{seen:?}"
+    );
+    assert_eq!(stored_events(&db, "L1-S1"), 5);
+    drop(reports);
+    timeout(WAIT, worker)
+        .await
+        .expect("worker ends")
+        .expect("no panic");
+    central.shutdown().await;
+}
