@@ -46,13 +46,14 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
         None
     } else {
         Some(SyncConfig {
-            central_url: config.central.url.trim().trim_end_matches('/').to_owned(),
-            token: config.central_token()?,
-            station: station.clone(),
-            db_path: config.db_path(),
             pull_interval: Duration::from_millis(config.central.pull_interval_ms),
             request_timeout: Duration::from_millis(config.central.request_timeout_ms),
-            ..SyncConfig::default()
+            ..SyncConfig::new(
+                config.central.url.trim().trim_end_matches('/').to_owned(),
+                config.central_token()?,
+                station.clone(),
+                config.db_path(),
+            )
         })
     };
     Ok(StationSetup {

@@ -114,7 +114,7 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
             ))
         },
     )?;
-    state.active = active.map(|id| WorkOrderId::new(id));
+    state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {
         (Some(epoch), Some(processed), Some(defective)) => Some(CounterBaseline {

@@ -78,13 +78,9 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
             ..PollerConfig::default()
         }),
         sync: Some(SyncConfig {
-            central_url: central_url.clone(),
-            token,
-            station: station_id(),
-            db_path: db.clone(),
             pull_interval: Duration::from_millis(200),
             backoff_max: Duration::from_millis(500),
-            ..SyncConfig::default()
+            ..SyncConfig::new(central_url.clone(), token, station_id(), db.clone())
         }),
         clock: Arc::new(SystemClock),
     })
@@ -186,12 +182,8 @@ async fn a_central_answering_errors_loses_nothing() {
         db_path: db.clone(),
         plc: None,
         sync: Some(SyncConfig {
-            central_url: format!("http://{dead}"),
-            token: "not-a-token".into(),
-            station: station_id(),
-            db_path: db.clone(),
             backoff_max: Duration::from_millis(200),
-            ..SyncConfig::default()
+            ..SyncConfig::new(format!("http://{dead}"), "not-a-token".into(), station_id(), db.clone())
         }),
         clock: Arc::new(SystemClock),
     })

@@ -1,0 +1,278 @@
+//! The whole TUI on ratatui's TestBackend, driven by key events through the real loop (a scan is its
+//! characters followed by Enter), against a real station core on a real SQLite file.
+
+use crate::support::{STATION, demo_master_page, station_id, wait_for};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use takt::clock::ManualClock;
+use takt::station::{Station, StationSetup};
+use takt::store::Store;
+use takt::tui::keymap::Keymap;
+use takt::tui::{App, UiLinks, UiOptions, buffer_text, render};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+struct Ui {
+    keys: mpsc::UnboundedSender<std::io::Result<Event>>,
+    frames: watch::Receiver<String>,
+    bells: Arc<AtomicUsize>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Ui {
+    fn start(station: &mut Station, width: u16, height: u16) -> Ui {
+        let (keys, mut key_rx) = mpsc::unbounded_channel();
+        let input = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
+        let (frames_tx, frames) = watch::channel(String::new());
+        let bells = Arc::new(AtomicUsize::new(0));
+        let counter = bells.clone();
+        let notices = std::mem::replace(&mut station.notices, mpsc::unbounded_channel().1);
+        let links = UiLinks {
+            core: station.inputs.clone(),
+            view: station.view.clone(),
+            notices,
+            bell: Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+            frames: Some(frames_tx),
+        };
+        let app = App::new(
+            Keymap::embedded_default().expect("shipped keymap"),
+            station.view.borrow().clone(),
+            UiOptions {
+                bell: true,
+                color: true,
+                login_hints: takt::demo::login_hints(),
+            },
+        );
+        let task = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+            takt::tui::run(&mut terminal, input, app, links).await
+        });
+        Ui { keys, frames, bells, task }
+    }
+
+    fn key(&self, code: KeyCode) {
+        let _ = self.keys.send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))));
+    }
+
+    /// What a keyboard-wedge scanner sends: the characters, then Enter.
+    fn scan(&self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+        self.key(KeyCode::Enter);
+    }
+
+    async fn wait_for(&mut self, text: &str) -> String {
+        wait_for(&mut self.frames, &format!("screen showing {text:?}"), Duration::from_secs(30), |screen| {
+            screen.contains(text)
+        })
+        .await
+    }
+
+    async fn quit(self) {
+        self.key(KeyCode::F(10));
+        let result = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the loop ends on F10")
+            .expect("ui task");
+        result.expect("ui loop ran cleanly");
+    }
+}
+
+fn noon() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc)
+}
+
+/// A station with the demo master data, no PLC and no central: everything on screen is deterministic.
+async fn offline_station(dir: &std::path::Path) -> Station {
+    let db = dir.join("station.db");
+    {
+        let mut store = Store::open(&db, &station_id()).expect("store");
+        let mut state = store.load_state().expect("state");
+        store.apply_changes(&mut state, &demo_master_page().await).expect("master");
+    }
+    Station::start(StationSetup {
+        station: station_id(),
+        db_path: db,
+        plc: None,
+        sync: None,
+        clock: Arc::new(ManualClock::new(noon())),
+    })
+    .await
+    .expect("station")
+}
+
+/// Dates in the demo plant move with the calendar; snapshots mask them.
+fn mask_dates(screen: &str) -> String {
+    let chars: Vec<char> = screen.chars().collect();
+    let mut out = String::with_capacity(screen.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let is_date = i + 10 <= chars.len()
+            && chars[i..i + 10].iter().enumerate().all(|(k, c)| match k {
+                4 | 7 => *c == '-',
+                _ => c.is_ascii_digit(),
+            });
+        if is_date {
+            out.push_str("YYYY-MM-DD");
+            i += 10;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn assert_snapshot(name: &str, screen: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots").join(name);
+    let screen = mask_dates(screen);
+    if std::env::var_os("TAKT_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &screen).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing snapshot {}; run with TAKT_UPDATE_SNAPSHOTS=1", path.display()));
+    assert_eq!(screen, expected, "screen differs from snapshot {name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_logs_in_selects_and_starts_by_scanning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut station = offline_station(dir.path()).await;
+    let mut ui = Ui::start(&mut station, 80, 24);
+    ui.wait_for("Scan your badge to log in").await;
+    ui.wait_for("EMP-1001").await; // the demo hints are on screen
+
+    ui.scan("EMP-1001");
+    ui.wait_for("Welcome, Demo Operator A").await;
+    ui.wait_for("Queue - 4 orders").await;
+
+    // A planned order is refused in words, and the bell rings.
+    ui.scan("WO-24004");
+    ui.wait_for("Work order WO-24004 is planned, not released and cannot run.").await;
+    assert_eq!(ui.bells.load(Ordering::SeqCst), 1);
+    ui.scan("XYZ");
+    ui.wait_for("\"XYZ\" is not a badge, work order or command").await;
+
+    // Pick with the arrow keys and Enter, as well as by scanning.
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Enter);
+    ui.wait_for("Run - WO-24002").await;
+    ui.key(KeyCode::F(2));
+    ui.wait_for("Queue - 4 orders").await;
+    ui.scan("WO-24001");
+    ui.wait_for("Run - WO-24001").await;
+    ui.scan("@START");
+    let screen = ui.wait_for("RUNNING").await;
+    assert_snapshot("run_80x24.txt", &screen);
+
+    // F1 shows the keys of this screen, generated from the keymap.
+    ui.key(KeyCode::F(1));
+    let help = ui.wait_for("Help - Run keys").await;
+    assert!(help.contains("Pause"), "{help}");
+    ui.key(KeyCode::Esc);
+    ui.wait_for("Run - WO-24001").await;
+
+    // Logout pauses the running order and returns to the login screen.
+    ui.scan("@LOGOUT");
+    ui.wait_for("Scan your badge to log in").await;
+    ui.quit().await;
+    station.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_rise_on_screen_from_the_plc() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        takt::sim::SimConfig {
+            cycle_time: Duration::from_millis(50),
+            defect_rate: 0.0,
+            ..takt::sim::SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let db = dir.path().join("station.db");
+    {
+        let mut store = Store::open(&db, &station_id()).expect("store");
+        let mut state = store.load_state().expect("state");
+        store.apply_changes(&mut state, &demo_master_page().await).expect("master");
+    }
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db,
+        plc: Some(takt::plc::PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            ..takt::plc::PollerConfig::default()
+        }),
+        sync: None,
+        clock: Arc::new(takt::clock::SystemClock),
+    })
+    .await
+    .expect("station");
+    let mut ui = Ui::start(&mut station, 80, 24);
+    ui.wait_for("PLC idle").await;
+    ui.scan("EMP-1002");
+    ui.wait_for("Welcome, Demo Operator B").await;
+    ui.scan("WO-24003");
+    ui.wait_for("Run - WO-24003").await;
+    ui.key(KeyCode::F(5)); // start, through the keymap
+    ui.wait_for("PLC running").await;
+    let screen = wait_for(&mut ui.frames, "five good units on screen", Duration::from_secs(30), |screen| {
+        screen
+            .lines()
+            .find_map(|line| line.trim_start().strip_prefix("Good"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|good| good >= 5)
+    })
+    .await;
+    assert!(screen.contains("of 200"), "{screen}");
+    ui.quit().await;
+    station.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_size_tier_renders_and_small_screens_say_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut station = offline_station(dir.path()).await;
+    station
+        .send(takt::station::CoreInput::Scan("EMP-1001".into()))
+        .await
+        .expect("core");
+    station.send(takt::station::CoreInput::Scan("WO-24001".into())).await.expect("core");
+    let view = wait_for(&mut station.view, "order selected", Duration::from_secs(10), |v| v.active.is_some()).await;
+    let app = App::new(
+        Keymap::embedded_default().expect("keymap"),
+        view,
+        UiOptions { bell: false, color: false, login_hints: Vec::new() },
+    );
+    let draw = |width: u16, height: u16| {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+        let frame = terminal.draw(|f| render::draw(f, &app)).expect("draw");
+        buffer_text(frame.buffer)
+    };
+    let full = draw(80, 24);
+    assert!(full.contains("Run - WO-24001") && full.contains("Demo Operator A"), "{full}");
+    let compact = draw(40, 16);
+    assert!(compact.contains("WO-24001") && compact.contains("EMP-1001"), "{compact}");
+    assert!(!compact.contains("Demo Operator A"), "compact shows the badge, not the name");
+    let small = draw(40, 12);
+    assert!(small.contains("Screen too small (40x12)"), "{small}");
+    let tiny = draw(12, 3);
+    assert!(tiny.contains("Screen"), "{tiny}");
+    station.shutdown().await;
+    let _ = STATION;
+}
