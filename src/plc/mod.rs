@@ -1,1 +1,7 @@
-//! The PLC link: register map, Modbus TCP poller, command writes. (Being built.)
+//! The PLC link: register map, Modbus TCP poller, command writes.
+
+pub mod map;
+pub mod poller;
+
+pub use map::{MapError, RegisterMap, decode_status};
+pub use poller::{PlcEvent, PlcOutputs, PollerConfig, backoff_delay, spawn_poller};

@@ -4,5 +4,6 @@ mod central;
 mod cli;
 mod crash;
 mod e2e;
+mod plc;
 mod support;
 mod tui;

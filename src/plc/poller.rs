@@ -1,0 +1,458 @@
+//! The Modbus TCP poller: one task owns the tokio-modbus client context, reads the status block,
+//! writes the command block, and reconnects with capped, jittered backoff.
+//!
+//! The rules come from plc_sync.md §1: tokio-modbus has no timeouts of its own, a context that saw a
+//! timeout is poisoned (a late reply shifts every later transaction id), and a short reply trips a
+//! `debug_assert` inside `Reader::read_holding_registers`. So every request goes through
+//! `Client::call` (which has no such assert) under `tokio::time::timeout`, replies are checked
+//! here, and any timeout, transport/protocol error or malformed reply drops the connection. A
+//! Modbus exception is the PLC answering properly, so it keeps the link.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{MissedTickBehavior, timeout};
+use tokio_modbus::client::{Client, Context};
+use tokio_modbus::{Request, Response, Slave};
+
+use super::map::{RegisterMap, u32_to_words};
+use crate::domain::plc::PlcSample;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollerConfig {
+    /// "host:port"; resolved at every connect so a DNS change is picked up.
+    pub address: String,
+    pub unit_id: u8,
+    pub poll_interval: Duration,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        PollerConfig {
+            address: "127.0.0.1:502".into(),
+            // Unit 1 rather than tokio-modbus's 0xFF: some servers (pymodbus) reject 0xFF.
+            unit_id: 1,
+            poll_interval: Duration::from_millis(250),
+            request_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(3),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the station wants the PLC to see, written every poll.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlcOutputs {
+    pub permit: bool,
+    pub work_order_numeric: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum PlcEvent {
+    Connected {
+        address: String,
+    },
+    Sample(PlcSample),
+    /// The PLC answered with a Modbus exception (or a block the map cannot decode); the link stays.
+    Exception {
+        what: String,
+    },
+    /// The connection failed or was dropped; the poller retries after `retry_in`.
+    LinkDown {
+        error: String,
+        retry_in: Duration,
+    },
+}
+
+/// Starts the poller. It runs until `events`' receiver is dropped. If the `outputs` sender is
+/// dropped it keeps writing the last value.
+pub fn spawn_poller(
+    config: PollerConfig,
+    outputs: watch::Receiver<PlcOutputs>,
+    events: mpsc::Sender<PlcEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(config, outputs, events))
+}
+
+/// Delay before reconnect attempt `attempt` (0 = first retry): `min · 2^attempt`, capped at `max`,
+/// then spread over ¾..1 of that by `jitter` (0..1) so stations restarted together do not retry in
+/// lockstep. Never below `min`.
+pub fn backoff_delay(attempt: u32, min: Duration, max: Duration, jitter: f64) -> Duration {
+    let max = max.max(min);
+    let factor = 1u32.checked_shl(attempt).unwrap_or(u32::MAX);
+    let base = min.checked_mul(factor).unwrap_or(max).min(max);
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    base.mul_f64(0.75 + 0.25 * jitter).max(min)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("cannot resolve {address}: {source}")]
+    Resolve {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("{address} resolves to no address")]
+    NoAddress { address: String },
+    #[error("connect to {address} failed: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("connect to {address} timed out after {after:?}")]
+    ConnectTimeout { address: String, after: Duration },
+    #[error("{what}: no reply within {after:?}")]
+    Timeout { what: &'static str, after: Duration },
+    // tokio-modbus 0.17 reports a peer close as the last OS error (often "Operation now in
+    // progress"), hence the hint in the text.
+    #[error("{what}: connection lost or garbled ({source})")]
+    Modbus {
+        what: &'static str,
+        source: tokio_modbus::Error,
+    },
+    #[error("{what}: malformed reply: {detail}")]
+    BadReply { what: &'static str, detail: String },
+}
+
+enum Fault {
+    Exception(String),
+    Link(LinkError),
+}
+
+/// Why a connection's poll loop ended.
+enum End {
+    /// The events receiver is gone: the poller's job is over.
+    Stop,
+    Down(LinkError),
+}
+
+async fn run(
+    config: PollerConfig,
+    outputs: watch::Receiver<PlcOutputs>,
+    events: mpsc::Sender<PlcEvent>,
+) {
+    let map = RegisterMap::default();
+    let mut attempt: u32 = 0;
+    let mut heartbeat: u16 = 0;
+    loop {
+        let connected = tokio::select! {
+            result = connect(&config) => result,
+            () = events.closed() => return,
+        };
+        let error = match connected {
+            Ok(ctx) => {
+                tracing::info!(address = %config.address, "plc: connected");
+                let event = PlcEvent::Connected {
+                    address: config.address.clone(),
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                let mut link = Link {
+                    ctx,
+                    config: &config,
+                    map: &map,
+                    events: &events,
+                };
+                match link
+                    .poll_until_down(&outputs, &mut heartbeat, &mut attempt)
+                    .await
+                {
+                    End::Stop => return,
+                    // The context is dropped with `link` here: never reuse one after a fault.
+                    End::Down(error) => error,
+                }
+            }
+            Err(error) => error,
+        };
+        let jitter: f64 = rand::rng().random();
+        let retry_in = backoff_delay(attempt, config.backoff_min, config.backoff_max, jitter);
+        attempt = attempt.saturating_add(1);
+        tracing::warn!(address = %config.address, %error, ?retry_in, "plc: link down");
+        let event = PlcEvent::LinkDown {
+            error: error.to_string(),
+            retry_in,
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(retry_in) => {}
+            () = events.closed() => return,
+        }
+    }
+}
+
+async fn connect(config: &PollerConfig) -> Result<Context, LinkError> {
+    let address = config.address.as_str();
+    // Resolution is inside the timeout too: a hung DNS lookup is as bad as a black-holed SYN.
+    let attempt = async {
+        let candidates =
+            tokio::net::lookup_host(address)
+                .await
+                .map_err(|source| LinkError::Resolve {
+                    address: address.to_owned(),
+                    source,
+                })?;
+        let mut last = None;
+        for candidate in candidates {
+            match TcpStream::connect(candidate).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(match last {
+            Some(source) => LinkError::Connect {
+                address: address.to_owned(),
+                source,
+            },
+            None => LinkError::NoAddress {
+                address: address.to_owned(),
+            },
+        })
+    };
+    let stream = timeout(config.connect_timeout, attempt)
+        .await
+        .map_err(|_| LinkError::ConnectTimeout {
+            address: address.to_owned(),
+            after: config.connect_timeout,
+        })??;
+    // Modbus is small request/reply frames; Nagle would add latency to every write.
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%err, "plc: set_nodelay failed");
+    }
+    Ok(tokio_modbus::client::tcp::attach_slave(
+        stream,
+        Slave(config.unit_id),
+    ))
+}
+
+struct Link<'a> {
+    ctx: Context,
+    config: &'a PollerConfig,
+    map: &'a RegisterMap,
+    events: &'a mpsc::Sender<PlcEvent>,
+}
+
+impl Link<'_> {
+    async fn poll_until_down(
+        &mut self,
+        outputs: &watch::Receiver<PlcOutputs>,
+        heartbeat: &mut u16,
+        attempt: &mut u32,
+    ) -> End {
+        // A zero period would make `interval` panic.
+        let period = self.config.poll_interval.max(Duration::from_millis(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = self.events.closed() => return End::Stop,
+            }
+
+            let sample = match self.read_status().await {
+                Ok(words) => {
+                    *attempt = 0;
+                    self.map
+                        .decode_status(&words)
+                        .map_err(|err| Fault::Exception(format!("decode status block: {err}")))
+                }
+                Err(fault) => Err(fault),
+            };
+            match sample {
+                Ok(sample) => {
+                    if self.events.send(PlcEvent::Sample(sample)).await.is_err() {
+                        return End::Stop;
+                    }
+                }
+                Err(Fault::Link(error)) => return End::Down(error),
+                // Skip the writes: a station that cannot see its PLC should let the PLC's
+                // heartbeat watchdog take the run permit away.
+                Err(Fault::Exception(what)) => {
+                    if self.exception(what).await.is_err() {
+                        return End::Stop;
+                    }
+                    continue;
+                }
+            }
+
+            *heartbeat = heartbeat.wrapping_add(1);
+            let wanted = *outputs.borrow();
+            match self.write_commands(*heartbeat, wanted).await {
+                Ok(()) => {}
+                Err(Fault::Link(error)) => return End::Down(error),
+                Err(Fault::Exception(what)) => {
+                    if self.exception(what).await.is_err() {
+                        return End::Stop;
+                    }
+                }
+            }
+        }
+    }
+
+    // `&mut`, not `&`: the Context inside is Send but not Sync, and the poller future must be Send.
+    async fn exception(&mut self, what: String) -> Result<(), ()> {
+        tracing::warn!(address = %self.config.address, %what, "plc: exception");
+        self.events
+            .send(PlcEvent::Exception { what })
+            .await
+            .map_err(|_| ())
+    }
+
+    async fn read_status(&mut self) -> Result<Vec<u16>, Fault> {
+        const WHAT: &str = "read status block";
+        let (start, len) = (self.map.status_start, self.map.status_len);
+        match self
+            .call(WHAT, Request::ReadHoldingRegisters(start, len))
+            .await?
+        {
+            Response::ReadHoldingRegisters(words) if words.len() == usize::from(len) => Ok(words),
+            Response::ReadHoldingRegisters(words) => Err(bad_reply(
+                WHAT,
+                format!("{} registers, asked for {len}", words.len()),
+            )),
+            other => Err(bad_reply(WHAT, format!("{other:?}"))),
+        }
+    }
+
+    async fn write_commands(&mut self, heartbeat: u16, wanted: PlcOutputs) -> Result<(), Fault> {
+        let c = self.map.command;
+        self.write_single("write station heartbeat", c.station_heartbeat, heartbeat)
+            .await?;
+        let permit = u16::from(wanted.permit);
+        let [high, low] = u32_to_words(wanted.work_order_numeric);
+        // One request when adjacent, so the PLC never sees a permit paired with a stale order.
+        if c.permit.checked_add(1) == Some(c.work_order_numeric) {
+            self.write_multiple(
+                "write permit and work order",
+                c.permit,
+                &[permit, high, low],
+            )
+            .await
+        } else {
+            self.write_single("write permit", c.permit, permit).await?;
+            self.write_multiple("write work order", c.work_order_numeric, &[high, low])
+                .await
+        }
+    }
+
+    async fn write_single(
+        &mut self,
+        what: &'static str,
+        address: u16,
+        word: u16,
+    ) -> Result<(), Fault> {
+        match self
+            .call(what, Request::WriteSingleRegister(address, word))
+            .await?
+        {
+            Response::WriteSingleRegister(a, w) if a == address && w == word => Ok(()),
+            other => Err(bad_reply(what, format!("{other:?}"))),
+        }
+    }
+
+    async fn write_multiple(
+        &mut self,
+        what: &'static str,
+        address: u16,
+        words: &[u16],
+    ) -> Result<(), Fault> {
+        let request = Request::WriteMultipleRegisters(address, Cow::Borrowed(words));
+        match self.call(what, request).await? {
+            Response::WriteMultipleRegisters(a, n)
+                if a == address && usize::from(n) == words.len() =>
+            {
+                Ok(())
+            }
+            other => Err(bad_reply(what, format!("{other:?}"))),
+        }
+    }
+
+    /// Every request, with all three result layers told apart.
+    async fn call(&mut self, what: &'static str, request: Request<'_>) -> Result<Response, Fault> {
+        let after = self.config.request_timeout;
+        match timeout(after, self.ctx.call(request)).await {
+            Err(_elapsed) => Err(Fault::Link(LinkError::Timeout { what, after })),
+            Ok(Err(source)) => Err(Fault::Link(LinkError::Modbus { what, source })),
+            Ok(Ok(Err(code))) => Err(Fault::Exception(format!("{what}: PLC exception: {code}"))),
+            Ok(Ok(Ok(response))) => Ok(response),
+        }
+    }
+}
+
+fn bad_reply(what: &'static str, detail: String) -> Fault {
+    Fault::Link(LinkError::BadReply { what, detail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn backoff_doubles_from_min_and_caps_at_max() {
+        let (min, max) = (250 * MS, 10_000 * MS);
+        // Upper end of the jitter range shows the exponential schedule itself.
+        let top: Vec<_> = (0..8)
+            .map(|n| backoff_delay(n, min, max, 1.0).as_millis())
+            .collect();
+        assert_eq!(top, [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+        assert_eq!(backoff_delay(u32::MAX, min, max, 1.0), max, "no overflow");
+        assert_eq!(backoff_delay(31, min, max, 1.0), max);
+    }
+
+    #[test]
+    fn backoff_jitter_stays_between_three_quarters_and_full_never_below_min() {
+        let (min, max) = (250 * MS, 10_000 * MS);
+        assert_eq!(backoff_delay(0, min, max, 0.0), min);
+        assert_eq!(backoff_delay(2, min, max, 0.0), 750 * MS);
+        assert_eq!(backoff_delay(10, min, max, 0.0), 7500 * MS);
+        for j in [0.0, 0.3, 0.999, 1.0, 7.0, -1.0, f64::NAN] {
+            for n in 0..40 {
+                let d = backoff_delay(n, min, max, j);
+                assert!(d >= min && d <= max, "attempt {n} jitter {j}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_tolerates_min_above_max() {
+        assert_eq!(backoff_delay(5, 2000 * MS, 1000 * MS, 1.0), 2000 * MS);
+        assert_eq!(
+            backoff_delay(0, Duration::ZERO, Duration::ZERO, 0.5),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn link_errors_read_well() {
+        let e = LinkError::Connect {
+            address: "10.0.0.5:502".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("connect to 10.0.0.5:502 failed: ")
+        );
+        let e = LinkError::Timeout {
+            what: "read status block",
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(e.to_string(), "read status block: no reply within 1s");
+    }
+}

@@ -1,0 +1,596 @@
+//! The simulated PLC's registers and scan logic, without any networking, so it can be tested by
+//! driving time by hand.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_modbus::{ExceptionCode, Request, Response};
+
+use crate::domain::plc::PackMlState;
+use crate::plc::map::{RegisterMap, u32_to_words, words_to_u32};
+
+/// Registers the simulator exposes: 0..=111 (status block, a reserved gap, command block).
+pub const REGISTER_COUNT: usize = 112;
+/// FC3/FC4 quantity limit, Modbus Application Protocol v1.1b3 §6.3.
+pub const MAX_READ: u16 = 125;
+/// FC16 quantity limit, Modbus Application Protocol v1.1b3 §6.12.
+pub const MAX_WRITE: u16 = 123;
+/// How long the station heartbeat may stand still before the simulator drops out of Execute.
+pub const STATION_WATCHDOG: Duration = Duration::from_secs(5);
+
+pub const STACK_RED: u16 = 1 << 0;
+pub const STACK_AMBER: u16 = 1 << 2;
+pub const STACK_BLUE: u16 = 1 << 4;
+pub const STACK_GREEN: u16 = 1 << 6;
+
+const UNIT_MODE_PRODUCTION: u16 = 1;
+const COMMAND_RESET: u16 = 1;
+const COMMAND_CLEAR: u16 = 9;
+/// A scheduler hiccup must not turn into an unbounded loop inside the lock.
+const MAX_UNITS_PER_TICK: u32 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub cycle_time: Duration,
+    /// Probability in 0..=1 that a completed unit is defective; out-of-range values are clamped.
+    pub defect_rate: f64,
+    /// Boot epoch reported in HR2. `None` derives one from the clock (see [`derive_epoch`]).
+    pub epoch: Option<u16>,
+    /// Start value of the processed, consumed and cycle counters (defective starts at 0), so
+    /// tests can sit just below a u32 rollover.
+    pub start_processed: u32,
+    /// Seed for the defect draw; `None` seeds from the OS.
+    pub seed: Option<u64>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            cycle_time: Duration::from_millis(4500),
+            defect_rate: 0.02,
+            epoch: None,
+            start_processed: 0,
+            seed: None,
+        }
+    }
+}
+
+/// A boot epoch that differs between starts: seconds since 1970 (truncated to 16 bits) plus a
+/// per-process start counter. The counter makes two simulators started in the same second differ;
+/// the clock makes separate processes differ. A real PLC would persist a counter; the simulator has
+/// nowhere to persist one, and the station only needs "different from last time".
+pub fn derive_epoch() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static STARTS: AtomicU16 = AtomicU16::new(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (secs as u16).wrapping_add(STARTS.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The simulated PLC: holding registers 0..=111 plus the state the scan needs.
+#[derive(Debug)]
+pub struct SimPlc {
+    regs: [u16; REGISTER_COUNT],
+    map: RegisterMap,
+    cycle_time: Duration,
+    defect_rate: f64,
+    rng: StdRng,
+    next_heartbeat: Instant,
+    seen_station_heartbeat: u16,
+    station_heartbeat_moved: Option<Instant>,
+    cycle_started: Option<Instant>,
+}
+
+impl SimPlc {
+    pub fn new(config: &SimConfig, now: Instant) -> Self {
+        let map = RegisterMap::default();
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        let defect_rate = if config.defect_rate.is_finite() {
+            config.defect_rate.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut plc = SimPlc {
+            regs: [0; REGISTER_COUNT],
+            map,
+            // A zero cycle would complete infinitely many units per tick.
+            cycle_time: config.cycle_time.max(Duration::from_millis(1)),
+            defect_rate,
+            rng,
+            next_heartbeat: now + Duration::from_secs(1),
+            seen_station_heartbeat: 0,
+            station_heartbeat_moved: None,
+            cycle_started: None,
+        };
+        let s = map.status;
+        plc.set(s.map_version, map.version);
+        plc.set(s.epoch, config.epoch.unwrap_or_else(derive_epoch));
+        plc.set(s.unit_mode, UNIT_MODE_PRODUCTION);
+        plc.set_u32(s.processed, config.start_processed);
+        plc.set_u32(s.consumed, config.start_processed);
+        plc.set_u32(s.cycles, config.start_processed);
+        plc.apply_state(false);
+        plc
+    }
+
+    pub fn registers(&self) -> Vec<u16> {
+        self.regs.to_vec()
+    }
+
+    pub fn processed(&self) -> u32 {
+        self.get_u32(self.map.status.processed)
+    }
+
+    pub fn defective(&self) -> u32 {
+        self.get_u32(self.map.status.defective)
+    }
+
+    pub fn state(&self) -> PackMlState {
+        PackMlState::from_code(self.get(self.map.status.state))
+    }
+
+    /// A first-out fault: non-zero stops the machine (Stopped, red) until cleared with 0 or a
+    /// Reset/Clear command from the station.
+    pub fn set_stop_reason(&mut self, code: u16) {
+        self.set(self.map.status.stop_reason, code);
+        if code != 0 {
+            self.apply_state(false);
+        }
+    }
+
+    /// Answers one Modbus request. FC4 reads the same registers as FC3, since a simulator has no
+    /// separate input-register image and some PLC programmers map status to input registers.
+    pub fn handle(&mut self, request: Request<'_>) -> Result<Response, ExceptionCode> {
+        match request {
+            Request::ReadHoldingRegisters(address, quantity) => self
+                .read(address, quantity)
+                .map(Response::ReadHoldingRegisters),
+            Request::ReadInputRegisters(address, quantity) => self
+                .read(address, quantity)
+                .map(Response::ReadInputRegisters),
+            Request::WriteSingleRegister(address, word) => {
+                self.write(address, &[word])?;
+                Ok(Response::WriteSingleRegister(address, word))
+            }
+            Request::WriteMultipleRegisters(address, words) => {
+                if words.is_empty() || words.len() > usize::from(MAX_WRITE) {
+                    return Err(ExceptionCode::IllegalDataValue);
+                }
+                self.write(address, &words)?;
+                // Length is bounded by MAX_WRITE above.
+                Ok(Response::WriteMultipleRegisters(
+                    address,
+                    words.len() as u16,
+                ))
+            }
+            _ => Err(ExceptionCode::IllegalFunction),
+        }
+    }
+
+    pub fn read(&self, address: u16, quantity: u16) -> Result<Vec<u16>, ExceptionCode> {
+        if quantity == 0 || quantity > MAX_READ {
+            return Err(ExceptionCode::IllegalDataValue);
+        }
+        let start = usize::from(address);
+        let end = start + usize::from(quantity);
+        self.regs
+            .get(start..end)
+            .map(<[u16]>::to_vec)
+            .ok_or(ExceptionCode::IllegalDataAddress)
+    }
+
+    pub fn write(&mut self, address: u16, words: &[u16]) -> Result<(), ExceptionCode> {
+        if words.is_empty() || words.len() > usize::from(MAX_WRITE) {
+            return Err(ExceptionCode::IllegalDataValue);
+        }
+        let start = usize::from(address);
+        let end = start + words.len();
+        let first = usize::from(self.map.command_start);
+        let last = first + usize::from(self.map.command_len);
+        if start < first || end > last {
+            return Err(ExceptionCode::IllegalDataAddress);
+        }
+        let target = self
+            .regs
+            .get_mut(start..end)
+            .ok_or(ExceptionCode::IllegalDataAddress)?;
+        target.copy_from_slice(words);
+        Ok(())
+    }
+
+    /// One PLC scan at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        self.tick_heartbeat(now);
+        self.take_command();
+        self.take_unit_mode();
+
+        let c = self.map.command;
+        let station_heartbeat = self.get(c.station_heartbeat);
+        if station_heartbeat != self.seen_station_heartbeat {
+            self.seen_station_heartbeat = station_heartbeat;
+            self.station_heartbeat_moved = Some(now);
+        }
+        let station_alive = self
+            .station_heartbeat_moved
+            .is_some_and(|t| now.saturating_duration_since(t) <= STATION_WATCHDOG);
+        let faulted = self.get(self.map.status.stop_reason) != 0;
+        let run = !faulted && self.get(c.permit) == 1 && station_alive;
+
+        if run {
+            let started = *self.cycle_started.get_or_insert(now);
+            self.complete_cycles(started, now);
+        } else {
+            self.cycle_started = None;
+        }
+        self.apply_state(run);
+    }
+
+    fn tick_heartbeat(&mut self, now: Instant) {
+        if now < self.next_heartbeat {
+            return;
+        }
+        let behind = now.saturating_duration_since(self.next_heartbeat).as_secs() + 1;
+        let address = self.map.status.heartbeat;
+        self.set(address, self.get(address).wrapping_add(behind as u16));
+        self.next_heartbeat += Duration::from_secs(behind);
+    }
+
+    fn take_command(&mut self) {
+        let c = self.map.command;
+        if self.get(c.change_request) == 0 {
+            return;
+        }
+        if matches!(self.get(c.packml_command), COMMAND_RESET | COMMAND_CLEAR) {
+            self.set(self.map.status.stop_reason, 0);
+        }
+        // Clearing the request tells the station the command was taken.
+        self.set(c.change_request, 0);
+    }
+
+    fn take_unit_mode(&mut self) {
+        let requested = self.get(self.map.command.unit_mode_request);
+        if (1..=3).contains(&requested) {
+            self.set(self.map.status.unit_mode, requested);
+        }
+    }
+
+    fn complete_cycles(&mut self, started: Instant, now: Instant) {
+        let elapsed = now.saturating_duration_since(started);
+        let due = elapsed.as_nanos() / self.cycle_time.as_nanos().max(1);
+        let due = u32::try_from(due).unwrap_or(u32::MAX);
+        if due == 0 {
+            return;
+        }
+        let units = due.min(MAX_UNITS_PER_TICK);
+        let s = self.map.status;
+        for _ in 0..units {
+            let defect = self.rng.random::<f64>() < self.defect_rate;
+            self.add_u32(s.processed, 1);
+            self.add_u32(s.consumed, 1);
+            self.add_u32(s.cycles, 1);
+            if defect {
+                self.add_u32(s.defective, 1);
+            }
+        }
+        let cycle_ms = u32::try_from(self.cycle_time.as_millis()).unwrap_or(u32::MAX);
+        self.set_u32(s.last_cycle_ms, cycle_ms);
+        self.cycle_started = Some(if units < due {
+            now
+        } else {
+            started + self.cycle_time * units
+        });
+    }
+
+    fn apply_state(&mut self, run: bool) {
+        let s = self.map.status;
+        let (state, light) = if self.get(s.stop_reason) != 0 {
+            (PackMlState::Stopped, STACK_RED)
+        } else if run {
+            (PackMlState::Execute, STACK_GREEN)
+        } else {
+            (PackMlState::Idle, STACK_AMBER)
+        };
+        self.set(s.state, state.code());
+        self.set(s.stacklight_bits, light);
+        let speed = if run {
+            let ms = self.cycle_time.as_millis().max(1);
+            u32::try_from(6_000_000 / ms).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        self.set_u32(s.speed_x100, speed);
+    }
+
+    fn get(&self, address: u16) -> u16 {
+        self.regs.get(usize::from(address)).copied().unwrap_or(0)
+    }
+
+    fn set(&mut self, address: u16, value: u16) {
+        if let Some(r) = self.regs.get_mut(usize::from(address)) {
+            *r = value;
+        }
+    }
+
+    fn get_u32(&self, address: u16) -> u32 {
+        words_to_u32(self.get(address), self.get(address.wrapping_add(1)))
+    }
+
+    fn set_u32(&mut self, address: u16, value: u32) {
+        let [high, low] = u32_to_words(value);
+        self.set(address, high);
+        self.set(address.wrapping_add(1), low);
+    }
+
+    fn add_u32(&mut self, address: u16, by: u32) {
+        self.set_u32(address, self.get_u32(address).wrapping_add(by));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn config(cycle_ms: u64, defect_rate: f64) -> SimConfig {
+        SimConfig {
+            cycle_time: Duration::from_millis(cycle_ms),
+            defect_rate,
+            epoch: Some(7),
+            start_processed: 0,
+            seed: Some(1),
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Station side of the contract: heartbeat moves, permit set.
+    fn release(plc: &mut SimPlc, heartbeat: u16) {
+        plc.write(103, &[heartbeat]).expect("heartbeat");
+        plc.write(107, &[1]).expect("permit");
+    }
+
+    #[test]
+    fn boots_idle_with_map_version_and_epoch() {
+        let t0 = Instant::now();
+        let plc = SimPlc::new(&config(100, 0.0), t0);
+        let r = plc.registers();
+        assert_eq!(r.len(), 112);
+        assert_eq!(r[0], 1);
+        assert_eq!(r[2], 7);
+        assert_eq!(r[3], 4);
+        assert_eq!(r[4], 1);
+        assert_eq!(r[8], STACK_AMBER);
+        assert!(r[32..64].iter().all(|&w| w == 0));
+    }
+
+    #[test]
+    fn heartbeat_counts_seconds() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        plc.tick(t0 + ms(999));
+        assert_eq!(plc.registers()[1], 0);
+        plc.tick(t0 + ms(1000));
+        assert_eq!(plc.registers()[1], 1);
+        plc.tick(t0 + ms(1500));
+        assert_eq!(plc.registers()[1], 1);
+        // A stalled scan catches up rather than losing seconds.
+        plc.tick(t0 + ms(4200));
+        assert_eq!(plc.registers()[1], 4);
+    }
+
+    #[test]
+    fn runs_only_with_permit_and_live_station_heartbeat() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+
+        plc.write(107, &[1]).expect("permit");
+        plc.tick(t0);
+        assert_eq!(plc.state(), PackMlState::Idle, "no heartbeat yet");
+
+        plc.write(103, &[1]).expect("heartbeat");
+        plc.tick(t0 + ms(10));
+        assert_eq!(plc.state(), PackMlState::Execute);
+        assert_eq!(plc.registers()[8], STACK_GREEN);
+        let r = plc.registers();
+        assert_eq!(words_to_u32(r[10], r[11]), 60_000, "600 units/min ×100");
+
+        plc.tick(t0 + ms(10 + 5000));
+        assert_eq!(plc.state(), PackMlState::Execute, "5 s is still alive");
+        plc.tick(t0 + ms(10 + 5001));
+        assert_eq!(plc.state(), PackMlState::Idle, "stale station heartbeat");
+        assert_eq!(plc.registers()[8], STACK_AMBER);
+
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(5100));
+        assert_eq!(plc.state(), PackMlState::Execute);
+
+        plc.write(107, &[0]).expect("permit off");
+        plc.tick(t0 + ms(5200));
+        assert_eq!(plc.state(), PackMlState::Idle);
+        assert_eq!(plc.registers()[10..12], [0, 0]);
+    }
+
+    #[test]
+    fn completes_a_unit_every_cycle_and_stops_when_idle() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(99));
+        assert_eq!(plc.processed(), 0);
+        plc.tick(t0 + ms(100));
+        assert_eq!(plc.processed(), 1);
+        plc.tick(t0 + ms(350));
+        assert_eq!(plc.processed(), 3);
+        let r = plc.registers();
+        assert_eq!(words_to_u32(r[18], r[19]), 3, "cycles");
+        assert_eq!(words_to_u32(r[16], r[17]), 3, "consumed");
+        assert_eq!(words_to_u32(r[20], r[21]), 100, "last cycle ms");
+
+        plc.write(107, &[0]).expect("permit off");
+        plc.tick(t0 + ms(1000));
+        assert_eq!(plc.processed(), 3);
+
+        // A restart begins a fresh cycle rather than crediting the idle time.
+        plc.write(107, &[1]).expect("permit on");
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(2000));
+        assert_eq!(plc.processed(), 3);
+        plc.tick(t0 + ms(2100));
+        assert_eq!(plc.processed(), 4);
+    }
+
+    #[test]
+    fn defect_rate_extremes() {
+        let t0 = Instant::now();
+        let mut all_bad = SimPlc::new(&config(10, 1.0), t0);
+        release(&mut all_bad, 1);
+        all_bad.tick(t0);
+        all_bad.tick(t0 + ms(100));
+        assert_eq!(all_bad.processed(), 10);
+        assert_eq!(all_bad.defective(), 10);
+
+        let mut nonsense = SimPlc::new(&config(10, f64::NAN), t0);
+        release(&mut nonsense, 1);
+        nonsense.tick(t0);
+        nonsense.tick(t0 + ms(100));
+        assert_eq!(nonsense.defective(), 0);
+    }
+
+    #[test]
+    fn same_seed_same_defects() {
+        let run = || {
+            let t0 = Instant::now();
+            let mut plc = SimPlc::new(&config(1, 0.3), t0);
+            release(&mut plc, 1);
+            plc.tick(t0);
+            plc.tick(t0 + ms(1000));
+            (plc.processed(), plc.defective())
+        };
+        let (processed, defective) = run();
+        assert_eq!(processed, 1000);
+        assert!((200..400).contains(&defective), "{defective}");
+        assert_eq!(run(), (processed, defective));
+    }
+
+    #[test]
+    fn counters_wrap_as_u32() {
+        let t0 = Instant::now();
+        let mut cfg = config(100, 0.0);
+        cfg.start_processed = u32::MAX - 1;
+        let mut plc = SimPlc::new(&cfg, t0);
+        assert_eq!(plc.processed(), u32::MAX - 1);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(300));
+        assert_eq!(plc.processed(), 1);
+    }
+
+    #[test]
+    fn stop_reason_stops_until_reset() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.set_stop_reason(12);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+        plc.tick(t0 + ms(500));
+        assert_eq!(plc.state(), PackMlState::Stopped);
+        assert_eq!(plc.registers()[8], STACK_RED);
+        assert_eq!(plc.processed(), 0);
+
+        plc.write(100, &[COMMAND_RESET, 1]).expect("reset");
+        plc.tick(t0 + ms(600));
+        assert_eq!(plc.registers()[101], 0, "change request acknowledged");
+        assert_eq!(plc.registers()[5], 0);
+        assert_eq!(plc.state(), PackMlState::Execute);
+    }
+
+    #[test]
+    fn unit_mode_request_is_adopted() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        plc.write(102, &[2]).expect("mode");
+        plc.tick(t0);
+        assert_eq!(plc.registers()[4], 2);
+        plc.write(102, &[99]).expect("bogus mode");
+        plc.tick(t0);
+        assert_eq!(plc.registers()[4], 2);
+    }
+
+    #[test]
+    fn read_limits() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        assert_eq!(plc.read(0, 64).map(|w| w.len()), Ok(64));
+        assert_eq!(plc.read(0, 112).map(|w| w.len()), Ok(112));
+        assert_eq!(plc.read(111, 1).map(|w| w.len()), Ok(1));
+        assert_eq!(plc.read(64, 36), Ok(vec![0; 36]), "gap reads as zeros");
+        assert_eq!(plc.read(0, 0), Err(ExceptionCode::IllegalDataValue));
+        assert_eq!(plc.read(0, 126), Err(ExceptionCode::IllegalDataValue));
+        assert_eq!(plc.read(0, 113), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(plc.read(112, 1), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(
+            plc.read(u16::MAX, 125),
+            Err(ExceptionCode::IllegalDataAddress)
+        );
+        assert_eq!(
+            plc.handle(Request::ReadInputRegisters(0, 2)),
+            Ok(Response::ReadInputRegisters(vec![1, 0]))
+        );
+    }
+
+    #[test]
+    fn write_limits() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(100, 0.0), t0);
+        assert_eq!(plc.write(100, &[0; 12]), Ok(()));
+        assert_eq!(plc.write(111, &[5]), Ok(()));
+        assert_eq!(plc.registers()[111], 5);
+        assert_eq!(plc.write(99, &[1]), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(plc.write(3, &[6]), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(plc.write(112, &[1]), Err(ExceptionCode::IllegalDataAddress));
+        assert_eq!(
+            plc.write(110, &[1, 2, 3]),
+            Err(ExceptionCode::IllegalDataAddress)
+        );
+        assert_eq!(plc.write(100, &[]), Err(ExceptionCode::IllegalDataValue));
+        assert_eq!(
+            plc.write(100, &[0; 124]),
+            Err(ExceptionCode::IllegalDataValue)
+        );
+        assert_eq!(
+            plc.handle(Request::WriteMultipleRegisters(
+                107,
+                Cow::Owned(vec![1, 0, 9])
+            )),
+            Ok(Response::WriteMultipleRegisters(107, 3))
+        );
+        assert_eq!(plc.registers()[107..110], [1, 0, 9]);
+        assert_eq!(
+            plc.handle(Request::WriteSingleRegister(103, 4)),
+            Ok(Response::WriteSingleRegister(103, 4))
+        );
+        assert_eq!(
+            plc.handle(Request::WriteSingleRegister(12, 4)),
+            Err(ExceptionCode::IllegalDataAddress)
+        );
+        assert_eq!(
+            plc.handle(Request::ReadCoils(0, 1)),
+            Err(ExceptionCode::IllegalFunction)
+        );
+    }
+
+    #[test]
+    fn derived_epochs_differ_within_a_process() {
+        assert_ne!(derive_epoch(), derive_epoch());
+    }
+}

@@ -1,0 +1,445 @@
+//! PLC link against the simulator: real Modbus TCP on loopback, no mocks.
+
+use std::future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use takt::domain::plc::{PackMlState, PlcSample};
+use takt::plc::{PlcEvent, PlcOutputs, PollerConfig, spawn_poller};
+use takt::sim::{self, SimConfig, SimHandle};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_modbus::client::{Reader, Writer};
+use tokio_modbus::{ExceptionCode, Request, Response};
+
+const WAIT: Duration = Duration::from_secs(10);
+const AMBER: u16 = 1 << 2;
+const GREEN: u16 = 1 << 6;
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn fast_sim(epoch: Option<u16>) -> SimConfig {
+    SimConfig {
+        cycle_time: Duration::from_millis(50),
+        defect_rate: 0.3,
+        epoch,
+        start_processed: 0,
+        seed: Some(7),
+    }
+}
+
+fn poller_config(address: SocketAddr) -> PollerConfig {
+    PollerConfig {
+        address: address.to_string(),
+        unit_id: 1,
+        poll_interval: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(400),
+    }
+}
+
+struct Station {
+    outputs: watch::Sender<PlcOutputs>,
+    events: mpsc::Receiver<PlcEvent>,
+    task: JoinHandle<()>,
+}
+
+fn start_poller(address: SocketAddr) -> Station {
+    let (outputs, outputs_rx) = watch::channel(PlcOutputs::default());
+    let (events_tx, events) = mpsc::channel(64);
+    let task = spawn_poller(poller_config(address), outputs_rx, events_tx);
+    Station {
+        outputs,
+        events,
+        task,
+    }
+}
+
+impl Station {
+    /// Next event matching `pick`, skipping others; fails the test after `WAIT`.
+    async fn next<T>(&mut self, what: &str, mut pick: impl FnMut(&PlcEvent) -> Option<T>) -> T {
+        let events = &mut self.events;
+        timeout(WAIT, async {
+            loop {
+                let event = events.recv().await.expect("poller ended early");
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    async fn sample_where(&mut self, what: &str, ok: impl Fn(&PlcSample) -> bool) -> PlcSample {
+        self.next(what, |e| match e {
+            PlcEvent::Sample(s) if ok(s) => Some(*s),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn link_down(&mut self) -> (String, Duration) {
+        self.next("LinkDown", |e| match e {
+            PlcEvent::LinkDown { error, retry_in } => Some((error.clone(), *retry_in)),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Dropping the receiver must end the poller promptly.
+    async fn stop(self) {
+        drop(self.events);
+        timeout(WAIT, self.task)
+            .await
+            .expect("poller did not stop after its receiver was dropped")
+            .expect("poller task panicked");
+    }
+}
+
+async fn spawn_sim(config: SimConfig) -> SimHandle {
+    sim::spawn(loopback(), config).await.expect("sim binds")
+}
+
+#[tokio::test]
+async fn poller_connects_and_samples_decode() {
+    let sim = spawn_sim(fast_sim(Some(41))).await;
+    let mut st = start_poller(sim.local_addr());
+
+    let address = st
+        .next("Connected", |e| match e {
+            PlcEvent::Connected { address } => Some(address.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(address, sim.local_addr().to_string());
+
+    let first = st.sample_where("a sample", |_| true).await;
+    assert_eq!(first.map_version, 1);
+    assert_eq!(first.epoch, 41);
+    assert_eq!(first.state, PackMlState::Idle);
+    assert_eq!(first.unit_mode, 1);
+    assert_eq!(first.stop_reason, 0);
+    assert_eq!(first.stacklight_bits, AMBER);
+    assert_eq!(first.processed, 0);
+
+    // The PLC heartbeat moves at least once a second.
+    st.sample_where("PLC heartbeat to move", |s| s.heartbeat != first.heartbeat)
+        .await;
+
+    // The command block reaches the PLC: heartbeat moving, permit 0, work order high word first.
+    st.outputs.send_replace(PlcOutputs {
+        permit: false,
+        work_order_numeric: 0x0001_0002,
+    });
+    let mut station_heartbeats = Vec::new();
+    st.next("command block written", |e| {
+        if !matches!(e, PlcEvent::Sample(_)) {
+            return None;
+        }
+        let r = sim.registers();
+        station_heartbeats.push(r[103]);
+        let moved = station_heartbeats.first() != station_heartbeats.last();
+        (moved && r[107] == 0 && r[108..110] == [1, 2]).then_some(())
+    })
+    .await;
+    let r = sim.registers();
+    assert_eq!(r[104..107], [0, 0, 0], "the station never writes 104-106");
+    assert_eq!(sim.state(), PackMlState::Idle, "no permit, no run");
+
+    st.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn permit_runs_the_line_and_withdrawing_it_stops_the_counts() {
+    let sim = spawn_sim(fast_sim(Some(3))).await;
+    let mut st = start_poller(sim.local_addr());
+    st.sample_where("idle sample", |s| s.state == PackMlState::Idle)
+        .await;
+
+    st.outputs.send_replace(PlcOutputs {
+        permit: true,
+        work_order_numeric: 17,
+    });
+    let running = st
+        .sample_where("Execute with units counted", |s| {
+            s.state == PackMlState::Execute && s.processed >= 10
+        })
+        .await;
+    assert_eq!(running.stacklight_bits, GREEN);
+    assert_eq!(running.speed_x100, 120_000, "50 ms cycle = 1200 units/min");
+    assert_eq!(running.last_cycle_ms, 50);
+    assert!(running.defective <= running.processed);
+    assert!(running.cycles >= running.processed);
+    assert!(sim.processed() >= running.processed);
+
+    st.outputs.send_replace(PlcOutputs::default());
+    let idle = st
+        .sample_where("Idle after permit withdrawn", |s| {
+            s.state == PackMlState::Idle
+        })
+        .await;
+    assert_eq!(idle.stacklight_bits, AMBER);
+    assert_eq!(idle.speed_x100, 0);
+    // Ten more polls span ten cycle times: an idle line must not count.
+    for _ in 0..10 {
+        let s = st.sample_where("another sample", |_| true).await;
+        assert_eq!(s.state, PackMlState::Idle);
+        assert_eq!(s.processed, idle.processed, "counts moved while idle");
+        assert_eq!(s.defective, idle.defective);
+    }
+    assert_eq!(sim.processed(), idle.processed);
+
+    st.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn counters_roll_over_as_u32() {
+    let mut config = fast_sim(Some(5));
+    config.start_processed = u32::MAX - 2;
+    let sim = spawn_sim(config).await;
+    let mut st = start_poller(sim.local_addr());
+    let before = st.sample_where("sample", |_| true).await;
+    assert_eq!(before.processed, u32::MAX - 2);
+
+    st.outputs.send_replace(PlcOutputs {
+        permit: true,
+        work_order_numeric: 1,
+    });
+    // The station side going away must not stop the poller: it keeps writing the last outputs,
+    // so the line keeps running and the counter reaches the rollover.
+    let (orphan, _) = watch::channel(PlcOutputs::default());
+    drop(std::mem::replace(&mut st.outputs, orphan));
+    let after = st
+        .sample_where("processed past the rollover", |s| s.processed < 1000)
+        .await;
+    assert_eq!(after.epoch, 5, "a rollover is not a restart");
+
+    st.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_shutdown_is_link_down_and_a_new_sim_on_the_same_port_reconnects() {
+    // No fixed epochs: this also checks that derived epochs differ between starts.
+    let sim = spawn_sim(fast_sim(None)).await;
+    let addr = sim.local_addr();
+    let mut st = start_poller(addr);
+    let old = st.sample_where("sample from first sim", |_| true).await;
+
+    sim.shutdown().await;
+    let (error, retry_in) = st.link_down().await;
+    assert!(!error.is_empty());
+    assert!(retry_in >= Duration::from_millis(50) && retry_in <= Duration::from_millis(400));
+
+    let sim = sim::spawn(addr, fast_sim(None))
+        .await
+        .expect("rebind the same port");
+    assert_eq!(sim.local_addr(), addr);
+    st.next("Connected again", |e| {
+        matches!(e, PlcEvent::Connected { .. }).then_some(())
+    })
+    .await;
+    let new = st.sample_where("sample from second sim", |_| true).await;
+    assert_ne!(new.epoch, old.epoch, "a restarted PLC reports a new epoch");
+
+    st.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn nobody_listening_is_a_readable_link_down_and_retries() {
+    let probe = tokio::net::TcpListener::bind(loopback())
+        .await
+        .expect("bind probe");
+    let addr = probe.local_addr().expect("probe addr");
+    drop(probe);
+
+    let mut st = start_poller(addr);
+    let (error, first_retry) = st.link_down().await;
+    assert!(
+        error.contains(&format!("connect to {addr} failed")),
+        "unreadable error: {error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert_eq!(first_retry, Duration::from_millis(50));
+
+    // Keeps retrying, backing off.
+    let (_, second_retry) = st.link_down().await;
+    let (_, third_retry) = st.link_down().await;
+    assert!(
+        second_retry >= Duration::from_millis(75),
+        "{second_retry:?}"
+    );
+    assert!(third_retry >= Duration::from_millis(150), "{third_retry:?}");
+
+    st.stop().await;
+}
+
+#[tokio::test]
+async fn sim_enforces_the_map_over_the_wire() {
+    let sim = spawn_sim(fast_sim(Some(9))).await;
+    let mut ctx = tokio_modbus::client::tcp::connect(sim.local_addr())
+        .await
+        .expect("connect");
+
+    let status = ctx
+        .read_holding_registers(0, 64)
+        .await
+        .expect("transport")
+        .expect("no exception");
+    assert_eq!(status[..3], [1, status[1], 9]);
+    let input = ctx
+        .read_input_registers(0, 3)
+        .await
+        .expect("transport")
+        .expect("FC4 reads the same image");
+    assert_eq!(input[2], 9);
+    assert_eq!(
+        ctx.read_holding_registers(0, 112)
+            .await
+            .expect("transport")
+            .map(|w| w.len()),
+        Ok(112)
+    );
+    assert_eq!(
+        ctx.read_holding_registers(100, 13)
+            .await
+            .expect("transport"),
+        Err(ExceptionCode::IllegalDataAddress)
+    );
+    assert_eq!(
+        ctx.read_holding_registers(0, 126).await.expect("transport"),
+        Err(ExceptionCode::IllegalDataValue)
+    );
+    assert_eq!(
+        ctx.write_single_register(3, 6).await.expect("transport"),
+        Err(ExceptionCode::IllegalDataAddress),
+        "status block is read-only"
+    );
+    assert_eq!(
+        ctx.write_multiple_registers(110, &[1, 2, 3])
+            .await
+            .expect("transport"),
+        Err(ExceptionCode::IllegalDataAddress)
+    );
+    assert_eq!(
+        ctx.write_multiple_registers(107, &[1, 0, 42])
+            .await
+            .expect("transport"),
+        Ok(())
+    );
+    assert_eq!(sim.registers()[107..110], [1, 0, 42]);
+    assert_eq!(
+        ctx.read_coils(0, 1).await.expect("transport"),
+        Err(ExceptionCode::IllegalFunction)
+    );
+
+    sim.set_stop_reason(12);
+    assert_eq!(sim.state(), PackMlState::Stopped);
+
+    // shutdown drops live client connections, not just the listener.
+    sim.shutdown().await;
+    let after = timeout(WAIT, ctx.read_holding_registers(0, 1))
+        .await
+        .expect("a closed connection fails fast, it does not hang");
+    assert!(after.is_err(), "read after shutdown: {after:?}");
+}
+
+/// A deliberately broken PLC: a real Modbus TCP server whose answers the poller must survive.
+#[derive(Clone, Copy)]
+enum Broken {
+    /// Every request answered with a Modbus exception.
+    Busy,
+    /// Reads answered with fewer registers than asked (trips a debug_assert in tokio-modbus's
+    /// `Reader`, which the poller must not use).
+    ShortReads,
+}
+
+impl tokio_modbus::server::Service for Broken {
+    type Request = Request<'static>;
+    type Response = Response;
+    type Exception = ExceptionCode;
+    type Future = future::Ready<Result<Response, ExceptionCode>>;
+
+    fn call(&self, request: Self::Request) -> Self::Future {
+        future::ready(match (self, request) {
+            (Broken::Busy, _) => Err(ExceptionCode::ServerDeviceBusy),
+            (Broken::ShortReads, Request::ReadHoldingRegisters(_, n)) => {
+                Ok(Response::ReadHoldingRegisters(vec![
+                    0;
+                    usize::from(
+                        n.saturating_sub(1)
+                    )
+                ]))
+            }
+            (Broken::ShortReads, Request::WriteSingleRegister(a, w)) => {
+                Ok(Response::WriteSingleRegister(a, w))
+            }
+            (Broken::ShortReads, _) => Err(ExceptionCode::IllegalFunction),
+        })
+    }
+}
+
+async fn spawn_broken(kind: Broken) -> (SocketAddr, JoinHandle<()>) {
+    use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+    let listener = tokio::net::TcpListener::bind(loopback())
+        .await
+        .expect("bind broken plc");
+    let addr = listener.local_addr().expect("addr");
+    let service = Arc::new(kind);
+    let task = tokio::spawn(async move {
+        let on_connected = move |stream, peer| {
+            let service = Arc::clone(&service);
+            async move { accept_tcp_connection(stream, peer, move |_| Ok(Some(Arc::clone(&service)))) }
+        };
+        let _ = Server::new(listener).serve(&on_connected, |_| {}).await;
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_modbus_exception_keeps_the_link() {
+    let (addr, server) = spawn_broken(Broken::Busy).await;
+    let mut st = start_poller(addr);
+    let mut exceptions = 0;
+    st.next("three exceptions without a LinkDown", |e| match e {
+        PlcEvent::Exception { what } => {
+            assert!(what.contains("read status block"), "{what}");
+            exceptions += 1;
+            (exceptions == 3).then_some(())
+        }
+        PlcEvent::LinkDown { error, .. } => panic!("exception dropped the link: {error}"),
+        _ => None,
+    })
+    .await;
+    st.stop().await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_short_reply_drops_the_link_without_panicking() {
+    let (addr, server) = spawn_broken(Broken::ShortReads).await;
+    let mut st = start_poller(addr);
+    let (error, _) = st.link_down().await;
+    assert!(error.contains("63 registers, asked for 64"), "{error}");
+    // And it reconnects to try again.
+    st.next("reconnect", |e| {
+        matches!(e, PlcEvent::Connected { .. }).then_some(())
+    })
+    .await;
+    assert!(
+        !st.task.is_finished(),
+        "poller must survive a malformed PLC"
+    );
+    st.stop().await;
+    server.abort();
+}
