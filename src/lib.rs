@@ -12,3 +12,4 @@ pub mod protocol;
 pub mod sim;
 pub mod store;
 pub mod sync;
+pub mod tui;

@@ -1,0 +1,3 @@
+//! The station terminal UI.
+
+pub mod keymap;
