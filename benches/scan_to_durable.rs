@@ -29,7 +29,8 @@ fn bare_commits(dir: &std::path::Path) -> Vec<Duration> {
         .map(|_| {
             let started = Instant::now();
             conn.execute_batch("BEGIN").expect("begin");
-            conn.execute("INSERT INTO t (body) VALUES (?1)", [&body]).expect("insert");
+            conn.execute("INSERT INTO t (body) VALUES (?1)", [&body])
+                .expect("insert");
             conn.execute_batch("COMMIT").expect("commit");
             started.elapsed()
         })
@@ -60,12 +61,22 @@ fn scans(dir: &std::path::Path) -> Vec<Duration> {
             },
         )
         .expect("master data");
-    let mut core = Core::new(store, Arc::new(SystemClock), CoreOutputs::detached("L1-S1"), None, false)
-        .expect("core");
+    let mut core = Core::new(
+        store,
+        Arc::new(SystemClock),
+        CoreOutputs::detached("L1-S1"),
+        None,
+        false,
+    )
+    .expect("core");
     // Alternate badge scan (log in) and @LOGOUT: every scan is accepted and appends one event.
     (0..ROUNDS)
         .map(|round| {
-            let text = if round % 2 == 0 { "EMP-1001" } else { "@LOGOUT" };
+            let text = if round % 2 == 0 {
+                "EMP-1001"
+            } else {
+                "@LOGOUT"
+            };
             let started = Instant::now();
             let notice = core.scan(text);
             let elapsed = started.elapsed();
@@ -88,8 +99,14 @@ fn main() {
     }
     let bare_p50 = percentile(&mut bare, 0.5);
     let ours_p50 = percentile(&mut ours, 0.5);
-    println!("scan_to_durable: {} samples each, WAL + synchronous=FULL", bare.len());
-    for (name, samples) in [("bare INSERT+COMMIT", &mut bare), ("scan -> durable event", &mut ours)] {
+    println!(
+        "scan_to_durable: {} samples each, WAL + synchronous=FULL",
+        bare.len()
+    );
+    for (name, samples) in [
+        ("bare INSERT+COMMIT", &mut bare),
+        ("scan -> durable event", &mut ours),
+    ] {
         println!(
             "  {name:<22} p50 {:>9.1?}  p90 {:>9.1?}  p99 {:>9.1?}",
             percentile(samples, 0.5),

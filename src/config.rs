@@ -186,14 +186,17 @@ impl StationConfig {
             return Err("[plc] timeouts must be greater than zero".into());
         }
         let url = self.central.url.trim();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "[central] url = {:?}: expected http://host:port or https://host:port",
                 self.central.url
             ));
         }
         if self.central.pull_interval_ms < 100 || self.central.request_timeout_ms == 0 {
-            return Err("[central] pull_interval_ms must be at least 100 and request_timeout_ms above zero".into());
+            return Err(
+                "[central] pull_interval_ms must be at least 100 and request_timeout_ms above zero"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -230,8 +233,8 @@ mod tests {
 
     #[test]
     fn the_printed_default_parses_to_the_defaults() {
-        let config =
-            StationConfig::parse(DEFAULT_STATION_CONFIG, Path::new("default.toml")).expect("parses");
+        let config = StationConfig::parse(DEFAULT_STATION_CONFIG, Path::new("default.toml"))
+            .expect("parses");
         assert_eq!(config.station, "L1-S1");
         assert_eq!(config.plc, PlcSection::default());
         assert_eq!(config.central, CentralSection::default());
@@ -245,8 +248,11 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("s.toml") && text.contains("colour"), "{text}");
 
-        let error = StationConfig::parse("station = \"L1-S1\"\n[plc]\naddress = \"nowhere\"\n", Path::new("s.toml"))
-            .expect_err("bad address");
+        let error = StationConfig::parse(
+            "station = \"L1-S1\"\n[plc]\naddress = \"nowhere\"\n",
+            Path::new("s.toml"),
+        )
+        .expect_err("bad address");
         assert!(error.to_string().contains("host:port"), "{error}");
 
         let error = StationConfig::parse("station = [", Path::new("s.toml")).expect_err("bad toml");

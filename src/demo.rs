@@ -39,7 +39,8 @@ pub fn station_config_text(plc: SocketAddr, central_url: &str, token: &str) -> S
 }
 
 pub fn run(dir: &Path, sim: SimConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create demo folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .with_context(|| format!("cannot resolve demo folder {}", dir.display()))?;
@@ -52,10 +53,12 @@ pub fn run(dir: &Path, sim: SimConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    runtime.block_on(async {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let central = crate::central::spawn(loopback, central_db.clone()).await?;
-        let plc = crate::sim::spawn(loopback, sim).await.context("cannot start the PLC simulator")?;
+        let plc = crate::sim::spawn(loopback, sim)
+            .await
+            .context("cannot start the PLC simulator")?;
         tracing::info!(central = %central.url(), plc = %plc.local_addr(), "demo started");
 
         let config_path = dir.join("station.toml");

@@ -24,7 +24,12 @@ pub fn load_keymap(config: &StationConfig) -> anyhow::Result<Keymap> {
         )),
         None => None,
     };
-    Ok(Keymap::with_site(site.as_ref().map(|(text, name)| (text.as_str(), name.as_str())))?)
+    Ok(Keymap::load(
+        crate::tui::keymap::DEFAULT_KEYMAP,
+        crate::tui::keymap::DEFAULT_KEYMAP_NAME,
+        site.as_ref()
+            .map(|(text, name)| (text.as_str(), name.as_str())),
+    )?)
 }
 
 /// Things a launcher may add (the demo adds nothing yet; tests build their own set-up).
@@ -66,10 +71,17 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
 }
 
 /// Runs the station with its TUI on the real terminal until the operator quits.
-pub async fn run_station(config: StationConfig, keymap: Keymap, _extras: StationExtras) -> anyhow::Result<()> {
+pub async fn run_station(
+    config: StationConfig,
+    keymap: Keymap,
+    _extras: StationExtras,
+) -> anyhow::Result<()> {
     let setup = setup_from_config(&config)?;
     let mut station = Station::start(setup).await?;
-    let notices = std::mem::replace(&mut station.notices, tokio::sync::mpsc::unbounded_channel().1);
+    let notices = std::mem::replace(
+        &mut station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
     let links = UiLinks {
         core: station.inputs.clone(),
         view: station.view.clone(),

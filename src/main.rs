@@ -10,7 +10,11 @@ use std::time::Duration;
 use takt::config::{DEFAULT_STATION_CONFIG, StationConfig};
 
 #[derive(Parser)]
-#[command(name = "takt", version, about = "Takt: a shop-floor Manufacturing Execution System")]
+#[command(
+    name = "takt",
+    version,
+    about = "Takt: a shop-floor Manufacturing Execution System"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -164,7 +168,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn sim_config(cycle_ms: u64, defect_rate: f64, epoch: Option<u16>) -> anyhow::Result<takt::sim::SimConfig> {
+fn sim_config(
+    cycle_ms: u64,
+    defect_rate: f64,
+    epoch: Option<u16>,
+) -> anyhow::Result<takt::sim::SimConfig> {
     if cycle_ms < 10 {
         anyhow::bail!("--cycle-ms {cycle_ms}: choose at least 10 ms");
     }
@@ -200,7 +208,11 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let _log = takt::logging::to_file(&config.log_dir())?;
-    runtime()?.block_on(takt::launch::run_station(config, keymap, takt::launch::StationExtras::default()))?;
+    runtime()?.block_on(takt::launch::run_station(
+        config,
+        keymap,
+        takt::launch::StationExtras::default(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -212,7 +224,9 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
         }) => {
             let token = takt::central::add_station(&db, &id)?;
             println!("{token}");
-            eprintln!("Station {id} registered. Put this token in its station.toml ([central] token).");
+            eprintln!(
+                "Station {id} registered. Put this token in its station.toml ([central] token)."
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -224,7 +238,10 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 let addr = listener.local_addr()?;
-                println!("takt central listening on http://{addr} (database {})", args.db.display());
+                println!(
+                    "takt central listening on http://{addr} (database {})",
+                    args.db.display()
+                );
                 takt::central::serve(listener, &args.db, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -242,25 +242,23 @@ impl Core {
                 self.view.central = CentralView::Online;
                 let active_after = self.active_planning_status();
                 match (active_before, active_after) {
-                    (Some((id, before)), Some((_, after))) if before != after => {
-                        Some(Notice::new(
-                            if self.state.permit_to_run() || !self.state.is_running() {
-                                Level::Info
+                    (Some((id, before)), Some((_, after))) if before != after => Some(Notice::new(
+                        if self.state.permit_to_run() || !self.state.is_running() {
+                            Level::Info
+                        } else {
+                            Level::Error
+                        },
+                        format!(
+                            "Central changed {id} to {}.{}",
+                            after.words(),
+                            if after == crate::domain::WorkOrderStatus::Released {
+                                ""
                             } else {
-                                Level::Error
-                            },
-                            format!(
-                                "Central changed {id} to {}.{}",
-                                after.words(),
-                                if after == crate::domain::WorkOrderStatus::Released {
-                                    ""
-                                } else {
-                                    " Production is blocked."
-                                }
-                            ),
-                            now,
-                        ))
-                    }
+                                " Production is blocked."
+                            }
+                        ),
+                        now,
+                    )),
                     _ => None,
                 }
             }
@@ -327,7 +325,10 @@ impl Core {
 
 /// Runs the core on its own thread until every input sender is gone. Inputs that queue up while one
 /// is handled are all taken before the view is published once.
-pub fn spawn(mut core: Core, mut inputs: mpsc::Receiver<CoreInput>) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn(
+    mut core: Core,
+    mut inputs: mpsc::Receiver<CoreInput>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("takt-core".into())
         .spawn(move || {

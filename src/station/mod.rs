@@ -50,8 +50,9 @@ impl Station {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create data folder {}", parent.display()))?;
         }
-        let store = Store::open(&setup.db_path, &setup.station)
-            .with_context(|| format!("cannot open the station store {}", setup.db_path.display()))?;
+        let store = Store::open(&setup.db_path, &setup.station).with_context(|| {
+            format!("cannot open the station store {}", setup.db_path.display())
+        })?;
         let (view_tx, view_rx) = watch::channel(View::empty(setup.station.as_str()));
         let (plc_tx, plc_rx) = watch::channel(PlcOutputs::default());
         let (appended_tx, appended_rx) = watch::channel(store.last_seq());
@@ -70,7 +71,8 @@ impl Station {
             setup.sync.is_some(),
         )?;
         let (input_tx, input_rx) = mpsc::channel(CORE_QUEUE);
-        let core_thread = self::core::spawn(core, input_rx).context("cannot start the core thread")?;
+        let core_thread =
+            self::core::spawn(core, input_rx).context("cannot start the core thread")?;
 
         let mut tasks = Vec::new();
         if let Some(config) = setup.plc {

@@ -61,7 +61,9 @@ pub enum PlcLink {
     NotConfigured,
     Connecting,
     Online,
-    Offline { error: String },
+    Offline {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,9 +85,13 @@ pub enum CentralView {
     Disabled,
     Connecting,
     Online,
-    Offline { error: String },
+    Offline {
+        error: String,
+    },
     /// Central refused our events (a configuration or data problem that retrying will not fix).
-    Refused { error: String },
+    Refused {
+        error: String,
+    },
 }
 
 impl View {

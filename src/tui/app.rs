@@ -101,10 +101,12 @@ impl App {
         let was_active = self.view.active.as_ref().map(|a| a.id.clone());
         if !logged_in {
             self.screen = Screen::Login;
-        } else if !was_logged_in {
-            self.screen = if active.is_some() { Screen::Run } else { Screen::Queue };
-        } else if active != was_active {
-            self.screen = if active.is_some() { Screen::Run } else { Screen::Queue };
+        } else if !was_logged_in || active != was_active {
+            self.screen = if active.is_some() {
+                Screen::Run
+            } else {
+                Screen::Queue
+            };
         }
         self.selected = self.selected.min(view.queue.len().saturating_sub(1));
         self.view = view;
@@ -140,7 +142,9 @@ impl App {
             return self.run(command);
         }
         if let crossterm::event::KeyCode::Char(c) = event.code
-            && !event.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            && !event
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
             && !c.is_control()
         {
             self.scan_line.push(c);

@@ -1049,6 +1049,15 @@ impl Keymap {
             .effective(layer)
             .into_iter()
             .filter(|(_, _, command)| command.in_legend())
+            // "Go to Run" is noise on the Run screen itself.
+            .filter(|(_, _, command)| {
+                !matches!(
+                    (layer, command),
+                    (Layer::Run, KeyCommand::ShowRun)
+                        | (Layer::Queue, KeyCommand::ShowQueue)
+                        | (Layer::Login, KeyCommand::ShowLogin)
+                )
+            })
             .collect();
         // Stable sort: non-function keys keep their relative order after all function keys.
         live.sort_by_key(|(_, entry, _)| match entry.key.code {
@@ -1850,10 +1859,10 @@ mod tests {
         };
         assert_eq!(
             legend(Layer::Run),
+            // No "F3 Run" on the Run screen itself.
             [
                 "F1 Help",
                 "F2 Queue",
-                "F3 Run",
                 "F5 Start",
                 "F6 Pause",
                 "F7 Resume",

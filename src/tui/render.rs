@@ -3,8 +3,8 @@
 
 use super::app::{App, Screen};
 use crate::domain::{ExecStatus, PackMlState, WorkOrderStatus};
-use crate::station::view::{CentralView, PlcLink};
 use crate::station::Level;
+use crate::station::view::{CentralView, PlcLink};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -37,7 +37,11 @@ struct Theme {
 
 impl Theme {
     fn fg(&self, color: Color) -> Style {
-        if self.color { Style::new().fg(color) } else { Style::new() }
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
     }
     fn bold(&self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
@@ -91,7 +95,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 fn plc_words(app: &App) -> (String, Color) {
     match &app.view.plc.link {
-        PlcLink::NotConfigured => ("none".into(), Color::DarkGray),
+        PlcLink::NotConfigured => ("not configured".into(), Color::DarkGray),
         PlcLink::Connecting => ("connecting".into(), Color::Yellow),
         PlcLink::Offline { .. } => ("OFFLINE".into(), Color::Red),
         PlcLink::Online => match app.view.plc.state {
@@ -122,23 +126,13 @@ fn central_words(view: &CentralView) -> (&'static str, Color) {
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
     let view = &app.view;
-    let operator = view
-        .operator
+    let order = view
+        .active
         .as_ref()
-        .map_or("nobody logged in".to_owned(), |o| {
-            if compact { o.badge.clone() } else { format!("{} {}", o.badge, o.name) }
-        });
-    let order = view.active.as_ref().map_or("no order".to_owned(), |a| a.id.clone());
+        .map_or("no order".to_owned(), |a| a.id.clone());
     let (plc, plc_color) = plc_words(app);
     let (central, central_color) = central_words(&view.central);
     let sep = || Span::raw(" | ");
-    let first = Line::from(vec![
-        Span::styled(format!(" {} ", view.station), theme.bold().patch(theme.fg(Color::Cyan))),
-        sep(),
-        Span::raw(operator),
-        sep(),
-        Span::styled(order, theme.bold()),
-    ]);
     let links = vec![
         Span::raw("PLC "),
         Span::styled(plc, theme.fg(plc_color)),
@@ -148,14 +142,40 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact:
         sep(),
         Span::raw(format!("Backlog {}", view.backlog)),
     ];
+    let links_width: usize = links.iter().map(|s| s.width()).sum();
+    let head = |operator: String| {
+        Line::from(vec![
+            Span::styled(
+                format!(" {} ", view.station),
+                theme.bold().patch(theme.fg(Color::Cyan)),
+            ),
+            sep(),
+            Span::raw(operator),
+            sep(),
+            Span::styled(order.clone(), theme.bold()),
+        ])
+    };
+    let badge = view
+        .operator
+        .as_ref()
+        .map_or("nobody logged in".to_owned(), |o| o.badge.clone());
     if compact {
-        frame.render_widget(Paragraph::new(vec![first, Line::from(links)]), area);
-    } else {
-        let mut spans = first.spans;
-        spans.push(sep());
-        spans.extend(links);
-        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        frame.render_widget(Paragraph::new(vec![head(badge), Line::from(links)]), area);
+        return;
     }
+    // The name when it fits; the badge alone when the links would be cut off.
+    let named = view
+        .operator
+        .as_ref()
+        .map_or(badge.clone(), |o| format!("{} {}", o.badge, o.name));
+    let mut line = head(named);
+    if line.width() + 3 + links_width > usize::from(area.width) {
+        line = head(badge);
+    }
+    let mut spans = line.spans;
+    spans.push(sep());
+    spans.extend(links);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn titled(title: String) -> Block<'static> {
@@ -169,7 +189,12 @@ fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Line::from("  (Or type the badge code and press Enter.)"),
         Line::from(""),
     ];
-    lines.extend(app.options.login_hints.iter().map(|hint| Line::from(format!("  {hint}"))));
+    lines.extend(
+        app.options
+            .login_hints
+            .iter()
+            .map(|hint| Line::from(format!("  {hint}"))),
+    );
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -228,7 +253,12 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: 
         .collect();
     let (widths, header): (Vec<Constraint>, Vec<&str>) = if compact {
         (
-            vec![Constraint::Length(1), Constraint::Length(9), Constraint::Length(9), Constraint::Min(6)],
+            vec![
+                Constraint::Length(1),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Min(6),
+            ],
             vec!["", "Order", "Good/Qty", "Status"],
         )
     } else {
@@ -243,18 +273,25 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: 
                 Constraint::Length(6),
                 Constraint::Min(10),
             ],
-            vec!["", "Prio", "Order", "Product", "  Qty", "Due", " Good", "Status"],
+            vec![
+                "", "Prio", "Order", "Product", "  Qty", "Due", " Good", "Status",
+            ],
         )
     };
-    let title = format!(" Queue - {} orders - scan one, or pick and press Enter ", app.view.queue.len());
+    let title = format!(
+        " Queue - {} orders - scan one, or pick and press Enter ",
+        app.view.queue.len()
+    );
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.bold()))
         .block(titled(if compact { " Queue ".into() } else { title }));
     if app.view.queue.is_empty() {
         frame.render_widget(
-            Paragraph::new("  No work orders dispatched to this station yet. They arrive from central.")
-                .wrap(Wrap { trim: false })
-                .block(titled(" Queue ".into())),
+            Paragraph::new(
+                "  No work orders dispatched to this station yet. They arrive from central.",
+            )
+            .wrap(Wrap { trim: false })
+            .block(titled(" Queue ".into())),
             area,
         );
     } else {
@@ -280,14 +317,16 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         ExecStatus::Selected => ("READY - scan @START", Color::Cyan),
         ExecStatus::Completed => ("COMPLETE", Color::Blue),
     };
-    let percent = if active.quantity > 0 {
-        (active.good * 100 / active.quantity).min(999)
-    } else {
-        0
-    };
+    let percent = (active.good * 100)
+        .checked_div(active.quantity)
+        .map_or(0, |p| p.min(999));
     let bar_width = if compact { 10 } else { 30 };
     let filled = (percent.min(100) as usize * bar_width) / 100;
-    let bar = format!("[{}{}] {percent}%", "#".repeat(filled), "-".repeat(bar_width - filled));
+    let bar = format!(
+        "[{}{}] {percent}%",
+        "#".repeat(filled),
+        "-".repeat(bar_width - filled)
+    );
     let hold = match active.planning_status {
         Some(WorkOrderStatus::Released) | None => None,
         Some(other) => Some(format!("HOLD: central set this order {}", other.words())),
@@ -296,7 +335,11 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         Line::from(vec![
             Span::raw(" Product  "),
             Span::styled(active.product.clone(), theme.bold()),
-            Span::raw(if compact { String::new() } else { format!("  {}", active.product_name) }),
+            Span::raw(if compact {
+                String::new()
+            } else {
+                format!("  {}", active.product_name)
+            }),
         ]),
         Line::from(vec![
             Span::raw(" Status   "),
@@ -312,7 +355,11 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         Line::from(vec![
             Span::raw(" Machine  "),
             Span::styled(machine, theme.fg(machine_color)),
-            Span::raw(if plc.permit { "  permit ON" } else { "  permit OFF" }),
+            Span::raw(if plc.permit {
+                "  permit ON"
+            } else {
+                "  permit OFF"
+            }),
         ]),
     ];
     if !compact {
@@ -330,7 +377,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         }
     }
     if let Some(hold) = hold {
-        lines.push(Line::styled(format!(" {hold}"), theme.fg(Color::Red).add_modifier(Modifier::BOLD)));
+        lines.push(Line::styled(
+            format!(" {hold}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
     }
     if let PlcLink::Offline { error } = &plc.link {
         lines.push(Line::styled(
@@ -339,7 +389,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         ));
     }
     if let Some(alarm) = &plc.alarm {
-        lines.push(Line::styled(format!(" WARN PLC: {alarm}"), theme.fg(Color::Yellow)));
+        lines.push(Line::styled(
+            format!(" WARN PLC: {alarm}"),
+            theme.fg(Color::Yellow),
+        ));
     }
     frame.render_widget(
         Paragraph::new(lines)
@@ -373,10 +426,21 @@ fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut entries = app.keymap.legend(app.layer());
+    let width = |entries: &[(String, String)]| -> usize {
+        entries
+            .iter()
+            .map(|(k, d)| k.chars().count() + d.chars().count() + 2)
+            .sum()
+    };
+    // Drop from the middle, never the first (help) or the last (quit), until the legend fits.
+    while entries.len() > 2 && width(&entries) > usize::from(area.width) {
+        entries.remove(entries.len() - 2);
+    }
     let mut spans = Vec::new();
-    for (key, desc) in app.keymap.legend(app.layer()) {
+    for (key, desc) in entries {
         spans.push(Span::styled(format!(" {key}"), theme.bold()));
-        spans.push(Span::raw(format!(" {desc} ")));
+        spans.push(Span::raw(format!(" {desc}")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -388,8 +452,12 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
         .map(|b| Line::from(format!(" {:<10} {}", b.key.to_string(), b.desc)))
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(" Scan a badge, a work order or a command barcode"));
-    lines.push(Line::from(" (@START @PAUSE @RESUME @COMPLETE @LOGOUT) at any time."));
+    lines.push(Line::from(
+        " Scan a badge, a work order or a command barcode",
+    ));
+    lines.push(Line::from(
+        " (@START @PAUSE @RESUME @COMPLETE @LOGOUT) at any time.",
+    ));
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)

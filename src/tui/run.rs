@@ -24,7 +24,12 @@ pub struct UiLinks {
 }
 
 /// Runs until the operator quits or the input ends.
-pub async fn run<B, S>(terminal: &mut Terminal<B>, mut input: S, mut app: App, mut links: UiLinks) -> anyhow::Result<()>
+pub async fn run<B, S>(
+    terminal: &mut Terminal<B>,
+    mut input: S,
+    mut app: App,
+    mut links: UiLinks,
+) -> anyhow::Result<()>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,

@@ -20,10 +20,20 @@ fn crash_child_appender() {
         return;
     };
     let store = Store::open(std::path::Path::new(&db), &station_id()).expect("child store");
-    let mut core = Core::new(store, Arc::new(SystemClock), CoreOutputs::detached("L1-S1"), None, false)
-        .expect("child core");
+    let mut core = Core::new(
+        store,
+        Arc::new(SystemClock),
+        CoreOutputs::detached("L1-S1"),
+        None,
+        false,
+    )
+    .expect("child core");
     for round in 0..100_000u64 {
-        let text = if round % 2 == 0 { "EMP-1001" } else { "@LOGOUT" };
+        let text = if round % 2 == 0 {
+            "EMP-1001"
+        } else {
+            "@LOGOUT"
+        };
         let notice = core.scan(text);
         assert_eq!(notice.level, Level::Ok, "{}", notice.text);
         // Acknowledged to the "operator" only now, after the commit returned.
@@ -38,10 +48,18 @@ async fn kill_mid_append_loses_no_acknowledged_event() {
     {
         let mut store = Store::open(&db, &station_id()).expect("store");
         let mut state = store.load_state().expect("state");
-        store.apply_changes(&mut state, &demo_master_page().await).expect("master");
+        store
+            .apply_changes(&mut state, &demo_master_page().await)
+            .expect("master");
     }
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["crash::crash_child_appender", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash::crash_child_appender",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -60,13 +78,23 @@ async fn kill_mid_append_loses_no_acknowledged_event() {
     }
     child.kill().expect("kill -9 the child");
     let _ = child.wait();
-    assert!(last_ack >= 150, "child acknowledged {last_ack} events before dying");
+    assert!(
+        last_ack >= 150,
+        "child acknowledged {last_ack} events before dying"
+    );
 
     let store = Store::open(&db, &station_id()).expect("reopen after kill");
-    assert!(store.last_seq() >= last_ack, "acknowledged {last_ack}, found {}", store.last_seq());
+    assert!(
+        store.last_seq() >= last_ack,
+        "acknowledged {last_ack}, found {}",
+        store.last_seq()
+    );
     match verify_chain(&connect(&db, true).expect("read")).expect("verify") {
         VerifyReport::Intact { events, .. } => assert_eq!(events, store.last_seq()),
         broken => panic!("chain broken after kill: {broken:?}"),
     }
-    assert_eq!(store.load_state().expect("load"), store.replay_state().expect("replay"));
+    assert_eq!(
+        store.load_state().expect("load"),
+        store.replay_state().expect("replay")
+    );
 }

@@ -42,7 +42,10 @@ fn produced_in_log(db: &std::path::Path, order: &str) -> (u64, u64) {
 }
 
 async fn scan(station: &Station, text: &str) {
-    station.send(CoreInput::Scan(text.into())).await.expect("core running");
+    station
+        .send(CoreInput::Scan(text.into()))
+        .await
+        .expect("core running");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +91,10 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     .expect("station");
 
     // Work orders arrive from central; then the operator scans badge, order, @START.
-    wait_view(&mut station.view, "WO-24001 dispatched", |v| v.queue.iter().any(|q| q.id == "WO-24001")).await;
+    wait_view(&mut station.view, "WO-24001 dispatched", |v| {
+        v.queue.iter().any(|q| q.id == "WO-24001")
+    })
+    .await;
     scan(&station, "EMP-1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, "@START").await;
@@ -115,9 +121,16 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
 
     let (produced, rejected) = produced_in_log(&db, "WO-24001");
     assert!(produced >= 12);
-    assert_eq!((produced, rejected), (settled.produced, settled.rejected), "log and projection agree");
+    assert_eq!(
+        (produced, rejected),
+        (settled.produced, settled.rejected),
+        "log and projection agree"
+    );
     let at_central = report(&central_url, "WO-24001").await;
-    assert_eq!((at_central.produced, at_central.rejected), (produced, rejected));
+    assert_eq!(
+        (at_central.produced, at_central.rejected),
+        (produced, rejected)
+    );
 
     // Central goes away; the station keeps producing on another order.
     central.shutdown().await;
@@ -130,11 +143,16 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     })
     .await;
     scan(&station, "@PAUSE").await;
-    wait_view(&mut station.view, "machine idle", |v| !v.plc.permit && v.plc.state == Some(takt::domain::PackMlState::Idle)).await;
+    wait_view(&mut station.view, "machine idle", |v| {
+        !v.plc.permit && v.plc.state == Some(takt::domain::PackMlState::Idle)
+    })
+    .await;
     scan(&station, "@COMPLETE").await;
 
     // Central comes back on the same address: everything arrives, exactly once.
-    let central = takt::central::spawn(central_addr, central_db.clone()).await.expect("central again");
+    let central = takt::central::spawn(central_addr, central_db.clone())
+        .await
+        .expect("central again");
     let view = wait_view(&mut station.view, "backlog drained", |v| {
         v.backlog == 0 && matches!(v.central, CentralView::Online)
     })
@@ -142,15 +160,25 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     let (produced3, rejected3) = produced_in_log(&db, "WO-24003");
     assert!(produced3 >= 8);
     let at_central = report(&central_url, "WO-24003").await;
-    assert_eq!((at_central.produced, at_central.rejected), (produced3, rejected3));
+    assert_eq!(
+        (at_central.produced, at_central.rejected),
+        (produced3, rejected3)
+    );
     let at_central = report(&central_url, "WO-24001").await;
-    assert_eq!((at_central.produced, at_central.rejected), (produced, rejected), "nothing counted twice");
+    assert_eq!(
+        (at_central.produced, at_central.rejected),
+        (produced, rejected),
+        "nothing counted twice"
+    );
 
     // Both chains verify, and central holds exactly the station's events.
     let local = verify_chain(&connect(&db, true).expect("store")).expect("verify");
-    let VerifyReport::Intact { events, head } = local else { panic!("local chain broken: {local:?}") };
+    let VerifyReport::Intact { events, head } = local else {
+        panic!("local chain broken: {local:?}")
+    };
     assert_eq!(events, view.last_seq);
-    let remote = takt::central::verify_station_chain(&central_db, STATION).expect("verify at central");
+    let remote =
+        takt::central::verify_station_chain(&central_db, STATION).expect("verify at central");
     assert_eq!(remote, VerifyReport::Intact { events, head });
 
     station.shutdown().await;
@@ -159,7 +187,10 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
 
     // The projections on disk equal a replay of the log.
     let store = Store::open(&db, &station_id()).expect("reopen");
-    assert_eq!(store.load_state().expect("load"), store.replay_state().expect("replay"));
+    assert_eq!(
+        store.load_state().expect("load"),
+        store.replay_state().expect("replay")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +214,12 @@ async fn a_central_answering_errors_loses_nothing() {
         plc: None,
         sync: Some(SyncConfig {
             backoff_max: Duration::from_millis(200),
-            ..SyncConfig::new(format!("http://{dead}"), "not-a-token".into(), station_id(), db.clone())
+            ..SyncConfig::new(
+                format!("http://{dead}"),
+                "not-a-token",
+                station_id(),
+                db.clone(),
+            )
         }),
         clock: Arc::new(SystemClock),
     })
@@ -195,7 +231,10 @@ async fn a_central_answering_errors_loses_nothing() {
         matches!(v.central, CentralView::Offline { .. }) && v.backlog == 2
     })
     .await;
-    assert_eq!(view.active.as_ref().map(|a| a.id.as_str()), Some("WO-24002"));
+    assert_eq!(
+        view.active.as_ref().map(|a| a.id.as_str()),
+        Some("WO-24002")
+    );
     eventually("events stay in the log", Duration::from_secs(2), || async {
         let conn = connect(&db, true).expect("read");
         read_events_after(&conn, 0, 100).expect("events").len() == 2

@@ -15,7 +15,7 @@ pub fn station_id() -> StationId {
 }
 
 /// Waits until `check` holds for the watched value, or fails naming what it waited for.
-pub async fn wait_for<T: Clone, F: Fn(&T) -> bool>(
+pub async fn wait_for<T: Clone + std::fmt::Debug, F: Fn(&T) -> bool>(
     rx: &mut watch::Receiver<T>,
     what: &str,
     limit: Duration,
@@ -37,11 +37,19 @@ pub async fn wait_for<T: Clone, F: Fn(&T) -> bool>(
     .await;
     match result {
         Ok(value) if check(&value) => value,
-        _ => panic!("timed out after {limit:?} waiting for: {what}"),
+        _ => {
+            let last = format!("{:#?}", *rx.borrow());
+            let last: String = last.chars().take(4000).collect();
+            panic!("timed out after {limit:?} waiting for: {what}\nlast seen:\n{last}")
+        }
     }
 }
 
-pub async fn wait_view<F: Fn(&View) -> bool>(rx: &mut watch::Receiver<View>, what: &str, check: F) -> View {
+pub async fn wait_view<F: Fn(&View) -> bool>(
+    rx: &mut watch::Receiver<View>,
+    what: &str,
+    check: F,
+) -> View {
     wait_for(rx, what, Duration::from_secs(30), check).await
 }
 
@@ -56,7 +64,10 @@ where
         if check().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -71,7 +82,10 @@ pub async fn demo_master_page() -> ChangePage {
         .await
         .expect("central");
     let page: ChangePage = reqwest::Client::new()
-        .get(format!("{}/api/v1/stations/{STATION}/changes?since=0&limit=1000", central.url()))
+        .get(format!(
+            "{}/api/v1/stations/{STATION}/changes?since=0&limit=1000",
+            central.url()
+        ))
         .bearer_auth(&token)
         .send()
         .await

@@ -1,0 +1,171 @@
+//! The `takt` binary as a user meets it: help, version, config checks, bad input on stderr before any
+//! terminal is taken over, station registration, and `audit verify` naming a tampered event.
+
+use crate::support::station_id;
+use std::path::Path;
+use std::process::{Command, Output};
+use takt::store::Store;
+
+fn takt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_takt"))
+        .args(args)
+        .output()
+        .expect("run takt")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn every_subcommand_has_help_and_there_is_a_version() {
+    let version = takt(&["--version"]);
+    assert!(version.status.success());
+    assert!(text(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    for args in [
+        vec!["--help"],
+        vec!["station", "--help"],
+        vec!["central", "--help"],
+        vec!["central", "station", "add", "--help"],
+        vec!["plc-sim", "--help"],
+        vec!["demo", "--help"],
+        vec!["audit", "verify", "--help"],
+    ] {
+        let out = takt(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write file");
+    path.display().to_string()
+}
+
+#[test]
+fn the_printed_default_config_checks_clean() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let printed = takt(&["station", "--print-default-config"]);
+    assert!(printed.status.success());
+    let config = write(dir.path(), "station.toml", &text(&printed.stdout));
+    let check = takt(&["station", "--config", &config, "--check-config"]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("valid"));
+    let keymap = takt(&["station", "--config", &config, "--print-keymap"]);
+    assert!(keymap.status.success());
+    assert!(text(&keymap.stdout).contains("start"));
+}
+
+#[test]
+fn bad_configs_and_keymaps_are_clear_errors_on_stderr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "unknown.toml",
+            "station = \"L1-S1\"\nstaton_name = \"x\"\n",
+            "staton_name",
+        ),
+        ("broken.toml", "station = \"L1-S1\n", "broken.toml"),
+        (
+            "address.toml",
+            "station = \"L1-S1\"\n[plc]\naddress = \"plc\"\n",
+            "host:port",
+        ),
+        ("missing.toml", "[plc]\n", "station"),
+    ];
+    for (name, body, expected) in cases {
+        let config = write(dir.path(), name, body);
+        // Even without --check-config, a bad file must fail before the terminal is taken over.
+        let out = takt(&["station", "--config", &config]);
+        assert!(!out.status.success(), "{name} was accepted");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(expected) && stderr.contains(name),
+            "{name}: {stderr}"
+        );
+        assert!(text(&out.stdout).is_empty(), "nothing drawn for {name}");
+    }
+    write(
+        dir.path(),
+        "site-keys.toml",
+        "[run]\nkeymap = [\n  { on = \"f5\", run = \"launch\" },\n]\n",
+    );
+    let config = write(
+        dir.path(),
+        "station.toml",
+        "station = \"L1-S1\"\n[ui]\nkeymap = \"site-keys.toml\"\n",
+    );
+    let out = takt(&["station", "--config", &config, "--check-config"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("site-keys.toml:3") && stderr.contains("launch"),
+        "{stderr}"
+    );
+    let out = takt(&[
+        "station",
+        "--config",
+        &dir.path().join("nowhere.toml").display().to_string(),
+    ]);
+    assert!(text(&out.stderr).contains("cannot read config file"));
+}
+
+#[test]
+fn station_registration_prints_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("central.db").display().to_string();
+    let out = takt(&["central", "station", "add", "L1-S1", "--db", &db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn audit_verify_names_the_first_broken_link() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    {
+        let mut store = Store::open(&db, &station_id()).expect("store");
+        let mut state = store.load_state().expect("state");
+        let now = chrono::Utc::now();
+        let events = (0..5)
+            .map(|i| takt::domain::NewEvent {
+                at: now,
+                actor: takt::domain::Actor::Station,
+                kind: takt::domain::EventKind::ScanRefused {
+                    scanned: format!("X{i}"),
+                    reason: "test".into(),
+                },
+            })
+            .collect();
+        store.append(&mut state, events).expect("append");
+    }
+    let path = db.display().to_string();
+    let out = takt(&["audit", "verify", "--db", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("OK: 5 events"));
+
+    // The log refuses edits; someone with the sqlite shell drops the trigger and edits event 3.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let refused = conn.execute("UPDATE event_log SET actor = 'x' WHERE seq = 3", []);
+    assert!(
+        refused.is_err(),
+        "the append-only trigger must refuse updates"
+    );
+    assert!(
+        conn.execute("DELETE FROM event_log WHERE seq = 5", [])
+            .is_err()
+    );
+    conn.execute_batch(
+        "DROP TRIGGER event_log_no_update;
+         UPDATE event_log SET body = replace(body, 'X2', 'X9') WHERE seq = 3;",
+    )
+    .expect("tamper");
+    drop(conn);
+    let out = takt(&["audit", "verify", "--db", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("BROKEN at event 3"), "{stdout}");
+}
