@@ -20,6 +20,9 @@ pub enum CoreInput {
     Scan(String),
     /// A command from a key binding.
     Command(Command),
+    /// Commands from one key that must all succeed in order; the first refusal stops the rest
+    /// (e.g. F5 on the queue: select the highlighted order, then start it).
+    Sequence(Vec<Command>),
     Plc(PlcEvent),
     Sync(SyncReport),
 }
@@ -96,6 +99,7 @@ impl Core {
         let notice = match input {
             CoreInput::Scan(text) => Some(self.scan(&text)),
             CoreInput::Command(command) => Some(self.command(command)),
+            CoreInput::Sequence(commands) => Some(self.sequence(commands)),
             CoreInput::Plc(event) => self.plc(event),
             CoreInput::Sync(report) => self.sync(report),
         };
@@ -123,12 +127,27 @@ impl Core {
         let now = self.clock.now();
         match decide(&self.state, command, now) {
             Ok(events) => self.record(events),
-            Err(rejection) => Notice::new(Level::Refused, rejection.to_string(), now),
+            Err(rejection) => {
+                tracing::info!(%rejection, "command refused");
+                Notice::new(Level::Refused, rejection.to_string(), now)
+            }
         }
+    }
+
+    fn sequence(&mut self, commands: Vec<Command>) -> Notice {
+        let mut last = Notice::new(Level::Info, "Nothing to do.", self.clock.now());
+        for command in commands {
+            last = self.command(command);
+            if last.level != Level::Ok {
+                break;
+            }
+        }
+        last
     }
 
     fn refuse_scan(&mut self, text: &str, reason: String) -> Notice {
         let now = self.clock.now();
+        tracing::info!(scanned = text, %reason, "scan refused");
         let evidence = evidence_of_refusal(&self.state, text, &reason, now);
         match self.append(vec![evidence]) {
             Ok(_) => Notice::new(Level::Refused, reason, now),
@@ -139,7 +158,12 @@ impl Core {
     fn record(&mut self, events: Vec<NewEvent>) -> Notice {
         let now = self.clock.now();
         match self.append(events) {
-            Ok(sealed) => Notice::new(Level::Ok, describe(&sealed, &self.state), now),
+            Ok(sealed) => {
+                for event in &sealed {
+                    tracing::info!(seq = event.seq, kind = event.kind.name(), actor = %event.actor, "recorded");
+                }
+                Notice::new(Level::Ok, describe(&sealed, &self.state), now)
+            }
             Err(error) => self.write_failed(error),
         }
     }

@@ -167,7 +167,7 @@ impl App {
             KeyCommand::ShowQueue => self.show(Screen::Queue),
             KeyCommand::ShowRun => self.show(Screen::Run),
             KeyCommand::ShowLogin => self.show(Screen::Login),
-            KeyCommand::Start => core(Command::Start),
+            KeyCommand::Start => self.start(),
             KeyCommand::Pause => core(Command::Pause),
             KeyCommand::Resume => core(Command::Resume),
             KeyCommand::Complete => core(Command::Complete),
@@ -204,6 +204,25 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// On the queue, start means "start the order I am pointing at"; elsewhere, the active order.
+    fn start(&mut self) -> Vec<Effect> {
+        let highlighted = match (self.screen, self.view.queue.get(self.selected)) {
+            (Screen::Queue, Some(row)) => Some(row.id.clone()),
+            _ => None,
+        };
+        let active = self.view.active.as_ref().map(|a| a.id.clone());
+        let commands = match highlighted {
+            Some(id) if Some(&id) != active.as_ref() => vec![
+                Command::SelectWorkOrder {
+                    id: id.as_str().into(),
+                },
+                Command::Start,
+            ],
+            _ => vec![Command::Start],
+        };
+        vec![Effect::Core(CoreInput::Sequence(commands))]
     }
 
     fn show(&mut self, screen: Screen) -> Vec<Effect> {

@@ -449,7 +449,7 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let bindings = app.keymap.bindings(app.screen.layer());
     let mut lines: Vec<Line> = bindings
         .iter()
-        .map(|b| Line::from(format!(" {:<10} {}", b.key.to_string(), b.desc)))
+        .map(|b| Line::from(format!(" {:<10} {}", b.key.label(), b.desc)))
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from(

@@ -242,3 +242,124 @@ async fn a_central_answering_errors_loses_nothing() {
     .await;
     station.shutdown().await;
 }
+
+/// A TCP relay between station and PLC that the test can cut, like a pulled cable: the PLC keeps
+/// running and counting while the station cannot see it.
+struct Cable {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cable {
+    async fn plug(listen: SocketAddr, plc: SocketAddr) -> Cable {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .expect("bind cable");
+        let addr = listener.local_addr().expect("cable addr");
+        let task = tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            while let Ok((mut station_side, _)) = listener.accept().await {
+                links.spawn(async move {
+                    if let Ok(mut plc_side) = tokio::net::TcpStream::connect(plc).await {
+                        let _ =
+                            tokio::io::copy_bidirectional(&mut station_side, &mut plc_side).await;
+                    }
+                });
+            }
+        });
+        Cable { addr, task }
+    }
+
+    /// Cuts the cable: the listener and every relayed connection go away at once.
+    fn pull(self) -> SocketAddr {
+        self.task.abort();
+        self.addr
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plc_link_that_drops_mid_run_loses_no_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    {
+        let mut store = Store::open(&db, &station_id()).expect("store");
+        let mut state = store.load_state().expect("state");
+        store
+            .apply_changes(&mut state, &crate::support::demo_master_page().await)
+            .expect("master");
+    }
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig {
+            cycle_time: Duration::from_millis(30),
+            defect_rate: 0.1,
+            seed: Some(11),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let cable = Cable::plug(([127, 0, 0, 1], 0).into(), sim.local_addr()).await;
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db.clone(),
+        plc: Some(PollerConfig {
+            address: cable.addr.to_string(),
+            poll_interval: Duration::from_millis(50),
+            request_timeout: Duration::from_millis(300),
+            backoff_max: Duration::from_millis(300),
+            ..PollerConfig::default()
+        }),
+        sync: None,
+        clock: Arc::new(SystemClock),
+    })
+    .await
+    .expect("station");
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24001").await;
+    scan(&station, "@START").await;
+    wait_view(&mut station.view, "units counted", |v| {
+        v.active.as_ref().is_some_and(|a| a.produced >= 5)
+    })
+    .await;
+
+    // The cable is pulled mid-run: the station says so, the PLC keeps making parts for a while.
+    let before = sim.processed();
+    let address = cable.pull();
+    wait_view(&mut station.view, "PLC offline", |v| {
+        matches!(v.plc.link, takt::station::view::PlcLink::Offline { .. })
+    })
+    .await;
+    crate::support::eventually(
+        "the PLC keeps producing unseen",
+        Duration::from_secs(10),
+        || async { sim.processed() >= before + 5 },
+    )
+    .await;
+
+    // Plugged back in: the counts catch up from the PLC's counters, nothing lost, nothing doubled.
+    let _cable = Cable::plug(address, sim.local_addr()).await;
+    wait_view(&mut station.view, "PLC back online", |v| {
+        v.plc.link == takt::station::view::PlcLink::Online
+    })
+    .await;
+    scan(&station, "@PAUSE").await;
+    wait_view(&mut station.view, "machine idle", |v| {
+        !v.plc.permit && v.plc.state == Some(takt::domain::PackMlState::Idle)
+    })
+    .await;
+    // One more poll after the machine stopped, so the last counter value is in.
+    let settled = sim.processed();
+    let view = wait_view(&mut station.view, "every unit counted", |v| {
+        v.active
+            .as_ref()
+            .map(|a| a.produced + v.unassigned_produced)
+            == Some(u64::from(settled))
+    })
+    .await;
+    let (produced, rejected) = produced_in_log(&db, "WO-24001");
+    assert_eq!(produced + view.unassigned_produced, u64::from(settled));
+    assert_eq!(rejected, u64::from(sim.defective()));
+    station.shutdown().await;
+    sim.shutdown().await;
+}

@@ -247,9 +247,12 @@ async fn counts_rise_on_screen_from_the_plc() {
     ui.wait_for("PLC idle").await;
     ui.scan("EMP-1002");
     ui.wait_for("Welcome, Demo Operator B").await;
-    ui.scan("WO-24003");
+    ui.wait_for("Queue - 4 orders").await;
+    // F5 on the queue starts the highlighted order: select it and start it in one go.
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::F(5));
     ui.wait_for("Run - WO-24003").await;
-    ui.key(KeyCode::F(5)); // start, through the keymap
     ui.wait_for("PLC running").await;
     let screen = wait_for(
         &mut ui.frames,
