@@ -1880,7 +1880,7 @@ mod tests {
             "[global]\nkeymap = [ { on = \"f10\", run = \"none\" }, { on = \"f9\", run = \"logout\", label = \"Abmelden\" } ]\n",
         )
         .expect("keymap should load");
-        let login: Vec<(String, String)> = map.legend(Layer::Login);
+        let login: Vec<(String, String)> = map.legend(Layer::Queue);
         assert!(
             login.contains(&("Ctrl+Q".into(), "Quit".into())),
             "{login:?}"
@@ -1902,11 +1902,11 @@ mod tests {
             printed.contains("keymaps/default.toml, site.toml"),
             "{printed}"
         );
-        assert!(printed.contains("[login]\nkeymap = []\n"), "{printed}");
+        assert!(printed.contains("[login]\nkeymap = [\n"), "{printed}");
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:54\n"
+                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:59\n"
             ),
             "{printed}"
         );

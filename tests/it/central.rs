@@ -749,3 +749,71 @@ async fn worker_rewinds_when_central_lacks_acked_events() {
         .expect("no panic");
     central.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_central_answering_500_gets_the_same_batch_again_until_it_stores_it() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    // Central's storage refuses every insert, as a full or broken disk would: ingest answers 500.
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open central db");
+        conn.execute_batch(
+            "CREATE TRIGGER broken_disk BEFORE INSERT ON events
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;",
+        )
+        .expect("break central storage");
+    }
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    station.produce("WO-24002", 4, 3, 1);
+
+    // Straight at the API: a 500 with words, nothing stored.
+    let status = reqwest::Client::new()
+        .post(format!("{}/api/v1/stations/L1-S1/events", central.url()))
+        .bearer_auth(&token)
+        .json(&takt::protocol::EventBatch {
+            events: takt::store::read_events_after(
+                &takt::store::connect(&station.path, true).expect("read"),
+                0,
+                10,
+            )
+            .expect("events"),
+        })
+        .send()
+        .await
+        .expect("post")
+        .status();
+    assert_eq!(status.as_u16(), 500);
+
+    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
+    let (reports_tx, mut reports) = mpsc::channel(64);
+    let worker = spawn_worker(
+        fast_config(central.url(), token, &station),
+        appended_rx,
+        reports_tx,
+    );
+    let seen = wait_for(&mut station, &mut reports, "central offline on 500", |r| {
+        matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
+    })
+    .await;
+    assert!(!seen.iter().any(|r| matches!(r, SyncReport::Acked(_))));
+    assert_eq!(station.store.sync_status().expect("status").backlog(), 4);
+
+    // The disk is mended; the retried batch lands exactly once.
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open central db");
+        conn.execute_batch("DROP TRIGGER broken_disk")
+            .expect("mend storage");
+    }
+    wait_for(&mut station, &mut reports, "ack of 4", acked_through(4)).await;
+    assert_eq!(stored_events(&db, "L1-S1"), 4);
+    let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24002").await;
+    assert_eq!((report.produced, report.rejected), (12, 4));
+    drop(reports);
+    timeout(WAIT, worker)
+        .await
+        .expect("worker ends")
+        .expect("no panic");
+    central.shutdown().await;
+}
