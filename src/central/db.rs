@@ -8,7 +8,7 @@ use crate::domain::{Event, EventKind, GENESIS_HASH, StationId};
 use crate::protocol::{
     BatchAck, Change, ChangePage, MasterRecord, StationProgress, WorkOrderReport,
 };
-use crate::store::VerifyReport;
+use crate::store::{ChainWalker, VerifyReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::Path;
@@ -410,41 +410,18 @@ impl Db {
             "SELECT seq, body, prev_hash, hash FROM events WHERE station = ?1 ORDER BY seq",
         )?;
         let mut rows = statement.query(params![station.as_str()])?;
-        let mut prev: Option<(u64, String)> = None;
-        let mut count = 0;
+        let mut walker = ChainWalker::default();
         while let Some(row) = rows.next()? {
             let seq = from_sql_int(row.get(0)?);
             let body: String = row.get(1)?;
             let column_prev: String = row.get(2)?;
             let column_hash: String = row.get(3)?;
-            let event: Event = match serde_json::from_str(&body) {
-                Ok(event) => event,
-                Err(e) => {
-                    return Ok(VerifyReport::Broken {
-                        seq,
-                        reason: format!("event body is unreadable: {e}"),
-                    });
-                }
-            };
-            if event.seq != seq
-                || event.station != *station
-                || event.prev_hash != column_prev
-                || event.hash != column_hash
+            if let Err(broken) = walker.step(seq, &body, &column_prev, &column_hash, Some(station))
             {
-                return Ok(VerifyReport::Broken {
-                    seq,
-                    reason: "the indexed columns disagree with the stored event".into(),
-                });
+                return Ok(broken);
             }
-            if let Err(error) = event.verify_after(prev.as_ref().map(|(s, h)| (*s, h.as_str()))) {
-                return Ok(VerifyReport::Broken {
-                    seq,
-                    reason: error.to_string(),
-                });
-            }
-            prev = Some((seq, event.hash));
-            count += 1;
         }
+        let prev = walker.head().cloned();
         let witness = load_head(&self.conn, station.as_str())?;
         if witness != prev {
             let seq = witness
@@ -460,10 +437,7 @@ impl Db {
                 ),
             });
         }
-        Ok(VerifyReport::Intact {
-            events: count,
-            head: prev.map(|(_, hash)| hash),
-        })
+        Ok(walker.finish())
     }
 }
 

@@ -1,8 +1,9 @@
-//! `takt audit verify`: walk a station's chain and name the first link that does not hold.
+//! Walking a hash chain and naming the first link that does not hold. Used by `takt audit verify` on a
+//! station's store and, through [`ChainWalker`], by central on the copy it holds.
 
 use super::{Result, StoreError};
-use crate::domain::Event;
-use rusqlite::{Connection, params};
+use crate::domain::{Event, StationId};
+use rusqlite::Connection;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyReport {
@@ -12,45 +13,72 @@ pub enum VerifyReport {
     Broken { seq: u64, reason: String },
 }
 
+/// Checks stored events one at a time, in `seq` order, as they come off any table.
+#[derive(Debug, Default)]
+pub struct ChainWalker {
+    prev: Option<(u64, String)>,
+    count: u64,
+}
+
+impl ChainWalker {
+    /// Checks the next stored row: the JSON body against its indexed columns (and the station, if
+    /// given), then the link to the previous event. `Err` is the report naming the broken link.
+    pub fn step(
+        &mut self,
+        seq: u64,
+        body: &str,
+        column_prev: &str,
+        column_hash: &str,
+        station: Option<&StationId>,
+    ) -> std::result::Result<(), VerifyReport> {
+        let broken = |reason: String| VerifyReport::Broken { seq, reason };
+        let event: Event = serde_json::from_str(body)
+            .map_err(|e| broken(format!("event body is unreadable: {e}")))?;
+        if event.seq != seq
+            || station.is_some_and(|station| event.station != *station)
+            || event.prev_hash != column_prev
+            || event.hash != column_hash
+        {
+            return Err(broken(
+                "the indexed columns disagree with the stored event".into(),
+            ));
+        }
+        event
+            .verify_after(self.prev.as_ref().map(|(s, h)| (*s, h.as_str())))
+            .map_err(|error| broken(error.to_string()))?;
+        self.prev = Some((seq, event.hash));
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The last event walked so far.
+    pub fn head(&self) -> Option<&(u64, String)> {
+        self.prev.as_ref()
+    }
+
+    pub fn finish(self) -> VerifyReport {
+        VerifyReport::Intact {
+            events: self.count,
+            head: self.prev.map(|(_, hash)| hash),
+        }
+    }
+}
+
 pub fn verify_chain(conn: &Connection) -> Result<VerifyReport> {
-    let mut statement = conn
-        .prepare("SELECT seq, body, prev_hash, hash FROM event_log WHERE seq > ?1 ORDER BY seq")?;
-    let mut rows = statement.query(params![0])?;
-    let mut prev: Option<(u64, String)> = None;
-    let mut count = 0;
+    let mut statement =
+        conn.prepare("SELECT seq, body, prev_hash, hash FROM event_log ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    let mut walker = ChainWalker::default();
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)? as u64;
         let body: String = row.get(1)?;
         let column_prev: String = row.get(2)?;
         let column_hash: String = row.get(3)?;
-        let event: Event = match serde_json::from_str(&body) {
-            Ok(event) => event,
-            Err(e) => {
-                return Ok(VerifyReport::Broken {
-                    seq,
-                    reason: format!("event body is unreadable: {e}"),
-                });
-            }
-        };
-        if event.seq != seq || event.prev_hash != column_prev || event.hash != column_hash {
-            return Ok(VerifyReport::Broken {
-                seq,
-                reason: "the indexed columns disagree with the stored event".into(),
-            });
+        if let Err(broken) = walker.step(seq, &body, &column_prev, &column_hash, None) {
+            return Ok(broken);
         }
-        if let Err(error) = event.verify_after(prev.as_ref().map(|(s, h)| (*s, h.as_str()))) {
-            return Ok(VerifyReport::Broken {
-                seq,
-                reason: error.to_string(),
-            });
-        }
-        prev = Some((seq, event.hash));
-        count += 1;
     }
-    Ok(VerifyReport::Intact {
-        events: count,
-        head: prev.map(|(_, hash)| hash),
-    })
+    Ok(walker.finish())
 }
 
 impl From<serde_json::Error> for StoreError {

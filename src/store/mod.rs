@@ -8,7 +8,7 @@ mod audit;
 mod projection;
 mod schema;
 
-pub use audit::{VerifyReport, verify_chain};
+pub use audit::{ChainWalker, VerifyReport, verify_chain};
 
 use crate::domain::{Event, MasterData, NewEvent, State, StationId, apply};
 use crate::protocol::{BatchAck, ChangePage, MasterRecord};
