@@ -196,10 +196,11 @@ impl Core {
                 self.view.plc.link = PlcLink::Online;
                 self.show_sample(&sample);
                 let events = observe(&self.state, &sample, self.clock.now());
+                let good_before = self.active_good_and_quantity();
                 // A failed write leaves the baseline where it was: the next sample counts the same
                 // units again, so nothing is lost, only delayed.
                 match self.append(events) {
-                    Ok(_) => None,
+                    Ok(_) => self.quantity_reached(good_before),
                     Err(error) => Some(self.write_failed(error)),
                 }
             }
@@ -225,6 +226,28 @@ impl Core {
                 })
             }
         }
+    }
+
+    fn active_good_and_quantity(&self) -> Option<(String, u64, u64)> {
+        let (id, progress) = self.state.active_progress()?;
+        let quantity = self.state.master.work_orders.get(id)?.quantity;
+        Some((id.to_string(), progress.good(), quantity))
+    }
+
+    /// Says so once when the order's good count reaches its quantity: the machine keeps its permit
+    /// (the operator decides), but nobody should overproduce without noticing.
+    fn quantity_reached(&self, before: Option<(String, u64, u64)>) -> Option<Notice> {
+        let (id, good_before, quantity) = before?;
+        let (_, good_now, _) = self.active_good_and_quantity()?;
+        (good_before < quantity && good_now >= quantity).then(|| {
+            Notice::new(
+                Level::Info,
+                format!(
+                    "{id}: {good_now} of {quantity} good - the quantity is reached. Complete the order (@COMPLETE)."
+                ),
+                self.clock.now(),
+            )
+        })
     }
 
     fn show_sample(&mut self, sample: &PlcSample) {

@@ -394,12 +394,38 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             theme.fg(Color::Yellow),
         ));
     }
+    if !compact {
+        push_recent(
+            &mut lines,
+            app,
+            theme,
+            usize::from(area.height.saturating_sub(2)),
+        );
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(titled(format!(" Run - {} ", active.id))),
         area,
     );
+}
+
+/// Fills what room is left with the last notices, newest first, so the operator can look back.
+fn push_recent(lines: &mut Vec<Line<'static>>, app: &App, theme: &Theme, height: usize) {
+    let room = height.saturating_sub(lines.len() + 2);
+    if room == 0 || app.notices.len() < 2 {
+        return;
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(" Recent", theme.bold()));
+    for notice in app.notices.iter().skip(1).take(room) {
+        let (word, style) = theme.level(notice.level);
+        lines.push(Line::from(vec![
+            Span::raw(format!(" {} ", notice.at.format("%H:%M:%S"))),
+            Span::styled(format!("{word:<5} "), style),
+            Span::raw(notice.text.clone()),
+        ]));
+    }
 }
 
 fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

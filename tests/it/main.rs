@@ -2,6 +2,7 @@
 
 mod central;
 mod cli;
+mod core;
 mod crash;
 mod e2e;
 mod plc;

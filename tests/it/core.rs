@@ -1,0 +1,193 @@
+//! The station core on a real SQLite file, fed the inputs the PLC poller and sync worker send.
+
+use crate::support::{demo_master_page, station_id};
+use std::sync::Arc;
+use takt::clock::ManualClock;
+use takt::domain::{EventKind, PackMlState, PlcSample, WorkOrderStatus};
+use takt::plc::{PlcEvent, PlcOutputs};
+use takt::protocol::{Change, ChangePage, MasterRecord};
+use takt::station::{Core, CoreInput, CoreOutputs, Level, Notice};
+use takt::store::{Store, connect, read_events_after};
+use tokio::sync::watch;
+
+struct Rig {
+    core: Core,
+    db: std::path::PathBuf,
+    plc: watch::Receiver<PlcOutputs>,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    let mut store = Store::open(&db, &station_id()).expect("store");
+    let mut state = store.load_state().expect("state");
+    store
+        .apply_changes(&mut state, &demo_master_page().await)
+        .expect("master");
+    let (plc_tx, plc) = watch::channel(PlcOutputs::default());
+    let outputs = CoreOutputs {
+        plc: plc_tx,
+        ..CoreOutputs::detached("L1-S1")
+    };
+    let clock = ManualClock::new(chrono::Utc::now());
+    let core = Core::new(store, Arc::new(clock), outputs, Some("127.0.0.1:1"), true).expect("core");
+    Rig {
+        core,
+        db,
+        plc,
+        _dir: dir,
+    }
+}
+
+impl Rig {
+    fn input(&mut self, input: CoreInput) -> Option<Notice> {
+        let notice = self.core.handle(input);
+        self.core.publish();
+        notice
+    }
+
+    fn scan(&mut self, text: &str) -> Notice {
+        self.input(CoreInput::Scan(text.into()))
+            .expect("a scan always answers")
+    }
+
+    fn sample(&mut self, processed: u32, defective: u32) -> Option<Notice> {
+        self.input(CoreInput::Plc(PlcEvent::Sample(PlcSample {
+            map_version: 1,
+            heartbeat: 1,
+            epoch: 42,
+            state: PackMlState::Execute,
+            unit_mode: 1,
+            stop_reason: 0,
+            warning: 0,
+            interlock_bits: 0,
+            stacklight_bits: 0,
+            speed_x100: 0,
+            processed,
+            defective,
+            consumed: processed,
+            cycles: processed,
+            last_cycle_ms: 4500,
+            recipe: 0,
+        })))
+    }
+
+    fn kinds(&self) -> Vec<EventKind> {
+        let conn = connect(&self.db, true).expect("read");
+        read_events_after(&conn, 0, u64::MAX)
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn refused_scans_are_evidence_refused_keys_are_not() {
+    let mut rig = rig().await;
+    let notice = rig.scan("WO-24004");
+    assert_eq!(notice.level, Level::Refused);
+    assert_eq!(notice.text, "Nobody is logged in. Scan your badge first.");
+    let refused = rig
+        .input(CoreInput::Command(takt::domain::Command::Start))
+        .expect("answer");
+    assert_eq!(refused.level, Level::Refused);
+    let kinds = rig.kinds();
+    assert_eq!(kinds.len(), 1, "only the scan is recorded: {kinds:?}");
+    assert!(matches!(&kinds[0], EventKind::ScanRefused { scanned, .. } if scanned == "WO-24004"));
+}
+
+#[tokio::test]
+async fn the_permit_follows_login_start_pause_and_logout() {
+    let mut rig = rig().await;
+    assert!(!rig.plc.borrow().permit);
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    assert!(!rig.plc.borrow().permit, "selected is not running");
+    rig.scan("@START");
+    assert_eq!(
+        *rig.plc.borrow(),
+        PlcOutputs {
+            permit: true,
+            work_order_numeric: 24001
+        }
+    );
+    rig.scan("@PAUSE");
+    assert!(!rig.plc.borrow().permit);
+    rig.scan("@RESUME");
+    assert!(rig.plc.borrow().permit);
+    rig.scan("@LOGOUT");
+    assert!(!rig.plc.borrow().permit, "nobody logged in: no permit");
+}
+
+#[tokio::test]
+async fn reaching_the_quantity_is_said_once() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24002"); // BC-210 x 60
+    rig.scan("@START");
+    assert_eq!(rig.sample(1000, 0), None, "first contact sets the baseline");
+    assert_eq!(rig.sample(1059, 0), None);
+    let notice = rig.sample(1061, 1).expect("quantity reached");
+    assert_eq!(notice.level, Level::Info);
+    assert!(notice.text.contains("60 of 60 good"), "{}", notice.text);
+    assert_eq!(rig.sample(1062, 1), None, "said once, not at every unit");
+}
+
+#[tokio::test]
+async fn a_hold_from_central_blocks_production_at_once() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan("@START");
+    assert!(rig.plc.borrow().permit);
+    let mut order =
+        match demo_master_page()
+            .await
+            .changes
+            .into_iter()
+            .find_map(|c| match c.record {
+                MasterRecord::WorkOrder(w) if w.id.as_str() == "WO-24001" => Some(w),
+                _ => None,
+            }) {
+            Some(order) => order,
+            None => panic!("WO-24001 in the demo plant"),
+        };
+    order.status = WorkOrderStatus::OnHold;
+    let notice = rig
+        .input(CoreInput::Sync(takt::sync::SyncReport::Changes(
+            ChangePage {
+                changes: vec![Change {
+                    version: 1000,
+                    record: MasterRecord::WorkOrder(order),
+                }],
+                cursor: 1000,
+                more: false,
+                server_time: chrono::Utc::now(),
+            },
+        )))
+        .expect("the hold is said");
+    assert!(
+        notice.text.contains("on hold") && notice.text.contains("blocked"),
+        "{}",
+        notice.text
+    );
+    assert!(
+        !rig.plc.borrow().permit,
+        "the machine loses its permit at once"
+    );
+    // Units the machine finishes in between are still counted: facts are never refused.
+    rig.sample(5, 0);
+    rig.sample(7, 0);
+    let produced: u64 = rig
+        .kinds()
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::UnitsProduced { produced, .. } => Some(*produced),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(produced, 2);
+    assert_eq!(rig.scan("@RESUME").level, Level::Refused);
+}
