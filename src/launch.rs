@@ -95,10 +95,12 @@ pub async fn run_station(
         login_hints: config.ui.login_hints.clone(),
     };
     let app = App::new(keymap, station.view.borrow().clone(), options);
-    let result = {
-        let mut guard = TerminalGuard::enter().context("cannot take over the terminal")?;
-        let input = crossterm::event::EventStream::new();
-        crate::tui::run(&mut guard.terminal, input, app, links).await
+    let result = match TerminalGuard::enter().context("cannot take over the terminal") {
+        Ok(mut guard) => {
+            let input = crossterm::event::EventStream::new();
+            crate::tui::run(&mut guard.terminal, input, app, links).await
+        }
+        Err(error) => Err(error),
     };
     station.shutdown().await;
     result

@@ -201,6 +201,9 @@ fn check_runnable(state: &State, id: &WorkOrderId) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// How much of a refused scan the evidence keeps.
+pub const MAX_EVIDENCE_CHARS: usize = 300;
+
 /// The evidence a refused scan leaves in the log: what was scanned, by whom, and why it was refused.
 pub fn evidence_of_refusal(
     state: &State,
@@ -216,8 +219,24 @@ pub fn evidence_of_refusal(
             .map(|session| Actor::Operator(session.badge.clone()))
             .unwrap_or(Actor::Station),
         kind: EventKind::ScanRefused {
-            scanned: scanned.to_owned(),
+            // Evidence, not a dump: an overlong scan is kept to its first characters.
+            scanned: scanned.chars().take(MAX_EVIDENCE_CHARS).collect(),
             reason: reason.to_owned(),
         },
+    }
+}
+
+/// The station pauses a running order on its own when it stops or finds, at start, that it stopped
+/// without saying so (a crash, a power cut): a machine must never restart unattended.
+pub fn station_pause(state: &State, now: DateTime<Utc>) -> Vec<NewEvent> {
+    match state.active_progress() {
+        Some((id, progress)) if progress.status == ExecStatus::Running => vec![NewEvent {
+            at: now,
+            actor: Actor::Station,
+            kind: EventKind::WorkOrderPaused {
+                work_order: id.clone(),
+            },
+        }],
+        _ => Vec::new(),
     }
 }

@@ -13,7 +13,7 @@ pub mod state;
 mod decide;
 mod observe;
 
-pub use decide::{Command, decide, evidence_of_refusal};
+pub use decide::{Command, decide, evidence_of_refusal, station_pause};
 pub use event::{Actor, Event, EventKind, GENESIS_HASH, NewEvent, SCHEMA_VERSION};
 pub use ids::{Badge, LineId, MaterialId, ProductId, StationId, WorkOrderId};
 pub use master::{MasterData, Material, Operator, Product, WorkOrder, WorkOrderStatus};

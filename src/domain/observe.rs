@@ -6,7 +6,7 @@
 
 use super::event::{Actor, BaselineCause, EventKind, NewEvent};
 use super::plc::PlcSample;
-use super::state::State;
+use super::state::{ExecStatus, State};
 use chrono::{DateTime, Utc};
 
 /// More units than this between two polls cannot be real production: the counter was reset.
@@ -18,16 +18,22 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
         actor: Actor::Plc,
         kind,
     };
-    let work_order = state.active.clone();
-    let units = |produced: u32, rejected: u32| {
+    // Units belong to the order that is running (or paused mid-cycle); units made while an order
+    // is merely selected, or none is, stay unassigned rather than land on the wrong order.
+    let work_order = state
+        .active_progress()
+        .filter(|(_, p)| matches!(p.status, ExecStatus::Running | ExecStatus::Paused))
+        .map(|(id, _)| id.clone());
+    // The defective baseline moves only by the rejects actually booked: a PLC that bumps its
+    // defective counter a scan before the processed one must not lose that reject.
+    let units = |produced: u32, rejected: u32, defective_total: u32| {
         event(EventKind::UnitsProduced {
             work_order: work_order.clone(),
             produced: u64::from(produced),
-            // A PLC that counts more defects than units is wrong; never book more rejects than units.
-            rejected: u64::from(rejected.min(produced)),
+            rejected: u64::from(rejected),
             plc_epoch: sample.epoch,
             processed_total: sample.processed,
-            defective_total: sample.defective,
+            defective_total,
         })
     };
     let restart = |cause: BaselineCause| {
@@ -37,8 +43,9 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
             processed_total: 0,
             defective_total: 0,
         })];
-        if sample.processed > 0 || sample.defective > 0 {
-            events.push(units(sample.processed, sample.defective));
+        if sample.processed > 0 {
+            let rejected = sample.defective.min(sample.processed);
+            events.push(units(sample.processed, rejected, rejected));
         }
         events
     };
@@ -51,16 +58,55 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
             defective_total: sample.defective,
         })];
     };
-    if baseline.epoch != sample.epoch {
-        return restart(BaselineCause::PlcRestart);
-    }
     let produced = sample.processed.wrapping_sub(baseline.processed);
     let rejected = sample.defective.wrapping_sub(baseline.defective);
-    if produced > MAX_PLAUSIBLE_COUNTER_STEP || rejected > MAX_PLAUSIBLE_COUNTER_STEP {
+    let processed_continues = produced <= MAX_PLAUSIBLE_COUNTER_STEP;
+    let defective_continues = rejected <= MAX_PLAUSIBLE_COUNTER_STEP;
+    if baseline.epoch != sample.epoch {
+        // A PLC with retentive counters restarts and carries on counting: that is a continuation,
+        // not a restart from zero, or every unit since the last reset would count twice.
+        let retained = processed_continues
+            && defective_continues
+            && sample.processed >= baseline.processed
+            && sample.defective >= baseline.defective;
+        if !retained {
+            return restart(BaselineCause::PlcRestart);
+        }
+    }
+    if !processed_continues {
         return restart(BaselineCause::CounterReset);
     }
-    if produced == 0 && rejected == 0 {
+    if !defective_continues {
+        // Only the defective counter was reset: take its new value as the baseline and book no
+        // rejects from it (we cannot know how many there were).
+        return vec![if produced == 0 {
+            event(EventKind::PlcCounterBaseline {
+                cause: BaselineCause::CounterReset,
+                plc_epoch: sample.epoch,
+                processed_total: sample.processed,
+                defective_total: sample.defective,
+            })
+        } else {
+            units(produced, 0, sample.defective)
+        }];
+    }
+    if produced == 0 {
+        // Nothing made (a reject counted ahead of its unit waits for it), but a retentive restart
+        // still needs its new epoch recorded.
+        if baseline.epoch != sample.epoch {
+            return vec![event(EventKind::PlcCounterBaseline {
+                cause: BaselineCause::PlcRestart,
+                plc_epoch: sample.epoch,
+                processed_total: baseline.processed,
+                defective_total: baseline.defective,
+            })];
+        }
         return Vec::new();
     }
-    vec![units(produced, rejected)]
+    let booked = rejected.min(produced);
+    vec![units(
+        produced,
+        booked,
+        baseline.defective.wrapping_add(booked),
+    )]
 }

@@ -364,6 +364,94 @@ fn counter_deltas_become_units_with_wrap_restart_and_reset() {
 }
 
 #[test]
+fn a_reject_counted_before_its_unit_is_not_lost() {
+    let mut state = plant();
+    state.counters = Some(CounterBaseline {
+        epoch: 1,
+        processed: 100,
+        defective: 5,
+    });
+    let events = observe(&state, &sample(1, 100, 6), now());
+    assert!(events.is_empty(), "nothing made yet: {events:?}");
+    let events = observe(&state, &sample(1, 101, 6), now());
+    assert_eq!(produced(&events), vec![(1, 1)]);
+    apply_all(&mut state, events);
+    assert_eq!(
+        state.counters.map(|c| (c.processed, c.defective)),
+        Some((101, 6))
+    );
+    // More rejects than units in one poll: book one per unit, keep the rest for later units.
+    let events = observe(&state, &sample(1, 102, 9), now());
+    assert_eq!(produced(&events), vec![(1, 1)]);
+    apply_all(&mut state, events);
+    let events = observe(&state, &sample(1, 104, 9), now());
+    assert_eq!(produced(&events), vec![(2, 2)]);
+}
+
+#[test]
+fn retentive_counters_across_a_plc_restart_are_not_counted_twice() {
+    let mut state = plant();
+    state.counters = Some(CounterBaseline {
+        epoch: 1,
+        processed: 50_000,
+        defective: 40,
+    });
+    let events = observe(&state, &sample(2, 50_003, 40), now());
+    assert_eq!(produced(&events), vec![(3, 0)]);
+    apply_all(&mut state, events);
+    assert_eq!(state.counters.map(|c| c.epoch), Some(2));
+    // The same with nothing made since: the new epoch is recorded, no units.
+    state.counters = Some(CounterBaseline {
+        epoch: 2,
+        processed: 50_003,
+        defective: 40,
+    });
+    let events = observe(&state, &sample(3, 50_003, 40), now());
+    assert_eq!(produced(&events), vec![]);
+    apply_all(&mut state, events);
+    assert_eq!(state.counters.map(|c| c.epoch), Some(3));
+}
+
+#[test]
+fn a_reset_of_the_defective_counter_alone_books_no_phantom_units() {
+    let mut state = plant();
+    state.counters = Some(CounterBaseline {
+        epoch: 1,
+        processed: 500,
+        defective: 30,
+    });
+    let events = observe(&state, &sample(1, 502, 0), now());
+    assert_eq!(produced(&events), vec![(2, 0)]);
+    apply_all(&mut state, events);
+    assert_eq!(
+        state.counters.map(|c| (c.processed, c.defective)),
+        Some((502, 0))
+    );
+}
+
+#[test]
+fn units_while_an_order_is_only_selected_stay_unassigned() {
+    let mut state = plant();
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    state.counters = Some(CounterBaseline {
+        epoch: 1,
+        processed: 0,
+        defective: 0,
+    });
+    let events = observe(&state, &sample(1, 2, 0), now());
+    apply_all(&mut state, events);
+    assert_eq!(state.unassigned_produced, 2);
+    assert_eq!(state.progress[&WorkOrderId::from("WO-24001")].produced, 0);
+}
+
+#[test]
 fn units_without_an_active_order_are_kept_unassigned() {
     let mut state = plant();
     let first = observe(&state, &sample(1, 0, 0), now());

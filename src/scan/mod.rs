@@ -84,6 +84,15 @@ pub fn classify(text: &str, master: &MasterData) -> Result<Scan, ScanError> {
     if text.chars().any(char::is_control) {
         return Err(ScanError::Unreadable);
     }
+    // Master data may hold codes in any case: the exact text wins.
+    let exact_badge = Badge::new(text);
+    if master.operators.contains_key(&exact_badge) {
+        return Ok(Scan::Badge(exact_badge));
+    }
+    let exact_order = WorkOrderId::new(text);
+    if master.work_orders.contains_key(&exact_order) {
+        return Ok(Scan::WorkOrder(exact_order));
+    }
     // Scanners send upper case; people keying a code often do not.
     let code = text.to_uppercase();
     if code.starts_with('@') {

@@ -5,7 +5,9 @@
 use super::notice::{Level, Notice, describe};
 use super::view::{CentralView, PlcLink, View};
 use crate::clock::Clock;
-use crate::domain::{Command, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe};
+use crate::domain::{
+    Command, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
+};
 use crate::plc::{PlcEvent, PlcOutputs};
 use crate::scan;
 use crate::store::{Store, StoreError};
@@ -25,6 +27,8 @@ pub enum CoreInput {
     Sequence(Vec<Command>),
     Plc(PlcEvent),
     Sync(SyncReport),
+    /// The station is stopping: pause a running order so the machine loses its permit.
+    Shutdown,
 }
 
 /// Where the core publishes what it knows.
@@ -56,6 +60,10 @@ pub struct Core {
     outputs: CoreOutputs,
     view: View,
     acked_through: u64,
+    /// Contact with the PLC was lost after it had answered; the next sample says it is back.
+    plc_lost: bool,
+    /// Appending PLC counts failed and the operator was told; not again until a write succeeds.
+    plc_write_failing: bool,
 }
 
 impl Core {
@@ -85,9 +93,30 @@ impl Core {
             outputs,
             view,
             acked_through: sync.acked_through,
+            plc_lost: false,
+            plc_write_failing: false,
         };
+        // Found running at start: the station stopped without pausing (crash, power cut).
+        if let Some(notice) = core.pause_unattended("The station restarted") {
+            let _ = core.outputs.notices.send(notice);
+        }
         core.publish();
         Ok(core)
+    }
+
+    fn pause_unattended(&mut self, why: &str) -> Option<Notice> {
+        let events = station_pause(&self.state, self.clock.now());
+        let id = events.first()?.kind.work_order()?.clone();
+        Some(match self.append(events) {
+            Ok(_) => Notice::new(
+                Level::Info,
+                format!(
+                    "{why}: {id} was paused so the machine cannot run unattended. Resume it to carry on."
+                ),
+                self.clock.now(),
+            ),
+            Err(error) => self.write_failed(error),
+        })
     }
 
     pub fn state(&self) -> &State {
@@ -100,6 +129,7 @@ impl Core {
             CoreInput::Scan(text) => Some(self.scan(&text)),
             CoreInput::Command(command) => Some(self.command(command)),
             CoreInput::Sequence(commands) => Some(self.sequence(commands)),
+            CoreInput::Shutdown => self.pause_unattended("Station stopping"),
             CoreInput::Plc(event) => self.plc(event),
             CoreInput::Sync(report) => self.sync(report),
         };
@@ -186,25 +216,55 @@ impl Core {
     }
 
     fn plc(&mut self, event: PlcEvent) -> Option<Notice> {
+        let now = self.clock.now();
         match event {
+            // Connected is not yet online: a gateway can accept TCP with a dead PLC behind it.
             PlcEvent::Connected { .. } => {
-                self.view.plc.link = PlcLink::Online;
                 self.view.plc.alarm = None;
                 None
             }
             PlcEvent::Sample(sample) => {
+                let was_lost = self.plc_lost;
+                self.plc_lost = false;
                 self.view.plc.link = PlcLink::Online;
+                self.view.plc.alarm = None;
                 self.show_sample(&sample);
-                let events = observe(&self.state, &sample, self.clock.now());
+                let events = observe(&self.state, &sample, now);
                 let good_before = self.active_good_and_quantity();
                 // A failed write leaves the baseline where it was: the next sample counts the same
                 // units again, so nothing is lost, only delayed.
                 match self.append(events) {
-                    Ok(_) => self.quantity_reached(good_before),
-                    Err(error) => Some(self.write_failed(error)),
+                    Ok(_) => {
+                        self.plc_write_failing = false;
+                        self.quantity_reached(good_before).or_else(|| {
+                            was_lost.then(|| {
+                                Notice::new(
+                                    Level::Info,
+                                    "The machine answers again; its counts are caught up.",
+                                    now,
+                                )
+                            })
+                        })
+                    }
+                    // Said once per episode, not at every poll.
+                    Err(error) if !self.plc_write_failing => {
+                        self.plc_write_failing = true;
+                        tracing::error!(%error, "cannot record machine counts");
+                        Some(Notice::new(
+                            Level::Error,
+                            format!(
+                                "Cannot record machine counts: {error}. They stay in the PLC and are \
+                                 recorded once the disk accepts writes. Call your line lead."
+                            ),
+                            now,
+                        ))
+                    }
+                    Err(_) => None,
                 }
             }
             PlcEvent::Exception { what } => {
+                // The PLC answers but not with data we can use: what it showed before is stale.
+                self.view.plc.state = None;
                 self.view.plc.alarm = Some(what);
                 None
             }
@@ -214,16 +274,20 @@ impl Core {
                     error: error.clone(),
                 };
                 self.view.plc.state = None;
-                was_online.then(|| {
-                    Notice::new(
-                        Level::Error,
-                        format!(
-                            "Lost contact with the machine ({error}). Counts are kept in the PLC and \
-                             caught up when it answers again."
-                        ),
-                        self.clock.now(),
-                    )
-                })
+                self.view.plc.units_per_minute = 0.0;
+                self.view.plc.last_cycle_ms = 0;
+                if !was_online {
+                    return None;
+                }
+                self.plc_lost = true;
+                Some(Notice::new(
+                    Level::Error,
+                    format!(
+                        "Lost contact with the machine ({error}). Counts are kept in the PLC and \
+                         caught up when it answers again."
+                    ),
+                    now,
+                ))
             }
         }
     }
@@ -286,7 +350,10 @@ impl Core {
                         now,
                     ));
                 }
-                self.view.central = CentralView::Online;
+                // A pull that works says nothing about pushes central refuses.
+                if !matches!(self.view.central, CentralView::Refused { .. }) {
+                    self.view.central = CentralView::Online;
+                }
                 let active_after = self.active_planning_status();
                 match (active_before, active_after) {
                     (Some((id, before)), Some((_, after))) if before != after => Some(Notice::new(
@@ -312,6 +379,12 @@ impl Core {
             SyncReport::Link(link) => {
                 self.view.central = match link {
                     CentralLink::Unknown => CentralView::Connecting,
+                    // Only an acknowledgement clears a refusal (see Acked above).
+                    CentralLink::Online
+                        if matches!(self.view.central, CentralView::Refused { .. }) =>
+                    {
+                        self.view.central.clone()
+                    }
                     CentralLink::Online => CentralView::Online,
                     CentralLink::Offline { error, .. } => CentralView::Offline { error },
                 };
@@ -325,7 +398,7 @@ impl Core {
                 first.then(|| {
                     Notice::new(
                         Level::Error,
-                        format!("Central refuses our events: {error}. They stay here; call your line lead."),
+                        format!("Central refuses this station's data: {error}. Every event stays here; call your line lead."),
                         now,
                     )
                 })

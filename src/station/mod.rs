@@ -17,6 +17,7 @@ use crate::sync::{SyncConfig, spawn_worker};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -41,6 +42,8 @@ pub struct Station {
     pub plc_outputs: watch::Receiver<PlcOutputs>,
     tasks: Vec<JoinHandle<()>>,
     core_thread: Option<std::thread::JoinHandle<()>>,
+    /// The PLC poll period, when a PLC is configured.
+    plc_poll: Option<Duration>,
 }
 
 impl Station {
@@ -75,6 +78,7 @@ impl Station {
             self::core::spawn(core, input_rx).context("cannot start the core thread")?;
 
         let mut tasks = Vec::new();
+        let plc_poll = setup.plc.as_ref().map(|plc| plc.poll_interval);
         if let Some(config) = setup.plc {
             let (events_tx, mut events_rx) = mpsc::channel(64);
             tasks.push(spawn_poller(config, plc_rx.clone(), events_tx));
@@ -106,6 +110,7 @@ impl Station {
             plc_outputs: plc_rx,
             tasks,
             core_thread: Some(core_thread),
+            plc_poll,
         })
     }
 
@@ -117,8 +122,24 @@ impl Station {
             .map_err(|_| anyhow::anyhow!("the station core has stopped"))
     }
 
-    /// Stops the poller and sync worker, then lets the core finish what is queued and stop.
+    /// Pauses a running order and lets the poller write the dropped permit to the PLC, then stops
+    /// the poller and sync worker and lets the core finish what is queued.
     pub async fn shutdown(mut self) {
+        let was_permitted = self.plc_outputs.borrow().permit;
+        if self.inputs.send(CoreInput::Shutdown).await.is_ok() && was_permitted {
+            let mut permit = self.plc_outputs.clone();
+            // wait_for hands back a borrow that holds the channel's lock: let go of it at once, or
+            // the core (writing the channel) and the poller (reading it) stall behind us.
+            let dropped = tokio::time::timeout(Duration::from_secs(2), async {
+                permit.wait_for(|outputs| !outputs.permit).await.is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            // The poller writes the command block every poll; give it two to carry the 0 out.
+            if let (true, Some(poll)) = (dropped, self.plc_poll) {
+                tokio::time::sleep((poll * 2).min(Duration::from_secs(2))).await;
+            }
+        }
         for task in self.tasks.drain(..) {
             task.abort();
             let _ = task.await;

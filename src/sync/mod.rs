@@ -361,7 +361,9 @@ impl Worker {
                 if status == StatusCode::CONFLICT
                     && error
                         .expected_seq
-                        .is_some_and(|expected| expected.saturating_sub(1) != after) =>
+                        // Only backwards: central lost events it had acknowledged (a restore
+                        // from backup). A cursor moved forward would skip events never sent.
+                        .is_some_and(|expected| expected.saturating_sub(1) < after) =>
             {
                 let expected_seq = error.expected_seq.unwrap_or(1);
                 tracing::warn!(expected_seq, sent_from = first, error = %error.error, "sync: central asked to rewind");
@@ -388,6 +390,16 @@ impl Worker {
 
     /// Fetches every page of changes past the downlink cursor.
     async fn pull(&mut self) -> Flow {
+        // The cursor the core stored is the truth: a page it failed to store is fetched again.
+        let conn = Arc::clone(&self.conn);
+        let stored = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            store::sync_status(&conn).map(|status| status.downlink_cursor)
+        })
+        .await;
+        if let Ok(Ok(cursor)) = stored {
+            self.downlink = cursor;
+        }
         loop {
             let url = format!(
                 "{}/api/v1/stations/{}/changes?since={}&limit={}",

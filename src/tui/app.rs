@@ -108,7 +108,13 @@ impl App {
                 Screen::Queue
             };
         }
-        self.selected = self.selected.min(view.queue.len().saturating_sub(1));
+        // The highlight follows the order, not the row: a sync that re-sorts the queue must not
+        // move the operator's pick onto another order.
+        let highlighted = self.view.queue.get(self.selected).map(|row| row.id.clone());
+        self.selected = highlighted
+            .and_then(|id| view.queue.iter().position(|row| row.id == id))
+            .unwrap_or(self.selected)
+            .min(view.queue.len().saturating_sub(1));
         self.view = view;
     }
 
@@ -124,8 +130,9 @@ impl App {
             Event::Key(key) => self.on_key(key),
             // A paste is text arriving at once, like a scan: it goes to the scan line whole.
             Event::Paste(text) => {
-                self.scan_line
-                    .extend(text.chars().filter(|c| !c.is_control()));
+                for c in text.chars().filter(|c| !c.is_control()) {
+                    self.type_char(c);
+                }
                 Vec::new()
             }
             _ => Vec::new(),
@@ -138,7 +145,14 @@ impl App {
             return Vec::new();
         }
         let key = Key::from_event(&event);
-        if let Some(command) = self.keymap.resolve(self.layer(), &key) {
+        if self.help {
+            if let Some(command) = self.keymap.resolve(Layer::Help, &key) {
+                return self.run(command);
+            }
+            // Any other key closes the overlay and does what it does on the screen below.
+            self.help = false;
+        }
+        if let Some(command) = self.keymap.resolve(self.screen.layer(), &key) {
             return self.run(command);
         }
         if let crossterm::event::KeyCode::Char(c) = event.code
@@ -147,9 +161,17 @@ impl App {
                 .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
             && !c.is_control()
         {
-            self.scan_line.push(c);
+            self.type_char(c);
         }
         Vec::new()
+    }
+
+    /// One past the longest scan is kept, so an overlong scan is refused as too long rather than
+    /// growing without bound (a stuck key, a runaway paste).
+    fn type_char(&mut self, c: char) {
+        if self.scan_line.chars().count() <= crate::scan::MAX_SCAN_LEN {
+            self.scan_line.push(c);
+        }
     }
 
     fn run(&mut self, command: KeyCommand) -> Vec<Effect> {

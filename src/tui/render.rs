@@ -417,7 +417,7 @@ fn push_recent(lines: &mut Vec<Line<'static>>, app: &App, theme: &Theme, height:
         return;
     }
     lines.push(Line::from(""));
-    lines.push(Line::styled(" Recent", theme.bold()));
+    lines.push(Line::styled(" Recent (UTC)", theme.bold()));
     for notice in app.notices.iter().skip(1).take(room) {
         let (word, style) = theme.level(notice.level);
         lines.push(Line::from(vec![

@@ -40,12 +40,24 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     app.on_view(links.view.borrow_and_update().clone());
     render_once(terminal, &app, &links)?;
+    let mut core_stopped = false;
     loop {
         let mut effects = Vec::new();
         tokio::select! {
             biased;
             Some(notice) = links.notices.recv() => effects.extend(app.on_notice(notice)),
-            Ok(()) = links.view.changed() => app.on_view(links.view.borrow_and_update().clone()),
+            changed = links.view.changed(), if !core_stopped => match changed {
+                Ok(()) => app.on_view(links.view.borrow_and_update().clone()),
+                Err(_) => {
+                    core_stopped = true;
+                    let notice = Notice::new(
+                        Level::Error,
+                        "The station core stopped: nothing more can be recorded. Restart Takt.",
+                        app.view.now,
+                    );
+                    effects.extend(app.on_notice(notice));
+                }
+            },
             event = input.next() => match event {
                 Some(Ok(event)) => {
                     if let crossterm::event::Event::Resize(..) = event {

@@ -58,6 +58,10 @@ fn install_panic_hook() {
         restore();
         tracing::error!(%info, "panic");
         previous(info);
+        // A panic on any thread (core, poller, sync) leaves a station that cannot be trusted, and
+        // the UI would go on drawing on a terminal no longer in raw mode. Every acknowledged fact is
+        // on disk: stop here so the supervisor starts a clean station.
+        std::process::abort();
     }));
 }
 

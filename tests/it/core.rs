@@ -191,3 +191,56 @@ async fn a_hold_from_central_blocks_production_at_once() {
     assert_eq!(produced, 2);
     assert_eq!(rig.scan("@RESUME").level, Level::Refused);
 }
+
+#[tokio::test]
+async fn a_machine_never_restarts_unattended() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan("@START");
+    assert!(rig.plc.borrow().permit);
+    // Quitting pauses the running order and drops the permit.
+    let notice = rig.input(CoreInput::Shutdown).expect("said");
+    assert!(
+        notice.text.contains("WO-24001 was paused"),
+        "{}",
+        notice.text
+    );
+    assert!(!rig.plc.borrow().permit);
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::WorkOrderPaused { .. })
+    ));
+    rig.scan("@RESUME");
+    assert!(rig.plc.borrow().permit);
+
+    // A crash while running: the next start finds the order running and pauses it before the PLC
+    // poller could write a permit.
+    let Rig { core, db, _dir, .. } = rig;
+    drop(core);
+    let store = Store::open(&db, &station_id()).expect("reopen");
+    let (plc_tx, plc) = watch::channel(PlcOutputs {
+        permit: true,
+        work_order_numeric: 0,
+    });
+    let core = Core::new(
+        store,
+        Arc::new(ManualClock::new(chrono::Utc::now())),
+        CoreOutputs {
+            plc: plc_tx,
+            ..CoreOutputs::detached("L1-S1")
+        },
+        Some("127.0.0.1:1"),
+        true,
+    )
+    .expect("core");
+    assert!(!plc.borrow().permit, "no permit after a restart");
+    assert!(!core.state().is_running());
+    let conn = connect(&db, true).expect("read");
+    let last = read_events_after(&conn, 0, u64::MAX)
+        .expect("events")
+        .pop()
+        .expect("event");
+    assert_eq!(last.actor, takt::domain::Actor::Station);
+    assert!(matches!(last.kind, EventKind::WorkOrderPaused { .. }));
+}
