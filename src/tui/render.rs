@@ -74,7 +74,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let [status, body, notice, scan, legend] = Layout::vertical([
         Constraint::Length(if compact { 2 } else { 1 }),
         Constraint::Min(4),
-        Constraint::Length(if compact { 2 } else { 1 }),
+        // Two lines for the notice: a refusal must be read whole, never cut off.
+        Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -355,10 +356,12 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         Line::from(vec![
             Span::raw(" Machine  "),
             Span::styled(machine, theme.fg(machine_color)),
-            Span::raw(if plc.permit {
-                "  permit ON"
-            } else {
-                "  permit OFF"
+            Span::raw(match (&plc.link, plc.permit) {
+                (PlcLink::NotConfigured, _) => "",
+                (_, false) => "  permit OFF",
+                (PlcLink::Online, true) => "  permit ON",
+                // Wanted on, but the PLC cannot hear us: its watchdog drops it.
+                (_, true) => "  permit not delivered",
             }),
         ]),
     ];
