@@ -4,6 +4,19 @@
 //! an append-only, hash-chained event log; adapters for the PLC (`plc`, `sim`), central (`sync`,
 //! `central`), the terminal (`tui`); `station` wiring them together, and `launch` / `demo` starting
 //! them from configuration.
+//!
+//! Where the code moved from DESIGN.md §9, and why:
+//! - `station.rs` became `station/` (the single-writer core, the view it publishes, operator notices,
+//!   task wiring) plus `launch.rs` (configuration → running station on a real terminal): the core
+//!   is tested without a terminal, the terminal without a PLC.
+//! - `protocol.rs` holds the JSON wire types shared by the sync worker and central, so they cannot
+//!   drift apart.
+//! - Master data from central (operators, products, work orders) is not in the event log: it is
+//!   central's fact, kept as the latest version of each record with a downlink cursor. Only what the
+//!   station observes or decides is an event.
+//! - PLC counter changes become one `units_produced` event per poll that saw a change (not yet
+//!   aggregated per 10 s); `plc_counter_baseline` events record first contact, PLC restarts and
+//!   resets, so projections rebuild from the log alone.
 
 pub mod audit;
 pub mod central;

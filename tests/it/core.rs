@@ -244,3 +244,54 @@ async fn a_machine_never_restarts_unattended() {
     assert_eq!(last.actor, takt::domain::Actor::Station);
     assert!(matches!(last.kind, EventKind::WorkOrderPaused { .. }));
 }
+
+#[tokio::test]
+async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan("@START");
+    assert_eq!(rig.sample(10, 0), None, "baseline");
+    let before = rig.kinds().len();
+
+    // The disk goes bad (simulated with a trigger refusing inserts into the log).
+    let breaker = rusqlite::Connection::open(&rig.db).expect("open");
+    breaker
+        .execute_batch(
+            "CREATE TRIGGER broken_disk BEFORE INSERT ON event_log
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END;",
+        )
+        .expect("break the disk");
+    let notice = rig.scan("@PAUSE");
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.text.starts_with("Not saved"), "{}", notice.text);
+    assert!(
+        rig.plc.borrow().permit,
+        "a pause that was not saved did not happen"
+    );
+    let first = rig.sample(13, 1).expect("said once");
+    assert!(
+        first.text.contains("Cannot record machine counts"),
+        "{}",
+        first.text
+    );
+    assert_eq!(rig.sample(15, 1), None, "not again at every poll");
+    assert_eq!(rig.kinds().len(), before, "nothing half-written");
+
+    // Mended: the counts the PLC kept are booked in one go, the pause works.
+    breaker
+        .execute_batch("DROP TRIGGER broken_disk")
+        .expect("mend");
+    rig.sample(16, 1);
+    let produced: u64 = rig
+        .kinds()
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::UnitsProduced { produced, .. } => Some(*produced),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(produced, 6);
+    assert_eq!(rig.scan("@PAUSE").level, Level::Ok);
+    assert!(!rig.plc.borrow().permit);
+}
