@@ -20,11 +20,7 @@ struct Rig {
 async fn rig() -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
-    let mut store = Store::open(&db, &station_id()).expect("store");
-    let mut state = store.load_state().expect("state");
-    store
-        .apply_changes(&mut state, &demo_master_page().await)
-        .expect("master");
+    let store = crate::support::station_store_with_demo_master(&db).await;
     let (plc_tx, plc) = watch::channel(PlcOutputs::default());
     let outputs = CoreOutputs {
         plc: plc_tx,

@@ -2,7 +2,7 @@
 //! after the scan's notice came back (i.e. after commit); the parent kills it with SIGKILL mid-stream,
 //! reopens the file, and every acknowledged event must be there with the chain intact.
 
-use crate::support::{demo_master_page, station_id};
+use crate::support::station_id;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -46,11 +46,7 @@ async fn kill_mid_append_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     {
-        let mut store = Store::open(&db, &station_id()).expect("store");
-        let mut state = store.load_state().expect("state");
-        store
-            .apply_changes(&mut state, &demo_master_page().await)
-            .expect("master");
+        drop(crate::support::station_store_with_demo_master(&db).await);
     }
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([

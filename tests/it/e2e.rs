@@ -202,11 +202,7 @@ async fn a_central_answering_errors_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     {
-        let mut store = Store::open(&db, &station_id()).expect("store");
-        let mut state = store.load_state().expect("state");
-        store
-            .apply_changes(&mut state, &crate::support::demo_master_page().await)
-            .expect("master");
+        drop(crate::support::station_store_with_demo_master(&db).await);
     }
     let mut station = Station::start(StationSetup {
         station: station_id(),
@@ -282,11 +278,7 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     {
-        let mut store = Store::open(&db, &station_id()).expect("store");
-        let mut state = store.load_state().expect("state");
-        store
-            .apply_changes(&mut state, &crate::support::demo_master_page().await)
-            .expect("master");
+        drop(crate::support::station_store_with_demo_master(&db).await);
     }
     let sim = takt::sim::spawn(
         ([127, 0, 0, 1], 0).into(),

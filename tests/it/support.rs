@@ -97,3 +97,13 @@ pub async fn demo_master_page() -> ChangePage {
     assert!(!page.more, "the demo plant fits one page");
     page
 }
+
+/// A station store on a real file at `db`, holding the demo plant's master data as central serves it.
+pub async fn station_store_with_demo_master(db: &std::path::Path) -> takt::store::Store {
+    let mut store = takt::store::Store::open(db, &station_id()).expect("station store");
+    let mut state = store.load_state().expect("state");
+    store
+        .apply_changes(&mut state, &demo_master_page().await)
+        .expect("master data");
+    store
+}

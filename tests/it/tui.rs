@@ -1,7 +1,7 @@
 //! The whole TUI on ratatui's TestBackend, driven by key events through the real loop (a scan is its
 //! characters followed by Enter), against a real station core on a real SQLite file.
 
-use crate::support::{STATION, demo_master_page, station_id, wait_for};
+use crate::support::{STATION, station_id, wait_for};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use takt::clock::ManualClock;
 use takt::station::{Station, StationSetup};
-use takt::store::Store;
 use takt::tui::keymap::Keymap;
 use takt::tui::{App, UiLinks, UiOptions, buffer_text, render};
 use tokio::sync::{mpsc, watch};
@@ -105,11 +104,7 @@ fn noon() -> chrono::DateTime<chrono::Utc> {
 async fn offline_station(dir: &std::path::Path) -> Station {
     let db = dir.join("station.db");
     {
-        let mut store = Store::open(&db, &station_id()).expect("store");
-        let mut state = store.load_state().expect("state");
-        store
-            .apply_changes(&mut state, &demo_master_page().await)
-            .expect("master");
+        drop(crate::support::station_store_with_demo_master(&db).await);
     }
     Station::start(StationSetup {
         station: station_id(),
@@ -224,11 +219,7 @@ async fn counts_rise_on_screen_from_the_plc() {
     .expect("sim");
     let db = dir.path().join("station.db");
     {
-        let mut store = Store::open(&db, &station_id()).expect("store");
-        let mut state = store.load_state().expect("state");
-        store
-            .apply_changes(&mut state, &demo_master_page().await)
-            .expect("master");
+        drop(crate::support::station_store_with_demo_master(&db).await);
     }
     let mut station = Station::start(StationSetup {
         station: station_id(),
