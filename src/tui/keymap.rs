@@ -1836,6 +1836,7 @@ mod tests {
                 (Layer::Global, "f10".into(), KeyCommand::Quit),
                 (Layer::Global, "ctrl-q".into(), KeyCommand::Quit),
                 (Layer::Global, "enter".into(), KeyCommand::SubmitScan),
+                (Layer::Global, "tab".into(), KeyCommand::SubmitScan),
                 (Layer::Global, "backspace".into(), KeyCommand::DeleteChar),
             ]
         );
@@ -1906,7 +1907,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:59\n"
+                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:61\n"
             ),
             "{printed}"
         );

@@ -174,7 +174,11 @@ async fn operator_logs_in_selects_and_starts_by_scanning() {
     ui.wait_for("Work order WO-24004 is planned, not released and cannot run.")
         .await;
     assert_eq!(ui.bells.load(Ordering::SeqCst), 1);
-    ui.scan("XYZ");
+    // A scanner programmed with a Tab suffix.
+    for c in "XYZ".chars() {
+        ui.key(KeyCode::Char(c));
+    }
+    ui.key(KeyCode::Tab);
     ui.wait_for("\"XYZ\" is not a badge, work order or command")
         .await;
 
