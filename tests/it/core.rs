@@ -69,6 +69,17 @@ impl Rig {
         })))
     }
 
+    /// Units booked in the log, whatever order they went to.
+    fn produced(&self) -> u64 {
+        self.kinds()
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::UnitsProduced { produced, .. } => Some(*produced),
+                _ => None,
+            })
+            .sum()
+    }
+
     fn kinds(&self) -> Vec<EventKind> {
         let conn = connect(&self.db, true).expect("read");
         read_events_after(&conn, 0, u64::MAX)
@@ -176,14 +187,7 @@ async fn a_hold_from_central_blocks_production_at_once() {
     // Units the machine finishes in between are still counted: facts are never refused.
     rig.sample(5, 0);
     rig.sample(7, 0);
-    let produced: u64 = rig
-        .kinds()
-        .iter()
-        .filter_map(|k| match k {
-            EventKind::UnitsProduced { produced, .. } => Some(*produced),
-            _ => None,
-        })
-        .sum();
+    let produced = rig.produced();
     assert_eq!(produced, 2);
     assert_eq!(rig.scan("@RESUME").level, Level::Refused);
 }
@@ -279,14 +283,7 @@ async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
         .execute_batch("DROP TRIGGER broken_disk")
         .expect("mend");
     rig.sample(16, 1);
-    let produced: u64 = rig
-        .kinds()
-        .iter()
-        .filter_map(|k| match k {
-            EventKind::UnitsProduced { produced, .. } => Some(*produced),
-            _ => None,
-        })
-        .sum();
+    let produced = rig.produced();
     assert_eq!(produced, 6);
     assert_eq!(rig.scan("@PAUSE").level, Level::Ok);
     assert!(!rig.plc.borrow().permit);
