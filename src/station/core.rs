@@ -12,8 +12,12 @@ use crate::plc::{PlcEvent, PlcOutputs};
 use crate::scan;
 use crate::store::{Store, StoreError};
 use crate::sync::{CentralLink, SyncReport};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
+
+/// The same scan again within this time is a double read, not a second request.
+pub const DUPLICATE_SCAN_WINDOW: chrono::Duration = chrono::Duration::milliseconds(1500);
 
 /// What reaches the core.
 #[derive(Debug)]
@@ -62,6 +66,8 @@ pub struct Core {
     acked_through: u64,
     /// Contact with the PLC was lost after it had answered; the next sample says it is back.
     plc_lost: bool,
+    /// The last scan that did something, and when: the same text again at once is a double read.
+    last_accepted_scan: Option<(String, DateTime<Utc>)>,
     /// Appending PLC counts failed and the operator was told; not again until a write succeeds.
     plc_write_failing: bool,
 }
@@ -94,6 +100,7 @@ impl Core {
             view,
             acked_through: sync.acked_through,
             plc_lost: false,
+            last_accepted_scan: None,
             plc_write_failing: false,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
@@ -142,12 +149,29 @@ impl Core {
     /// A scan: classify, decide, append. A refused scan is recorded as evidence.
     pub fn scan(&mut self, text: &str) -> Notice {
         let now = self.clock.now();
+        // A scanner that reads a label twice must not refuse (and ring) the second read.
+        if let Some((last, at)) = &self.last_accepted_scan
+            && last == text.trim()
+            && now.signed_duration_since(*at) <= DUPLICATE_SCAN_WINDOW
+        {
+            return Notice::new(
+                Level::Info,
+                format!("{last} was scanned twice; the second read is ignored."),
+                now,
+            );
+        }
         let command = match scan::classify(text, &self.state.master) {
             Ok(scan) => scan.into_command(),
             Err(error) => return self.refuse_scan(text, error.to_string()),
         };
         match decide(&self.state, command, now) {
-            Ok(events) => self.record(events),
+            Ok(events) => {
+                let notice = self.record(events);
+                if notice.level == Level::Ok {
+                    self.last_accepted_scan = Some((text.trim().to_owned(), now));
+                }
+                notice
+            }
             Err(rejection) => self.refuse_scan(text, rejection.to_string()),
         }
     }

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 struct Rig {
     core: Core,
+    clock: ManualClock,
     db: std::path::PathBuf,
     plc: watch::Receiver<PlcOutputs>,
     _dir: tempfile::TempDir,
@@ -27,9 +28,17 @@ async fn rig() -> Rig {
         ..CoreOutputs::detached("L1-S1")
     };
     let clock = ManualClock::new(chrono::Utc::now());
-    let core = Core::new(store, Arc::new(clock), outputs, Some("127.0.0.1:1"), true).expect("core");
+    let core = Core::new(
+        store,
+        Arc::new(clock.clone()),
+        outputs,
+        Some("127.0.0.1:1"),
+        true,
+    )
+    .expect("core");
     Rig {
         core,
+        clock,
         db,
         plc,
         _dir: dir,
@@ -287,4 +296,21 @@ async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
     assert_eq!(produced, 6);
     assert_eq!(rig.scan("@PAUSE").level, Level::Ok);
     assert!(!rig.plc.borrow().permit);
+}
+
+#[tokio::test]
+async fn a_double_read_is_ignored_and_said_so() {
+    let mut rig = rig().await;
+    assert_eq!(rig.scan("EMP-1001").level, Level::Ok);
+    let again = rig.scan("EMP-1001");
+    assert_eq!(again.level, Level::Info);
+    assert!(again.text.contains("scanned twice"), "{}", again.text);
+    assert_eq!(
+        rig.kinds().len(),
+        1,
+        "no refusal recorded for a double read"
+    );
+    // Later, the same badge is a real second request and is refused in words.
+    rig.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(rig.scan("EMP-1001").level, Level::Refused);
 }
