@@ -1045,6 +1045,15 @@ impl Keymap {
     /// first in F1..F12 order, the rest in [`Keymap::bindings`] order. The text is the entry's
     /// `label`, or the command's [`KeyCommand::label`].
     pub fn legend(&self, layer: Layer) -> Vec<(String, String)> {
+        self.legend_entries(layer)
+            .into_iter()
+            .map(|(key, text, _)| (key, text))
+            .collect()
+    }
+
+    /// [`Keymap::legend`] with the command behind each entry, so a narrow screen can choose what to
+    /// leave out.
+    pub fn legend_entries(&self, layer: Layer) -> Vec<(String, String, KeyCommand)> {
         let mut live: Vec<(Layer, &Entry, KeyCommand)> = self
             .effective(layer)
             .into_iter()
@@ -1077,6 +1086,7 @@ impl Keymap {
                     .label
                     .clone()
                     .unwrap_or_else(|| command.label().to_owned()),
+                command,
             ));
         }
         out

@@ -2,6 +2,7 @@
 //! 40x16) and a plain "too small" notice below that. Every state is said in words as well as colour.
 
 use super::app::{App, Screen};
+use super::keymap::KeyCommand;
 use crate::domain::{ExecStatus, PackMlState, WorkOrderStatus};
 use crate::station::Level;
 use crate::station::view::{CentralView, PlcLink};
@@ -82,7 +83,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(area);
     draw_status(frame, status, app, &theme, compact);
     match app.screen {
-        Screen::Login => draw_login(frame, body, app, &theme),
+        Screen::Login => draw_login(frame, body, app, &theme, compact),
         Screen::Queue => draw_queue(frame, body, app, &theme, compact),
         Screen::Run => draw_run(frame, body, app, &theme, compact),
     }
@@ -183,13 +184,18 @@ fn titled(title: String) -> Block<'static> {
     Block::default().borders(Borders::ALL).title(title)
 }
 
-fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut lines = vec![
-        Line::from(""),
-        Line::styled("  Scan your badge to log in.", theme.bold()),
-        Line::from("  (Or type the badge code and press Enter.)"),
-        Line::from(""),
-    ];
+fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
+    let mut lines = if compact {
+        // Every line counts on a handheld: the hints matter more than the spacing.
+        vec![Line::styled(" Scan your badge to log in.", theme.bold())]
+    } else {
+        vec![
+            Line::from(""),
+            Line::styled("  Scan your badge to log in.", theme.bold()),
+            Line::from("  (Or type the badge code and press Enter.)"),
+            Line::from(""),
+        ]
+    };
     lines.extend(
         app.options
             .login_hints
@@ -455,19 +461,40 @@ fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut entries = app.keymap.legend(app.layer());
-    let width = |entries: &[(String, String)]| -> usize {
+    let mut entries = app.keymap.legend_entries(app.layer());
+    let width = |entries: &[(String, String, KeyCommand)]| -> usize {
         entries
             .iter()
-            .map(|(k, d)| k.chars().count() + d.chars().count() + 2)
+            .map(|(k, d, _)| k.chars().count() + d.chars().count() + 2)
             .sum()
     };
-    // Drop from the middle, never the first (help) or the last (quit), until the legend fits.
-    while entries.len() > 2 && width(&entries) > usize::from(area.width) {
-        entries.remove(entries.len() - 2);
+    // On a narrow screen, what this screen does matters more than where else one can go:
+    // leave out navigation first, then from the end, never help or quit.
+    let navigation = |c: &KeyCommand| {
+        matches!(
+            c,
+            KeyCommand::ShowQueue
+                | KeyCommand::ShowRun
+                | KeyCommand::ShowLogin
+                | KeyCommand::Logout
+        )
+    };
+    while width(&entries) > usize::from(area.width) {
+        let droppable =
+            |c: &KeyCommand| !matches!(c, KeyCommand::Help | KeyCommand::Close | KeyCommand::Quit);
+        let victim = entries
+            .iter()
+            .rposition(|(_, _, c)| navigation(c))
+            .or_else(|| entries.iter().rposition(|(_, _, c)| droppable(c)));
+        match victim {
+            Some(index) => {
+                entries.remove(index);
+            }
+            None => break,
+        }
     }
     let mut spans = Vec::new();
-    for (key, desc) in entries {
+    for (key, desc, _) in entries {
         spans.push(Span::styled(format!(" {key}"), theme.bold()));
         spans.push(Span::raw(format!(" {desc}")));
     }

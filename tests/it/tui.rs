@@ -319,6 +319,11 @@ async fn every_size_tier_renders_and_small_screens_say_so() {
         !compact.contains("Demo Operator A"),
         "compact shows the badge, not the name"
     );
+    let legend = compact.lines().last().unwrap_or_default();
+    assert!(
+        legend.contains("F6 Pause") && legend.contains("F10 Quit"),
+        "a narrow legend keeps this screen's keys: {legend}"
+    );
     let small = draw(40, 12);
     assert!(small.contains("Screen too small (40x12)"), "{small}");
     let tiny = draw(12, 3);
