@@ -62,16 +62,11 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
     let rejected = sample.defective.wrapping_sub(baseline.defective);
     let processed_continues = produced <= MAX_PLAUSIBLE_COUNTER_STEP;
     let defective_continues = rejected <= MAX_PLAUSIBLE_COUNTER_STEP;
+    // A new boot epoch means the PLC restarted and its counters began again at zero (DESIGN §6):
+    // what it shows now was made since. PLCs with retentive counters need a per-station setting
+    // (the register-map configuration), not a guess from the numbers.
     if baseline.epoch != sample.epoch {
-        // A PLC with retentive counters restarts and carries on counting: that is a continuation,
-        // not a restart from zero, or every unit since the last reset would count twice.
-        let retained = processed_continues
-            && defective_continues
-            && sample.processed >= baseline.processed
-            && sample.defective >= baseline.defective;
-        if !retained {
-            return restart(BaselineCause::PlcRestart);
-        }
+        return restart(BaselineCause::PlcRestart);
     }
     if !processed_continues {
         return restart(BaselineCause::CounterReset);
@@ -91,16 +86,7 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
         }];
     }
     if produced == 0 {
-        // Nothing made (a reject counted ahead of its unit waits for it), but a retentive restart
-        // still needs its new epoch recorded.
-        if baseline.epoch != sample.epoch {
-            return vec![event(EventKind::PlcCounterBaseline {
-                cause: BaselineCause::PlcRestart,
-                plc_epoch: sample.epoch,
-                processed_total: baseline.processed,
-                defective_total: baseline.defective,
-            })];
-        }
+        // Nothing made; a reject counted ahead of its unit waits for it.
         return Vec::new();
     }
     let booked = rejected.min(produced);

@@ -15,7 +15,7 @@ use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{MissedTickBehavior, timeout};
+use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_modbus::client::{Client, Context};
 use tokio_modbus::{Request, Response, Slave};
 
@@ -32,6 +32,10 @@ pub struct PollerConfig {
     pub connect_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// The core refreshes the outputs after everything it handles. When it has not for this long it
+    /// is stuck: the poller stops moving the station heartbeat and writes permit 0, so the PLC
+    /// stops a machine nobody is recording. `None` trusts the outputs forever (tools, tests).
+    pub core_watchdog: Option<Duration>,
 }
 
 impl Default for PollerConfig {
@@ -45,6 +49,7 @@ impl Default for PollerConfig {
             connect_timeout: Duration::from_secs(3),
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
+            core_watchdog: Some(Duration::from_secs(3)),
         }
     }
 }
@@ -141,10 +146,11 @@ enum End {
 
 async fn run(
     config: PollerConfig,
-    outputs: watch::Receiver<PlcOutputs>,
+    mut outputs: watch::Receiver<PlcOutputs>,
     events: mpsc::Sender<PlcEvent>,
 ) {
     let map = RegisterMap::default();
+    let mut core_seen = Instant::now();
     let mut attempt: u32 = 0;
     let mut heartbeat: u16 = 0;
     loop {
@@ -168,7 +174,7 @@ async fn run(
                     events: &events,
                 };
                 match link
-                    .poll_until_down(&outputs, &mut heartbeat, &mut attempt)
+                    .poll_until_down(&mut outputs, &mut core_seen, &mut heartbeat, &mut attempt)
                     .await
                 {
                     End::Stop => return,
@@ -250,7 +256,8 @@ struct Link<'a> {
 impl Link<'_> {
     async fn poll_until_down(
         &mut self,
-        outputs: &watch::Receiver<PlcOutputs>,
+        outputs: &mut watch::Receiver<PlcOutputs>,
+        core_seen: &mut Instant,
         heartbeat: &mut u16,
         attempt: &mut u32,
     ) -> End {
@@ -265,12 +272,10 @@ impl Link<'_> {
             }
 
             let sample = match self.read_status().await {
-                Ok(words) => {
-                    *attempt = 0;
-                    self.map
-                        .decode_status(&words)
-                        .map_err(|err| Fault::Exception(format!("decode status block: {err}")))
-                }
+                Ok(words) => self
+                    .map
+                    .decode_status(&words)
+                    .map_err(|err| Fault::Exception(format!("decode status block: {err}"))),
                 Err(fault) => Err(fault),
             };
             match sample {
@@ -290,10 +295,24 @@ impl Link<'_> {
                 }
             }
 
-            *heartbeat = heartbeat.wrapping_add(1);
-            let wanted = *outputs.borrow();
+            if outputs.has_changed().unwrap_or(false) {
+                outputs.borrow_and_update();
+                *core_seen = Instant::now();
+            }
+            let core_alive = self
+                .config
+                .core_watchdog
+                .is_none_or(|limit| core_seen.elapsed() <= limit);
+            let wanted = if core_alive {
+                *heartbeat = heartbeat.wrapping_add(1);
+                *outputs.borrow()
+            } else {
+                PlcOutputs::default()
+            };
             match self.write_commands(*heartbeat, wanted).await {
-                Ok(()) => {}
+                // Only a whole cycle (read and writes) proves the link: a gateway that answers
+                // reads but drops writes must not reset the backoff at every reconnect.
+                Ok(()) => *attempt = 0,
                 Err(Fault::Link(error)) => return End::Down(error),
                 Err(Fault::Exception(what)) => {
                     if self.exception(what).await.is_err() {
@@ -331,10 +350,9 @@ impl Link<'_> {
 
     async fn write_commands(&mut self, heartbeat: u16, wanted: PlcOutputs) -> Result<(), Fault> {
         let c = self.map.command;
-        self.write_single("write station heartbeat", c.station_heartbeat, heartbeat)
-            .await?;
         let permit = u16::from(wanted.permit);
         let [high, low] = u32_to_words(wanted.work_order_numeric);
+        // The permit first: a PLC that refuses the heartbeat address must still get the interlock.
         // One request when adjacent, so the PLC never sees a permit paired with a stale order.
         if c.permit.checked_add(1) == Some(c.work_order_numeric) {
             self.write_multiple(
@@ -342,12 +360,14 @@ impl Link<'_> {
                 c.permit,
                 &[permit, high, low],
             )
-            .await
+            .await?;
         } else {
             self.write_single("write permit", c.permit, permit).await?;
             self.write_multiple("write work order", c.work_order_numeric, &[high, low])
-                .await
+                .await?;
         }
+        self.write_single("write station heartbeat", c.station_heartbeat, heartbeat)
+            .await
     }
 
     async fn write_single(

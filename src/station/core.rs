@@ -352,7 +352,10 @@ impl Core {
                 if let Err(error) = self.store.record_ack(&ack) {
                     tracing::error!(%error, "could not record ack");
                 }
-                self.acked_through = self.acked_through.max(ack.acked_through);
+                // Never past our own log: central holding more than we have is a fork, not an ack.
+                self.acked_through = self
+                    .acked_through
+                    .max(ack.acked_through.min(self.store.last_seq()));
                 self.view.central = CentralView::Online;
                 None
             }
@@ -453,11 +456,8 @@ impl Core {
                 .map_or(0, |order| order.numeric_id),
         };
         self.view.plc.permit = outputs.permit;
-        self.outputs.plc.send_if_modified(|current| {
-            let changed = *current != outputs;
-            *current = outputs;
-            changed
-        });
+        // Always sent, changed or not: a fresh value is how the poller knows the core is alive.
+        self.outputs.plc.send_replace(outputs);
         let view = self.view.clone();
         self.outputs.view.send_if_modified(|current| {
             let changed = *current != view;

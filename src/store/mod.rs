@@ -228,14 +228,12 @@ impl Store {
 
     /// Records central's acknowledgement of everything through `ack.acked_through`.
     pub fn record_ack(&mut self, ack: &BatchAck) -> Result<()> {
+        // Never past our own log: central claiming more than we wrote is a fork, not an ack.
+        let through = ack.acked_through.min(self.last_seq());
         self.conn.execute(
             "UPDATE sync_state SET acked_through = MAX(acked_through, ?1), acked_chain_head = ?2,
              last_server_time = ?3, last_error = NULL",
-            params![
-                ack.acked_through as i64,
-                ack.chain_head,
-                ack.server_time.to_rfc3339()
-            ],
+            params![through as i64, ack.chain_head, ack.server_time.to_rfc3339()],
         )?;
         Ok(())
     }

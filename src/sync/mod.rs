@@ -351,7 +351,8 @@ impl Worker {
                 if let Flow::Stop = self.went_online().await {
                     return Push::Stop;
                 }
-                self.uplink = ack.acked_through;
+                // Never past what was sent: an ack beyond it would skip events never delivered.
+                self.uplink = ack.acked_through.min(last);
                 match self.report(SyncReport::Acked(ack)).await {
                     Flow::Continue => Push::Progress,
                     Flow::Stop => Push::Stop,

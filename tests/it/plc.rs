@@ -41,6 +41,8 @@ fn poller_config(address: SocketAddr) -> PollerConfig {
         connect_timeout: Duration::from_secs(1),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
+        // These tests play the core by hand and do not refresh the outputs at every poll.
+        core_watchdog: None,
     }
 }
 
@@ -442,4 +444,54 @@ async fn a_short_reply_drops_the_link_without_panicking() {
     );
     st.stop().await;
     server.abort();
+}
+
+#[tokio::test]
+async fn a_stuck_core_loses_the_permit_and_the_line_stops() {
+    let sim = spawn_sim(fast_sim(Some(5))).await;
+    let (outputs, outputs_rx) = watch::channel(PlcOutputs::default());
+    let (events_tx, events) = mpsc::channel(64);
+    let config = PollerConfig {
+        core_watchdog: Some(Duration::from_millis(400)),
+        ..poller_config(sim.local_addr())
+    };
+    let task = spawn_poller(config, outputs_rx, events_tx);
+    let mut st = Station {
+        outputs,
+        events,
+        task,
+    };
+
+    // A live core refreshes its outputs after everything it handles: the line runs.
+    let wanted = PlcOutputs {
+        permit: true,
+        work_order_numeric: 9,
+    };
+    let running = timeout(WAIT, async {
+        loop {
+            st.outputs.send_replace(wanted);
+            let sample = st.sample_where("a sample", |_| true).await;
+            if sample.state == PackMlState::Execute {
+                return sample;
+            }
+        }
+    })
+    .await
+    .expect("the line runs while the core is alive");
+    assert_eq!(running.state, PackMlState::Execute);
+
+    // The core stops refreshing (stuck): the poller writes permit 0 and freezes the heartbeat.
+    let idle = st
+        .sample_where("Idle once the core is stuck", |s| {
+            s.state == PackMlState::Idle
+        })
+        .await;
+    assert_eq!(idle.state, PackMlState::Idle);
+    assert_eq!(
+        sim.registers()[107],
+        0,
+        "permit withdrawn by the poller itself"
+    );
+    st.stop().await;
+    sim.shutdown().await;
 }
