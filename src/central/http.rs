@@ -168,11 +168,18 @@ async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Resu
 async fn post_events(
     State(state): State<AppState>,
     Path(station): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<BatchAck>, Failure> {
-    // Authenticate before reading what an unknown sender wrote.
-    authorize(&state, &headers, &station).await?;
+    // Authenticate on the headers alone, before reading a byte of what the sender wrote.
+    authorize(&state, request.headers(), &station).await?;
+    let body: Bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("cannot read the batch (at most {MAX_BODY_BYTES} bytes): {e}"),
+            )
+        })?;
     let batch: EventBatch = serde_json::from_slice(&body).map_err(|e| {
         let status = if e.is_data() {
             StatusCode::UNPROCESSABLE_ENTITY
