@@ -1,0 +1,769 @@
+//! GS1 element strings as scanners send them: an optional AIM symbology identifier (`]C1`, `]d2`,
+//! `]Q3`, `]e0`), then application identifiers (AIs) with their values, variable-length values ended
+//! by GS (0x1D). Also the bracketed human-readable form `(01)…(10)…` that label designers write.
+//!
+//! The parser validates what GS1 requires for the AIs a plant uses in manufacturing: lengths, the
+//! character set, check digits, dates (day 00 = last day of the month), implied decimals. A label that
+//! breaks a rule is refused with the reason and what was decoded up to it — never guessed.
+//! Pure: "today" (for the century of two-digit years) is passed in.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use serde::Serialize;
+use std::fmt;
+
+/// The group separator that ends a variable-length value (FNC1 in the symbol).
+pub const GS: char = '\u{1d}';
+
+/// How a value is written and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Digits, with a GS1 mod-10 check digit last (GTIN, SSCC).
+    CheckedDigits(usize),
+    /// YYMMDD; `zero_day` allows DD = 00 (last day of the month).
+    Date { zero_day: bool },
+    /// YYMMDDHHMM.
+    DateTime,
+    /// Digits, `min..=max` of them.
+    Digits(usize, usize),
+    /// Six digits with the number of decimals in the AI's last digit (310n–316n).
+    Measure,
+    /// GS1 character set 82, `min..=max` characters.
+    Text(usize, usize),
+}
+
+struct AiSpec {
+    ai: &'static str,
+    title: &'static str,
+    format: Format,
+}
+
+/// The AIs a plant meets on supplier, work-in-process and shipping labels.
+const AIS: &[AiSpec] = &[
+    AiSpec {
+        ai: "00",
+        title: "SSCC",
+        format: Format::CheckedDigits(18),
+    },
+    AiSpec {
+        ai: "01",
+        title: "GTIN",
+        format: Format::CheckedDigits(14),
+    },
+    AiSpec {
+        ai: "02",
+        title: "CONTENT",
+        format: Format::CheckedDigits(14),
+    },
+    AiSpec {
+        ai: "10",
+        title: "BATCH/LOT",
+        format: Format::Text(1, 20),
+    },
+    AiSpec {
+        ai: "11",
+        title: "PROD DATE",
+        format: Format::Date { zero_day: true },
+    },
+    AiSpec {
+        ai: "13",
+        title: "PACK DATE",
+        format: Format::Date { zero_day: true },
+    },
+    AiSpec {
+        ai: "15",
+        title: "BEST BEFORE",
+        format: Format::Date { zero_day: true },
+    },
+    AiSpec {
+        ai: "17",
+        title: "USE BY",
+        format: Format::Date { zero_day: true },
+    },
+    AiSpec {
+        ai: "21",
+        title: "SERIAL",
+        format: Format::Text(1, 20),
+    },
+    AiSpec {
+        ai: "30",
+        title: "VAR. COUNT",
+        format: Format::Digits(1, 8),
+    },
+    AiSpec {
+        ai: "37",
+        title: "COUNT",
+        format: Format::Digits(1, 8),
+    },
+    AiSpec {
+        ai: "240",
+        title: "ADDITIONAL ID",
+        format: Format::Text(1, 30),
+    },
+    AiSpec {
+        ai: "241",
+        title: "CUST. PART No.",
+        format: Format::Text(1, 30),
+    },
+    AiSpec {
+        ai: "250",
+        title: "SECONDARY SERIAL",
+        format: Format::Text(1, 30),
+    },
+    AiSpec {
+        ai: "251",
+        title: "REF. TO SOURCE",
+        format: Format::Text(1, 30),
+    },
+    AiSpec {
+        ai: "422",
+        title: "ORIGIN",
+        format: Format::Digits(3, 3),
+    },
+    AiSpec {
+        ai: "7003",
+        title: "EXPIRY TIME",
+        format: Format::DateTime,
+    },
+    AiSpec {
+        ai: "8005",
+        title: "PRICE PER UNIT",
+        format: Format::Digits(6, 6),
+    },
+    AiSpec {
+        ai: "90",
+        title: "INTERNAL",
+        format: Format::Text(1, 30),
+    },
+    AiSpec {
+        ai: "91",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "92",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "93",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "94",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "95",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "96",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "97",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "98",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+    AiSpec {
+        ai: "99",
+        title: "INTERNAL",
+        format: Format::Text(1, 90),
+    },
+];
+
+/// Units of the measure AIs 310n–316n.
+const MEASURES: &[(&str, &str)] = &[
+    ("310", "NET WEIGHT (kg)"),
+    ("311", "LENGTH (m)"),
+    ("312", "WIDTH (m)"),
+    ("313", "HEIGHT (m)"),
+    ("314", "AREA (m2)"),
+    ("315", "NET VOLUME (l)"),
+    ("316", "NET VOLUME (m3)"),
+];
+
+/// The AIM symbology identifiers that announce GS1 data.
+const GS1_SYMBOLOGIES: &[&str] = &["]C1", "]d2", "]Q3", "]e0", "]J1"];
+
+/// A decoded value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Gs1Value {
+    Text(String),
+    /// Digits with a valid check digit (GTIN, SSCC).
+    Key(String),
+    Number(u64),
+    Date(NaiveDate),
+    DateTime(NaiveDateTime),
+    /// A decimal with its unit, e.g. "0.189" kg; kept as text so nothing is lost to floating point.
+    Measure {
+        amount: String,
+        unit: String,
+    },
+}
+
+impl fmt::Display for Gs1Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gs1Value::Text(text) | Gs1Value::Key(text) => f.write_str(text),
+            Gs1Value::Number(n) => write!(f, "{n}"),
+            Gs1Value::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
+            Gs1Value::DateTime(at) => write!(f, "{}", at.format("%Y-%m-%d %H:%M")),
+            Gs1Value::Measure { amount, unit } => write!(f, "{amount} {unit}"),
+        }
+    }
+}
+
+/// One AI and its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Element {
+    pub ai: String,
+    pub title: String,
+    /// The value as it stood on the label.
+    pub raw: String,
+    pub value: Gs1Value,
+}
+
+impl fmt::Display for Element {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}) {} {}", self.ai, self.title, self.value)
+    }
+}
+
+/// A whole GS1 message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gs1Message {
+    /// The AIM symbology identifier it came with, if any.
+    pub symbology: Option<String>,
+    pub elements: Vec<Element>,
+}
+
+impl Gs1Message {
+    /// The value of `ai`, if the message carries it.
+    pub fn get(&self, ai: &str) -> Option<&Element> {
+        self.elements.iter().find(|element| element.ai == ai)
+    }
+}
+
+impl fmt::Display for Gs1Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.elements.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// Why a label was refused: what was decoded before the problem, and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gs1Error {
+    /// The elements decoded before the problem, in label order, e.g. "(10) BATCH/LOT ABC".
+    pub decoded: String,
+    pub problem: String,
+}
+
+impl fmt::Display for Gs1Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.decoded.is_empty() {
+            f.write_str(&self.problem)
+        } else {
+            write!(f, "{} {}", self.decoded, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for Gs1Error {}
+
+/// Is this text meant as GS1 data? (An AIM GS1 identifier, a GS, or the bracketed form.)
+pub fn looks_like_gs1(text: &str) -> bool {
+    GS1_SYMBOLOGIES.iter().any(|id| text.starts_with(id))
+        || text.contains(GS)
+        || text.starts_with('(')
+}
+
+/// Parses a GS1 element string (with or without AIM identifier) or its bracketed form.
+pub fn parse(text: &str, today: NaiveDate) -> Result<Gs1Message, Gs1Error> {
+    let (symbology, body) = match text.get(..3) {
+        Some(id) if id.starts_with(']') => {
+            if !GS1_SYMBOLOGIES.contains(&id) {
+                return Err(Gs1Error {
+                    decoded: String::new(),
+                    problem: format!("symbology {id} does not carry GS1 data"),
+                });
+            }
+            (Some(id.to_owned()), &text[3..])
+        }
+        _ => (None, text),
+    };
+    let elements = if body.starts_with('(') {
+        parse_bracketed(body, today)?
+    } else {
+        parse_element_string(body, today)?
+    };
+    if elements.is_empty() {
+        return Err(Gs1Error {
+            decoded: String::new(),
+            problem: "no GS1 data after the symbology identifier".into(),
+        });
+    }
+    Ok(Gs1Message {
+        symbology,
+        elements,
+    })
+}
+
+fn describe(elements: &[Element]) -> String {
+    elements
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The pre-defined-length rule: AIs starting with these two digits never need a GS after them.
+fn predefined_length(ai: &str) -> Option<usize> {
+    let total = match ai.get(..2)? {
+        "00" => 20,
+        "01" | "02" | "03" => 16,
+        "04" => 18,
+        "11" | "12" | "13" | "14" | "15" | "16" | "17" | "18" | "19" => 8,
+        "20" => 4,
+        "31" | "32" | "33" | "34" | "35" | "36" => 10,
+        "41" => 16,
+        _ => return None,
+    };
+    Some(total - ai.len())
+}
+
+/// The AI at the start of `text`: AIs are prefix-free, so the first that matches is the one.
+fn find_ai(text: &str) -> Option<(String, String, Format)> {
+    for len in 2..=4 {
+        let candidate = text.get(..len)?;
+        if !candidate.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if let Some(spec) = AIS.iter().find(|spec| spec.ai == candidate) {
+            return Some((spec.ai.to_owned(), spec.title.to_owned(), spec.format));
+        }
+        if len == 4
+            && let Some((_, unit)) = MEASURES
+                .iter()
+                .find(|(prefix, _)| candidate.starts_with(prefix))
+            && candidate.as_bytes()[3] <= b'5'
+        {
+            return Some((candidate.to_owned(), (*unit).to_owned(), Format::Measure));
+        }
+    }
+    None
+}
+
+fn parse_element_string(body: &str, today: NaiveDate) -> Result<Vec<Element>, Gs1Error> {
+    let mut elements: Vec<Element> = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        // A GS after a pre-defined-length value is superfluous but harmless.
+        if let Some(after) = rest.strip_prefix(GS) {
+            rest = after;
+            continue;
+        }
+        let fail = |elements: &[Element], problem: String| Gs1Error {
+            decoded: describe(elements),
+            problem,
+        };
+        let Some((ai, title, format)) = find_ai(rest) else {
+            let shown: String = rest.chars().take(4).collect();
+            return Err(fail(
+                &elements,
+                format!("unknown application identifier at \"{shown}\""),
+            ));
+        };
+        rest = &rest[ai.len()..];
+        let raw = match predefined_length(&ai) {
+            Some(len) => {
+                let Some(value) = rest.get(..len).filter(|v| !v.contains(GS)) else {
+                    return Err(fail(
+                        &elements,
+                        format!("({ai}) {title}: needs {len} characters, the label ends before"),
+                    ));
+                };
+                rest = &rest[len..];
+                value
+            }
+            None => {
+                let end = rest.find(GS).unwrap_or(rest.len());
+                let value = &rest[..end];
+                rest = &rest[end..];
+                value
+            }
+        };
+        let value = check(&ai, format, raw, today)
+            .map_err(|problem| fail(&elements, format!("({ai}) {title} {raw}: {problem}")))?;
+        if let Some(earlier) = elements.iter().find(|e| e.ai == ai)
+            && earlier.raw != raw
+        {
+            return Err(fail(
+                &elements,
+                format!("({ai}) {title} appears twice with different values"),
+            ));
+        }
+        elements.push(Element {
+            ai,
+            title,
+            raw: raw.to_owned(),
+            value,
+        });
+    }
+    Ok(elements)
+}
+
+fn parse_bracketed(body: &str, today: NaiveDate) -> Result<Vec<Element>, Gs1Error> {
+    let mut elements: Vec<Element> = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let fail = |elements: &[Element], problem: String| Gs1Error {
+            decoded: describe(elements),
+            problem,
+        };
+        let Some(after_open) = rest.strip_prefix('(') else {
+            return Err(fail(
+                &elements,
+                "expected \"(\" before an application identifier".into(),
+            ));
+        };
+        let Some(close) = after_open.find(')') else {
+            return Err(fail(
+                &elements,
+                "an application identifier is not closed with \")\"".into(),
+            ));
+        };
+        let ai_text = &after_open[..close];
+        let Some((ai, title, format)) = find_ai(ai_text).filter(|(ai, ..)| ai == ai_text) else {
+            return Err(fail(
+                &elements,
+                format!("unknown application identifier ({ai_text})"),
+            ));
+        };
+        let value_start = &after_open[close + 1..];
+        let end = value_start.find('(').unwrap_or(value_start.len());
+        let raw = &value_start[..end];
+        rest = &value_start[end..];
+        let value = check(&ai, format, raw, today)
+            .map_err(|problem| fail(&elements, format!("({ai}) {title} {raw}: {problem}")))?;
+        elements.push(Element {
+            ai,
+            title,
+            raw: raw.to_owned(),
+            value,
+        });
+    }
+    Ok(elements)
+}
+
+/// Validates one value against its format and decodes it.
+fn check(ai: &str, format: Format, raw: &str, today: NaiveDate) -> Result<Gs1Value, String> {
+    let digits = |min: usize, max: usize| -> Result<(), String> {
+        if !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("digits only".into());
+        }
+        let len = raw.len();
+        if len < min || len > max {
+            return Err(if min == max {
+                format!("needs {min} digits, has {len}")
+            } else {
+                format!("needs {min} to {max} digits, has {len}")
+            });
+        }
+        Ok(())
+    };
+    match format {
+        Format::CheckedDigits(len) => {
+            digits(len, len)?;
+            let (data, check) = raw.split_at(len - 1);
+            let expected = check_digit(data);
+            if check != expected.to_string() {
+                return Err(format!(
+                    "check digit {check} is wrong (should be {expected})"
+                ));
+            }
+            Ok(Gs1Value::Key(raw.to_owned()))
+        }
+        Format::Digits(min, max) => {
+            digits(min, max)?;
+            // At most 8 digits here: fits u64 (422 and 8005 are codes, kept as numbers too).
+            raw.parse()
+                .map(Gs1Value::Number)
+                .map_err(|_| "not a number".to_string())
+        }
+        Format::Date { zero_day } => {
+            digits(6, 6)?;
+            date(raw, zero_day, today).map(Gs1Value::Date)
+        }
+        Format::DateTime => {
+            digits(10, 10)?;
+            let day = date(&raw[..6], false, today)?;
+            let hour: u32 = raw[6..8].parse().map_err(|_| "invalid hour")?;
+            let minute: u32 = raw[8..10].parse().map_err(|_| "invalid minute")?;
+            let time = NaiveTime::from_hms_opt(hour, minute, 0)
+                .ok_or_else(|| format!("invalid time {hour:02}:{minute:02}"))?;
+            Ok(Gs1Value::DateTime(day.and_time(time)))
+        }
+        Format::Measure => {
+            digits(6, 6)?;
+            let decimals = usize::from(ai.as_bytes()[3] - b'0');
+            let (whole, fraction) = raw.split_at(6 - decimals);
+            let whole = whole.trim_start_matches('0');
+            let whole = if whole.is_empty() { "0" } else { whole };
+            let amount = if decimals == 0 {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            };
+            let unit = find_ai(ai)
+                .map(|(_, title, _)| title)
+                .and_then(|title| {
+                    title
+                        .split_once('(')
+                        .map(|(_, unit)| unit.trim_end_matches(')').to_owned())
+                })
+                .unwrap_or_default();
+            Ok(Gs1Value::Measure { amount, unit })
+        }
+        Format::Text(min, max) => {
+            let len = raw.chars().count();
+            if len < min || len > max {
+                return Err(format!("needs {min} to {max} characters, has {len}"));
+            }
+            if let Some(bad) = raw.chars().find(|c| !is_cset82(*c)) {
+                return Err(format!("character {bad:?} is not allowed in GS1 data"));
+            }
+            Ok(Gs1Value::Text(raw.to_owned()))
+        }
+    }
+}
+
+/// GS1 character set 82: the invariant ISO 646 subset.
+fn is_cset82(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!\"%&'()*+,-./:;<=>?_".contains(c)
+}
+
+/// GS1 mod-10 check digit over `data` (all digits): weights 3,1,3,… from the right.
+pub fn check_digit(data: &str) -> u32 {
+    let sum: u32 = data
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+/// YYMMDD, century within −49/+50 years of today (GS1 General Specifications 7.12).
+fn date(raw: &str, zero_day: bool, today: NaiveDate) -> Result<NaiveDate, String> {
+    let yy: i32 = raw[..2].parse().map_err(|_| "invalid year")?;
+    let month: u32 = raw[2..4].parse().map_err(|_| "invalid month")?;
+    let day: u32 = raw[4..6].parse().map_err(|_| "invalid day")?;
+    let current = today.year();
+    let mut year = current - current.rem_euclid(100) + yy;
+    if year - current >= 51 {
+        year -= 100;
+    } else if current - year > 49 {
+        year += 100;
+    }
+    if !(1..=12).contains(&month) {
+        return Err(format!("invalid month {month:02}"));
+    }
+    if day == 0 {
+        if !zero_day {
+            return Err("day 00 is not allowed here".into());
+        }
+        // Day 00 means the last day of the month.
+        let first_of_next = if month == 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(year, month + 1, 1)
+        };
+        return first_of_next
+            .and_then(|d| d.pred_opt())
+            .ok_or_else(|| "invalid date".to_string());
+    }
+    NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| format!("invalid date {year}-{month:02}-{day:02}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default()
+    }
+
+    fn ok(text: &str) -> Gs1Message {
+        parse(text, today()).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text, today()) {
+            Ok(message) => panic!("{text:?} was accepted as {message}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_demo_supplier_label() {
+        let label = "]C10100401234500012".to_owned() + "10C24-1107\u{1d}30400";
+        let message = ok(&label);
+        assert_eq!(message.symbology.as_deref(), Some("]C1"));
+        assert_eq!(
+            message.to_string(),
+            "(01) GTIN 00401234500012 (10) BATCH/LOT C24-1107 (30) VAR. COUNT 400"
+        );
+        assert_eq!(message.get("10").map(|e| e.raw.as_str()), Some("C24-1107"));
+    }
+
+    #[test]
+    fn every_listed_ai_decodes() {
+        let cases = [
+            ("00106141411234567897", "(00) SSCC 106141411234567897"),
+            ("0124012345678905", "(01) GTIN 24012345678905"),
+            (
+                "0224012345678905\u{1d}3712",
+                "(02) CONTENT 24012345678905 (37) COUNT 12",
+            ),
+            ("10ABC-12/x", "(10) BATCH/LOT ABC-12/x"),
+            ("11260131", "(11) PROD DATE 2026-01-31"),
+            ("13260200", "(13) PACK DATE 2026-02-28"),
+            ("15241200", "(15) BEST BEFORE 2024-12-31"),
+            ("17280229", "(17) USE BY 2028-02-29"),
+            ("21SN-0001", "(21) SERIAL SN-0001"),
+            ("3012345678", "(30) VAR. COUNT 12345678"),
+            ("240ALT-1", "(240) ADDITIONAL ID ALT-1"),
+            ("241CP-77", "(241) CUST. PART No. CP-77"),
+            ("250S2", "(250) SECONDARY SERIAL S2"),
+            ("251SRC", "(251) REF. TO SOURCE SRC"),
+            ("422276", "(422) ORIGIN 276"),
+            ("70032612311530", "(7003) EXPIRY TIME 2026-12-31 15:30"),
+            ("8005000365", "(8005) PRICE PER UNIT 365"),
+            ("3103000189", "(3103) NET WEIGHT (kg) 0.189 kg"),
+            ("3110001250", "(3110) LENGTH (m) 1250 m"),
+            ("3122012345", "(3122) WIDTH (m) 123.45 m"),
+            ("3135000001", "(3135) HEIGHT (m) 0.00001 m"),
+            ("3141100000", "(3141) AREA (m2) 10000.0 m2"),
+            ("3150000005", "(3150) NET VOLUME (l) 5 l"),
+            ("3162000150", "(3162) NET VOLUME (m3) 1.50 m3"),
+            ("90INT", "(90) INTERNAL INT"),
+            ("91R-01", "(91) INTERNAL R-01"),
+            ("99WIP-STEP-3", "(99) INTERNAL WIP-STEP-3"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(ok(text).to_string(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn separators_and_the_predefined_length_rule() {
+        // (17) is pre-defined length: no GS needed before (10); (10) is variable: GS before (21).
+        let message = ok("]d201095011010209171726123110LOT7\u{1d}21SER9");
+        assert_eq!(message.elements.len(), 4);
+        // A superfluous GS after a pre-defined-length value is tolerated.
+        assert_eq!(ok("0124012345678905\u{1d}10X").elements.len(), 2);
+        // (422) is fixed length but not pre-defined: without GS the next AI is read as its value.
+        assert!(err("42227610LOT").contains("(422) ORIGIN 27610LOT: digits only"));
+    }
+
+    #[test]
+    fn bracketed_form_for_label_designers() {
+        let message = ok("(01)00401234500012(10)C24-1107(30)400");
+        assert_eq!(message.symbology, None);
+        assert_eq!(
+            message.get("30").map(|e| e.value.clone()),
+            Some(Gs1Value::Number(400))
+        );
+        assert!(err("(01)00401234500012(1O)X").contains("unknown application identifier (1O)"));
+    }
+
+    #[test]
+    fn broken_labels_are_refused_with_what_was_decoded() {
+        assert_eq!(
+            err("10ABC\u{1d}17261301"),
+            "(10) BATCH/LOT ABC (17) USE BY 261301: invalid month 13"
+        );
+        assert_eq!(
+            err("0100401234500013"),
+            "(01) GTIN 00401234500013: check digit 3 is wrong (should be 2)"
+        );
+        assert!(err("17260231").contains("invalid date 2026-02-31"));
+        assert!(err("7003261231").contains("needs 10 digits, has 6"));
+        assert!(err("70032612312460").contains("invalid time 24:60"));
+        assert!(err("01004012345").contains("needs 14 characters, the label ends before"));
+        assert!(err("10ABC DEF").contains("character ' ' is not allowed"));
+        assert!(err(&format!("10{}", "A".repeat(21))).contains("needs 1 to 20 characters, has 21"));
+        assert!(err("10").contains("needs 1 to 20 characters, has 0"));
+        assert!(err("3012345678\u{1d}30").contains("needs 1 to 8 digits"));
+        assert!(err("3106000189").contains("unknown application identifier"));
+        assert!(err("]E0123").contains("symbology ]E0"));
+        assert!(err("]C1").contains("no GS1 data"));
+        assert!(err("10A\u{1d}10B").contains("appears twice with different values"));
+        assert!(err("4712").contains("unknown application identifier at \"4712\""));
+    }
+
+    #[test]
+    fn century_follows_the_sliding_window() {
+        let year = |raw: &str| ok(&format!("17{raw}")).elements[0].value.clone();
+        assert_eq!(
+            year("750101"),
+            Gs1Value::Date(NaiveDate::from_ymd_opt(2075, 1, 1).unwrap_or_default())
+        );
+        assert_eq!(
+            year("770101"),
+            Gs1Value::Date(NaiveDate::from_ymd_opt(1977, 1, 1).unwrap_or_default())
+        );
+        assert_eq!(
+            year("990101"),
+            Gs1Value::Date(NaiveDate::from_ymd_opt(1999, 1, 1).unwrap_or_default())
+        );
+    }
+
+    #[test]
+    fn check_digits_match_published_examples() {
+        assert_eq!(check_digit("950110153100"), 0);
+        assert_eq!(check_digit("9501234"), 6);
+        assert_eq!(check_digit("2401234567890"), 5);
+        assert_eq!(check_digit("10614141123456789"), 7);
+    }
+
+    /// Arbitrary text never panics, and anything accepted re-checks clean: every value it reports
+    /// obeys its AI's rules (no label that breaks them is accepted).
+    #[test]
+    fn arbitrary_input_never_panics_and_acceptance_is_sound() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x51);
+        let alphabet: Vec<char> = "0123456789ABCxyz-/ ()]Cd12\u{1d}\u{1e}\u{4}é"
+            .chars()
+            .collect();
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..40);
+            let text: String = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            if let Ok(message) = parse(&text, today()) {
+                for element in &message.elements {
+                    let (ai, _, format) = find_ai(&element.ai).expect("a known AI");
+                    assert_eq!(ai, element.ai);
+                    assert!(
+                        check(&ai, format, &element.raw, today()).is_ok(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+    }
+}
