@@ -35,6 +35,24 @@ enum Commands {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Look at barcode data as the station reads it.
+    Scan {
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScanCommand {
+    /// Print what the station makes of a label's text. Write control bytes as \x1d or <GS>,
+    /// <RS>, <EOT>; e.g. ']C10100401234500012 10C24-1107<GS>30400' (without the space).
+    Decode {
+        /// The label text.
+        text: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -165,6 +183,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Audit {
             command: AuditCommand::Verify { db, station },
         } => takt::audit::verify(&db, station.as_deref()),
+        Commands::Scan {
+            command: ScanCommand::Decode { text, json },
+        } => {
+            use takt::scan::decode::{Decoded, decode, unescape};
+            let decoded = decode(&unescape(&text), chrono::Utc::now().date_naive());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&decoded)?);
+            } else {
+                print!("{decoded}");
+            }
+            Ok(if matches!(decoded, Decoded::Refused { .. }) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
     }
 }
 

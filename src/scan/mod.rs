@@ -5,6 +5,7 @@
 //! the plant's code patterns. GS1 / ISO 15434 labels and the key-burst decoder arrive with material
 //! flow (issue 3); anything not recognised is reported as such, never guessed.
 
+pub mod decode;
 pub mod gs1;
 
 use crate::domain::{Badge, Command, MasterData, WorkOrderId};

@@ -30,6 +30,7 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["plc-sim", "--help"],
         vec!["demo", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["scan", "decode", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -168,4 +169,31 @@ fn audit_verify_names_the_first_broken_link() {
     assert_eq!(out.status.code(), Some(2));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("BROKEN at event 3"), "{stdout}");
+}
+
+#[test]
+fn scan_decode_reads_gs1_labels_and_refuses_broken_ones() {
+    let out = takt(&["scan", "decode", "]C1010040123450001210C24-1107<GS>30400"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("(10) BATCH/LOT") && stdout.contains("C24-1107"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(30) VAR. COUNT") && stdout.contains("400"),
+        "{stdout}"
+    );
+
+    let out = takt(&["scan", "decode", "--json", "0100401234500012\\x1d"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["kind"], "gs1");
+    assert_eq!(json["elements"][0]["raw"], "00401234500012");
+
+    let out = takt(&["scan", "decode", "(10)ABC(17)261301"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "refused: (10) BATCH/LOT ABC (17) USE BY 261301: invalid month 13"
+    );
 }
