@@ -45,7 +45,7 @@ enum Commands {
 #[derive(Subcommand)]
 enum ScanCommand {
     /// Print what the station makes of a label's text. Write control bytes as \x1d or <GS>,
-    /// <RS>, <EOT>; e.g. ']C10100401234500012 10C24-1107<GS>30400' (without the space).
+    /// <RS>, <EOT>; e.g. ']C1010040123450001210C24-1107<GS>30400'. Exits 2 when it is refused.
     Decode {
         /// The label text.
         text: String,
