@@ -2,6 +2,7 @@
 //! Control bytes are written as `\x1d`, `<GS>`, `<RS>`, `<EOT>` on the command line.
 
 use super::gs1::{self, Gs1Message};
+use super::iso15434::{self, Envelope};
 use super::{Scan, ScanError, classify};
 use crate::domain::MasterData;
 use chrono::NaiveDate;
@@ -65,6 +66,7 @@ pub fn show_controls(text: &str) -> String {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decoded {
     Gs1(Gs1Message),
+    Iso15434 { envelope: Envelope },
     Badge { code: String },
     WorkOrder { code: String },
     Command { code: String },
@@ -72,6 +74,12 @@ pub enum Decoded {
 }
 
 pub fn decode(text: &str, today: NaiveDate) -> Decoded {
+    if iso15434::looks_like_envelope(text) {
+        return match iso15434::parse(text, today) {
+            Ok(envelope) => Decoded::Iso15434 { envelope },
+            Err(reason) => Decoded::Refused { reason },
+        };
+    }
     if gs1::looks_like_gs1(text) {
         return match gs1::parse(text, today) {
             Ok(message) => Decoded::Gs1(message),
@@ -118,6 +126,30 @@ impl std::fmt::Display for Decoded {
                         "  ({}) {:<18} {}",
                         element.ai, element.title, element.value
                     )?;
+                }
+                Ok(())
+            }
+            Decoded::Iso15434 { envelope } => {
+                writeln!(f, "ISO 15434 envelope")?;
+                match envelope {
+                    Envelope::DataIdentifiers { fields } => {
+                        for field in fields {
+                            writeln!(
+                                f,
+                                "  ({}) {:<24} {}",
+                                field.identifier, field.title, field.value
+                            )?;
+                        }
+                    }
+                    Envelope::Gs1 { message } => {
+                        for element in &message.elements {
+                            writeln!(
+                                f,
+                                "  ({}) {:<18} {}",
+                                element.ai, element.title, element.value
+                            )?;
+                        }
+                    }
                 }
                 Ok(())
             }

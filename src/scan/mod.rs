@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod gs1;
+pub mod iso15434;
 
 use crate::domain::{Badge, Command, MasterData, WorkOrderId};
 
