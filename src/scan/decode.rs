@@ -134,11 +134,8 @@ impl std::fmt::Display for Decoded {
                 match envelope {
                     Envelope::DataIdentifiers { fields } => {
                         for field in fields {
-                            writeln!(
-                                f,
-                                "  ({}) {:<24} {}",
-                                field.identifier, field.title, field.value
-                            )?;
+                            let id = format!("({})", field.identifier);
+                            writeln!(f, "  {id:<6} {:<24} {}", field.title, field.value)?;
                         }
                     }
                     Envelope::Gs1 { message } => {
