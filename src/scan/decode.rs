@@ -107,6 +107,14 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
     }
 }
 
+fn write_elements(f: &mut std::fmt::Formatter<'_>, message: &Gs1Message) -> std::fmt::Result {
+    for element in &message.elements {
+        let ai = format!("({})", element.ai);
+        writeln!(f, "  {ai:<6} {:<18} {}", element.title, element.value)?;
+    }
+    Ok(())
+}
+
 impl std::fmt::Display for Decoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -120,13 +128,7 @@ impl std::fmt::Display for Decoded {
                         .map(|id| format!(" (symbology {id})"))
                         .unwrap_or_default()
                 )?;
-                for element in &message.elements {
-                    writeln!(
-                        f,
-                        "  ({}) {:<18} {}",
-                        element.ai, element.title, element.value
-                    )?;
-                }
+                write_elements(f, message)?;
                 Ok(())
             }
             Decoded::Iso15434 { envelope } => {
@@ -139,13 +141,7 @@ impl std::fmt::Display for Decoded {
                         }
                     }
                     Envelope::Gs1 { message } => {
-                        for element in &message.elements {
-                            writeln!(
-                                f,
-                                "  ({}) {:<18} {}",
-                                element.ai, element.title, element.value
-                            )?;
-                        }
+                        write_elements(f, message)?;
                     }
                 }
                 Ok(())
