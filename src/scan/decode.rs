@@ -80,6 +80,14 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
             Err(reason) => Decoded::Refused { reason },
         };
     }
+    if gs1::looks_like_digital_link(text) {
+        return match gs1::parse_digital_link(text, today) {
+            Ok(message) => Decoded::Gs1(message),
+            Err(error) => Decoded::Refused {
+                reason: error.to_string(),
+            },
+        };
+    }
     if gs1::looks_like_gs1(text) {
         return match gs1::parse(text, today) {
             Ok(message) => Decoded::Gs1(message),

@@ -282,6 +282,102 @@ impl fmt::Display for Gs1Error {
 
 impl std::error::Error for Gs1Error {}
 
+/// Is this text a GS1 Digital Link URI (a web address carrying a GTIN or SSCC)?
+pub fn looks_like_digital_link(text: &str) -> bool {
+    (text.starts_with("https://") || text.starts_with("http://"))
+        && ["/01/", "/00/", "/gtin/", "/sscc/"]
+            .iter()
+            .any(|key| text.contains(key))
+}
+
+/// Parses a GS1 Digital Link URI: `https://domain[/prefix]/01/GTIN[/22/CPV][/10/LOT][/21/SERIAL]
+/// [?17=YYMMDD&…]`. The path's keys and the query's numeric AIs become one element string, checked
+/// like any other.
+pub fn parse_digital_link(uri: &str, today: NaiveDate) -> Result<Gs1Message, Gs1Error> {
+    let fail = |problem: String| Gs1Error {
+        decoded: String::new(),
+        problem,
+    };
+    let without_scheme = uri
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| fail("not a web address".into()))?;
+    let without_fragment = without_scheme.split('#').next().unwrap_or_default();
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let long_name = |segment: &str| -> Option<&'static str> {
+        Some(match segment {
+            "gtin" => "01",
+            "sscc" => "00",
+            "cpv" => "22",
+            "lot" => "10",
+            "ser" => "21",
+            _ => return None,
+        })
+    };
+    let start = segments
+        .iter()
+        .position(|segment| matches!(*segment, "01" | "00" | "gtin" | "sscc"))
+        .ok_or_else(|| fail("no GTIN (01) or SSCC (00) in the path".into()))?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut path_rest = segments[start..].iter();
+    while let Some(key) = path_rest.next() {
+        let ai = long_name(key)
+            .map(str::to_owned)
+            .unwrap_or_else(|| (*key).to_owned());
+        let value = path_rest
+            .next()
+            .ok_or_else(|| fail(format!("/{key}/ has no value")))?;
+        pairs.push((ai, percent_decode(value).map_err(fail)?));
+    }
+    for parameter in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        // Non-numeric query keys are for the resolver (e.g. linkType), not data.
+        let ai = long_name(key)
+            .map(str::to_owned)
+            .unwrap_or_else(|| key.to_owned());
+        if ai.bytes().all(|b| b.is_ascii_digit()) && !ai.is_empty() {
+            pairs.push((ai, percent_decode(value).map_err(fail)?));
+        }
+    }
+    let mut element_string = String::new();
+    for (ai, value) in &pairs {
+        if value.contains(GS) {
+            return Err(fail(format!("({ai}) contains a control character")));
+        }
+        element_string.push_str(ai);
+        element_string.push_str(value);
+        if predefined_length(ai).is_none() {
+            element_string.push(GS);
+        }
+    }
+    let mut message = parse(element_string.trim_end_matches(GS), today)?;
+    message.symbology = None;
+    Ok(message)
+}
+
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .ok_or_else(|| format!("bad percent-encoding in {text:?}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{text:?} is not UTF-8 once decoded"))
+}
+
 /// Is this text meant as GS1 data? (An AIM GS1 identifier, a GS, or the bracketed form.)
 pub fn looks_like_gs1(text: &str) -> bool {
     GS1_SYMBOLOGIES.iter().any(|id| text.starts_with(id))
@@ -340,7 +436,7 @@ fn predefined_length(ai: &str) -> Option<usize> {
         "41" => 16,
         _ => return None,
     };
-    Some(total - ai.len())
+    usize::checked_sub(total, ai.len())
 }
 
 /// The AI at the start of `text`: AIs are prefix-free, so the first that matches is the one.
@@ -740,13 +836,41 @@ mod tests {
         assert_eq!(check_digit("10614141123456789"), 7);
     }
 
+    #[test]
+    fn digital_link_uris() {
+        let message = parse_digital_link(
+            "https://id.gs1.org/01/09521234543213/10/ABC%2F123/21/S1?17=261231&linkType=gs1:pip",
+            today(),
+        )
+        .expect("valid");
+        assert_eq!(
+            message.to_string(),
+            "(01) GTIN 09521234543213 (10) BATCH/LOT ABC/123 (21) SERIAL S1 (17) USE BY 2026-12-31"
+        );
+        let short = parse_digital_link(
+            "https://example.com/shop/gtin/00401234500012/lot/C24-1107",
+            today(),
+        )
+        .expect("short names");
+        assert_eq!(short.get("10").map(|e| e.raw.as_str()), Some("C24-1107"));
+        assert!(looks_like_digital_link(
+            "https://example.com/01/00401234500012"
+        ));
+        let err = |uri: &str| parse_digital_link(uri, today()).expect_err(uri).to_string();
+        assert!(err("https://id.gs1.org/01/09521234543214").contains("check digit"));
+        assert!(err("https://id.gs1.org/01/09521234543213/10").contains("/10/ has no value"));
+        assert!(err("https://id.gs1.org/01/09521234543213?17=261301").contains("invalid month 13"));
+        assert!(err("https://example.com/products/42").contains("no GTIN"));
+        assert!(err("https://id.gs1.org/01/09521234543213/10/%ZZ").contains("percent-encoding"));
+    }
+
     /// Arbitrary text never panics, and anything accepted re-checks clean: every value it reports
     /// obeys its AI's rules (no label that breaks them is accepted).
     #[test]
     fn arbitrary_input_never_panics_and_acceptance_is_sound() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x51);
-        let alphabet: Vec<char> = "0123456789ABCxyz-/ ()]Cd12\u{1d}\u{1e}\u{4}é"
+        let alphabet: Vec<char> = "0123456789ABCxyz-/ ()]Cd12%=&?\u{1d}\u{1e}\u{4}é"
             .chars()
             .collect();
         for _ in 0..20_000 {
@@ -754,6 +878,7 @@ mod tests {
             let text: String = (0..len)
                 .map(|_| alphabet[rng.random_range(0..alphabet.len())])
                 .collect();
+            let _ = parse_digital_link(&format!("https://x.example/01/{text}?{text}"), today());
             if let Ok(message) = parse(&text, today()) {
                 for element in &message.elements {
                     let (ai, _, format) = find_ai(&element.ai).expect("a known AI");
