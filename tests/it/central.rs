@@ -110,6 +110,35 @@ fn units(work_order: &str, produced: u64, rejected: u64) -> EventKind {
     }
 }
 
+/// A real sync worker on a station's store, with the channels the core would hold.
+struct Worker {
+    appended: watch::Sender<u64>,
+    reports: mpsc::Receiver<SyncReport>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    fn start(url: String, token: String, station: &Station) -> Worker {
+        let (appended, appended_rx) = watch::channel(station.store.last_seq());
+        let (reports_tx, reports) = mpsc::channel(64);
+        let task = spawn_worker(fast_config(url, token, station), appended_rx, reports_tx);
+        Worker {
+            appended,
+            reports,
+            task,
+        }
+    }
+
+    /// Closing the reports ends the worker; it must not have panicked.
+    async fn stop(self) {
+        drop(self.reports);
+        timeout(WAIT, self.task)
+            .await
+            .expect("worker ends")
+            .expect("no panic");
+    }
+}
+
 fn fast_config(url: String, token: String, station: &Station) -> SyncConfig {
     SyncConfig {
         push_interval: Duration::from_millis(100),
@@ -197,15 +226,15 @@ async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
     }]);
     station.produce("WO-24001", 4, 5, 1);
 
-    let (appended_tx, appended_rx) = watch::channel(station.store.last_seq());
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let worker = spawn_worker(
-        fast_config(central.url(), token, &station),
-        appended_rx,
-        reports_tx,
-    );
+    let mut worker = Worker::start(central.url(), token, &station);
 
-    let mut seen = wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    let mut seen = wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 5",
+        acked_through(5),
+    )
+    .await;
     assert!(
         seen.iter()
             .any(|r| matches!(r, SyncReport::Link(CentralLink::Online))),
@@ -218,7 +247,7 @@ async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
         .work_orders
         .contains_key(&WorkOrderId::from("WO-24001"))
     {
-        seen = wait_for(&mut station, &mut reports, "changes", |r| {
+        seen = wait_for(&mut station, &mut worker.reports, "changes", |r| {
             matches!(r, SyncReport::Changes(_))
         })
         .await;
@@ -233,8 +262,14 @@ async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
 
     // New appends are noticed through the watch channel.
     let more = station.produce("WO-24001", 2, 3, 0);
-    appended_tx.send_replace(more[1].seq);
-    wait_for(&mut station, &mut reports, "ack of 7", acked_through(7)).await;
+    worker.appended.send_replace(more[1].seq);
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 7",
+        acked_through(7),
+    )
+    .await;
 
     assert_eq!(stored_events(&db, "L1-S1"), 7);
     let client = reqwest::Client::new();
@@ -243,11 +278,7 @@ async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
     let status = station.store.sync_status().expect("status");
     assert_eq!((status.acked_through, status.backlog()), (7, 0));
 
-    drop(reports);
-    timeout(WAIT, worker)
-        .await
-        .expect("worker ends")
-        .expect("no panic");
+    worker.stop().await;
     central.shutdown().await;
 }
 
@@ -452,24 +483,24 @@ async fn worker_keeps_events_through_an_outage_and_delivers_them_once() {
     let mut station = Station::open(&dir, "L1-S1");
     station.produce("WO-24001", 3, 2, 1);
 
-    let (appended_tx, appended_rx) = watch::channel(station.store.last_seq());
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let worker = spawn_worker(
-        fast_config(format!("http://{addr}"), token, &station),
-        appended_rx,
-        reports_tx,
-    );
-    let seen = wait_for(&mut station, &mut reports, "offline", |r| {
+    let mut worker = Worker::start(format!("http://{addr}"), token, &station);
+    let seen = wait_for(&mut station, &mut worker.reports, "offline", |r| {
         matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
     })
     .await;
     assert!(!seen.iter().any(|r| matches!(r, SyncReport::Acked(_))));
     let more = station.produce("WO-24001", 2, 2, 0);
-    appended_tx.send_replace(more[1].seq);
+    worker.appended.send_replace(more[1].seq);
     assert_eq!(station.store.sync_status().expect("status").backlog(), 5);
 
     let central = central::spawn(addr, db.clone()).await.expect("central up");
-    wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 5",
+        acked_through(5),
+    )
+    .await;
     assert_eq!(stored_events(&db, "L1-S1"), 5);
 
     // Down again while more is produced; back on the same port with the same database.
@@ -477,26 +508,28 @@ async fn worker_keeps_events_through_an_outage_and_delivers_them_once() {
         .await
         .expect("central stops");
     let more = station.produce("WO-24001", 3, 2, 0);
-    appended_tx.send_replace(more[2].seq);
-    wait_for(&mut station, &mut reports, "offline again", |r| {
+    worker.appended.send_replace(more[2].seq);
+    wait_for(&mut station, &mut worker.reports, "offline again", |r| {
         matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
     })
     .await;
     let central = central::spawn(addr, db.clone())
         .await
         .expect("central up again");
-    wait_for(&mut station, &mut reports, "ack of 8", acked_through(8)).await;
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 8",
+        acked_through(8),
+    )
+    .await;
 
     assert_eq!(stored_events(&db, "L1-S1"), 8);
     let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
     assert_eq!((report.produced, report.rejected), (16, 3));
     assert_eq!(station.store.sync_status().expect("status").backlog(), 0);
 
-    drop(reports);
-    timeout(WAIT, worker)
-        .await
-        .expect("worker ends")
-        .expect("no panic");
+    worker.stop().await;
     central.shutdown().await;
 }
 
@@ -509,14 +542,8 @@ async fn refused_batches_are_reported_and_kept() {
     let mut station = Station::open(&dir, "L1-S1");
     station.produce("WO-24001", 2, 1, 0);
 
-    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let worker = spawn_worker(
-        fast_config(central.url(), "wrong-token".into(), &station),
-        appended_rx,
-        reports_tx,
-    );
-    let seen = wait_for(&mut station, &mut reports, "rejection", |r| {
+    let mut worker = Worker::start(central.url(), "wrong-token".into(), &station);
+    let seen = wait_for(&mut station, &mut worker.reports, "rejection", |r| {
         matches!(r, SyncReport::Rejected { .. })
     })
     .await;
@@ -526,11 +553,7 @@ async fn refused_batches_are_reported_and_kept() {
     assert!(error.contains("unknown station token"), "{error}");
     assert_eq!(stored_events(&db, "L1-S1"), 0);
     assert_eq!(station.store.sync_status().expect("status").backlog(), 2);
-    drop(reports);
-    timeout(WAIT, worker)
-        .await
-        .expect("worker ends")
-        .expect("no panic");
+    worker.stop().await;
     central.shutdown().await;
 }
 
@@ -728,25 +751,21 @@ async fn worker_rewinds_when_central_lacks_acked_events() {
         })
         .expect("record ack");
 
-    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let worker = spawn_worker(
-        fast_config(central.url(), token, &station),
-        appended_rx,
-        reports_tx,
-    );
-    let seen = wait_for(&mut station, &mut reports, "ack of 5", acked_through(5)).await;
+    let mut worker = Worker::start(central.url(), token, &station);
+    let seen = wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 5",
+        acked_through(5),
+    )
+    .await;
     assert!(
         seen.iter()
             .any(|r| matches!(r, SyncReport::Rewind { expected_seq: 1 })),
         "{seen:?}"
     );
     assert_eq!(stored_events(&db, "L1-S1"), 5);
-    drop(reports);
-    timeout(WAIT, worker)
-        .await
-        .expect("worker ends")
-        .expect("no panic");
+    worker.stop().await;
     central.shutdown().await;
 }
 
@@ -786,16 +805,13 @@ async fn a_central_answering_500_gets_the_same_batch_again_until_it_stores_it() 
         .status();
     assert_eq!(status.as_u16(), 500);
 
-    let (_appended_tx, appended_rx) = watch::channel(station.store.last_seq());
-    let (reports_tx, mut reports) = mpsc::channel(64);
-    let worker = spawn_worker(
-        fast_config(central.url(), token, &station),
-        appended_rx,
-        reports_tx,
-    );
-    let seen = wait_for(&mut station, &mut reports, "central offline on 500", |r| {
-        matches!(r, SyncReport::Link(CentralLink::Offline { .. }))
-    })
+    let mut worker = Worker::start(central.url(), token, &station);
+    let seen = wait_for(
+        &mut station,
+        &mut worker.reports,
+        "central offline on 500",
+        |r| matches!(r, SyncReport::Link(CentralLink::Offline { .. })),
+    )
     .await;
     assert!(!seen.iter().any(|r| matches!(r, SyncReport::Acked(_))));
     assert_eq!(station.store.sync_status().expect("status").backlog(), 4);
@@ -806,14 +822,16 @@ async fn a_central_answering_500_gets_the_same_batch_again_until_it_stores_it() 
         conn.execute_batch("DROP TRIGGER broken_disk")
             .expect("mend storage");
     }
-    wait_for(&mut station, &mut reports, "ack of 4", acked_through(4)).await;
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 4",
+        acked_through(4),
+    )
+    .await;
     assert_eq!(stored_events(&db, "L1-S1"), 4);
     let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24002").await;
     assert_eq!((report.produced, report.rejected), (12, 4));
-    drop(reports);
-    timeout(WAIT, worker)
-        .await
-        .expect("worker ends")
-        .expect("no panic");
+    worker.stop().await;
     central.shutdown().await;
 }
