@@ -69,7 +69,7 @@ pub fn run(dir: &Path, sim: SimConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", config_path.display()))?;
         let config = StationConfig::load(&config_path)?;
         let keymap = crate::launch::load_keymap(&config)?;
-        let result = crate::launch::run_station(config, keymap, Default::default()).await;
+        let result = crate::launch::run_station(config, keymap).await;
 
         plc.shutdown().await;
         central.shutdown().await;

@@ -32,10 +32,6 @@ pub fn load_keymap(config: &StationConfig) -> anyhow::Result<Keymap> {
     )?)
 }
 
-/// Things a launcher may add (the demo adds nothing yet; tests build their own set-up).
-#[derive(Default)]
-pub struct StationExtras {}
-
 /// The station set-up a configuration describes.
 pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup> {
     let station = StationId::new(config.station.clone());
@@ -71,11 +67,7 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
 }
 
 /// Runs the station with its TUI on the real terminal until the operator quits.
-pub async fn run_station(
-    config: StationConfig,
-    keymap: Keymap,
-    _extras: StationExtras,
-) -> anyhow::Result<()> {
+pub async fn run_station(config: StationConfig, keymap: Keymap) -> anyhow::Result<()> {
     let setup = setup_from_config(&config)?;
     let mut station = Station::start(setup).await?;
     let notices = std::mem::replace(

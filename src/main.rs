@@ -242,11 +242,7 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let _log = takt::logging::to_file(&config.log_dir())?;
-    runtime()?.block_on(takt::launch::run_station(
-        config,
-        keymap,
-        takt::launch::StationExtras::default(),
-    ))?;
+    runtime()?.block_on(takt::launch::run_station(config, keymap))?;
     Ok(ExitCode::SUCCESS)
 }
 
