@@ -1,7 +1,7 @@
 //! The wire format between station and central (JSON over HTTP). Both sides use these types, so
 //! they cannot drift apart.
 
-use crate::domain::{Event, Material, Operator, Product, WorkOrder};
+use crate::domain::{Bom, Code, Event, Lot, Material, Operator, Product, Routing, WorkOrder};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,10 @@ pub enum MasterRecord {
     Product(Product),
     Material(Material),
     WorkOrder(WorkOrder),
+    Routing(Routing),
+    Bom(Bom),
+    Lot(Lot),
+    Code(Code),
 }
 
 impl MasterRecord {
@@ -48,6 +52,10 @@ impl MasterRecord {
             MasterRecord::Product(p) => ("product", p.id.to_string()),
             MasterRecord::Material(m) => ("material", m.id.to_string()),
             MasterRecord::WorkOrder(w) => ("work_order", w.id.to_string()),
+            MasterRecord::Routing(r) => ("routing", r.product.to_string()),
+            MasterRecord::Bom(b) => ("bom", format!("{}/{}", b.product, b.operation)),
+            MasterRecord::Lot(l) => ("lot", l.id.to_string()),
+            MasterRecord::Code(c) => ("code", c.code.clone()),
         }
     }
 }

@@ -1,11 +1,15 @@
 //! The demo plant of DEMO_PLANT.md as master records. Codes here are stable: people learn them.
 
 use crate::domain::{
-    Badge, LineId, Material, MaterialId, Operator, Product, ProductId, StationId, WorkOrder,
-    WorkOrderId, WorkOrderStatus,
+    Badge, Bom, BomLine, Code, CodeKind, DefectClass, LineId, Lot, LotId, LotOrigin, LotStatus,
+    Material, MaterialId, OperationId, Operator, OutputKind, Product, ProductId, Quantity, Routing,
+    RoutingStep, StationId, WorkOrder, WorkOrderId, WorkOrderStatus,
 };
 use crate::protocol::MasterRecord;
 use chrono::{Days, NaiveDate};
+
+/// Units per tote between operations: a WIP lot moves on when its tote is full.
+pub const TOTE_SIZE: u64 = 20;
 
 pub const LINE: (&str, &str) = ("L1", "Caliper line 1");
 
@@ -48,22 +52,317 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
         })
     }));
 
-    let materials = [
-        ("CAST-200", "caliper casting 54", "00401234500012", "pc"),
-        ("CAST-210", "caliper casting 48", "00401234500029", "pc"),
-        ("PST-54", "piston 54 mm", "00401234500111", "pc"),
-        ("PST-48", "piston 48 mm", "00401234500128", "pc"),
-        ("SEAL-54", "seal kit 54", "00401234500210", "pc"),
-        ("SEAL-48", "seal kit 48", "00401234500227", "pc"),
-        ("GRS-1", "assembly grease", "00401234500319", "kg"),
-        ("BOX-2", "shipping box", "00401234500418", "pc"),
+    // (id, name, GTIN, unit, shelf life in days); semi-finished materials carry no GTIN.
+    type MaterialRow<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, Option<u32>);
+    let materials: [MaterialRow<'_>; 14] = [
+        (
+            "CAST-200",
+            "caliper casting 54",
+            Some("00401234500012"),
+            "pc",
+            None,
+        ),
+        (
+            "CAST-210",
+            "caliper casting 48",
+            Some("00401234500029"),
+            "pc",
+            None,
+        ),
+        ("PST-54", "piston 54 mm", Some("00401234500111"), "pc", None),
+        ("PST-48", "piston 48 mm", Some("00401234500128"), "pc", None),
+        (
+            "SEAL-54",
+            "seal kit 54",
+            Some("00401234500210"),
+            "pc",
+            Some(730),
+        ),
+        (
+            "SEAL-48",
+            "seal kit 48",
+            Some("00401234500227"),
+            "pc",
+            Some(730),
+        ),
+        (
+            "GRS-1",
+            "assembly grease",
+            Some("00401234500319"),
+            "kg",
+            Some(365),
+        ),
+        ("BOX-2", "shipping box", Some("00401234500418"), "pc", None),
+        ("BC-200-M", "BC-200 machined (after OP10)", None, "pc", None),
+        (
+            "BC-200-A",
+            "BC-200 assembled (after OP20)",
+            None,
+            "pc",
+            None,
+        ),
+        ("BC-210-M", "BC-210 machined (after OP10)", None, "pc", None),
+        (
+            "BC-210-A",
+            "BC-210 assembled (after OP20)",
+            None,
+            "pc",
+            None,
+        ),
+        (
+            "BC-200",
+            "front caliper",
+            Some("00401234501019"),
+            "pc",
+            None,
+        ),
+        ("BC-210", "rear caliper", Some("00401234501026"), "pc", None),
     ];
-    records.extend(materials.iter().map(|(id, name, gtin, unit)| {
+    records.extend(materials.iter().map(|(id, name, gtin, unit, shelf_life)| {
         MasterRecord::Material(Material {
             id: MaterialId::from(*id),
             name: (*name).into(),
-            gtin: Some((*gtin).into()),
+            gtin: gtin.map(str::to_owned),
             unit: (*unit).into(),
+            shelf_life_days: *shelf_life,
+        })
+    }));
+
+    for (product, size) in [("BC-200", "54"), ("BC-210", "48")] {
+        let short = &product[3..]; // 200 / 210
+        let machined = format!("{product}-M");
+        let assembled = format!("{product}-A");
+        let step =
+            |op: &str, name: &str, station: &str, output: &str, kind: OutputKind| RoutingStep {
+                operation: OperationId::from(op),
+                name: name.into(),
+                stations: vec![StationId::from(station)],
+                output_material: MaterialId::new(output),
+                output: kind,
+            };
+        records.push(MasterRecord::Routing(Routing {
+            product: ProductId::from(product),
+            steps: vec![
+                step(
+                    "OP10",
+                    "machining",
+                    "L1-S1",
+                    &machined,
+                    OutputKind::Lot { size: TOTE_SIZE },
+                ),
+                step(
+                    "OP20",
+                    "assembly",
+                    "L1-S2",
+                    &assembled,
+                    OutputKind::Lot { size: TOTE_SIZE },
+                ),
+                step(
+                    "OP30",
+                    "leak test and pack",
+                    "L1-S3",
+                    product,
+                    OutputKind::Serial,
+                ),
+            ],
+        }));
+        let line = |material: String, per_unit: &str| BomLine {
+            material: MaterialId::new(material),
+            quantity_per_unit: Quantity::parse(per_unit).unwrap_or(Quantity::ZERO),
+            tolerance_pct: 0,
+        };
+        let bom = |op: &str, lines: Vec<BomLine>| {
+            MasterRecord::Bom(Bom {
+                product: ProductId::from(product),
+                operation: OperationId::from(op),
+                lines,
+            })
+        };
+        records.push(bom("OP10", vec![line(format!("CAST-{short}"), "1")]));
+        records.push(bom(
+            "OP20",
+            vec![
+                line(machined.clone(), "1"),
+                line(format!("PST-{size}"), "1"),
+                line(format!("SEAL-{size}"), "1"),
+                line("GRS-1".into(), "0.005"),
+            ],
+        ));
+        records.push(bom(
+            "OP30",
+            vec![line(assembled.clone(), "1"), line("BOX-2".into(), "1")],
+        ));
+    }
+
+    // (lot, material, quantity, expiry in days from today, status, reason)
+    type LotRow<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<i64>,
+        LotStatus,
+        Option<&'a str>,
+    );
+    let lots: [LotRow<'_>; 10] = [
+        (
+            "C24-1107",
+            "CAST-200",
+            "400",
+            None,
+            LotStatus::Released,
+            None,
+        ),
+        (
+            "C24-1031",
+            "CAST-200",
+            "120",
+            None,
+            LotStatus::OnHold,
+            Some("porosity suspected"),
+        ),
+        (
+            "C24-2210",
+            "CAST-210",
+            "300",
+            None,
+            LotStatus::Released,
+            None,
+        ),
+        ("P24-2201", "PST-54", "500", None, LotStatus::Released, None),
+        ("P24-2305", "PST-48", "300", None, LotStatus::Released, None),
+        (
+            "S24-0815",
+            "SEAL-54",
+            "500",
+            Some(400),
+            LotStatus::Released,
+            None,
+        ),
+        (
+            "S23-0912",
+            "SEAL-54",
+            "200",
+            Some(-30),
+            LotStatus::Released,
+            None,
+        ),
+        (
+            "S24-0620",
+            "SEAL-48",
+            "300",
+            Some(300),
+            LotStatus::Released,
+            None,
+        ),
+        (
+            "G24-0101",
+            "GRS-1",
+            "5",
+            Some(200),
+            LotStatus::Released,
+            None,
+        ),
+        ("B24-0007", "BOX-2", "1000", None, LotStatus::Released, None),
+    ];
+    records.extend(
+        lots.iter()
+            .map(|(id, material, quantity, expiry_in, status, reason)| {
+                MasterRecord::Lot(Lot {
+                    id: LotId::from(*id),
+                    material: MaterialId::from(*material),
+                    quantity: Quantity::parse(quantity).unwrap_or(Quantity::ZERO),
+                    expiry: expiry_in
+                        .and_then(|days| today.checked_add_signed(chrono::Duration::days(days))),
+                    status: *status,
+                    status_reason: reason.map(str::to_owned),
+                    origin: LotOrigin::Supplier,
+                })
+            }),
+    );
+
+    let codes: [(&str, &str, CodeKind); 18] = [
+        (
+            "D-101",
+            "porosity",
+            CodeKind::Defect {
+                class: DefectClass::Major,
+            },
+        ),
+        (
+            "D-102",
+            "bore oversize",
+            CodeKind::Defect {
+                class: DefectClass::Major,
+            },
+        ),
+        (
+            "D-103",
+            "burr",
+            CodeKind::Defect {
+                class: DefectClass::Minor,
+            },
+        ),
+        (
+            "D-201",
+            "missing seal",
+            CodeKind::Defect {
+                class: DefectClass::Critical,
+            },
+        ),
+        (
+            "D-202",
+            "piston scratched",
+            CodeKind::Defect {
+                class: DefectClass::Major,
+            },
+        ),
+        (
+            "D-301",
+            "leak test fail",
+            CodeKind::Defect {
+                class: DefectClass::Critical,
+            },
+        ),
+        (
+            "D-302",
+            "label missing",
+            CodeKind::Defect {
+                class: DefectClass::Minor,
+            },
+        ),
+        ("R-11", "spindle", CodeKind::Downtime { planned: false }),
+        ("R-12", "fixture", CodeKind::Downtime { planned: false }),
+        ("R-20", "electrical", CodeKind::Downtime { planned: false }),
+        ("R-31", "no castings", CodeKind::Downtime { planned: false }),
+        (
+            "R-32",
+            "wrong material",
+            CodeKind::Downtime { planned: false },
+        ),
+        (
+            "R-41",
+            "waiting for inspection",
+            CodeKind::Downtime { planned: false },
+        ),
+        (
+            "R-51",
+            "operator absent",
+            CodeKind::Downtime { planned: false },
+        ),
+        ("R-80", "changeover", CodeKind::Downtime { planned: true }),
+        ("R-81", "break", CodeKind::Downtime { planned: true }),
+        (
+            "R-82",
+            "planned maintenance",
+            CodeKind::Downtime { planned: true },
+        ),
+        ("R-83", "meeting", CodeKind::Downtime { planned: true }),
+    ];
+    records.extend(codes.iter().map(|(code, text, kind)| {
+        MasterRecord::Code(Code {
+            code: (*code).into(),
+            text: (*text).into(),
+            kind: *kind,
         })
     }));
 

@@ -1,8 +1,9 @@
 //! What a command means: the rules of the station, as a pure function.
 
-use super::event::{Actor, EventKind, NewEvent};
+use super::event::{Actor, Entry, EventKind, NewEvent};
 use super::ids::{Badge, WorkOrderId};
 use super::master::WorkOrderStatus;
+use super::material::{LotLabel, close_open_output, load_lot};
 use super::rejection::Rejection;
 use super::state::{ExecStatus, State};
 use chrono::{DateTime, Utc};
@@ -10,13 +11,22 @@ use chrono::{DateTime, Utc};
 /// What someone at the station asks for. Keys and scans both end up here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Login { badge: Badge },
+    Login {
+        badge: Badge,
+    },
     Logout,
-    SelectWorkOrder { id: WorkOrderId },
+    SelectWorkOrder {
+        id: WorkOrderId,
+    },
     Start,
     Pause,
     Resume,
     Complete,
+    /// A lot label scanned (or keyed) to feed the running work order.
+    LoadLot {
+        label: LotLabel,
+        entry: Entry,
+    },
 }
 
 impl Command {
@@ -30,6 +40,7 @@ impl Command {
             Command::Pause => "pause".into(),
             Command::Resume => "resume".into(),
             Command::Complete => "complete".into(),
+            Command::LoadLot { label, .. } => format!("load lot {}", label.lot),
         }
     }
 }
@@ -169,15 +180,27 @@ pub fn decide(
             match progress.status {
                 ExecStatus::Selected => Err(Rejection::NeverStarted(id.clone())),
                 ExecStatus::Completed => Err(Rejection::AlreadyCompleted(id.clone())),
-                ExecStatus::Running | ExecStatus::Paused => Ok(vec![event(
-                    actor,
-                    EventKind::WorkOrderCompleted {
-                        work_order: id.clone(),
-                        produced: progress.produced,
-                        rejected: progress.rejected,
-                    },
-                )]),
+                ExecStatus::Running | ExecStatus::Paused => {
+                    // A part-filled tote leaves as a smaller lot: its units must not vanish.
+                    let mut events: Vec<NewEvent> = close_open_output(state, id, now)
+                        .into_iter()
+                        .map(|kind| event(actor.clone(), kind))
+                        .collect();
+                    events.push(event(
+                        actor,
+                        EventKind::WorkOrderCompleted {
+                            work_order: id.clone(),
+                            produced: progress.produced,
+                            rejected: progress.rejected,
+                        },
+                    ));
+                    Ok(events)
+                }
             }
+        }
+        Command::LoadLot { label, entry } => {
+            let actor = operator_actor()?;
+            load_lot(state, label, entry, actor, now)
         }
     }
 }
@@ -209,6 +232,7 @@ pub fn evidence_of_refusal(
     state: &State,
     scanned: &str,
     reason: &str,
+    entry: Option<Entry>,
     now: DateTime<Utc>,
 ) -> NewEvent {
     NewEvent {
@@ -222,6 +246,7 @@ pub fn evidence_of_refusal(
             // Evidence, not a dump: an overlong scan is kept to its first characters.
             scanned: scanned.chars().take(MAX_EVIDENCE_CHARS).collect(),
             reason: reason.to_owned(),
+            entry,
         },
     }
 }

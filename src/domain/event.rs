@@ -5,9 +5,9 @@
 //! in an event, so the encoding cannot change with key order. Kinds are only ever added; the meaning of
 //! an existing kind never changes, because old logs must verify and replay forever.
 
-use super::ids::StationId;
-use super::ids::{Badge, WorkOrderId};
-use chrono::{DateTime, Utc};
+use super::ids::{Badge, LotId, MaterialId, OperationId, StationId, WorkOrderId};
+use super::quantity::Quantity;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -50,6 +50,32 @@ pub enum BaselineCause {
     PlcRestart,
     /// Same epoch, but the counter moved backwards or jumped beyond plausibility: it was reset.
     CounterReset,
+}
+
+/// How a text reached the station: read by a scanner, or typed by a person (who may have misread it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    Scanned,
+    Keyed,
+}
+
+/// How the quantity of a consumption was arrived at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumptionBasis {
+    /// Bill-of-materials rate times the units the machine made.
+    BomRate,
+    /// Keyed by a person.
+    Keyed,
+}
+
+/// Whether an output is a lot (many units) or a serial (one unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputForm {
+    Lot,
+    Serial,
 }
 
 /// What happened. Serialised as `{"type": "...", "data": {...}}`.
@@ -103,6 +129,49 @@ pub enum EventKind {
     ScanRefused {
         scanned: String,
         reason: String,
+        /// Absent in events recorded before the scan decoder told scanned from keyed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry: Option<Entry>,
+    },
+    /// A supplier lot seen here for the first time: its label named a material of the running bill of
+    /// materials and it is on no hold list, so it is now known here and, after sync, at central.
+    LotRegistered {
+        lot: LotId,
+        material: MaterialId,
+        quantity: Quantity,
+        expiry: Option<NaiveDate>,
+        gtin: Option<String>,
+    },
+    /// A lot passed the checks (right material, released, not expired, not used up) and now feeds
+    /// `material` into `work_order` here, replacing the lot loaded for it before.
+    LotLoaded {
+        work_order: WorkOrderId,
+        operation: OperationId,
+        material: MaterialId,
+        lot: LotId,
+        entry: Entry,
+    },
+    /// Material drawn from a lot into a work order.
+    LotConsumed {
+        work_order: WorkOrderId,
+        operation: OperationId,
+        material: MaterialId,
+        lot: LotId,
+        quantity: Quantity,
+        basis: ConsumptionBasis,
+    },
+    /// An output lot or serial was made: `inputs` are the lots it was made from (its genealogy), and
+    /// `next_operation` is where the routing sends it.
+    OutputCreated {
+        work_order: WorkOrderId,
+        operation: OperationId,
+        output: LotId,
+        form: OutputForm,
+        material: MaterialId,
+        quantity: Quantity,
+        inputs: Vec<LotId>,
+        operator: Option<Badge>,
+        next_operation: Option<OperationId>,
     },
 }
 
@@ -120,6 +189,10 @@ impl EventKind {
             EventKind::UnitsProduced { .. } => "units_produced",
             EventKind::PlcCounterBaseline { .. } => "plc_counter_baseline",
             EventKind::ScanRefused { .. } => "scan_refused",
+            EventKind::LotRegistered { .. } => "lot_registered",
+            EventKind::LotLoaded { .. } => "lot_loaded",
+            EventKind::LotConsumed { .. } => "lot_consumed",
+            EventKind::OutputCreated { .. } => "output_created",
         }
     }
 
@@ -130,7 +203,10 @@ impl EventKind {
             | EventKind::WorkOrderStarted { work_order }
             | EventKind::WorkOrderPaused { work_order }
             | EventKind::WorkOrderResumed { work_order }
-            | EventKind::WorkOrderCompleted { work_order, .. } => Some(work_order),
+            | EventKind::WorkOrderCompleted { work_order, .. }
+            | EventKind::LotLoaded { work_order, .. }
+            | EventKind::LotConsumed { work_order, .. }
+            | EventKind::OutputCreated { work_order, .. } => Some(work_order),
             EventKind::UnitsProduced { work_order, .. } => work_order.as_ref(),
             _ => None,
         }

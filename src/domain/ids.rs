@@ -58,3 +58,12 @@ text_id!(
     /// A material (component part number), e.g. `CAST-200`.
     MaterialId
 );
+text_id!(
+    /// A lot or a serial: a supplier's lot number as printed on its label (`C24-1107`), or an
+    /// output id a station created (`L1-S3-261125-000042`). One namespace, so genealogy is one graph.
+    LotId
+);
+text_id!(
+    /// An operation of a routing, e.g. `OP10`.
+    OperationId
+);

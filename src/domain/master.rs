@@ -1,8 +1,11 @@
 //! Master data the station receives from central: who may work here, what to build, from what.
 //! Central owns it; the station keeps the latest version of each record.
 
-use super::ids::{Badge, LineId, MaterialId, ProductId, StationId, WorkOrderId};
-use chrono::NaiveDate;
+use super::ids::{
+    Badge, LineId, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId,
+};
+use super::quantity::Quantity;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -27,6 +30,9 @@ pub struct Material {
     pub name: String,
     pub gtin: Option<String>,
     pub unit: String,
+    /// Days a lot stays usable after it was made; sets the expiry of a lot whose label carries none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shelf_life_days: Option<u32>,
 }
 
 /// Planning status, owned by central. Only a released order may be started.
@@ -90,6 +96,132 @@ pub struct WorkOrder {
     pub stations: Vec<StationId>,
 }
 
+/// What one operation of a routing hands on: a lot (a tote of `size` units) or one serial per unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputKind {
+    Lot { size: u64 },
+    Serial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingStep {
+    pub operation: OperationId,
+    pub name: String,
+    /// Stations that can perform this operation.
+    pub stations: Vec<StationId>,
+    /// What the operation makes: a semi-finished material, or the product at the last step.
+    pub output_material: MaterialId,
+    pub output: OutputKind,
+}
+
+/// The operations a product goes through, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routing {
+    pub product: ProductId,
+    pub steps: Vec<RoutingStep>,
+}
+
+impl Routing {
+    /// The step that follows `operation`, where its output goes next.
+    pub fn next_step(&self, operation: &OperationId) -> Option<&RoutingStep> {
+        let index = self.steps.iter().position(|s| &s.operation == operation)?;
+        self.steps.get(index + 1)
+    }
+}
+
+/// One material an operation consumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BomLine {
+    pub material: MaterialId,
+    /// Drawn from the loaded lot for every unit made (good or rejected).
+    pub quantity_per_unit: Quantity,
+    /// Allowed over-consumption in percent before a booking is questioned.
+    #[serde(default)]
+    pub tolerance_pct: u16,
+}
+
+/// The bill of materials of one operation of one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bom {
+    pub product: ProductId,
+    pub operation: OperationId,
+    pub lines: Vec<BomLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LotStatus {
+    Released,
+    OnHold,
+    Quarantined,
+    Consumed,
+}
+
+impl LotStatus {
+    pub fn words(self) -> &'static str {
+        match self {
+            LotStatus::Released => "released",
+            LotStatus::OnHold => "on hold",
+            LotStatus::Quarantined => "quarantined",
+            LotStatus::Consumed => "used up",
+        }
+    }
+}
+
+/// Where a lot came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LotOrigin {
+    /// Received from a supplier (or first seen on a supplier label at a station).
+    Supplier,
+    /// Made here: the output of an operation of a work order.
+    Produced {
+        station: StationId,
+        work_order: WorkOrderId,
+        operation: OperationId,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lot {
+    pub id: LotId,
+    pub material: MaterialId,
+    /// As received or produced.
+    pub quantity: Quantity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<NaiveDate>,
+    pub status: LotStatus,
+    /// Why it is on hold or quarantined, in the quality engineer's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub origin: LotOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefectClass {
+    Critical,
+    Major,
+    Minor,
+}
+
+/// What a plant code means: a defect of the catalog or a downtime reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CodeKind {
+    Defect { class: DefectClass },
+    Downtime { planned: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Code {
+    pub code: String,
+    pub text: String,
+    pub kind: CodeKind,
+}
+
 /// Everything the station knows from central, keyed for lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MasterData {
@@ -97,6 +229,11 @@ pub struct MasterData {
     pub products: BTreeMap<ProductId, Product>,
     pub materials: BTreeMap<MaterialId, Material>,
     pub work_orders: BTreeMap<WorkOrderId, WorkOrder>,
+    pub routings: BTreeMap<ProductId, Routing>,
+    pub boms: BTreeMap<(ProductId, OperationId), Bom>,
+    pub lots: BTreeMap<LotId, Lot>,
+    /// Defect codes and downtime reasons, by code.
+    pub codes: BTreeMap<String, Code>,
 }
 
 impl MasterData {
@@ -105,5 +242,25 @@ impl MasterData {
         let mut orders: Vec<&WorkOrder> = self.work_orders.values().collect();
         orders.sort_by(|a, b| (a.priority, a.due, &a.id).cmp(&(b.priority, b.due, &b.id)));
         orders
+    }
+
+    /// The routing step `station` performs for `product`, if the routing has one.
+    pub fn step_at(&self, product: &ProductId, station: &StationId) -> Option<&RoutingStep> {
+        self.routings
+            .get(product)?
+            .steps
+            .iter()
+            .find(|step| step.stations.contains(station))
+    }
+
+    pub fn bom(&self, product: &ProductId, operation: &OperationId) -> Option<&Bom> {
+        self.boms.get(&(product.clone(), operation.clone()))
+    }
+
+    /// The material a GTIN on a label identifies.
+    pub fn material_by_gtin(&self, gtin: &str) -> Option<&Material> {
+        self.materials
+            .values()
+            .find(|material| material.gtin.as_deref() == Some(gtin))
     }
 }

@@ -7,20 +7,32 @@ pub mod event;
 pub mod ids;
 pub mod master;
 pub mod plc;
+pub mod quantity;
 pub mod rejection;
 pub mod state;
 
 mod decide;
+pub mod material;
 mod observe;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};
-pub use event::{Actor, Event, EventKind, GENESIS_HASH, NewEvent, SCHEMA_VERSION};
-pub use ids::{Badge, LineId, MaterialId, ProductId, StationId, WorkOrderId};
-pub use master::{MasterData, Material, Operator, Product, WorkOrder, WorkOrderStatus};
+pub use event::{
+    Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, NewEvent, OutputForm,
+    SCHEMA_VERSION,
+};
+pub use ids::{Badge, LineId, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};
+pub use master::{
+    Bom, BomLine, Code, CodeKind, DefectClass, Lot, LotOrigin, LotStatus, MasterData, Material,
+    Operator, OutputKind, Product, Routing, RoutingStep, WorkOrder, WorkOrderStatus,
+};
+pub use material::LotLabel;
 pub use observe::{MAX_PLAUSIBLE_COUNTER_STEP, observe};
 pub use plc::{PackMlState, PlcSample};
+pub use quantity::Quantity;
 pub use rejection::Rejection;
-pub use state::{CounterBaseline, ExecStatus, Progress, Session, State, apply};
+pub use state::{
+    CounterBaseline, ExecStatus, OpenOutput, Progress, Session, Settings, State, apply,
+};
 
 #[cfg(test)]
 mod tests;

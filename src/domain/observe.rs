@@ -5,6 +5,7 @@
 //! from a rollover; a delta beyond plausibility is treated as a reset, never as units.
 
 use super::event::{Actor, BaselineCause, EventKind, NewEvent};
+use super::material::after_units;
 use super::plc::PlcSample;
 use super::state::{ExecStatus, State};
 use chrono::{DateTime, Utc};
@@ -12,7 +13,28 @@ use chrono::{DateTime, Utc};
 /// More units than this between two polls cannot be real production: the counter was reset.
 pub const MAX_PLAUSIBLE_COUNTER_STEP: u32 = 100_000;
 
+/// Units from the counters, then what they mean for material: consumption from the loaded lots and
+/// the outputs they fill.
 pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<NewEvent> {
+    let mut events = count_units(state, sample, now);
+    let material: Vec<NewEvent> = events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::UnitsProduced {
+                work_order: Some(work_order),
+                produced,
+                rejected,
+                ..
+            } => Some(after_units(state, work_order, *produced, *rejected, now)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    events.extend(material);
+    events
+}
+
+fn count_units(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<NewEvent> {
     let event = |kind: EventKind| NewEvent {
         at: now,
         actor: Actor::Plc,

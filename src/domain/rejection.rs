@@ -1,7 +1,8 @@
 //! Why a command was refused, in words an operator understands at arm's length from the screen.
 
-use super::ids::{Badge, WorkOrderId};
-use super::master::WorkOrderStatus;
+use super::ids::{Badge, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};
+use super::master::{LotStatus, WorkOrderStatus};
+use chrono::NaiveDate;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -42,4 +43,53 @@ pub enum Rejection {
     NotPaused(WorkOrderId),
     #[error("Work order {0} was never started here. Start it, or select another one.")]
     NeverStarted(WorkOrderId),
+    #[error("Select a work order before scanning material.")]
+    NoWorkOrderForLot,
+    #[error("{product} has no operation at station {station} in its routing. Call your line lead.")]
+    NoOperationHere {
+        product: ProductId,
+        station: StationId,
+    },
+    #[error(
+        "Lot {0} is not known here and its label does not say which material it is. Scan the supplier label (with its GTIN), or call your line lead."
+    )]
+    UnknownLot(LotId),
+    #[error(
+        "The label of lot {lot} carries GTIN {gtin}, which is no material known here. Set the lot aside and call your line lead."
+    )]
+    UnknownGtin { gtin: String, lot: LotId },
+    #[error(
+        "Lot {lot} is registered as {registered}, but its label says {label}. Set the lot aside and call quality."
+    )]
+    LotMaterialMismatch {
+        lot: LotId,
+        registered: MaterialId,
+        label: MaterialId,
+    },
+    #[error(
+        "WRONG MATERIAL: expected {expected}, scanned {scanned} (lot {lot}). {work_order} at {operation} does not use it."
+    )]
+    WrongMaterial {
+        lot: LotId,
+        scanned: String,
+        expected: String,
+        work_order: WorkOrderId,
+        operation: OperationId,
+    },
+    #[error("Lot {lot} is {}{}. Do not use it: set it aside and take another lot.", status.words().to_uppercase(), reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    LotBlocked {
+        lot: LotId,
+        status: LotStatus,
+        reason: Option<String>,
+    },
+    #[error("Lot {lot} EXPIRED on {expiry}. Do not use it: set it aside and take another lot.")]
+    LotExpired { lot: LotId, expiry: NaiveDate },
+    #[error("Lot {0} is used up. Scan the next lot.")]
+    LotUsedUp(LotId),
+    #[error(
+        "Lot {lot} is new here and its label does not say how much it holds. Scan the label with the quantity (30), or call your line lead."
+    )]
+    NewLotWithoutQuantity { lot: LotId },
+    #[error("Lot {lot} is already loaded for {material}.")]
+    LotAlreadyLoaded { lot: LotId, material: MaterialId },
 }

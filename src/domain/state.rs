@@ -1,12 +1,13 @@
 //! Station state and how events change it. `apply` is the only way state moves, so replaying the log
 //! rebuilds it exactly.
 
-use super::event::{Event, EventKind};
-use super::ids::{Badge, StationId, WorkOrderId};
-use super::master::MasterData;
+use super::event::{Event, EventKind, OutputForm};
+use super::ids::{Badge, LotId, MaterialId, StationId, WorkOrderId};
+use super::master::{Lot, LotOrigin, LotStatus, MasterData};
+use super::quantity::Quantity;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who is logged in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,18 @@ pub struct Progress {
     pub rejected: u64,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The lot feeding each material of the bill of materials right now.
+    pub loaded: BTreeMap<MaterialId, LotId>,
+    /// Good units made and not yet put into an output lot or serial, and the lots they were made from.
+    pub open_output: OpenOutput,
+}
+
+/// Units waiting to become an output (a tote fills up over many cycles) and every lot loaded while
+/// they were made: the output's genealogy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenOutput {
+    pub units: u64,
+    pub inputs: BTreeSet<LotId>,
 }
 
 impl Progress {
@@ -64,6 +77,8 @@ impl Progress {
             rejected: 0,
             started_at: None,
             completed_at: None,
+            loaded: BTreeMap::new(),
+            open_output: OpenOutput::default(),
         }
     }
 
@@ -91,6 +106,29 @@ pub struct State {
     pub counters: Option<CounterBaseline>,
     /// Units the machine made while no work order was active.
     pub unassigned_produced: u64,
+    /// Lots this station knows of its own: supplier lots first seen here and outputs made here,
+    /// until central sends them back as master data.
+    pub lots: BTreeMap<LotId, Lot>,
+    /// Material drawn from each lot at this station.
+    pub lot_usage: BTreeMap<LotId, Quantity>,
+    /// Outputs (lots and serials) made here so far: numbers the next output id.
+    pub outputs_made: u64,
+    pub settings: Settings,
+}
+
+/// Station settings the rules need. They shape new events only, never how old ones apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How output ids are made; see [`super::material::output_id`].
+    pub output_id_pattern: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            output_id_pattern: super::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
+        }
+    }
 }
 
 impl State {
@@ -103,7 +141,22 @@ impl State {
             progress: BTreeMap::new(),
             counters: None,
             unassigned_produced: 0,
+            lots: BTreeMap::new(),
+            lot_usage: BTreeMap::new(),
+            outputs_made: 0,
+            settings: Settings::default(),
         }
+    }
+
+    /// What this station knows of a lot: central's record (it owns holds) before its own.
+    pub fn lot(&self, id: &LotId) -> Option<&Lot> {
+        self.master.lots.get(id).or_else(|| self.lots.get(id))
+    }
+
+    /// What is left of a lot after what was drawn from it here.
+    pub fn lot_remaining(&self, lot: &Lot) -> Quantity {
+        let used = self.lot_usage.get(&lot.id).copied().unwrap_or_default();
+        lot.quantity.saturating_sub(used)
     }
 
     pub fn active_progress(&self) -> Option<(&WorkOrderId, &Progress)> {
@@ -118,14 +171,18 @@ impl State {
         )
     }
 
-    /// The permit-to-run interlock: a released work order runs and someone is logged in.
+    /// The permit-to-run interlock: a released work order runs, someone is logged in, and every
+    /// material of the operation has a verified lot loaded.
     pub fn permit_to_run(&self) -> bool {
         let released = self
             .active
             .as_ref()
             .and_then(|id| self.master.work_orders.get(id))
             .is_some_and(|order| order.status == super::WorkOrderStatus::Released);
-        self.session.is_some() && self.is_running() && released
+        self.session.is_some()
+            && self.is_running()
+            && released
+            && super::material::missing_materials(self).is_empty()
     }
 }
 
@@ -187,6 +244,7 @@ pub fn apply(state: &mut State, event: &Event) {
                         .or_insert_with(Progress::new);
                     progress.produced += produced;
                     progress.rejected += rejected;
+                    progress.open_output.units += produced.saturating_sub(*rejected);
                 }
                 None => state.unassigned_produced += produced,
             }
@@ -209,5 +267,81 @@ pub fn apply(state: &mut State, event: &Event) {
             });
         }
         EventKind::ScanRefused { .. } => {}
+        EventKind::LotRegistered {
+            lot,
+            material,
+            quantity,
+            expiry,
+            ..
+        } => {
+            state.lots.insert(
+                lot.clone(),
+                Lot {
+                    id: lot.clone(),
+                    material: material.clone(),
+                    quantity: *quantity,
+                    expiry: *expiry,
+                    status: LotStatus::Released,
+                    status_reason: None,
+                    origin: LotOrigin::Supplier,
+                },
+            );
+        }
+        EventKind::LotLoaded {
+            work_order,
+            material,
+            lot,
+            ..
+        } => {
+            let progress = state
+                .progress
+                .entry(work_order.clone())
+                .or_insert_with(Progress::new);
+            progress.loaded.insert(material.clone(), lot.clone());
+            progress.open_output.inputs.insert(lot.clone());
+        }
+        EventKind::LotConsumed { lot, quantity, .. } => {
+            let used = state.lot_usage.entry(lot.clone()).or_default();
+            *used = used.saturating_add(*quantity);
+        }
+        EventKind::OutputCreated {
+            work_order,
+            operation,
+            output,
+            form,
+            material,
+            quantity,
+            ..
+        } => {
+            state.outputs_made += 1;
+            state.lots.insert(
+                output.clone(),
+                Lot {
+                    id: output.clone(),
+                    material: material.clone(),
+                    quantity: *quantity,
+                    expiry: None,
+                    status: LotStatus::Released,
+                    status_reason: None,
+                    origin: LotOrigin::Produced {
+                        station: event.station.clone(),
+                        work_order: work_order.clone(),
+                        operation: operation.clone(),
+                        at: event.at,
+                    },
+                },
+            );
+            let progress = state
+                .progress
+                .entry(work_order.clone())
+                .or_insert_with(Progress::new);
+            let units = match form {
+                OutputForm::Serial => 1,
+                OutputForm::Lot => u64::try_from(quantity.milli() / 1000).unwrap_or(0),
+            };
+            progress.open_output.units = progress.open_output.units.saturating_sub(units);
+            // The next output starts from the lots still loaded, not from everything so far.
+            progress.open_output.inputs = progress.loaded.values().cloned().collect();
+        }
     }
 }

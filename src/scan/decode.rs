@@ -3,8 +3,8 @@
 
 use super::gs1::{self, Gs1Message};
 use super::iso15434::{self, Envelope};
-use super::{Scan, ScanError, classify};
-use crate::domain::MasterData;
+use super::{Patterns, Scan, classify};
+use crate::domain::{MasterData, State, StationId};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -66,11 +66,26 @@ pub fn show_controls(text: &str) -> String {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decoded {
     Gs1(Gs1Message),
-    Iso15434 { envelope: Envelope },
-    Badge { code: String },
-    WorkOrder { code: String },
-    Command { code: String },
-    Refused { reason: String },
+    Iso15434 {
+        envelope: Envelope,
+    },
+    Badge {
+        code: String,
+    },
+    WorkOrder {
+        code: String,
+    },
+    Command {
+        code: String,
+    },
+    /// Another plain plant code: a defect, a downtime reason, a lot or material number.
+    Code {
+        what: String,
+        code: String,
+    },
+    Refused {
+        reason: String,
+    },
 }
 
 pub fn decode(text: &str, today: NaiveDate) -> Decoded {
@@ -96,18 +111,37 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
             },
         };
     }
-    match classify(text, &MasterData::default()) {
+    // Without a station's master data, plain codes are matched by the plant's patterns only.
+    let state = State::new(StationId::from("-"), MasterData::default());
+    match classify(text, &state, &Patterns::default(), today) {
         Ok(Scan::Badge(badge)) => Decoded::Badge {
             code: badge.to_string(),
         },
         Ok(Scan::WorkOrder(id)) => Decoded::WorkOrder {
             code: id.to_string(),
         },
-        Ok(Scan::Command(_)) => Decoded::Command {
-            code: text.trim().to_uppercase(),
+        Ok(Scan::Command(command)) => Decoded::Command {
+            code: command.code().to_owned(),
         },
-        Err(error @ ScanError::NotHandledYet(_)) => Decoded::Command {
-            code: error.to_string(),
+        Ok(Scan::Defect(code)) => Decoded::Code {
+            what: "defect code".into(),
+            code,
+        },
+        Ok(Scan::DowntimeReason(code)) => Decoded::Code {
+            what: "downtime reason".into(),
+            code,
+        },
+        Ok(Scan::Lot(label)) => Decoded::Code {
+            what: "lot".into(),
+            code: label.lot.to_string(),
+        },
+        Ok(Scan::Serial { serial, .. }) => Decoded::Code {
+            what: "serial".into(),
+            code: serial.to_string(),
+        },
+        Ok(Scan::Material(material)) => Decoded::Code {
+            what: "material".into(),
+            code: material.to_string(),
         },
         Err(error) => Decoded::Refused {
             reason: error.to_string(),
@@ -157,6 +191,7 @@ impl std::fmt::Display for Decoded {
             Decoded::Badge { code } => writeln!(f, "badge {code}"),
             Decoded::WorkOrder { code } => writeln!(f, "work order {code}"),
             Decoded::Command { code } => writeln!(f, "command barcode {code}"),
+            Decoded::Code { what, code } => writeln!(f, "{what} {code}"),
             Decoded::Refused { reason } => writeln!(f, "refused: {reason}"),
         }
     }

@@ -1,15 +1,15 @@
 //! Scans are a language: the classifier says what a scanned (or typed) text is before the core
-//! decides what it means in context.
-//!
-//! This is the first cut: command barcodes, badges and work orders, matched against master data and
-//! the plant's code patterns. GS1 / ISO 15434 labels and the key-burst decoder arrive with material
-//! flow (issue 3); anything not recognised is reported as such, never guessed.
+//! decides what it means in context. A badge logs in, a work order selects it, a lot label feeds the
+//! running order, a command barcode does what it says.
 
+pub mod classify;
 pub mod decode;
 pub mod gs1;
 pub mod iso15434;
 
-use crate::domain::{Badge, Command, MasterData, WorkOrderId};
+pub use classify::{Patterns, classify};
+
+use crate::domain::{Badge, Command, Entry, LotId, LotLabel, MaterialId, WorkOrderId};
 
 /// Longest text a scan may carry; anything longer is a stuck key or a runaway scanner.
 pub const MAX_SCAN_LEN: usize = 256;
@@ -22,18 +22,46 @@ pub enum BarcodeCommand {
     Resume,
     Complete,
     Logout,
+    Undo,
+    Confirm,
+    Cancel,
+    AndonHelp,
+    AndonMaterial,
+    AndonQuality,
+    AndonMaintenance,
 }
 
-/// Command barcodes the plant prints that later issues give a meaning (undo, confirm, andon calls).
-const KNOWN_BUT_NOT_HANDLED: &[&str] = &[
-    "@UNDO",
-    "@CONFIRM",
-    "@CANCEL",
-    "@ANDON-HELP",
-    "@ANDON-MAT",
-    "@ANDON-QUAL",
-    "@ANDON-MAINT",
-];
+impl BarcodeCommand {
+    const ALL: [(&'static str, BarcodeCommand); 12] = [
+        ("@START", BarcodeCommand::Start),
+        ("@PAUSE", BarcodeCommand::Pause),
+        ("@RESUME", BarcodeCommand::Resume),
+        ("@COMPLETE", BarcodeCommand::Complete),
+        ("@LOGOUT", BarcodeCommand::Logout),
+        ("@UNDO", BarcodeCommand::Undo),
+        ("@CONFIRM", BarcodeCommand::Confirm),
+        ("@CANCEL", BarcodeCommand::Cancel),
+        ("@ANDON-HELP", BarcodeCommand::AndonHelp),
+        ("@ANDON-MAT", BarcodeCommand::AndonMaterial),
+        ("@ANDON-QUAL", BarcodeCommand::AndonQuality),
+        ("@ANDON-MAINT", BarcodeCommand::AndonMaintenance),
+    ];
+
+    /// The command printed as `code` (upper case), if it is one.
+    pub fn parse(code: &str) -> Option<BarcodeCommand> {
+        Self::ALL
+            .iter()
+            .find(|(text, _)| *text == code)
+            .map(|(_, command)| *command)
+    }
+
+    pub fn code(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, command)| *command == self)
+            .map_or("@?", |(text, _)| text)
+    }
+}
 
 /// What a scan is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,21 +69,57 @@ pub enum Scan {
     Badge(Badge),
     WorkOrder(WorkOrderId),
     Command(BarcodeCommand),
+    /// A lot label: a supplier lot, or a work-in-process lot another station made.
+    Lot(LotLabel),
+    /// One unit's serial (GS1 AI 21 without a lot, or ISO 15434 S).
+    Serial {
+        serial: LotId,
+        gtin: Option<String>,
+    },
+    /// A material code or GTIN without a lot.
+    Material(MaterialId),
+    /// A code of the defect catalog.
+    Defect(String),
+    /// A downtime reason code.
+    DowntimeReason(String),
 }
 
 impl Scan {
-    /// What the scan asks for. The same scan means the obvious thing: a badge logs in, a work order
-    /// selects it, a command barcode does what it says.
-    pub fn into_command(self) -> Command {
-        match self {
+    /// What the scan asks for at the run screen. The same scan means the obvious thing: a badge logs
+    /// in, a work order selects it, a lot label feeds the running order, a command barcode does what
+    /// it says. Kinds that belong to other screens say where they belong.
+    pub fn into_command(self, entry: Entry) -> Result<Command, ScanError> {
+        Ok(match self {
             Scan::Badge(badge) => Command::Login { badge },
             Scan::WorkOrder(id) => Command::SelectWorkOrder { id },
+            Scan::Lot(label) => Command::LoadLot { label, entry },
             Scan::Command(BarcodeCommand::Start) => Command::Start,
             Scan::Command(BarcodeCommand::Pause) => Command::Pause,
             Scan::Command(BarcodeCommand::Resume) => Command::Resume,
             Scan::Command(BarcodeCommand::Complete) => Command::Complete,
             Scan::Command(BarcodeCommand::Logout) => Command::Logout,
-        }
+            Scan::Command(other) => return Err(ScanError::NotHandledYet(other.code().to_owned())),
+            Scan::Serial { serial, .. } => {
+                return Err(ScanError::NotHere(format!(
+                    "Serial {serial} is a finished unit, not material for this order. Open Trace (F4) to see its history."
+                )));
+            }
+            Scan::Material(material) => {
+                return Err(ScanError::NotHere(format!(
+                    "{material} is a material code without a lot. Scan the lot label (with its lot number) instead."
+                )));
+            }
+            Scan::Defect(code) => {
+                return Err(ScanError::NotHere(format!(
+                    "{code} is a defect code: defects are recorded on the Inspect screen."
+                )));
+            }
+            Scan::DowntimeReason(code) => {
+                return Err(ScanError::NotHere(format!(
+                    "{code} is a downtime reason: reasons are given on the Downtime screen."
+                )));
+            }
+        })
     }
 }
 
@@ -67,108 +131,61 @@ pub enum ScanError {
     TooLong(usize),
     #[error("The scan contains unreadable characters. Scan again, or key the code in.")]
     Unreadable,
+    #[error("The scan starts with a broken symbology identifier (]). Check the scanner set-up.")]
+    BadSymbology,
+    #[error("Label refused: {0}")]
+    Invalid(String),
     #[error("{0} is a command barcode this station does not handle yet.")]
     NotHandledYet(String),
+    #[error("{0}")]
+    NotHere(String),
     #[error("{0} is not a known command barcode.")]
     UnknownCommand(String),
-    #[error("\"{0}\" is not a badge, work order or command barcode.")]
+    #[error("\"{0}\" matches more than one code pattern; ask your line lead to fix the patterns.")]
+    Ambiguous(String),
+    #[error("\"{0}\" is not a badge, work order, lot or command barcode known here.")]
     Unrecognised(String),
-}
-
-/// Classifies a scanned or typed text against master data and the plant's code patterns.
-pub fn classify(text: &str, master: &MasterData) -> Result<Scan, ScanError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ScanError::Empty);
-    }
-    let length = text.chars().count();
-    if length > MAX_SCAN_LEN {
-        return Err(ScanError::TooLong(length));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(ScanError::Unreadable);
-    }
-    // Master data may hold codes in any case: the exact text wins.
-    let exact_badge = Badge::new(text);
-    if master.operators.contains_key(&exact_badge) {
-        return Ok(Scan::Badge(exact_badge));
-    }
-    let exact_order = WorkOrderId::new(text);
-    if master.work_orders.contains_key(&exact_order) {
-        return Ok(Scan::WorkOrder(exact_order));
-    }
-    // Scanners send upper case; people keying a code often do not.
-    let code = text.to_uppercase();
-    if code.starts_with('@') {
-        return match code.as_str() {
-            "@START" => Ok(Scan::Command(BarcodeCommand::Start)),
-            "@PAUSE" => Ok(Scan::Command(BarcodeCommand::Pause)),
-            "@RESUME" => Ok(Scan::Command(BarcodeCommand::Resume)),
-            "@COMPLETE" => Ok(Scan::Command(BarcodeCommand::Complete)),
-            "@LOGOUT" => Ok(Scan::Command(BarcodeCommand::Logout)),
-            known if KNOWN_BUT_NOT_HANDLED.contains(&known) => Err(ScanError::NotHandledYet(code)),
-            _ => Err(ScanError::UnknownCommand(code)),
-        };
-    }
-    let badge = Badge::new(code.clone());
-    if master.operators.contains_key(&badge) || looks_like(&code, "EMP-") {
-        return Ok(Scan::Badge(badge));
-    }
-    let work_order = WorkOrderId::new(code.clone());
-    if master.work_orders.contains_key(&work_order) || looks_like(&code, "WO-") {
-        return Ok(Scan::WorkOrder(work_order));
-    }
-    Err(ScanError::Unrecognised(text.to_owned()))
-}
-
-/// The plant's code pattern: a fixed prefix followed by digits.
-fn looks_like(code: &str, prefix: &str) -> bool {
-    code.strip_prefix(prefix)
-        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{MasterData, State, StationId};
+    use chrono::NaiveDate;
+
+    fn plain(text: &str) -> Result<Scan, ScanError> {
+        let state = State::new(StationId::from("L1-S1"), MasterData::default());
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+        classify(text, &state, &Patterns::default(), today)
+    }
 
     #[test]
     fn classifies_the_plant_codes() {
-        let master = MasterData::default();
+        assert_eq!(plain("EMP-1001"), Ok(Scan::Badge(Badge::from("EMP-1001"))));
         assert_eq!(
-            classify("EMP-1001", &master),
-            Ok(Scan::Badge(Badge::from("EMP-1001")))
-        );
-        assert_eq!(
-            classify(" wo-24001 ", &master),
+            plain(" wo-24001 "),
             Ok(Scan::WorkOrder(WorkOrderId::from("WO-24001")))
         );
+        assert_eq!(plain("@start"), Ok(Scan::Command(BarcodeCommand::Start)));
         assert_eq!(
-            classify("@start", &master),
-            Ok(Scan::Command(BarcodeCommand::Start))
+            plain("@ANDON-HELP"),
+            Ok(Scan::Command(BarcodeCommand::AndonHelp))
         );
+        assert_eq!(plain("@FOO"), Err(ScanError::UnknownCommand("@FOO".into())));
+        assert_eq!(plain("D-101"), Ok(Scan::Defect("D-101".into())));
+        assert_eq!(plain("r-11"), Ok(Scan::DowntimeReason("R-11".into())));
         assert_eq!(
-            classify("@ANDON-HELP", &master),
-            Err(ScanError::NotHandledYet("@ANDON-HELP".into()))
+            plain("]C0WO-24001"),
+            Ok(Scan::WorkOrder(WorkOrderId::from("WO-24001")))
         );
-        assert_eq!(
-            classify("@FOO", &master),
-            Err(ScanError::UnknownCommand("@FOO".into()))
-        );
-        assert_eq!(
-            classify("EMP-", &master),
-            Err(ScanError::Unrecognised("EMP-".into()))
-        );
-        assert_eq!(classify("   ", &master), Err(ScanError::Empty));
-        assert_eq!(classify("A\u{1d}B", &master), Err(ScanError::Unreadable));
-        assert_eq!(
-            classify(&"9".repeat(300), &master),
-            Err(ScanError::TooLong(300))
-        );
+        assert_eq!(plain("EMP-"), Err(ScanError::Unrecognised("EMP-".into())));
+        assert_eq!(plain("   "), Err(ScanError::Empty));
+        assert_eq!(plain("A\u{7}B"), Err(ScanError::Unreadable));
+        assert_eq!(plain(&"9".repeat(300)), Err(ScanError::TooLong(300)));
     }
 
     #[test]
     fn never_panics_on_any_text() {
-        let master = MasterData::default();
         let samples = [
             "",
             "@",
@@ -177,15 +194,18 @@ mod tests {
             "WO-２４",
             "\u{202e}WO-1",
             "@@START",
+            "]",
+            "]C",
+            "]é1",
         ];
         for text in samples {
-            let _ = classify(text, &master);
+            let _ = plain(text);
         }
         // A cheap exhaustive sweep over short byte strings.
         for a in 0u8..=127 {
-            for b in [b'@', b'E', b'-', b'1', 0x1d, b' '] {
+            for b in [b'@', b'E', b'-', b'1', 0x1d, b' ', b']'] {
                 let text = String::from_utf8_lossy(&[a, b]).into_owned();
-                let _ = classify(&text, &master);
+                let _ = plain(&text);
             }
         }
     }

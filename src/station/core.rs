@@ -6,7 +6,7 @@ use super::notice::{Level, Notice, describe};
 use super::view::{CentralView, PlcLink, View};
 use crate::clock::Clock;
 use crate::domain::{
-    Command, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
+    Command, Entry, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
 };
 use crate::plc::{PlcEvent, PlcOutputs};
 use crate::scan;
@@ -22,8 +22,10 @@ pub const DUPLICATE_SCAN_WINDOW: chrono::Duration = chrono::Duration::millisecon
 /// What reaches the core.
 #[derive(Debug)]
 pub enum CoreInput {
-    /// Text from the scan line: scanned or keyed, it goes through the same classifier.
+    /// Text a scanner sent (the decoder saw a burst or the scanner's framing).
     Scan(String),
+    /// Text a person typed on the scan line. Same classifier; the record says it was keyed.
+    Keyed(String),
     /// A command from a key binding.
     Command(Command),
     /// Commands from one key that must all succeed in order; the first refusal stops the rest
@@ -70,6 +72,7 @@ pub struct Core {
     last_accepted_scan: Option<(String, DateTime<Utc>)>,
     /// Appending PLC counts failed and the operator was told; not again until a write succeeds.
     plc_write_failing: bool,
+    patterns: scan::Patterns,
 }
 
 impl Core {
@@ -102,6 +105,7 @@ impl Core {
             plc_lost: false,
             last_accepted_scan: None,
             plc_write_failing: false,
+            patterns: scan::Patterns::default(),
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -130,10 +134,17 @@ impl Core {
         &self.state
     }
 
+    /// The plant's code patterns and output id pattern (checked by the configuration loader).
+    pub fn configure(&mut self, patterns: scan::Patterns, output_id_pattern: String) {
+        self.patterns = patterns;
+        self.state.settings.output_id_pattern = output_id_pattern;
+    }
+
     /// Handles one input; what the operator should read comes back as a notice (also sent to the UI).
     pub fn handle(&mut self, input: CoreInput) -> Option<Notice> {
         let notice = match input {
-            CoreInput::Scan(text) => Some(self.scan(&text)),
+            CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
+            CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
             CoreInput::Command(command) => Some(self.command(command)),
             CoreInput::Sequence(commands) => Some(self.sequence(commands)),
             CoreInput::Shutdown => self.pause_unattended("Station stopping"),
@@ -148,6 +159,11 @@ impl Core {
 
     /// A scan: classify, decide, append. A refused scan is recorded as evidence.
     pub fn scan(&mut self, text: &str) -> Notice {
+        self.text(text, Entry::Scanned)
+    }
+
+    /// Scanned or keyed text: classify, decide, append. A refusal is recorded as evidence.
+    pub fn text(&mut self, text: &str, entry: Entry) -> Notice {
         let now = self.clock.now();
         // A scanner that reads a label twice must not refuse (and ring) the second read.
         if let Some((last, at)) = &self.last_accepted_scan
@@ -160,9 +176,11 @@ impl Core {
                 now,
             );
         }
-        let command = match scan::classify(text, &self.state.master) {
-            Ok(scan) => scan.into_command(),
-            Err(error) => return self.refuse_scan(text, error.to_string()),
+        let command = match scan::classify(text, &self.state, &self.patterns, now.date_naive())
+            .and_then(|scan| scan.into_command(entry))
+        {
+            Ok(command) => command,
+            Err(error) => return self.refuse_scan(text, error.to_string(), entry),
         };
         match decide(&self.state, command, now) {
             Ok(events) => {
@@ -172,7 +190,7 @@ impl Core {
                 }
                 notice
             }
-            Err(rejection) => self.refuse_scan(text, rejection.to_string()),
+            Err(rejection) => self.refuse_scan(text, rejection.to_string(), entry),
         }
     }
 
@@ -199,10 +217,10 @@ impl Core {
         last
     }
 
-    fn refuse_scan(&mut self, text: &str, reason: String) -> Notice {
+    fn refuse_scan(&mut self, text: &str, reason: String, entry: Entry) -> Notice {
         let now = self.clock.now();
-        tracing::info!(scanned = text, %reason, "scan refused");
-        let evidence = evidence_of_refusal(&self.state, text, &reason, now);
+        tracing::info!(scanned = text, %reason, ?entry, "scan refused");
+        let evidence = evidence_of_refusal(&self.state, text, &reason, Some(entry), now);
         match self.append(vec![evidence]) {
             Ok(_) => Notice::new(Level::Refused, reason, now),
             Err(error) => self.write_failed(error),

@@ -1,6 +1,7 @@
 //! Messages to the operator: what just happened, or why it did not.
 
-use crate::domain::{Event, EventKind, State};
+use crate::domain::material::{Missing, missing_materials};
+use crate::domain::{Event, EventKind, OutputForm, State};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,26 @@ impl Notice {
     }
 }
 
+/// Whether the machine now has its permit, and if not, which materials it waits for.
+fn machine_release(state: &State) -> String {
+    match missing_materials(state).as_slice() {
+        [] if state.permit_to_run() => " The machine is released.".to_owned(),
+        [] => String::new(),
+        missing => format!(
+            " The machine waits for material: scan {}.",
+            list_missing(missing)
+        ),
+    }
+}
+
+fn list_missing(missing: &[Missing]) -> String {
+    missing
+        .iter()
+        .map(|m| format!("{} ({})", m.material, m.why))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Operator words for what a command just recorded, read from the events and the state after them.
 pub fn describe(events: &[Event], state: &State) -> String {
     let sentences: Vec<String> = events
@@ -51,10 +72,10 @@ pub fn describe(events: &[Event], state: &State) -> String {
                 format!("{work_order}{what} selected. Scan @START to run it.")
             }
             EventKind::WorkOrderStarted { work_order } => {
-                format!("{work_order} started. The machine is released.")
+                format!("{work_order} started.{}", machine_release(state))
             }
             EventKind::WorkOrderResumed { work_order } => {
-                format!("{work_order} resumed. The machine is released.")
+                format!("{work_order} resumed.{}", machine_release(state))
             }
             EventKind::WorkOrderPaused { work_order } => {
                 format!("{work_order} paused. The machine stops after this cycle.")
@@ -70,6 +91,33 @@ pub fn describe(events: &[Event], state: &State) -> String {
             EventKind::UnitsProduced { produced, .. } => format!("{produced} units counted."),
             EventKind::PlcCounterBaseline { .. } => "PLC counters read.".to_owned(),
             EventKind::ScanRefused { reason, .. } => reason.clone(),
+            EventKind::LotRegistered { lot, .. } => format!("New lot {lot} registered."),
+            EventKind::LotLoaded { lot, material, .. } => {
+                let running = if state.is_running() {
+                    machine_release(state)
+                } else {
+                    match missing_materials(state).as_slice() {
+                        [] => " All materials verified: scan @START.".to_owned(),
+                        missing => format!(" Still to scan: {}.", list_missing(missing)),
+                    }
+                };
+                format!("OK: lot {lot} ({material}) verified and loaded.{running}")
+            }
+            EventKind::LotConsumed {
+                lot,
+                quantity,
+                material,
+                ..
+            } => format!("{quantity} {material} drawn from lot {lot}."),
+            EventKind::OutputCreated {
+                output,
+                form,
+                quantity,
+                ..
+            } => match form {
+                OutputForm::Serial => format!("Serial {output} made."),
+                OutputForm::Lot => format!("Output lot {output} ({quantity} units) made."),
+            },
         })
         .collect();
     sentences.join(" ")

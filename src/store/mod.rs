@@ -334,6 +334,20 @@ fn load_master(conn: &Connection) -> Result<MasterData> {
             MasterRecord::WorkOrder(w) => {
                 master.work_orders.insert(w.id.clone(), w);
             }
+            MasterRecord::Routing(r) => {
+                master.routings.insert(r.product.clone(), r);
+            }
+            MasterRecord::Bom(b) => {
+                master
+                    .boms
+                    .insert((b.product.clone(), b.operation.clone()), b);
+            }
+            MasterRecord::Lot(l) => {
+                master.lots.insert(l.id.clone(), l);
+            }
+            MasterRecord::Code(c) => {
+                master.codes.insert(c.code.clone(), c);
+            }
         }
     }
     Ok(master)

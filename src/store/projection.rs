@@ -3,7 +3,10 @@
 //! rebuilt by replaying the log.
 
 use super::{Result, StoreError};
-use crate::domain::{CounterBaseline, Event, ExecStatus, Progress, Session, State, WorkOrderId};
+use crate::domain::{
+    CounterBaseline, Event, EventKind, ExecStatus, Lot, LotId, OpenOutput, Progress, Quantity,
+    Session, State, WorkOrderId,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
@@ -39,7 +42,8 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     let through = events.last().map_or(0, |event| event.seq as i64);
     tx.prepare_cached(
         "UPDATE station_projection SET active_work_order = ?1, unassigned_produced = ?2,
-         plc_epoch = ?3, plc_processed = ?4, plc_defective = ?5, through_seq = ?6 WHERE id = 1",
+         plc_epoch = ?3, plc_processed = ?4, plc_defective = ?5, through_seq = ?6,
+         outputs_made = ?7 WHERE id = 1",
     )?
     .execute(params![
         state.active.as_ref().map(|id| id.as_str()),
@@ -48,6 +52,7 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         state.counters.map(|c| c.processed),
         state.counters.map(|c| c.defective),
         through,
+        state.outputs_made as i64,
     ])?;
     let touched: BTreeSet<&WorkOrderId> = events
         .iter()
@@ -72,6 +77,51 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             progress.started_at.as_ref().map(time_text),
             progress.completed_at.as_ref().map(time_text),
         ])?;
+        tx.prepare_cached("DELETE FROM loaded_lot WHERE work_order = ?1")?
+            .execute(params![id.as_str()])?;
+        for (material, lot) in &progress.loaded {
+            tx.prepare_cached(
+                "INSERT INTO loaded_lot (work_order, material, lot) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id.as_str(), material.as_str(), lot.as_str()])?;
+        }
+        let inputs = serde_json::to_string(&progress.open_output.inputs)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT INTO open_output (work_order, units, inputs) VALUES (?1, ?2, ?3)
+             ON CONFLICT (work_order) DO UPDATE SET units = excluded.units, inputs = excluded.inputs",
+        )?
+        .execute(params![
+            id.as_str(),
+            progress.open_output.units as i64,
+            inputs
+        ])?;
+    }
+    let lots: BTreeSet<&LotId> = events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::LotRegistered { lot, .. } | EventKind::LotConsumed { lot, .. } => Some(lot),
+            EventKind::OutputCreated { output, .. } => Some(output),
+            _ => None,
+        })
+        .collect();
+    for id in lots {
+        if let Some(lot) = state.lots.get(id) {
+            let body =
+                serde_json::to_string(lot).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.prepare_cached(
+                "INSERT INTO local_lot (id, body) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )?
+            .execute(params![id.as_str(), body])?;
+        }
+        if let Some(used) = state.lot_usage.get(id) {
+            tx.prepare_cached(
+                "INSERT INTO lot_usage (lot, used_milli) VALUES (?1, ?2)
+                 ON CONFLICT (lot) DO UPDATE SET used_milli = excluded.used_milli",
+            )?
+            .execute(params![id.as_str(), used.milli()])?;
+        }
     }
     Ok(())
 }
@@ -99,10 +149,17 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         })
         .transpose()?;
 
-    type Row = (Option<String>, i64, Option<u16>, Option<u32>, Option<u32>);
-    let (active, unassigned, epoch, processed, defective): Row = conn.query_row(
-        "SELECT active_work_order, unassigned_produced, plc_epoch, plc_processed, plc_defective
-         FROM station_projection WHERE id = 1",
+    type Row = (
+        Option<String>,
+        i64,
+        Option<u16>,
+        Option<u32>,
+        Option<u32>,
+        i64,
+    );
+    let (active, unassigned, epoch, processed, defective, outputs_made): Row = conn.query_row(
+        "SELECT active_work_order, unassigned_produced, plc_epoch, plc_processed, plc_defective,
+         outputs_made FROM station_projection WHERE id = 1",
         [],
         |row| {
             Ok((
@@ -111,9 +168,11 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                 row.get(2)?,
                 row.get(3)?,
                 row.get(4)?,
+                row.get(5)?,
             ))
         },
     )?;
+    state.outputs_made = outputs_made as u64;
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {
@@ -151,8 +210,62 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                 rejected: rejected as u64,
                 started_at: started_at.as_deref().map(parse_time).transpose()?,
                 completed_at: completed_at.as_deref().map(parse_time).transpose()?,
+                loaded: Default::default(),
+                open_output: OpenOutput::default(),
             },
         );
+    }
+
+    let mut statement = conn.prepare("SELECT work_order, material, lot FROM loaded_lot")?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (work_order, material, lot) = row?;
+        if let Some(progress) = state.progress.get_mut(&WorkOrderId::new(work_order)) {
+            progress
+                .loaded
+                .insert(material.as_str().into(), LotId::new(lot));
+        }
+    }
+    let mut statement = conn.prepare("SELECT work_order, units, inputs FROM open_output")?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (work_order, units, inputs) = row?;
+        if let Some(progress) = state.progress.get_mut(&WorkOrderId::new(work_order)) {
+            progress.open_output = OpenOutput {
+                units: units as u64,
+                inputs: serde_json::from_str(&inputs)
+                    .map_err(|e| StoreError::Corrupt(format!("open output inputs: {e}")))?,
+            };
+        }
+    }
+    let mut statement = conn.prepare("SELECT body FROM local_lot")?;
+    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+    for body in rows {
+        let lot: Lot = serde_json::from_str(&body?)
+            .map_err(|e| StoreError::Corrupt(format!("local lot: {e}")))?;
+        state.lots.insert(lot.id.clone(), lot);
+    }
+    let mut statement = conn.prepare("SELECT lot, used_milli FROM lot_usage")?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (lot, used) = row?;
+        state
+            .lot_usage
+            .insert(LotId::new(lot), Quantity::from_milli(used));
     }
     Ok(())
 }

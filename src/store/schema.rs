@@ -71,4 +71,28 @@ pub const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO sync_state (id) VALUES (1);
     "#,
+    // 2: material flow: lots loaded per work order, the open (part-filled) output, lots known only
+    // here, what was drawn from each lot, and the output counter that numbers new output ids.
+    r#"
+    CREATE TABLE loaded_lot (
+        work_order TEXT NOT NULL,
+        material   TEXT NOT NULL,
+        lot        TEXT NOT NULL,
+        PRIMARY KEY (work_order, material)
+    );
+    CREATE TABLE open_output (
+        work_order TEXT PRIMARY KEY,
+        units      INTEGER NOT NULL,
+        inputs     TEXT NOT NULL
+    );
+    CREATE TABLE local_lot (
+        id   TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE lot_usage (
+        lot        TEXT PRIMARY KEY,
+        used_milli INTEGER NOT NULL
+    );
+    ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -599,9 +599,10 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         }
         assert!(pages < 10, "paging does not end");
     }
-    // 6 operators, 2 products, 8 materials, 4 work orders.
-    assert_eq!(all.len(), 20);
-    assert_eq!(pages, 3);
+    // 6 operators, 2 products, 14 materials, 2 routings, 6 bills of materials, 10 lots, 18 codes,
+    // 4 work orders.
+    assert_eq!(all.len(), 62);
+    assert_eq!(pages, 9);
     assert_eq!(cursor, all.last().map_or(0, |c| c.version));
     let work_orders: Vec<_> = all
         .iter()
@@ -627,7 +628,7 @@ async fn changes_page_the_demo_master_data_by_cursor() {
 
     // Work orders go only to the stations they are dispatched to.
     let page = changes("L9-S1", outsider, 0, 1000).await;
-    assert_eq!(page.changes.len(), 16);
+    assert_eq!(page.changes.len(), 58);
     assert!(
         !page
             .changes

@@ -138,6 +138,7 @@ fn audit_verify_names_the_first_broken_link() {
                 kind: takt::domain::EventKind::ScanRefused {
                     scanned: format!("X{i}"),
                     reason: "test".into(),
+                    entry: None,
                 },
             })
             .collect();

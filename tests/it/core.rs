@@ -1,6 +1,6 @@
 //! The station core on a real SQLite file, fed the inputs the PLC poller and sync worker send.
 
-use crate::support::{demo_master_page, station_id};
+use crate::support::{CASTING_C24_1107, demo_master_page, station_id};
 use std::sync::Arc;
 use takt::clock::ManualClock;
 use takt::domain::{EventKind, PackMlState, PlcSample, WorkOrderStatus};
@@ -121,7 +121,18 @@ async fn the_permit_follows_login_start_pause_and_logout() {
     rig.scan("EMP-1001");
     rig.scan("WO-24001");
     assert!(!rig.plc.borrow().permit, "selected is not running");
-    rig.scan("@START");
+    let started = rig.scan("@START");
+    assert!(
+        started.text.contains("waits for material: scan CAST-200"),
+        "{}",
+        started.text
+    );
+    assert!(
+        !rig.plc.borrow().permit,
+        "no verified casting lot: no permit"
+    );
+    let loaded = rig.scan(CASTING_C24_1107);
+    assert_eq!(loaded.level, Level::Ok, "{}", loaded.text);
     assert_eq!(
         *rig.plc.borrow(),
         PlcOutputs {
@@ -156,6 +167,7 @@ async fn a_hold_from_central_blocks_production_at_once() {
     let mut rig = rig().await;
     rig.scan("EMP-1001");
     rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
     rig.scan("@START");
     assert!(rig.plc.borrow().permit);
     let mut order =
@@ -206,6 +218,7 @@ async fn a_machine_never_restarts_unattended() {
     let mut rig = rig().await;
     rig.scan("EMP-1001");
     rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
     rig.scan("@START");
     assert!(rig.plc.borrow().permit);
     // Quitting pauses the running order and drops the permit.
@@ -259,6 +272,7 @@ async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
     let mut rig = rig().await;
     rig.scan("EMP-1001");
     rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
     rig.scan("@START");
     assert_eq!(rig.sample(10, 0), None, "baseline");
     let before = rig.kinds().len();

@@ -1,7 +1,7 @@
 //! The walking skeleton end to end: station core + real SQLite file + the PLC simulator on a loopback
 //! port + a real central on an ephemeral port.
 
-use crate::support::{STATION, eventually, station_id, wait_view};
+use crate::support::{CASTING_C24_1107, STATION, eventually, station_id, wait_view};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +97,7 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     .await;
     scan(&station, "EMP-1001").await;
     scan(&station, "WO-24001").await;
+    scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
     let view = wait_view(&mut station.view, "12 units counted", |v| {
         v.active.as_ref().is_some_and(|a| a.produced >= 12)
@@ -135,6 +136,7 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     // Central goes away; the station keeps producing on another order.
     central.shutdown().await;
     scan(&station, "WO-24003").await;
+    scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
     wait_view(&mut station.view, "central offline with a backlog", |v| {
         matches!(v.central, CentralView::Offline { .. })
@@ -309,6 +311,7 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
     .expect("station");
     scan(&station, "EMP-1001").await;
     scan(&station, "WO-24001").await;
+    scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
     wait_view(&mut station.view, "units counted", |v| {
         v.active.as_ref().is_some_and(|a| a.produced >= 5)

@@ -107,3 +107,10 @@ pub async fn station_store_with_demo_master(db: &std::path::Path) -> takt::store
         .expect("master data");
     store
 }
+
+/// The supplier label of casting lot C24-1107 (CAST-200, for BC-200 at OP10), as a GS1-128 scanner
+/// sends it: symbology id, GTIN, lot, GS, quantity.
+pub const CASTING_C24_1107: &str = "]C1010040123450001210C24-1107\u{1d}30400";
+
+/// The same label in the bracketed form a person can type.
+pub const CASTING_C24_1107_TYPED: &str = "(01)00401234500012(10)C24-1107(30)400";

@@ -1,7 +1,7 @@
 //! The whole TUI on ratatui's TestBackend, driven by key events through the real loop (a scan is its
 //! characters followed by Enter), against a real station core on a real SQLite file.
 
-use crate::support::{STATION, station_id, wait_for};
+use crate::support::{CASTING_C24_1107_TYPED, STATION, station_id, wait_for};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -179,7 +179,7 @@ async fn operator_logs_in_selects_and_starts_by_scanning() {
         ui.key(KeyCode::Char(c));
     }
     ui.key(KeyCode::Tab);
-    ui.wait_for("\"XYZ\" is not a badge, work order or command")
+    ui.wait_for("\"XYZ\" is not a badge, work order, lot or command")
         .await;
 
     // Pick with the arrow keys and Enter, as well as by scanning.
@@ -190,6 +190,8 @@ async fn operator_logs_in_selects_and_starts_by_scanning() {
     ui.wait_for("Queue - 4 orders").await;
     ui.scan("WO-24001");
     ui.wait_for("Run - WO-24001").await;
+    ui.scan(CASTING_C24_1107_TYPED);
+    ui.wait_for("lot C24-1107 (CAST-200) verified").await;
     ui.scan("@START");
     let screen = ui.wait_for("RUNNING").await;
     assert_snapshot("run_80x24.txt", &screen);
@@ -248,6 +250,9 @@ async fn counts_rise_on_screen_from_the_plc() {
     ui.key(KeyCode::Down);
     ui.key(KeyCode::F(5));
     ui.wait_for("Run - WO-24003").await;
+    ui.wait_for("The machine waits for material: scan CAST-200")
+        .await;
+    ui.scan(CASTING_C24_1107_TYPED);
     ui.wait_for("PLC running").await;
     let screen = wait_for(
         &mut ui.frames,
