@@ -1,7 +1,9 @@
 //! The wire format between station and central (JSON over HTTP). Both sides use these types, so
 //! they cannot drift apart.
 
-use crate::domain::{Bom, Code, Event, Lot, Material, Operator, Product, Routing, WorkOrder};
+use crate::domain::{
+    Bom, Code, Event, Lot, MasterData, Material, Operator, Product, Routing, WorkOrder,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +47,38 @@ pub enum MasterRecord {
 }
 
 impl MasterRecord {
+    /// Puts this record into `master`, replacing the version it had.
+    pub fn apply_to(self, master: &mut MasterData) {
+        match self {
+            MasterRecord::Operator(o) => {
+                master.operators.insert(o.badge.clone(), o);
+            }
+            MasterRecord::Product(p) => {
+                master.products.insert(p.id.clone(), p);
+            }
+            MasterRecord::Material(m) => {
+                master.materials.insert(m.id.clone(), m);
+            }
+            MasterRecord::WorkOrder(w) => {
+                master.work_orders.insert(w.id.clone(), w);
+            }
+            MasterRecord::Routing(r) => {
+                master.routings.insert(r.product.clone(), r);
+            }
+            MasterRecord::Bom(b) => {
+                master
+                    .boms
+                    .insert((b.product.clone(), b.operation.clone()), b);
+            }
+            MasterRecord::Lot(l) => {
+                master.lots.insert(l.id.clone(), l);
+            }
+            MasterRecord::Code(c) => {
+                master.codes.insert(c.code.clone(), c);
+            }
+        }
+    }
+
     /// (kind, key) under which the station keeps the latest version.
     pub fn key(&self) -> (&'static str, String) {
         match self {

@@ -9,7 +9,7 @@
 //! directly and may run while the server does (WAL lets them share the file).
 
 mod db;
-mod demo;
+pub mod demo;
 mod http;
 
 pub use db::{Db, DbError, IngestError};

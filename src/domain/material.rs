@@ -465,3 +465,7 @@ fn outputs(
 pub fn active_operation_id(state: &State) -> Option<OperationId> {
     active_operation(state).map(|operation| operation.step.operation.clone())
 }
+
+#[cfg(test)]
+#[path = "material_tests.rs"]
+mod tests;

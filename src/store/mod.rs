@@ -321,34 +321,7 @@ fn load_master(conn: &Connection) -> Result<MasterData> {
     for body in rows {
         let record: MasterRecord = serde_json::from_str(&body?)
             .map_err(|e| StoreError::Corrupt(format!("master record: {e}")))?;
-        match record {
-            MasterRecord::Operator(o) => {
-                master.operators.insert(o.badge.clone(), o);
-            }
-            MasterRecord::Product(p) => {
-                master.products.insert(p.id.clone(), p);
-            }
-            MasterRecord::Material(m) => {
-                master.materials.insert(m.id.clone(), m);
-            }
-            MasterRecord::WorkOrder(w) => {
-                master.work_orders.insert(w.id.clone(), w);
-            }
-            MasterRecord::Routing(r) => {
-                master.routings.insert(r.product.clone(), r);
-            }
-            MasterRecord::Bom(b) => {
-                master
-                    .boms
-                    .insert((b.product.clone(), b.operation.clone()), b);
-            }
-            MasterRecord::Lot(l) => {
-                master.lots.insert(l.id.clone(), l);
-            }
-            MasterRecord::Code(c) => {
-                master.codes.insert(c.code.clone(), c);
-            }
-        }
+        record.apply_to(&mut master);
     }
     Ok(master)
 }

@@ -1,0 +1,377 @@
+//! Material flow against the demo plant of DEMO_PLANT.md: poka-yoke refusals in operator words,
+//! the permit, BOM-rate consumption, totes and serials with their genealogy.
+
+use super::*;
+use crate::domain::event::Event;
+use crate::domain::{
+    Command, GENESIS_HASH, MasterData, OutputForm, PlcSample, State, StationId, apply, decide,
+    observe,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default()
+}
+
+fn today() -> NaiveDate {
+    now().date_naive()
+}
+
+fn demo_master() -> MasterData {
+    let mut master = MasterData::default();
+    for record in crate::central::demo::master_records(today()) {
+        record.apply_to(&mut master);
+    }
+    master
+}
+
+fn commit(state: &mut State, events: Vec<NewEvent>) -> Vec<EventKind> {
+    events
+        .into_iter()
+        .map(|new| {
+            let event = Event::seal(
+                new,
+                state.station.clone(),
+                1,
+                Uuid::nil(),
+                GENESIS_HASH.into(),
+            );
+            apply(state, &event);
+            event.kind
+        })
+        .collect()
+}
+
+fn run(state: &mut State, command: Command) -> Result<Vec<EventKind>, Rejection> {
+    let events = decide(state, command, now())?;
+    Ok(commit(state, events))
+}
+
+/// Logged in at `station` with `order` selected.
+fn at(station: &str, order: &str) -> State {
+    let mut state = State::new(StationId::from(station), demo_master());
+    run(
+        &mut state,
+        Command::Login {
+            badge: "EMP-1001".into(),
+        },
+    )
+    .expect("login");
+    run(&mut state, Command::SelectWorkOrder { id: order.into() }).expect("select");
+    state
+}
+
+fn label(lot: &str, gtin: &str, quantity: Option<&str>) -> Command {
+    Command::LoadLot {
+        label: LotLabel {
+            lot: lot.into(),
+            gtin: Some(gtin.into()),
+            material: None,
+            quantity: quantity.and_then(Quantity::parse),
+            expiry: None,
+            produced: None,
+        },
+        entry: Entry::Scanned,
+    }
+}
+
+const CAST_200: &str = "00401234500012";
+const CAST_210: &str = "00401234500029";
+const PST_54: &str = "00401234500111";
+const PST_48: &str = "00401234500128";
+const SEAL_54: &str = "00401234500210";
+const GRS_1: &str = "00401234500319";
+const BOX_2: &str = "00401234500418";
+
+fn wip(lot: &str, material: &str) -> Command {
+    Command::LoadLot {
+        label: LotLabel {
+            lot: lot.into(),
+            gtin: None,
+            material: Some(material.into()),
+            quantity: Some(Quantity::units(20)),
+            expiry: None,
+            produced: None,
+        },
+        entry: Entry::Scanned,
+    }
+}
+
+fn refusal(state: &mut State, command: Command) -> String {
+    match run(state, command) {
+        Err(rejection) => rejection.to_string(),
+        Ok(events) => panic!("accepted: {events:?}"),
+    }
+}
+
+fn units(state: &mut State, produced: u64, rejected: u64) -> Vec<EventKind> {
+    let processed = state.counters.map_or(0, |c| c.processed);
+    let defective = state.counters.map_or(0, |c| c.defective);
+    if state.counters.is_none() {
+        commit(state, observe(state, &sample(0, 0), now()));
+    }
+    let next = sample(processed + produced as u32, defective + rejected as u32);
+    let events = observe(state, &next, now());
+    commit(state, events)
+}
+
+fn sample(processed: u32, defective: u32) -> PlcSample {
+    PlcSample {
+        map_version: 1,
+        heartbeat: 0,
+        epoch: 1,
+        state: crate::domain::PackMlState::Execute,
+        unit_mode: 1,
+        stop_reason: 0,
+        warning: 0,
+        interlock_bits: 0,
+        stacklight_bits: 0,
+        speed_x100: 0,
+        processed,
+        defective,
+        consumed: 0,
+        cycles: processed,
+        last_cycle_ms: 0,
+        recipe: 0,
+    }
+}
+
+#[test]
+fn the_wrong_material_is_refused_naming_the_expected_one() {
+    let mut state = at("L1-S1", "WO-24001");
+    assert_eq!(
+        refusal(&mut state, label("C24-2210", CAST_210, None)),
+        "WRONG MATERIAL: expected CAST-200 (caliper casting 54), scanned CAST-210 (caliper casting 48) (lot C24-2210). WO-24001 at OP10 does not use it."
+    );
+    let mut state = at("L1-S2", "WO-24001");
+    let text = refusal(&mut state, label("P24-2305", PST_48, None));
+    assert!(
+        text.starts_with("WRONG MATERIAL: expected PST-54 (piston 54 mm), scanned PST-48"),
+        "{text}"
+    );
+}
+
+#[test]
+fn held_expired_and_unknown_lots_are_refused() {
+    let mut state = at("L1-S1", "WO-24001");
+    assert_eq!(
+        refusal(&mut state, label("C24-1031", CAST_200, None)),
+        "Lot C24-1031 is ON HOLD (porosity suspected). Do not use it: set it aside and take another lot."
+    );
+    let mut state = at("L1-S2", "WO-24001");
+    let text = refusal(&mut state, label("S23-0912", SEAL_54, None));
+    assert!(text.starts_with("Lot S23-0912 EXPIRED on "), "{text}");
+    // A label's own use-by date counts too, and the shelf life from its production date.
+    let text = refusal(
+        &mut state,
+        Command::LoadLot {
+            label: LotLabel {
+                lot: "S99-0001".into(),
+                gtin: Some(SEAL_54.into()),
+                material: None,
+                quantity: Some(Quantity::units(10)),
+                expiry: None,
+                produced: today().checked_sub_days(chrono::Days::new(731)),
+            },
+            entry: Entry::Scanned,
+        },
+    );
+    assert!(text.starts_with("Lot S99-0001 EXPIRED"), "{text}");
+    assert!(
+        refusal(&mut state, label("X-1", "00401234599995", Some("5")))
+            .contains("GTIN 00401234599995, which is no material known here")
+    );
+    assert!(
+        refusal(&mut state, label("P99-0001", PST_54, None))
+            .contains("does not say how much it holds")
+    );
+    // Nothing selected: nothing to feed.
+    let mut idle = State::new(StationId::from("L1-S1"), demo_master());
+    run(
+        &mut idle,
+        Command::Login {
+            badge: "EMP-1001".into(),
+        },
+    )
+    .expect("login");
+    assert_eq!(
+        refusal(&mut idle, label("C24-1107", CAST_200, None)),
+        "Select a work order before scanning material."
+    );
+}
+
+#[test]
+fn a_lot_whose_label_contradicts_its_record_is_refused() {
+    let mut state = at("L1-S1", "WO-24001");
+    // C24-1107 is registered as CAST-200; a label calling it CAST-210 is a mislabel, not a new lot.
+    assert!(
+        refusal(&mut state, label("C24-1107", CAST_210, None))
+            .contains("registered as CAST-200, but its label says CAST-210")
+    );
+}
+
+#[test]
+fn the_permit_waits_for_every_material_and_drops_on_a_hold() {
+    let mut state = at("L1-S2", "WO-24001");
+    run(&mut state, Command::Start).expect("start");
+    let missing: Vec<String> = missing_materials(&state)
+        .iter()
+        .map(|m| m.material.to_string())
+        .collect();
+    assert_eq!(missing, ["BC-200-M", "PST-54", "SEAL-54", "GRS-1"]);
+    assert!(!state.permit_to_run());
+    run(&mut state, wip("L1-S1-251124-000001", "BC-200-M")).expect("wip lot");
+    run(&mut state, label("P24-2201", PST_54, None)).expect("pistons");
+    run(&mut state, label("S24-0815", SEAL_54, None)).expect("seals");
+    assert!(!state.permit_to_run(), "grease still missing");
+    run(&mut state, label("G24-0101", GRS_1, None)).expect("grease");
+    assert!(state.permit_to_run());
+    assert_eq!(
+        refusal(&mut state, label("G24-0101", GRS_1, None)),
+        "Lot G24-0101 is already loaded for GRS-1."
+    );
+    // Central puts the seal lot on hold: the machine stops at once.
+    if let Some(lot) = state.master.lots.get_mut(&LotId::from("S24-0815")) {
+        lot.status = LotStatus::OnHold;
+    }
+    assert!(!state.permit_to_run());
+    assert_eq!(missing_materials(&state)[0].why, "lot S24-0815 is on hold");
+}
+
+#[test]
+fn a_new_supplier_lot_is_registered_then_used_up() {
+    let mut state = at("L1-S1", "WO-24001");
+    let kinds = run(&mut state, label("C25-0001", CAST_200, Some("2"))).expect("new lot");
+    assert!(
+        matches!(&kinds[0], EventKind::LotRegistered { lot, material, .. }
+        if lot.as_str() == "C25-0001" && material.as_str() == "CAST-200")
+    );
+    assert!(matches!(
+        &kinds[1],
+        EventKind::LotLoaded {
+            entry: Entry::Scanned,
+            ..
+        }
+    ));
+    run(&mut state, Command::Start).expect("start");
+    assert!(state.permit_to_run());
+    units(&mut state, 2, 0);
+    assert!(
+        !state.permit_to_run(),
+        "two castings used, the lot is empty"
+    );
+    assert_eq!(missing_materials(&state)[0].why, "lot C25-0001 is used up");
+    assert_eq!(
+        refusal(&mut state, label("C25-0001", CAST_200, Some("2"))),
+        "Lot C25-0001 is used up. Scan the next lot."
+    );
+}
+
+#[test]
+fn units_draw_material_and_fill_totes_with_their_lots() {
+    let mut state = at("L1-S1", "WO-24001");
+    run(&mut state, label("C24-1107", CAST_200, None)).expect("load");
+    run(&mut state, Command::Start).expect("start");
+    let kinds = units(&mut state, 25, 2);
+    let consumed: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::LotConsumed { lot, quantity, .. } => Some((lot.to_string(), *quantity)),
+            _ => None,
+        })
+        .collect();
+    // Rejected calipers used their casting too.
+    assert_eq!(consumed, [("C24-1107".to_owned(), Quantity::units(25))]);
+    let outputs: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::OutputCreated {
+                output,
+                form,
+                quantity,
+                inputs,
+                next_operation,
+                material,
+                ..
+            } => Some((
+                output.to_string(),
+                *form,
+                *quantity,
+                inputs.clone(),
+                next_operation.clone(),
+                material.to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        [(
+            "L1-S1-251124-000001".to_owned(),
+            OutputForm::Lot,
+            Quantity::units(20),
+            vec![LotId::from("C24-1107")],
+            Some("OP20".into()),
+            "BC-200-M".to_owned(),
+        )]
+    );
+    // Lot change mid-tote: the next tote was made from both lots.
+    run(&mut state, label("C25-0002", CAST_200, Some("100"))).expect("new lot");
+    let kinds = units(&mut state, 20, 0);
+    let inputs = kinds.iter().find_map(|k| match k {
+        EventKind::OutputCreated { inputs, .. } => Some(inputs.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        inputs,
+        Some(vec![LotId::from("C24-1107"), LotId::from("C25-0002")])
+    );
+    // Completing closes the part-filled tote: no unit vanishes.
+    let kinds = run(&mut state, Command::Complete).expect("complete");
+    assert!(
+        matches!(&kinds[0], EventKind::OutputCreated { quantity, inputs, output, .. }
+        if *quantity == Quantity::units(3)
+            && inputs == &vec![LotId::from("C25-0002")]
+            && output.as_str() == "L1-S1-251124-000003")
+    );
+    assert!(matches!(&kinds[1], EventKind::WorkOrderCompleted { .. }));
+}
+
+#[test]
+fn the_last_operation_makes_one_serial_per_good_unit() {
+    let mut state = at("L1-S3", "WO-24001");
+    run(&mut state, wip("L1-S2-251124-000001", "BC-200-A")).expect("assembled tote");
+    run(&mut state, label("B24-0007", BOX_2, None)).expect("boxes");
+    run(&mut state, Command::Start).expect("start");
+    let kinds = units(&mut state, 3, 1);
+    let serials: Vec<_> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::OutputCreated {
+                output,
+                form: OutputForm::Serial,
+                inputs,
+                next_operation: None,
+                ..
+            } => Some((output.to_string(), inputs.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        serials,
+        [
+            ("L1-S3-251124-000001".to_owned(), 2),
+            ("L1-S3-251124-000002".to_owned(), 2)
+        ]
+    );
+    assert_eq!(state.outputs_made, 2);
+}
+
+#[test]
+fn output_id_patterns_must_be_unique_without_coordination() {
+    assert!(check_output_id_pattern(DEFAULT_OUTPUT_ID_PATTERN).is_ok());
+    assert!(check_output_id_pattern("{station}-{wo}-{seq}").is_ok());
+    assert!(check_output_id_pattern("{date}-{seq}").is_err());
+    assert!(check_output_id_pattern("{station}-{seq}-{shift}").is_err());
+}
