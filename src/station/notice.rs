@@ -101,7 +101,7 @@ pub fn describe(events: &[Event], state: &State) -> String {
                         missing => format!(" Still to scan: {}.", list_missing(missing)),
                     }
                 };
-                format!("OK: lot {lot} ({material}) verified and loaded.{running}")
+                format!("Lot {lot} ({material}) verified and loaded.{running}")
             }
             EventKind::LotConsumed {
                 lot,

@@ -1,7 +1,10 @@
 //! What the screen shows: a plain snapshot the core publishes after every change. The UI renders it
 //! and never reaches into the core's state.
 
-use crate::domain::{ExecStatus, PackMlState, State, WorkOrderStatus};
+use crate::domain::material::missing_materials;
+use crate::domain::{
+    ExecStatus, LotOrigin, OutputKind, PackMlState, Quantity, State, WorkOrder, WorkOrderStatus,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +43,35 @@ pub struct ActiveView {
     pub rejected: u64,
     pub good: u64,
     pub started_at: Option<DateTime<Utc>>,
+    /// The routing operation this order runs here, e.g. "OP10 machining".
+    pub operation: Option<String>,
+    /// One line per material of the operation's bill of materials.
+    pub materials: Vec<MaterialLine>,
+    pub output: Option<OutputView>,
+}
+
+/// A material the running operation needs, and the lot feeding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaterialLine {
+    pub material: String,
+    pub name: String,
+    pub per_unit: Quantity,
+    pub unit: String,
+    pub lot: Option<String>,
+    pub remaining: Option<Quantity>,
+    /// Why the permit waits for this material; none when a usable lot is loaded.
+    pub problem: Option<String>,
+}
+
+/// What the operation hands on and how far the current tote is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputView {
+    /// Units per tote; none when every unit gets its own serial.
+    pub tote_size: Option<u64>,
+    pub open_units: u64,
+    pub next_operation: Option<String>,
+    /// The last output made for this order here.
+    pub last: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +85,16 @@ pub struct QueueRow {
     /// Progress here, if the order was ever selected at this station.
     pub exec: Option<ExecStatus>,
     pub good: u64,
+    /// Work in process from the previous operation waiting here for this order.
+    pub waiting: Option<Waiting>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub lots: usize,
+    pub units: Quantity,
+    /// When the oldest waiting lot was made upstream: its time in the queue so far.
+    pub oldest: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +189,11 @@ impl View {
                 rejected: progress.rejected,
                 good: progress.good(),
                 started_at: progress.started_at,
+                operation: order
+                    .and_then(|o| state.master.step_at(&o.product, &state.station))
+                    .map(|step| format!("{} {}", step.operation, step.name)),
+                materials: material_lines(state, order),
+                output: output_view(state, order, progress),
             }
         });
         self.queue = state
@@ -171,9 +218,116 @@ impl View {
                     status: order.status,
                     exec: progress.map(|p| p.status),
                     good: progress.map_or(0, |p| p.good()),
+                    waiting: waiting_here(state, order),
                 }
             })
             .collect();
         self.unassigned_produced = state.unassigned_produced;
     }
+}
+
+fn material_lines(state: &State, order: Option<&WorkOrder>) -> Vec<MaterialLine> {
+    let Some(order) = order else {
+        return Vec::new();
+    };
+    let Some(step) = state.master.step_at(&order.product, &state.station) else {
+        return Vec::new();
+    };
+    let Some(bom) = state.master.bom(&order.product, &step.operation) else {
+        return Vec::new();
+    };
+    let missing = missing_materials(state);
+    let loaded = state.progress.get(&order.id).map(|p| &p.loaded);
+    bom.lines
+        .iter()
+        .map(|line| {
+            let material = state.master.materials.get(&line.material);
+            let lot = loaded.and_then(|loaded| loaded.get(&line.material));
+            MaterialLine {
+                material: line.material.to_string(),
+                name: material.map(|m| m.name.clone()).unwrap_or_default(),
+                per_unit: line.quantity_per_unit,
+                unit: material.map(|m| m.unit.clone()).unwrap_or_default(),
+                lot: lot.map(ToString::to_string),
+                remaining: lot
+                    .and_then(|id| state.lot(id))
+                    .map(|lot| state.lot_remaining(lot)),
+                problem: missing
+                    .iter()
+                    .find(|m| m.material == line.material)
+                    .map(|m| m.why.clone()),
+            }
+        })
+        .collect()
+}
+
+fn output_view(
+    state: &State,
+    order: Option<&WorkOrder>,
+    progress: &crate::domain::Progress,
+) -> Option<OutputView> {
+    let order = order?;
+    let step = state.master.step_at(&order.product, &state.station)?;
+    let last = state
+        .lots
+        .values()
+        .filter(|lot| {
+            matches!(&lot.origin, LotOrigin::Produced { work_order, station, .. }
+                if work_order == &order.id && station == &state.station)
+        })
+        .max_by_key(|lot| match &lot.origin {
+            LotOrigin::Produced { at, .. } => Some(*at),
+            LotOrigin::Supplier => None,
+        })
+        .map(|lot| lot.id.to_string());
+    Some(OutputView {
+        tote_size: match step.output {
+            OutputKind::Lot { size } => Some(size),
+            OutputKind::Serial => None,
+        },
+        open_units: progress.open_output.units,
+        next_operation: state
+            .master
+            .routings
+            .get(&order.product)
+            .and_then(|routing| routing.next_step(&step.operation))
+            .map(|next| next.operation.to_string()),
+        last,
+    })
+}
+
+/// Lots the previous operation made for `order` that this station's operation consumes and has not
+/// used up: the work waiting here.
+fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
+    let step = state.master.step_at(&order.product, &state.station)?;
+    let bom = state.master.bom(&order.product, &step.operation)?;
+    let mut lots = 0;
+    let mut units = Quantity::ZERO;
+    let mut oldest: Option<DateTime<Utc>> = None;
+    let known = state.master.lots.values().chain(
+        state
+            .lots
+            .values()
+            .filter(|lot| !state.master.lots.contains_key(&lot.id)),
+    );
+    for lot in known {
+        let LotOrigin::Produced { work_order, at, .. } = &lot.origin else {
+            continue;
+        };
+        if work_order != &order.id || !bom.lines.iter().any(|line| line.material == lot.material) {
+            continue;
+        }
+        let remaining = state.lot_remaining(lot);
+        if !remaining.is_positive() || lot.status != crate::domain::LotStatus::Released {
+            continue;
+        }
+        lots += 1;
+        units = units.saturating_add(remaining);
+        oldest = Some(oldest.map_or(*at, |oldest| oldest.min(*at)));
+    }
+    oldest.map(|oldest| Waiting {
+        lots,
+        units,
+        oldest,
+    })
 }

@@ -5,7 +5,8 @@ use super::app::{App, Screen};
 use super::keymap::KeyCommand;
 use crate::domain::{ExecStatus, PackMlState, WorkOrderStatus};
 use crate::station::Level;
-use crate::station::view::{CentralView, PlcLink};
+use crate::station::view::{ActiveView, CentralView, PlcLink, Waiting};
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -222,6 +223,23 @@ fn exec_words(exec: Option<ExecStatus>, status: WorkOrderStatus) -> String {
     }
 }
 
+/// Work waiting here from the previous operation: units and how long the oldest has waited.
+fn waiting_words(waiting: Option<&Waiting>, now: DateTime<Utc>) -> String {
+    let Some(waiting) = waiting else {
+        return String::new();
+    };
+    let minutes = now
+        .signed_duration_since(waiting.oldest)
+        .num_minutes()
+        .max(0);
+    let age = if minutes >= 120 {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    };
+    format!("{} {age}", waiting.units)
+}
+
 fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
     let rows: Vec<Row> = app
         .view
@@ -252,6 +270,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: 
                     Cell::from(format!("{:>5}", row.quantity)),
                     Cell::from(row.due.format("%Y-%m-%d").to_string()),
                     Cell::from(format!("{:>5}", row.good)),
+                    Cell::from(waiting_words(row.waiting.as_ref(), app.view.now)),
                     Cell::from(status),
                 ]
             };
@@ -278,10 +297,11 @@ fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: 
                 Constraint::Length(6),
                 Constraint::Length(11),
                 Constraint::Length(6),
+                Constraint::Length(9),
                 Constraint::Min(10),
             ],
             vec![
-                "", "Prio", "Order", "Product", "  Qty", "Due", " Good", "Status",
+                "", "Prio", "Order", "Product", "  Qty", "Due", " Good", "Waiting", "Status",
             ],
         )
     };
@@ -345,7 +365,15 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             Span::raw(if compact {
                 String::new()
             } else {
-                format!("  {}", active.product_name)
+                format!(
+                    "  {}{}",
+                    active.product_name,
+                    active
+                        .operation
+                        .as_ref()
+                        .map(|op| format!("  - {op}"))
+                        .unwrap_or_default()
+                )
             }),
         ]),
         Line::from(vec![
@@ -355,22 +383,26 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         Line::from(vec![
             Span::raw(" Good     "),
             Span::styled(format!("{}", active.good), theme.bold()),
-            Span::raw(format!(" of {}", active.quantity)),
-        ]),
-        Line::from(format!(" Rejected {}", active.rejected)),
-        Line::from(format!(" Progress {bar}")),
-        Line::from(vec![
-            Span::raw(" Machine  "),
-            Span::styled(machine, theme.fg(machine_color)),
-            Span::raw(match (&plc.link, plc.permit) {
-                (PlcLink::NotConfigured, _) => "",
-                (_, false) => "  permit OFF",
-                (PlcLink::Online, true) => "  permit ON",
-                // Wanted on, but the PLC cannot hear us: its watchdog drops it.
-                (_, true) => "  permit not delivered",
-            }),
+            Span::raw(format!(
+                " of {}   rejected {}",
+                active.quantity, active.rejected
+            )),
         ]),
     ];
+    if !compact {
+        lines.push(Line::from(format!(" Progress {bar}")));
+    }
+    lines.push(Line::from(vec![
+        Span::raw(" Machine  "),
+        Span::styled(machine, theme.fg(machine_color)),
+        Span::raw(match (&plc.link, plc.permit) {
+            (PlcLink::NotConfigured, _) => "",
+            (_, false) => "  permit OFF",
+            (PlcLink::Online, true) => "  permit ON",
+            // Wanted on, but the PLC cannot hear us: its watchdog drops it.
+            (_, true) => "  permit not delivered",
+        }),
+    ]));
     if !compact {
         lines.push(Line::from(format!(
             " Speed    {:.1} units/min   last cycle {:.1} s",
@@ -385,6 +417,7 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             )));
         }
     }
+    push_materials(&mut lines, active, theme, compact);
     if let Some(hold) = hold {
         lines.push(Line::styled(
             format!(" {hold}"),
@@ -417,6 +450,60 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             .block(titled(format!(" Run - {} ", active.id))),
         area,
     );
+}
+
+/// The bill of materials with the lot feeding each line; a line without a usable lot says why in
+/// words (NEED / HOLD), never by colour alone.
+fn push_materials(
+    lines: &mut Vec<Line<'static>>,
+    active: &ActiveView,
+    theme: &Theme,
+    compact: bool,
+) {
+    for line in &active.materials {
+        let (cue, style) = match &line.problem {
+            None => ("OK  ", theme.fg(Color::Green)),
+            Some(why) if why.contains("hold") || why.contains("quarantined") => {
+                ("HOLD", theme.fg(Color::Red).add_modifier(Modifier::BOLD))
+            }
+            Some(_) => ("NEED", theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+        };
+        let detail = match (&line.lot, &line.problem, compact) {
+            (Some(lot), None, true) => lot.clone(),
+            (Some(lot), None, false) => format!(
+                "lot {lot:<18} {} {} left",
+                line.remaining.map(|q| q.to_string()).unwrap_or_default(),
+                line.unit
+            ),
+            (_, Some(why), true) => why.clone(),
+            (_, Some(why), false) => format!("scan a lot ({why})"),
+            (None, None, _) => String::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(if compact { " " } else { " Material " }),
+            Span::styled(cue, style),
+            Span::raw(format!(" {:<9} {detail}", line.material)),
+        ]));
+    }
+    if let Some(output) = &active.output
+        && !compact
+    {
+        let tote = match output.tote_size {
+            Some(size) => format!("tote {}/{size}", output.open_units),
+            None => "one serial per good unit".to_owned(),
+        };
+        let next = output
+            .next_operation
+            .as_ref()
+            .map(|op| format!(" -> {op}"))
+            .unwrap_or_default();
+        let last = output
+            .last
+            .as_ref()
+            .map(|last| format!("   last {last}"))
+            .unwrap_or_default();
+        lines.push(Line::from(format!(" Output   {tote}{next}{last}")));
+    }
 }
 
 /// Fills what room is left with the last notices, newest first, so the operator can look back.

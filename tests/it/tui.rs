@@ -191,7 +191,7 @@ async fn operator_logs_in_selects_and_starts_by_scanning() {
     ui.scan("WO-24001");
     ui.wait_for("Run - WO-24001").await;
     ui.scan(CASTING_C24_1107_TYPED);
-    ui.wait_for("lot C24-1107 (CAST-200) verified").await;
+    ui.wait_for("Lot C24-1107 (CAST-200) verified").await;
     ui.scan("@START");
     let screen = ui.wait_for("RUNNING").await;
     assert_snapshot("run_80x24.txt", &screen);
@@ -335,4 +335,54 @@ async fn every_size_tier_renders_and_small_screens_say_so() {
     assert!(tiny.contains("Screen"), "{tiny}");
     station.shutdown().await;
     let _ = STATION;
+}
+
+/// Consumption by scan at the full and the compact tier: a held lot is refused in words with a bell,
+/// the right lot is shown as loaded and releases the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn material_is_scanned_in_at_both_tiers_and_a_held_lot_is_refused() {
+    for (width, height) in [(80, 24), (40, 16)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut station = offline_station(dir.path()).await;
+        let mut ui = Ui::start(&mut station, width, height);
+        ui.scan("EMP-1001");
+        ui.wait_for("Welcome").await;
+        ui.scan("WO-24001");
+        ui.scan("@START");
+        let waiting = ui.wait_for("NEED").await;
+        assert!(waiting.contains("CAST-200"), "{waiting}");
+        assert!(waiting.contains("RUNNING"), "{waiting}");
+
+        let bells = ui.bells.load(Ordering::SeqCst);
+        ui.scan("(01)00401234500012(10)C24-1031(30)120");
+        let refused = ui.wait_for("ON HOLD").await;
+        assert!(refused.contains("NO"), "{refused}");
+        assert!(refused.contains("C24-1031"), "{refused}");
+        assert!(ui.bells.load(Ordering::SeqCst) > bells, "a refusal rings");
+
+        ui.scan("(01)00401234500029(10)C24-2210(30)300");
+        let wrong = ui.wait_for("WRONG MATERIAL").await;
+        assert!(wrong.contains("expected CAST-200"), "{wrong}");
+
+        ui.scan(CASTING_C24_1107_TYPED);
+        // The notice and the view travel separately: wait until both show the loaded lot.
+        let loaded = wait_for(
+            &mut ui.frames,
+            "lot loaded on screen",
+            Duration::from_secs(30),
+            |screen| screen.contains("The machine is released") && !screen.contains("NEED"),
+        )
+        .await;
+        assert!(loaded.contains("C24-1107"), "{loaded}");
+        assert!(loaded.contains("OK"), "{loaded}");
+        if width == 80 {
+            assert!(loaded.contains("400 pc left"), "{loaded}");
+            assert!(loaded.contains("tote 0/20 -> OP20"), "{loaded}");
+            assert_snapshot("run_material_80x24.txt", &loaded);
+        } else {
+            assert_snapshot("run_material_40x16.txt", &loaded);
+        }
+        ui.quit().await;
+        station.shutdown().await;
+    }
 }
