@@ -1,9 +1,9 @@
 //! The demo plant of DEMO_PLANT.md as master records. Codes here are stable: people learn them.
 
 use crate::domain::{
-    Badge, Bom, BomLine, Code, CodeKind, DefectClass, LineId, Lot, LotId, LotOrigin, LotStatus,
-    Material, MaterialId, OperationId, Operator, OutputKind, Product, ProductId, Quantity, Routing,
-    RoutingStep, StationId, WorkOrder, WorkOrderId, WorkOrderStatus,
+    Badge, Bom, BomLine, Code, CodeKind, Consumption, DefectClass, LineId, Lot, LotId, LotOrigin,
+    LotStatus, Material, MaterialId, OperationId, Operator, OutputKind, Product, ProductId,
+    Quantity, Routing, RoutingStep, StationId, WorkOrder, WorkOrderId, WorkOrderStatus,
 };
 use crate::protocol::MasterRecord;
 use chrono::{Days, NaiveDate};
@@ -170,6 +170,7 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
             material: MaterialId::new(material),
             quantity_per_unit: Quantity::parse(per_unit).unwrap_or(Quantity::ZERO),
             tolerance_pct: 0,
+            consumption: Consumption::PerUnit,
         };
         let bom = |op: &str, lines: Vec<BomLine>| {
             MasterRecord::Bom(Bom {

@@ -3,7 +3,8 @@
 use super::event::{Actor, Entry, EventKind, NewEvent};
 use super::ids::{Badge, WorkOrderId};
 use super::master::WorkOrderStatus;
-use super::material::{LotLabel, close_open_output, load_lot};
+use super::material::{LotLabel, close_open_output, consume_keyed, load_lot};
+use super::quantity::Quantity;
 use super::rejection::Rejection;
 use super::state::{ExecStatus, State};
 use chrono::{DateTime, Utc};
@@ -27,6 +28,10 @@ pub enum Command {
         label: LotLabel,
         entry: Entry,
     },
+    /// A quantity keyed on the scan line, drawn from the lot loaded last.
+    ConsumeKeyed {
+        quantity: Quantity,
+    },
 }
 
 impl Command {
@@ -41,6 +46,7 @@ impl Command {
             Command::Resume => "resume".into(),
             Command::Complete => "complete".into(),
             Command::LoadLot { label, .. } => format!("load lot {}", label.lot),
+            Command::ConsumeKeyed { quantity } => format!("consume {quantity}"),
         }
     }
 }
@@ -201,6 +207,10 @@ pub fn decide(
         Command::LoadLot { label, entry } => {
             let actor = operator_actor()?;
             load_lot(state, label, entry, actor, now)
+        }
+        Command::ConsumeKeyed { quantity } => {
+            let actor = operator_actor()?;
+            consume_keyed(state, quantity, actor, now)
         }
     }
 }

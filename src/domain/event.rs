@@ -68,6 +68,8 @@ pub enum ConsumptionBasis {
     BomRate,
     /// Keyed by a person.
     Keyed,
+    /// The quantity on a scanned label (a bin consumed whole).
+    Label,
 }
 
 /// Whether an output is a lot (many units) or a serial (one unit).

@@ -139,6 +139,19 @@ pub struct BomLine {
     /// Allowed over-consumption in percent before a booking is questioned.
     #[serde(default)]
     pub tolerance_pct: u16,
+    #[serde(default)]
+    pub consumption: Consumption,
+}
+
+/// When a material is drawn from its lot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consumption {
+    /// The rate per unit, for every unit the machine makes.
+    #[default]
+    PerUnit,
+    /// The whole quantity on the label, when it is scanned (a bin of screws, a kanban card).
+    PerScan,
 }
 
 /// The bill of materials of one operation of one product.

@@ -4,7 +4,7 @@
 
 use super::event::{Actor, ConsumptionBasis, Entry, EventKind, NewEvent, OutputForm};
 use super::ids::{LotId, MaterialId, OperationId, WorkOrderId};
-use super::master::{BomLine, LotStatus, OutputKind, RoutingStep};
+use super::master::{BomLine, Consumption, LotStatus, OutputKind, RoutingStep};
 use super::quantity::Quantity;
 use super::rejection::Rejection;
 use super::state::{ExecStatus, State};
@@ -118,7 +118,11 @@ pub fn missing_materials(state: &State) -> Vec<Missing> {
                     Some(lot) if lot.status != LotStatus::Released => {
                         format!("lot {id} is {}", lot.status.words())
                     }
-                    Some(lot) if state.lot_remaining(lot) < line.quantity_per_unit => {
+                    // A bin consumed whole at its scan has nothing left to run out of.
+                    Some(lot)
+                        if line.consumption == Consumption::PerUnit
+                            && state.lot_remaining(lot) < line.quantity_per_unit =>
+                    {
                         format!("lot {id} is used up")
                     }
                     Some(_) => return None,
@@ -249,19 +253,43 @@ pub fn load_lot(
             }));
         }
     }
-    if progress.loaded.get(&material) == Some(&label.lot) {
+    if progress.loaded.get(&material) == Some(&label.lot)
+        && line.consumption == Consumption::PerUnit
+    {
         return Err(Rejection::LotAlreadyLoaded {
             lot: label.lot,
             material,
         });
     }
+    let whole_label = match line.consumption {
+        Consumption::PerUnit => None,
+        Consumption::PerScan => Some(
+            label
+                .quantity
+                .or_else(|| known.map(|lot| state.lot_remaining(lot)))
+                .filter(|q| q.is_positive())
+                .ok_or_else(|| Rejection::NewLotWithoutQuantity {
+                    lot: label.lot.clone(),
+                })?,
+        ),
+    };
     events.push(event(EventKind::LotLoaded {
-        work_order,
+        work_order: work_order.clone(),
         operation: operation.step.operation.clone(),
-        material,
-        lot: label.lot,
+        material: material.clone(),
+        lot: label.lot.clone(),
         entry,
     }));
+    if let Some(quantity) = whole_label {
+        events.push(event(EventKind::LotConsumed {
+            work_order,
+            operation: operation.step.operation.clone(),
+            material,
+            lot: label.lot,
+            quantity,
+            basis: ConsumptionBasis::Label,
+        }));
+    }
     Ok(events)
 }
 
@@ -350,6 +378,9 @@ pub fn after_units(
     };
     if let Some(bom) = state.master.bom(&order.product, &step.operation) {
         for line in &bom.lines {
+            if line.consumption != Consumption::PerUnit {
+                continue;
+            }
             let Some(lot) = progress.loaded.get(&line.material) else {
                 continue;
             };
@@ -459,6 +490,45 @@ fn outputs(
             kind
         })
         .collect()
+}
+
+/// A quantity keyed on the scan line: drawn from the lot loaded last (extra grease, a dropped part).
+pub fn consume_keyed(
+    state: &State,
+    quantity: Quantity,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, Rejection> {
+    let work_order = state.active.clone().ok_or(Rejection::NoWorkOrderForLot)?;
+    let progress = state
+        .progress
+        .get(&work_order)
+        .ok_or(Rejection::NoWorkOrderForLot)?;
+    let operation = active_operation(state).ok_or(Rejection::NothingLoaded)?;
+    let material = progress
+        .last_loaded
+        .clone()
+        .ok_or(Rejection::NothingLoaded)?;
+    let lot = progress
+        .loaded
+        .get(&material)
+        .cloned()
+        .ok_or(Rejection::NothingLoaded)?;
+    if !quantity.is_positive() {
+        return Err(Rejection::QuantityNotPositive);
+    }
+    Ok(vec![NewEvent {
+        at: now,
+        actor,
+        kind: EventKind::LotConsumed {
+            work_order,
+            operation: operation.step.operation.clone(),
+            material,
+            lot,
+            quantity,
+            basis: ConsumptionBasis::Keyed,
+        },
+    }])
 }
 
 /// The operation of the active work order here, for screens.

@@ -7,6 +7,7 @@ use crate::domain::{
     Command, GENESIS_HASH, MasterData, OutputForm, PlcSample, State, StationId, apply, decide,
     observe,
 };
+use crate::domain::{Consumption, ConsumptionBasis};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -374,4 +375,69 @@ fn output_id_patterns_must_be_unique_without_coordination() {
     assert!(check_output_id_pattern("{station}-{wo}-{seq}").is_ok());
     assert!(check_output_id_pattern("{date}-{seq}").is_err());
     assert!(check_output_id_pattern("{station}-{seq}-{shift}").is_err());
+}
+
+#[test]
+fn a_keyed_quantity_is_drawn_from_the_lot_loaded_last() {
+    let mut state = at("L1-S2", "WO-24001");
+    assert_eq!(
+        refusal(
+            &mut state,
+            Command::ConsumeKeyed {
+                quantity: Quantity::units(1)
+            }
+        ),
+        "No lot is loaded for this order: scan a lot before keying a quantity."
+    );
+    run(&mut state, label("G24-0101", GRS_1, None)).expect("grease");
+    let kinds = run(
+        &mut state,
+        Command::ConsumeKeyed {
+            quantity: Quantity::parse("0.25").expect("quantity"),
+        },
+    )
+    .expect("keyed");
+    assert!(
+        matches!(&kinds[0], EventKind::LotConsumed { lot, basis: ConsumptionBasis::Keyed, quantity, .. }
+        if lot.as_str() == "G24-0101" && quantity.to_string() == "0.25")
+    );
+    let grease = state.lot(&LotId::from("G24-0101")).cloned().expect("lot");
+    assert_eq!(state.lot_remaining(&grease).to_string(), "4.75");
+}
+
+#[test]
+fn a_bin_consumed_per_scan_is_drawn_whole_and_never_runs_out() {
+    let mut state = at("L1-S3", "WO-24001");
+    for bom in state.master.boms.values_mut() {
+        for line in &mut bom.lines {
+            if line.material.as_str() == "BOX-2" {
+                line.consumption = Consumption::PerScan;
+            }
+        }
+    }
+    let kinds = run(&mut state, label("B25-0100", BOX_2, Some("50"))).expect("bin of boxes");
+    assert!(
+        matches!(kinds.last(), Some(EventKind::LotConsumed { basis: ConsumptionBasis::Label, quantity, .. })
+        if *quantity == Quantity::units(50))
+    );
+    run(&mut state, wip("L1-S2-251124-000001", "BC-200-A")).expect("tote");
+    run(&mut state, Command::Start).expect("start");
+    assert!(
+        state.permit_to_run(),
+        "a consumed bin does not block the permit"
+    );
+    let kinds = units(&mut state, 2, 0);
+    assert!(
+        !kinds.iter().any(
+            |k| matches!(k, EventKind::LotConsumed { material, .. } if material.as_str() == "BOX-2")
+        ),
+        "units draw nothing more from the bin"
+    );
+    // The same bin again is empty: it was drawn whole. The next bin is consumed at its scan.
+    assert_eq!(
+        refusal(&mut state, label("B25-0100", BOX_2, Some("50"))),
+        "Lot B25-0100 is used up. Scan the next lot."
+    );
+    let kinds = run(&mut state, label("B25-0101", BOX_2, Some("50"))).expect("next bin");
+    assert_eq!(kinds.len(), 3, "registered, loaded, consumed: {kinds:?}");
 }

@@ -90,6 +90,10 @@ pub enum Rejection {
         "Lot {lot} is new here and its label does not say how much it holds. Scan the label with the quantity (30), or call your line lead."
     )]
     NewLotWithoutQuantity { lot: LotId },
+    #[error("No lot is loaded for this order: scan a lot before keying a quantity.")]
+    NothingLoaded,
+    #[error("A quantity drawn must be more than zero.")]
+    QuantityNotPositive,
     #[error("Lot {lot} is already loaded for {material}.")]
     LotAlreadyLoaded { lot: LotId, material: MaterialId },
 }

@@ -59,6 +59,8 @@ pub struct Progress {
     pub loaded: BTreeMap<MaterialId, LotId>,
     /// Good units made and not yet put into an output lot or serial, and the lots they were made from.
     pub open_output: OpenOutput,
+    /// The material whose lot was loaded last: a keyed quantity is drawn from it.
+    pub last_loaded: Option<MaterialId>,
 }
 
 /// Units waiting to become an output (a tote fills up over many cycles) and every lot loaded while
@@ -79,6 +81,7 @@ impl Progress {
             completed_at: None,
             loaded: BTreeMap::new(),
             open_output: OpenOutput::default(),
+            last_loaded: None,
         }
     }
 
@@ -299,6 +302,7 @@ pub fn apply(state: &mut State, event: &Event) {
                 .or_insert_with(Progress::new);
             progress.loaded.insert(material.clone(), lot.clone());
             progress.open_output.inputs.insert(lot.clone());
+            progress.last_loaded = Some(material.clone());
         }
         EventKind::LotConsumed { lot, quantity, .. } => {
             let used = state.lot_usage.entry(lot.clone()).or_default();

@@ -141,6 +141,13 @@ fn classify_plain(text: &str, state: &State, patterns: &Patterns) -> Result<Scan
     if let Some(scan) = known_code(text, state) {
         return Ok(scan);
     }
+    // `+2.5`: a quantity keyed by hand, drawn from the lot loaded last. The sign keeps it apart
+    // from numeric lot numbers.
+    if let Some(amount) = text.strip_prefix('+') {
+        return Quantity::parse(amount)
+            .map(Scan::Quantity)
+            .ok_or_else(|| ScanError::Unrecognised(text.to_owned()));
+    }
     // Scanners send upper case; people keying a code often do not.
     let code = text.to_uppercase();
     if code.starts_with('@') {

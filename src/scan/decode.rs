@@ -139,6 +139,10 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
             what: "serial".into(),
             code: serial.to_string(),
         },
+        Ok(Scan::Quantity(quantity)) => Decoded::Code {
+            what: "keyed quantity".into(),
+            code: quantity.to_string(),
+        },
         Ok(Scan::Material(material)) => Decoded::Code {
             what: "material".into(),
             code: material.to_string(),

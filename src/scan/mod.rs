@@ -9,7 +9,7 @@ pub mod iso15434;
 
 pub use classify::{Patterns, classify};
 
-use crate::domain::{Badge, Command, Entry, LotId, LotLabel, MaterialId, WorkOrderId};
+use crate::domain::{Badge, Command, Entry, LotId, LotLabel, MaterialId, Quantity, WorkOrderId};
 
 /// Longest text a scan may carry; anything longer is a stuck key or a runaway scanner.
 pub const MAX_SCAN_LEN: usize = 256;
@@ -82,6 +82,8 @@ pub enum Scan {
     Defect(String),
     /// A downtime reason code.
     DowntimeReason(String),
+    /// `+2.5`: a quantity keyed on the scan line.
+    Quantity(Quantity),
 }
 
 impl Scan {
@@ -93,6 +95,7 @@ impl Scan {
             Scan::Badge(badge) => Command::Login { badge },
             Scan::WorkOrder(id) => Command::SelectWorkOrder { id },
             Scan::Lot(label) => Command::LoadLot { label, entry },
+            Scan::Quantity(quantity) => Command::ConsumeKeyed { quantity },
             Scan::Command(BarcodeCommand::Start) => Command::Start,
             Scan::Command(BarcodeCommand::Pause) => Command::Pause,
             Scan::Command(BarcodeCommand::Resume) => Command::Resume,

@@ -1,7 +1,7 @@
 //! Messages to the operator: what just happened, or why it did not.
 
 use crate::domain::material::{Missing, missing_materials};
-use crate::domain::{Event, EventKind, OutputForm, State};
+use crate::domain::{ConsumptionBasis, Event, EventKind, OutputForm, State};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +107,16 @@ pub fn describe(events: &[Event], state: &State) -> String {
                 lot,
                 quantity,
                 material,
+                basis,
                 ..
-            } => format!("{quantity} {material} drawn from lot {lot}."),
+            } => format!(
+                "{quantity} {material} drawn from lot {lot}{}.",
+                match basis {
+                    ConsumptionBasis::Keyed => " (keyed)",
+                    ConsumptionBasis::Label => " (whole label)",
+                    ConsumptionBasis::BomRate => "",
+                }
+            ),
             EventKind::OutputCreated {
                 output,
                 form,

@@ -4,8 +4,8 @@
 
 use super::{Result, StoreError};
 use crate::domain::{
-    CounterBaseline, Event, EventKind, ExecStatus, Lot, LotId, OpenOutput, Progress, Quantity,
-    Session, State, WorkOrderId,
+    CounterBaseline, Event, EventKind, ExecStatus, Lot, LotId, MaterialId, OpenOutput, Progress,
+    Quantity, Session, State, WorkOrderId,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -64,10 +64,11 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         };
         tx.prepare_cached(
             "INSERT INTO work_order_progress (work_order, status, produced, rejected, started_at,
-             completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             completed_at, last_loaded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (work_order) DO UPDATE SET status = excluded.status,
              produced = excluded.produced, rejected = excluded.rejected,
-             started_at = excluded.started_at, completed_at = excluded.completed_at",
+             started_at = excluded.started_at, completed_at = excluded.completed_at,
+             last_loaded = excluded.last_loaded",
         )?
         .execute(params![
             id.as_str(),
@@ -76,6 +77,7 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             progress.rejected as i64,
             progress.started_at.as_ref().map(time_text),
             progress.completed_at.as_ref().map(time_text),
+            progress.last_loaded.as_ref().map(|m| m.as_str()),
         ])?;
         tx.prepare_cached("DELETE FROM loaded_lot WHERE work_order = ?1")?
             .execute(params![id.as_str()])?;
@@ -185,7 +187,7 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
     };
 
     let mut statement = conn.prepare(
-        "SELECT work_order, status, produced, rejected, started_at, completed_at
+        "SELECT work_order, status, produced, rejected, started_at, completed_at, last_loaded
          FROM work_order_progress",
     )?;
     let rows = statement.query_map([], |row| {
@@ -196,10 +198,11 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
             row.get::<_, i64>(3)?,
             row.get::<_, Option<String>>(4)?,
             row.get::<_, Option<String>>(5)?,
+            row.get::<_, Option<String>>(6)?,
         ))
     })?;
     for row in rows {
-        let (id, status, produced, rejected, started_at, completed_at) = row?;
+        let (id, status, produced, rejected, started_at, completed_at, last_loaded) = row?;
         let status = ExecStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("progress status {status:?}")))?;
         state.progress.insert(
@@ -212,6 +215,7 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                 completed_at: completed_at.as_deref().map(parse_time).transpose()?,
                 loaded: Default::default(),
                 open_output: OpenOutput::default(),
+                last_loaded: last_loaded.map(MaterialId::new),
             },
         );
     }

@@ -94,5 +94,6 @@ pub const MIGRATIONS: &[&str] = &[
         used_milli INTEGER NOT NULL
     );
     ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE work_order_progress ADD COLUMN last_loaded TEXT;
     "#,
 ];
