@@ -233,7 +233,10 @@ fn the_permit_waits_for_every_material_and_drops_on_a_hold() {
         "Lot G24-0101 is already loaded for GRS-1."
     );
     // Central puts the seal lot on hold: the machine stops at once.
-    if let Some(lot) = state.master.lots.get_mut(&LotId::from("S24-0815")) {
+    if let Some(lot) = std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .get_mut(&LotId::from("S24-0815"))
+    {
         lot.status = LotStatus::OnHold;
     }
     assert!(!state.permit_to_run());
@@ -408,7 +411,10 @@ fn a_keyed_quantity_is_drawn_from_the_lot_loaded_last() {
 #[test]
 fn a_bin_consumed_per_scan_is_drawn_whole_and_never_runs_out() {
     let mut state = at("L1-S3", "WO-24001");
-    for bom in state.master.boms.values_mut() {
+    for bom in std::sync::Arc::make_mut(&mut state.master)
+        .boms
+        .values_mut()
+    {
         for line in &mut bom.lines {
             if line.material.as_str() == "BOX-2" {
                 line.consumption = Consumption::PerScan;

@@ -8,6 +8,7 @@ use super::quantity::Quantity;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Who is logged in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +102,8 @@ pub struct CounterBaseline {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
     pub station: StationId,
-    pub master: MasterData,
+    /// Shared, because it is large and only central's pages change it: cloning state stays cheap.
+    pub master: Arc<MasterData>,
     pub session: Option<Session>,
     /// The work order selected, running or paused here; none once it completes.
     pub active: Option<WorkOrderId>,
@@ -138,7 +140,7 @@ impl State {
     pub fn new(station: StationId, master: MasterData) -> Self {
         State {
             station,
-            master,
+            master: Arc::new(master),
             session: None,
             active: None,
             progress: BTreeMap::new(),

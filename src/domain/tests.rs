@@ -248,8 +248,7 @@ fn a_hold_learned_from_central_blocks_start_and_the_permit() {
     )
     .expect("select");
     run(&mut state, Command::Start).expect("start");
-    if let Some(order) = state
-        .master
+    if let Some(order) = std::sync::Arc::make_mut(&mut state.master)
         .work_orders
         .get_mut(&WorkOrderId::from("WO-24001"))
     {

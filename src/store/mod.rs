@@ -173,13 +173,33 @@ impl Store {
         Ok(state)
     }
 
-    /// Appends events and updates the projections in one transaction. `state` moves only after the
-    /// commit succeeded, so a failed write leaves memory and disk agreeing.
+    /// Appends events and updates the projections in one transaction. A failed write leaves memory
+    /// and disk agreeing: state is read back from the (rolled back) projections.
     pub fn append(&mut self, state: &mut State, events: Vec<NewEvent>) -> Result<Vec<Event>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let mut next = state.clone();
+        // Applying in place and reading back on failure keeps the hot path free of a state copy
+        // that grows with every lot and serial a station makes.
+        match self.append_in_place(state, events) {
+            Ok(sealed) => Ok(sealed),
+            Err(error) => {
+                let settings = state.settings.clone();
+                match self.load_state() {
+                    Ok(on_disk) => {
+                        *state = on_disk;
+                        state.settings = settings;
+                        Err(error)
+                    }
+                    Err(reload) => Err(StoreError::Corrupt(format!(
+                        "{error}; and state could not be read back: {reload}"
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn append_in_place(&mut self, next: &mut State, events: Vec<NewEvent>) -> Result<Vec<Event>> {
         let mut sealed = Vec::with_capacity(events.len());
         let (mut seq, mut prev_hash) = self
             .head
@@ -190,14 +210,13 @@ impl Store {
             seq += 1;
             let event = Event::seal(new, self.station.clone(), seq, new_event_id(), prev_hash);
             insert_event(&tx, &event)?;
-            apply(&mut next, &event);
+            apply(next, &event);
             prev_hash = event.hash.clone();
             sealed.push(event);
         }
-        projection::write(&tx, &next, &sealed)?;
+        projection::write(&tx, next, &sealed)?;
         tx.commit()?;
         self.head = Some((seq, prev_hash));
-        *state = next;
         Ok(sealed)
     }
 
@@ -222,7 +241,7 @@ impl Store {
         )?;
         let master = load_master(&tx)?;
         tx.commit()?;
-        state.master = master;
+        state.master = std::sync::Arc::new(master);
         Ok(())
     }
 
