@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod crash;
 mod e2e;
+mod label;
 mod plc;
 mod support;
 mod tui;
