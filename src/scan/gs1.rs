@@ -910,6 +910,176 @@ mod tests {
         assert!(err("4712").contains("unknown application identifier at \"4712\""));
     }
 
+    /// Every AI of issue 3's list, refused for each way a label can break it; the reason names
+    /// what was decoded, then the problem.
+    #[test]
+    fn every_listed_ai_refused_for_the_right_reason() {
+        let cases: &[(&str, &str)] = &[
+            // Check digits.
+            (
+                "0100401234500013",
+                "(01) GTIN 00401234500013: check digit 3 is wrong (should be 2)",
+            ),
+            (
+                "0224012345678906\u{1d}3712",
+                "(02) CONTENT 24012345678906: check digit 6 is wrong (should be 5)",
+            ),
+            (
+                "00106141411234567890",
+                "(00) SSCC 106141411234567890: check digit 0 is wrong (should be 7)",
+            ),
+            (
+                "010040123450001",
+                "(01) GTIN: needs 14 characters, the label ends before",
+            ),
+            ("01004012345000AB", "(01) GTIN 004012345000AB: digits only"),
+            // Dates: month, day, day 00 only where GS1 allows it, letters, length.
+            ("11261301", "(11) PROD DATE 261301: invalid month 13"),
+            ("13260230", "(13) PACK DATE 260230: invalid date 2026-02-30"),
+            (
+                "15270229",
+                "(15) BEST BEFORE 270229: invalid date 2027-02-29",
+            ),
+            ("17260001", "(17) USE BY 260001: invalid month 00"),
+            (
+                "172612",
+                "(17) USE BY: needs 6 characters, the label ends before",
+            ),
+            ("1726A231", "(17) USE BY 26A231: digits only"),
+            (
+                "70032612000000",
+                "(7003) EXPIRY TIME 2612000000: day 00 is not allowed here",
+            ),
+            (
+                "70032612312400",
+                "(7003) EXPIRY TIME 2612312400: invalid time 24:00",
+            ),
+            (
+                "700326123112\u{1d}10A",
+                "(7003) EXPIRY TIME 26123112: needs 10 digits, has 8",
+            ),
+            // Text: too long, empty, outside character set 82.
+            (
+                "10ABCDEFGHIJKLMNOPQRSTU",
+                "(10) BATCH/LOT ABCDEFGHIJKLMNOPQRSTU: needs 1 to 20 characters, has 21 (is the GS after it missing?)",
+            ),
+            (
+                "10\u{1d}21X",
+                "(10) BATCH/LOT : needs 1 to 20 characters, has 0",
+            ),
+            (
+                "10AB#C",
+                "(10) BATCH/LOT AB#C: character '#' is not allowed in GS1 data",
+            ),
+            (
+                "21SN 1",
+                "(21) SERIAL SN 1: character ' ' is not allowed in GS1 data",
+            ),
+            (
+                "21SNé",
+                "(21) SERIAL SNé: character 'é' is not allowed in GS1 data",
+            ),
+            (
+                "240ABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+                "(240) ADDITIONAL ID ABCDEFGHIJKLMNOPQRSTUVWXYZ01234: needs 1 to 30 characters, has 31 (is the GS after it missing?)",
+            ),
+            (
+                "241A~B",
+                "(241) CUST. PART No. A~B: character '~' is not allowed in GS1 data",
+            ),
+            (
+                "250A\\B",
+                "(250) SECONDARY SERIAL A\\B: character '\\\\' is not allowed in GS1 data",
+            ),
+            (
+                "251A[B",
+                "(251) REF. TO SOURCE A[B: character '[' is not allowed in GS1 data",
+            ),
+            (
+                "91A{B",
+                "(91) INTERNAL A{B: character '{' is not allowed in GS1 data",
+            ),
+            // Counts and fixed-length numbers.
+            (
+                "30123456789",
+                "(30) VAR. COUNT 123456789: needs 1 to 8 digits, has 9 (is the GS after it missing?)",
+            ),
+            ("30ABC", "(30) VAR. COUNT ABC: digits only"),
+            (
+                "3712A",
+                "(37) COUNT 12A: digits only (is the GS after it missing?)",
+            ),
+            ("42227", "(422) ORIGIN 27: needs 3 digits, has 2"),
+            (
+                "42227610LOT",
+                "(422) ORIGIN 27610LOT: digits only (is the GS after it missing?)",
+            ),
+            (
+                "80050003651",
+                "(8005) PRICE PER UNIT 0003651: needs 6 digits, has 7 (is the GS after it missing?)",
+            ),
+            ("3103000A89", "(3103) NET WEIGHT (kg) 000A89: digits only"),
+            (
+                "3103001",
+                "(3103) NET WEIGHT (kg): needs 6 characters, the label ends before",
+            ),
+            ("3106000189", "unknown application identifier at \"3106\""),
+            ("3170000189", "unknown application identifier at \"3170\""),
+            // Decoded-so-far comes first.
+            (
+                "0100401234500012\u{1d}10ABC\u{1d}17261301",
+                "(01) GTIN 00401234500012 (10) BATCH/LOT ABC (17) USE BY 261301: invalid month 13",
+            ),
+            (
+                "10A\u{1d}21B\u{1d}10C",
+                "(10) BATCH/LOT A (21) SERIAL B (10) BATCH/LOT appears twice with different values",
+            ),
+            (
+                "(10)A(21)B(10)C",
+                "(10) BATCH/LOT A (21) SERIAL B (10) BATCH/LOT appears twice with different values",
+            ),
+            ("(17)261232", "(17) USE BY 261232: invalid date 2026-12-32"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(err(text), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn separators_only_where_gs1_needs_them() {
+        // Pre-defined-length AIs (01, 11, 13, 15, 17, 31nn) run straight into the next AI.
+        let message = ok("0100401234500012110101001326010015260200172612003103000189");
+        assert_eq!(
+            message.to_string(),
+            "(01) GTIN 00401234500012 (11) PROD DATE 2001-01-31 (13) PACK DATE 2026-01-31 \
+             (15) BEST BEFORE 2026-02-28 (17) USE BY 2026-12-31 (3103) NET WEIGHT (kg) 0.189 kg"
+        );
+        // Day 00 is the month's last day, leap years included.
+        assert_eq!(
+            ok("11240200").elements[0].value,
+            Gs1Value::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default())
+        );
+        // Variable-length AIs need the GS before the next AI; a trailing GS is harmless.
+        let message = ok(
+            "10L1\u{1d}21S1\u{1d}3020\u{1d}3712\u{1d}240M\u{1d}241C\u{1d}250T\u{1d}251R\u{1d}422276\u{1d}7003261231235\
+             9\u{1d}8005000100\u{1d}91A\u{1d}92B\u{1d}93C\u{1d}94D\u{1d}95E\u{1d}96F\u{1d}97G\u{1d}98H\u{1d}99I\u{1d}",
+        );
+        let ais: Vec<&str> = message.elements.iter().map(|e| e.ai.as_str()).collect();
+        assert_eq!(
+            ais,
+            [
+                "10", "21", "30", "37", "240", "241", "250", "251", "422", "7003", "8005", "91",
+                "92", "93", "94", "95", "96", "97", "98", "99"
+            ]
+        );
+        // Without the GS, the next AI is read as part of the lot: nothing in the data can tell, so
+        // the decoded value is shown to the operator rather than guessed apart.
+        assert_eq!(
+            ok("10ABC17261231").get("10").map(|e| e.raw.as_str()),
+            Some("ABC17261231")
+        );
+    }
+
     #[test]
     fn century_follows_the_sliding_window() {
         let year = |raw: &str| ok(&format!("17{raw}")).elements[0].value.clone();

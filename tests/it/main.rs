@@ -1,6 +1,7 @@
 //! One integration-test binary with modules keeps link time down on two cores.
 
 mod central;
+mod classify;
 mod cli;
 mod core;
 mod crash;
