@@ -397,6 +397,11 @@ async fn run(
     }
 }
 
+/// Sends one document to the sink now, once: for `takt label print`. Stations use the task.
+pub async fn send_once(settings: &PrinterSettings, zpl: &str) -> Result<(), String> {
+    send(settings, zpl.as_bytes().to_vec()).await
+}
+
 async fn send(settings: &PrinterSettings, zpl: Vec<u8>) -> Result<(), String> {
     match &settings.sink {
         Sink::None => Err("no label printer is configured".into()),
