@@ -43,6 +43,19 @@ request_timeout_ms = 10000
 bell = true
 # Extra lines shown on the login screen (the demo lists its badges and work orders here).
 login_hints = []
+
+[printer]
+# Where output labels (a WIP lot in its tote, a finished serial) go: "none", "file" (appended to
+# path, one ZPL document per label) or "tcp" (a network label printer's raw port, usually 9100).
+kind = "none"
+# path = "labels.zpl"
+# address = "192.168.10.30:9100"
+# Longest wait to connect and send one label.
+timeout_ms = 3000
+# Labels kept while the printer is down; beyond this the oldest is reported as not printed.
+queue_limit = 200
+# The printer's resolution in dots per inch (203 or 300); labels are 4 x 2 inches.
+dpi = 203
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +81,8 @@ pub struct StationConfig {
     pub central: CentralSection,
     #[serde(default)]
     pub ui: UiSection,
+    #[serde(default)]
+    pub printer: PrinterSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -132,6 +147,75 @@ impl Default for UiSection {
     }
 }
 
+/// Where output labels go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    None,
+    File,
+    Tcp,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrinterSection {
+    pub kind: PrinterKind,
+    pub path: Option<PathBuf>,
+    pub address: String,
+    pub timeout_ms: u64,
+    pub queue_limit: usize,
+    pub dpi: u32,
+}
+
+impl Default for PrinterSection {
+    fn default() -> Self {
+        PrinterSection {
+            kind: PrinterKind::None,
+            path: None,
+            address: String::new(),
+            timeout_ms: 3000,
+            queue_limit: 200,
+            dpi: 203,
+        }
+    }
+}
+
+impl PrinterSection {
+    fn validate(&self) -> Result<(), String> {
+        match self.kind {
+            PrinterKind::File if self.path.is_none() => {
+                return Err(
+                    "[printer] kind = \"file\" needs path = \"labels.zpl\" (the file labels are added to)"
+                        .into(),
+                );
+            }
+            PrinterKind::Tcp if self.address.trim().is_empty() => {
+                return Err(
+                    "[printer] kind = \"tcp\" needs address = \"host:port\", e.g. \"192.168.10.30:9100\""
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        if self.timeout_ms == 0 {
+            return Err("[printer] timeout_ms must be greater than zero".into());
+        }
+        if !(1..=10_000).contains(&self.queue_limit) {
+            return Err(format!(
+                "[printer] queue_limit = {}: choose between 1 and 10000",
+                self.queue_limit
+            ));
+        }
+        if !(150..=600).contains(&self.dpi) {
+            return Err(format!(
+                "[printer] dpi = {}: give the printer's resolution, e.g. 203 or 300",
+                self.dpi
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from("takt-data")
 }
@@ -148,6 +232,7 @@ impl StationConfig {
         config.data_dir = base.join(&config.data_dir);
         config.ui.keymap = config.ui.keymap.map(|keymap| base.join(keymap));
         config.central.token_file = config.central.token_file.map(|file| base.join(file));
+        config.printer.path = config.printer.path.map(|file| base.join(file));
         Ok(config)
     }
 
@@ -198,6 +283,7 @@ impl StationConfig {
                     .into(),
             );
         }
+        self.printer.validate()?;
         Ok(())
     }
 
@@ -239,6 +325,35 @@ mod tests {
         assert_eq!(config.plc, PlcSection::default());
         assert_eq!(config.central, CentralSection::default());
         assert_eq!(config.ui, UiSection::default());
+        assert_eq!(config.printer, PrinterSection::default());
+    }
+
+    #[test]
+    fn the_printer_section_is_strict() {
+        let parse = |printer: &str| {
+            StationConfig::parse(
+                &format!("station = \"L1-S1\"\n[printer]\n{printer}"),
+                Path::new("s.toml"),
+            )
+        };
+        let config = parse("kind = \"tcp\"\naddress = \"10.0.0.9:9100\"\ntimeout_ms = 500\n")
+            .expect("tcp printer");
+        assert_eq!(config.printer.kind, PrinterKind::Tcp);
+        assert_eq!(config.printer.timeout_ms, 500);
+        let config = parse("kind = \"file\"\npath = \"labels.zpl\"\n").expect("file");
+        assert_eq!(config.printer.path, Some(PathBuf::from("labels.zpl")));
+        for (printer, expected) in [
+            ("kind = \"zebra\"\n", "unknown variant"),
+            ("kind = \"tcp\"\nport = 9100\n", "unknown field"),
+            ("kind = \"tcp\"\n", "needs address"),
+            ("kind = \"file\"\n", "needs path"),
+            ("timeout_ms = 0\n", "timeout_ms"),
+            ("queue_limit = 0\n", "queue_limit"),
+            ("dpi = 72\n", "dpi = 72"),
+        ] {
+            let error = parse(printer).expect_err(printer).to_string();
+            assert!(error.contains(expected), "{printer}: {error}");
+        }
     }
 
     #[test]

@@ -40,6 +40,85 @@ enum Commands {
         #[command(subcommand)]
         command: ScanCommand,
     },
+    /// Output labels: preview their ZPL or print one.
+    Label {
+        #[command(subcommand)]
+        command: LabelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabelCommand {
+    /// Print a label's ZPL (and its GS1 data) on stdout.
+    Zpl(LabelArgs),
+    /// Send one label to a file or a network printer's raw port.
+    Print {
+        /// file:PATH (appended) or tcp:HOST[:PORT] (port 9100 when left out).
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        label: LabelArgs,
+    },
+}
+
+#[derive(Args)]
+struct LabelArgs {
+    /// The lot (or, with --serial, the serial) id.
+    #[arg(long)]
+    lot: String,
+    /// The plant's material code, e.g. BC-200-M.
+    #[arg(long)]
+    material: String,
+    /// Quantity in the material's unit.
+    #[arg(long, default_value = "1")]
+    qty: String,
+    /// The GTIN of the material or product (14 digits).
+    #[arg(long)]
+    gtin: Option<String>,
+    /// A finished unit's serial instead of a lot.
+    #[arg(long)]
+    serial: bool,
+    /// The material's name, printed on the label.
+    #[arg(long, default_value = "")]
+    name: String,
+    #[arg(long, default_value = "pc")]
+    unit: String,
+    #[arg(long, default_value = "-")]
+    work_order: String,
+    #[arg(long, default_value = "-")]
+    operation: String,
+    #[arg(long, default_value = "-")]
+    station: String,
+    /// The printer's resolution in dots per inch.
+    #[arg(long, default_value_t = 203)]
+    dpi: u32,
+}
+
+impl LabelArgs {
+    fn render(&self) -> anyhow::Result<(takt::label::LabelData, String)> {
+        use takt::domain::{LotId, MaterialId, OperationId, OutputForm, StationId, WorkOrderId};
+        let quantity = takt::domain::Quantity::parse(&self.qty)
+            .with_context(|| format!("--qty {:?} is not a quantity", self.qty))?;
+        let data = takt::label::LabelData {
+            output: LotId::new(self.lot.clone()),
+            form: if self.serial {
+                OutputForm::Serial
+            } else {
+                OutputForm::Lot
+            },
+            material: MaterialId::new(self.material.clone()),
+            material_name: self.name.clone(),
+            quantity,
+            unit: self.unit.clone(),
+            work_order: WorkOrderId::new(self.work_order.clone()),
+            operation: OperationId::new(self.operation.clone()),
+            station: StationId::new(self.station.clone()),
+            created_at: chrono::Utc::now(),
+            gtin: self.gtin.clone(),
+        };
+        let zpl = takt::label::zpl::render(&data, takt::label::zpl::Layout { dpi: self.dpi })?;
+        Ok((data, zpl))
+    }
 }
 
 #[derive(Subcommand)]
@@ -183,6 +262,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Audit {
             command: AuditCommand::Verify { db, station },
         } => takt::audit::verify(&db, station.as_deref()),
+        Commands::Label {
+            command: LabelCommand::Zpl(args),
+        } => {
+            let (data, zpl) = args.render()?;
+            let code = data.element_string()?;
+            eprintln!("GS1 data: {}", takt::scan::decode::show_controls(&code.raw));
+            print!("{zpl}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Label {
+            command: LabelCommand::Print { to, label },
+        } => {
+            let sink = takt::label::Sink::parse(&to).map_err(anyhow::Error::msg)?;
+            let (data, zpl) = label.render()?;
+            let settings = takt::label::PrinterSettings::new(sink);
+            runtime()?
+                .block_on(takt::label::printer::send_once(&settings, &zpl))
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("{} was not printed", data.output))?;
+            println!(
+                "{} {} sent to {}",
+                data.form_word().to_lowercase(),
+                data.output,
+                settings.sink.describe()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Scan {
             command: ScanCommand::Decode { text, json },
         } => {

@@ -65,9 +65,15 @@ pub fn show_controls(text: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Decoded {
-    Gs1(Gs1Message),
+    Gs1 {
+        #[serde(flatten)]
+        message: Gs1Message,
+        /// What a station makes of it, e.g. "lot C24-1107, GTIN 00401234500012, qty 400".
+        means: String,
+    },
     Iso15434 {
         envelope: Envelope,
+        means: String,
     },
     Badge {
         code: String,
@@ -88,32 +94,56 @@ pub enum Decoded {
     },
 }
 
+/// A plain symbology's identifier (`]Q1`, `]d1`, …) in front of data that says what it is.
+fn without_plain_symbology(text: &str) -> &str {
+    match text.get(..3).zip(text.get(3..)) {
+        Some((id, rest))
+            if id.starts_with(']')
+                && (iso15434::looks_like_envelope(rest) || gs1::looks_like_digital_link(rest)) =>
+        {
+            rest
+        }
+        _ => text,
+    }
+}
+
 pub fn decode(text: &str, today: NaiveDate) -> Decoded {
-    if iso15434::looks_like_envelope(text) {
-        return match iso15434::parse(text, today) {
-            Ok(envelope) => Decoded::Iso15434 { envelope },
+    // Without a station's master data, plain codes are matched by the plant's patterns only.
+    let state = State::new(StationId::from("-"), MasterData::default());
+    let classified = classify(text, &state, &Patterns::default(), today);
+    let means = || match &classified {
+        Ok(scan) => meaning(scan),
+        Err(error) => format!("not usable alone at a station: {error}"),
+    };
+    let body = without_plain_symbology(text);
+    if iso15434::looks_like_envelope(body) {
+        return match iso15434::parse(body, today) {
+            Ok(envelope) => Decoded::Iso15434 {
+                envelope,
+                means: means(),
+            },
             Err(reason) => Decoded::Refused { reason },
         };
     }
-    if gs1::looks_like_digital_link(text) {
-        return match gs1::parse_digital_link(text, today) {
-            Ok(message) => Decoded::Gs1(message),
+    let message = if gs1::looks_like_digital_link(body) {
+        Some(gs1::parse_digital_link(body, today))
+    } else if gs1::looks_like_gs1(body) {
+        Some(gs1::parse(body, today))
+    } else {
+        None
+    };
+    if let Some(message) = message {
+        return match message {
+            Ok(message) => Decoded::Gs1 {
+                message,
+                means: means(),
+            },
             Err(error) => Decoded::Refused {
                 reason: error.to_string(),
             },
         };
     }
-    if gs1::looks_like_gs1(text) {
-        return match gs1::parse(text, today) {
-            Ok(message) => Decoded::Gs1(message),
-            Err(error) => Decoded::Refused {
-                reason: error.to_string(),
-            },
-        };
-    }
-    // Without a station's master data, plain codes are matched by the plant's patterns only.
-    let state = State::new(StationId::from("-"), MasterData::default());
-    match classify(text, &state, &Patterns::default(), today) {
+    match classified {
         Ok(Scan::Badge(badge)) => Decoded::Badge {
             code: badge.to_string(),
         },
@@ -153,6 +183,42 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
     }
 }
 
+/// A classified scan in one line of words.
+pub fn meaning(scan: &Scan) -> String {
+    match scan {
+        Scan::Lot(label) => {
+            let mut parts = vec![format!("lot {}", label.lot)];
+            if let Some(material) = &label.material {
+                parts.push(format!("material {material}"));
+            }
+            if let Some(gtin) = &label.gtin {
+                parts.push(format!("GTIN {gtin}"));
+            }
+            if let Some(quantity) = &label.quantity {
+                parts.push(format!("qty {quantity}"));
+            }
+            if let Some(expiry) = &label.expiry {
+                parts.push(format!("expiry {expiry}"));
+            }
+            if let Some(produced) = &label.produced {
+                parts.push(format!("produced {produced}"));
+            }
+            parts.join(", ")
+        }
+        Scan::Serial { serial, gtin } => match gtin {
+            Some(gtin) => format!("serial {serial}, GTIN {gtin}"),
+            None => format!("serial {serial}"),
+        },
+        Scan::Material(material) => format!("material {material}"),
+        Scan::Badge(badge) => format!("badge {badge}"),
+        Scan::WorkOrder(id) => format!("work order {id}"),
+        Scan::Command(command) => format!("command barcode {}", command.code()),
+        Scan::Defect(code) => format!("defect code {code}"),
+        Scan::DowntimeReason(code) => format!("downtime reason {code}"),
+        Scan::Quantity(quantity) => format!("keyed quantity {quantity}"),
+    }
+}
+
 fn write_elements(f: &mut std::fmt::Formatter<'_>, message: &Gs1Message) -> std::fmt::Result {
     for element in &message.elements {
         let ai = format!("({})", element.ai);
@@ -164,7 +230,7 @@ fn write_elements(f: &mut std::fmt::Formatter<'_>, message: &Gs1Message) -> std:
 impl std::fmt::Display for Decoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Decoded::Gs1(message) => {
+            Decoded::Gs1 { message, means } => {
                 writeln!(
                     f,
                     "GS1 data{}",
@@ -175,9 +241,9 @@ impl std::fmt::Display for Decoded {
                         .unwrap_or_default()
                 )?;
                 write_elements(f, message)?;
-                Ok(())
+                writeln!(f, "  means: {means}")
             }
-            Decoded::Iso15434 { envelope } => {
+            Decoded::Iso15434 { envelope, means } => {
                 writeln!(f, "ISO 15434 envelope")?;
                 match envelope {
                     Envelope::DataIdentifiers { fields } => {
@@ -190,7 +256,7 @@ impl std::fmt::Display for Decoded {
                         write_elements(f, message)?;
                     }
                 }
-                Ok(())
+                writeln!(f, "  means: {means}")
             }
             Decoded::Badge { code } => writeln!(f, "badge {code}"),
             Decoded::WorkOrder { code } => writeln!(f, "work order {code}"),
@@ -221,10 +287,43 @@ mod tests {
     fn decodes_labels_and_plant_codes() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
         let label = unescape(r"]C10100401234500012") + &unescape(r"10C24-1107<GS>30400");
-        let Decoded::Gs1(message) = decode(&label, today) else {
+        let Decoded::Gs1 { message, means } = decode(&label, today) else {
             panic!("not GS1");
         };
         assert_eq!(message.elements.len(), 3);
+        assert_eq!(means, "lot C24-1107, GTIN 00401234500012, qty 400");
+        let Decoded::Gs1 { means, .. } = decode(
+            &unescape(r"]C1240BC-200-M<GS>10L1-S1-261125-000001<GS>3020<GS>11261125"),
+            today,
+        ) else {
+            panic!("not GS1");
+        };
+        assert_eq!(
+            means,
+            "lot L1-S1-261125-000001, material BC-200-M, qty 20, produced 2026-11-25"
+        );
+        // Digital Links and envelopes behind a plain symbology identifier are decoded too.
+        let Decoded::Gs1 { message, means } =
+            decode("]Q1https://id.gs1.org/01/00401234501019/21/SN-1", today)
+        else {
+            panic!("a Digital Link");
+        };
+        assert_eq!(message.elements.len(), 2);
+        assert_eq!(means, "serial SN-1, GTIN 00401234501019");
+        let Decoded::Iso15434 { means, .. } = decode(
+            &unescape(r"]d1[)><RS>06<GS>PCAST-200<GS>Q5<RS><EOT>"),
+            today,
+        ) else {
+            panic!("an envelope");
+        };
+        assert!(
+            means.starts_with("not usable alone at a station:"),
+            "{means}"
+        );
+        let json = serde_json::to_value(decode(&label, today)).unwrap_or_default();
+        assert_eq!(json["kind"], "gs1");
+        assert_eq!(json["elements"][1]["raw"], "C24-1107");
+        assert_eq!(json["means"], "lot C24-1107, GTIN 00401234500012, qty 400");
         assert_eq!(
             decode("EMP-1001", today),
             Decoded::Badge {

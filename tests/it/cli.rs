@@ -31,6 +31,8 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["demo", "--help"],
         vec!["audit", "verify", "--help"],
         vec!["scan", "decode", "--help"],
+        vec!["label", "zpl", "--help"],
+        vec!["label", "print", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -198,4 +200,55 @@ fn scan_decode_reads_gs1_labels_and_refuses_broken_ones() {
         text(&out.stdout).trim(),
         "refused: (10) BATCH/LOT ABC (17) USE BY 261301: invalid month 13"
     );
+}
+
+#[test]
+fn label_zpl_previews_and_label_print_writes_a_file() {
+    let wip = [
+        "--lot",
+        "L1-S1-261125-000001",
+        "--material",
+        "BC-200-M",
+        "--qty",
+        "20",
+    ];
+    let out = takt(&[&["label", "zpl"][..], &wip].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let zpl = text(&out.stdout);
+    assert!(zpl.starts_with("^XA") && zpl.ends_with("^XZ\n"), "{zpl}");
+    assert!(
+        zpl.contains("^FD>;>8240BC-200-M>810L1-S1-261125-000001>83020>811"),
+        "{zpl}"
+    );
+    assert!(
+        text(&out.stderr).contains("GS1 data: 240BC-200-M<GS>10L1-S1-261125-000001<GS>3020<GS>11")
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("labels.zpl");
+    let to = format!("file:{}", file.display());
+    let out = takt(&[&["label", "print", "--to", &to][..], &wip].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!(
+            "lot L1-S1-261125-000001 sent to label file {}",
+            file.display()
+        )
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("file")
+            .starts_with("^XA")
+    );
+
+    let out = takt(&["label", "zpl", "--lot", "LOT 1", "--material", "M"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("character ' ' is not allowed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = takt(&[&["label", "print", "--to", "lpt1"][..], &wip].concat());
+    assert!(text(&out.stderr).contains("expected file:PATH or tcp:HOST:PORT"));
 }

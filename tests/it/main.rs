@@ -1,11 +1,13 @@
 //! One integration-test binary with modules keeps link time down on two cores.
 
 mod central;
+mod classify;
 mod cli;
 mod core;
 mod crash;
 mod e2e;
 mod flow;
+mod label;
 mod plc;
 mod support;
 mod tui;
