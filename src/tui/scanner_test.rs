@@ -263,15 +263,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
     let bytes = scan.text.len();
     let aim = aim_id(&scan.text);
     let mut head = vec![
-        Span::styled(format!("#{} ", newest.number), bold),
+        Span::styled(format!(" #{} ", newest.number), bold),
         Span::styled(word, word_style),
     ];
     if compact {
         head.push(Span::raw(format!(" {} {bytes} bytes", how_words(scan))));
     } else {
+        let gap = scan
+            .mean_gap
+            .map(|gap| format!(", mean gap {:.1} ms", gap.as_secs_f64() * 1000.0))
+            .unwrap_or_default();
         head.push(Span::raw(format!(
-            "  {}, {bytes} bytes{}",
-            how_words(scan),
+            "  {}{gap}, {bytes} bytes{}",
+            scan.how.words(),
             match scan.dropped_keys {
                 0 => String::new(),
                 n => format!(", {n} keys without a byte left out"),

@@ -6,5 +6,6 @@ mod core;
 mod crash;
 mod e2e;
 mod plc;
+mod scanner;
 mod support;
 mod tui;
