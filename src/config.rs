@@ -1,6 +1,8 @@
 //! Station configuration: one strict TOML file. Unknown keys are errors, never silently ignored, and
 //! every error names the file and what to fix before the terminal is taken over.
 
+use crate::scan::MAX_SCAN_LEN;
+use crate::scan::keys::{self, ScanSettings, Terminator};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +46,19 @@ bell = true
 # Extra lines shown on the login screen (the demo lists its badges and work orders here).
 login_hints = []
 
+[scanner]
+# How a barcode scan is told from typing. Scans are recorded as scanned, typing as keyed.
+# Best: program the scanner to send a prefix nobody types before every read, and name it here:
+# "STX", "<STX>", '\x02' (single quotes) or "\u0002". With a prefix set, only framed reads (and
+# pastes) count as scanned.
+# prefix = "STX"
+# Without a prefix: at least min_length characters arriving with a mean gap between keys of at most
+# max_mean_gap_ms, ended by a terminator, are a scan; anything slower was typed.
+min_length = 4
+max_mean_gap_ms = 30
+# Keys that end a read: "enter" and/or "tab". CR LF and CR NUL count as one Enter.
+terminators = ["enter", "tab"]
+
 [printer]
 # Where output labels (a WIP lot in its tote, a finished serial) go: "none", "file" (appended to
 # path, one ZPL document per label) or "tcp" (a network label printer's raw port, usually 9100).
@@ -83,6 +98,8 @@ pub struct StationConfig {
     pub ui: UiSection,
     #[serde(default)]
     pub printer: PrinterSection,
+    #[serde(default)]
+    pub scanner: ScannerSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -216,6 +233,66 @@ impl PrinterSection {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScannerSection {
+    pub prefix: Option<String>,
+    pub min_length: usize,
+    pub max_mean_gap_ms: u64,
+    pub terminators: Vec<String>,
+}
+
+impl Default for ScannerSection {
+    fn default() -> Self {
+        // The same as ScanSettings::default(); a test holds them together.
+        ScannerSection {
+            prefix: None,
+            min_length: 4,
+            max_mean_gap_ms: 30,
+            terminators: vec!["enter".into(), "tab".into()],
+        }
+    }
+}
+
+impl ScannerSection {
+    /// The decoder's settings, or what to fix in words for the config error.
+    pub fn settings(&self) -> Result<ScanSettings, String> {
+        let prefix = match &self.prefix {
+            Some(text) => keys::parse_prefix(text).map_err(|e| format!("[scanner] {e}"))?,
+            None => Vec::new(),
+        };
+        if !(1..=MAX_SCAN_LEN).contains(&self.min_length) {
+            return Err(format!(
+                "[scanner] min_length = {}: choose between 1 and {MAX_SCAN_LEN}",
+                self.min_length
+            ));
+        }
+        if !(1..=1000).contains(&self.max_mean_gap_ms) {
+            return Err(format!(
+                "[scanner] max_mean_gap_ms = {}: choose between 1 and 1000",
+                self.max_mean_gap_ms
+            ));
+        }
+        if self.terminators.is_empty() {
+            return Err(
+                "[scanner] terminators is empty: name the key the scanner ends a read with, e.g. [\"enter\"]"
+                    .into(),
+            );
+        }
+        let terminators = self
+            .terminators
+            .iter()
+            .map(|name| Terminator::parse(name).map_err(|e| format!("[scanner] {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ScanSettings {
+            prefix,
+            min_length: self.min_length,
+            max_mean_gap: Duration::from_millis(self.max_mean_gap_ms),
+            terminators,
+        })
+    }
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from("takt-data")
 }
@@ -284,6 +361,7 @@ impl StationConfig {
             );
         }
         self.printer.validate()?;
+        self.scanner.settings()?;
         Ok(())
     }
 
@@ -323,6 +401,50 @@ mod tests {
             .expect("parses");
         assert_eq!(config.station, "L1-S1");
         assert_eq!(config.plc, PlcSection::default());
+        assert_eq!(config.scanner, ScannerSection::default());
+        assert_eq!(
+            config.scanner.settings(),
+            Ok(ScanSettings::default()),
+            "the printed defaults are the decoder's"
+        );
+    }
+
+    #[test]
+    fn the_scanner_section_is_strict() {
+        let parse = |section: &str| {
+            StationConfig::parse(
+                &format!("station = \"L1-S1\"\n[scanner]\n{section}\n"),
+                Path::new("s.toml"),
+            )
+        };
+        let config = parse("prefix = '\\x02'\nterminators = [\"enter\"]\nmax_mean_gap_ms = 50")
+            .expect("valid");
+        let settings = config.scanner.settings().expect("settings");
+        assert_eq!(settings.prefix, vec!['\u{2}']);
+        assert_eq!(settings.terminators, vec![Terminator::Enter]);
+        assert_eq!(settings.max_mean_gap, Duration::from_millis(50));
+        assert_eq!(
+            parse("prefix = \"STX\"")
+                .expect("valid")
+                .scanner
+                .settings()
+                .map(|s| s.prefix),
+            Ok(vec!['\u{2}'])
+        );
+        for (bad, words) in [
+            ("suffix = \"CR\"", "suffix"),
+            ("prefix = \"\"", "prefix is empty"),
+            ("min_length = 0", "min_length"),
+            ("max_mean_gap_ms = 0", "max_mean_gap_ms"),
+            ("terminators = []", "terminators"),
+            ("terminators = [\"space\"]", "\"space\""),
+        ] {
+            let error = parse(bad).expect_err(bad).to_string();
+            assert!(
+                error.contains(words) && error.contains("s.toml"),
+                "{bad}: {error}"
+            );
+        }
         assert_eq!(config.central, CentralSection::default());
         assert_eq!(config.ui, UiSection::default());
         assert_eq!(config.printer, PrinterSection::default());

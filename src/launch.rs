@@ -68,6 +68,10 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
 
 /// Runs the station with its TUI on the real terminal until the operator quits.
 pub async fn run_station(config: StationConfig, keymap: Keymap) -> anyhow::Result<()> {
+    let scanner = config
+        .scanner
+        .settings()
+        .map_err(|message| anyhow::anyhow!("config: {message}"))?;
     let setup = setup_from_config(&config)?;
     let mut station = Station::start(setup).await?;
     let notices = std::mem::replace(
@@ -86,7 +90,7 @@ pub async fn run_station(config: StationConfig, keymap: Keymap) -> anyhow::Resul
         color: std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
         login_hints: config.ui.login_hints.clone(),
     };
-    let app = App::new(keymap, station.view.borrow().clone(), options);
+    let app = App::new(keymap, station.view.borrow().clone(), options).with_scanner(scanner);
     let result = match TerminalGuard::enter().context("cannot take over the terminal") {
         Ok(mut guard) => {
             let input = crossterm::event::EventStream::new();

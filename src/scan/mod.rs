@@ -6,6 +6,7 @@ pub mod classify;
 pub mod decode;
 pub mod gs1;
 pub mod iso15434;
+pub mod keys;
 
 pub use classify::{Patterns, classify};
 

@@ -2,10 +2,13 @@
 //! change it synchronously and return the effects they want as data; the loop carries them out.
 
 use super::keymap::{Key, KeyCommand, Keymap, Layer};
-use crate::domain::Command;
+use super::scanner_test::ScannerTest;
+use crate::domain::{Command, Entry};
+use crate::scan::keys::{Output, Scan, ScanDecoder, ScanSettings};
 use crate::station::{CoreInput, Level, Notice, View};
-use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// How many notices the Run and Status areas can look back on.
 const NOTICE_HISTORY: usize = 20;
@@ -15,6 +18,7 @@ pub enum Screen {
     Login,
     Queue,
     Run,
+    ScannerTest,
 }
 
 impl Screen {
@@ -23,6 +27,7 @@ impl Screen {
             Screen::Login => Layer::Login,
             Screen::Queue => Layer::Queue,
             Screen::Run => Layer::Run,
+            Screen::ScannerTest => Layer::ScannerTest,
         }
     }
 
@@ -31,6 +36,7 @@ impl Screen {
             Screen::Login => "Login",
             Screen::Queue => "Queue",
             Screen::Run => "Run",
+            Screen::ScannerTest => "Scanner test",
         }
     }
 }
@@ -54,7 +60,9 @@ pub struct App {
     pub keymap: Keymap,
     pub view: View,
     pub screen: Screen,
-    pub scan_line: String,
+    /// Owns the scan line: every key passes through it before the keymap sees it.
+    pub decoder: ScanDecoder,
+    pub scanner_test: ScannerTest,
     pub help: bool,
     pub notices: VecDeque<Notice>,
     pub selected: usize,
@@ -76,12 +84,19 @@ impl App {
             keymap,
             view,
             screen,
-            scan_line: String::new(),
+            decoder: ScanDecoder::default(),
+            scanner_test: ScannerTest::default(),
             help: false,
             notices: VecDeque::new(),
             selected: 0,
             options,
         }
+    }
+
+    /// The station's scanner settings (the `[scanner]` config section).
+    pub fn with_scanner(mut self, settings: ScanSettings) -> App {
+        self.decoder = ScanDecoder::new(settings);
+        self
     }
 
     pub fn layer(&self) -> Layer {
@@ -93,16 +108,21 @@ impl App {
     }
 
     /// A new view from the core. Screens follow what happened: log in → queue, an order selected →
-    /// run, logged out → login, order complete → queue.
+    /// run, logged out → login, order complete → queue. The scanner test stays open; what happened
+    /// decides where it goes back to.
     pub fn on_view(&mut self, view: View) {
         let logged_in = view.operator.is_some();
         let was_logged_in = self.view.operator.is_some();
         let active = view.active.as_ref().map(|a| a.id.clone());
         let was_active = self.view.active.as_ref().map(|a| a.id.clone());
+        let screen = match self.screen {
+            Screen::ScannerTest => &mut self.scanner_test.back,
+            _ => &mut self.screen,
+        };
         if !logged_in {
-            self.screen = Screen::Login;
+            *screen = Screen::Login;
         } else if !was_logged_in || active != was_active {
-            self.screen = if active.is_some() {
+            *screen = if active.is_some() {
                 Screen::Run
             } else {
                 Screen::Queue
@@ -125,21 +145,26 @@ impl App {
         if bell { vec![Effect::Bell] } else { Vec::new() }
     }
 
-    pub fn on_event(&mut self, event: Event) -> Vec<Effect> {
-        match event {
-            Event::Key(key) => self.on_key(key),
-            // A paste is text arriving at once, like a scan: it goes to the scan line whole.
-            Event::Paste(text) => {
-                for c in text.chars().filter(|c| !c.is_control()) {
-                    self.type_char(c);
-                }
+    /// One terminal event that arrived at `at`. The scan decoder sees it first: a scan never reaches
+    /// the keymap, and typed characters go to the scan line.
+    pub fn on_event(&mut self, event: Event, at: Instant) -> Vec<Effect> {
+        match self.decoder.feed(&event, at) {
+            Output::Key(key) => self.on_key(key, at),
+            Output::Scan(scan) => {
+                self.help = false;
+                self.on_read(scan)
+            }
+            // Typing while the help overlay shows closes it, as any key without a binding there does.
+            Output::Absorbed => {
+                self.help = false;
                 Vec::new()
             }
-            _ => Vec::new(),
+            Output::Ignored => Vec::new(),
         }
     }
 
-    pub fn on_key(&mut self, event: KeyEvent) -> Vec<Effect> {
+    /// A key the decoder passed on: resolved in the keymap.
+    pub fn on_key(&mut self, event: KeyEvent, at: Instant) -> Vec<Effect> {
         // Terminals that report releases would otherwise double every key.
         if event.kind != KeyEventKind::Press {
             return Vec::new();
@@ -147,34 +172,47 @@ impl App {
         let key = Key::from_event(&event);
         if self.help {
             if let Some(command) = self.keymap.resolve(Layer::Help, &key) {
-                return self.run(command);
+                return self.run(command, at);
             }
             // Any other key closes the overlay and does what it does on the screen below.
             self.help = false;
         }
-        if let Some(command) = self.keymap.resolve(self.screen.layer(), &key) {
-            return self.run(command);
-        }
-        if let crossterm::event::KeyCode::Char(c) = event.code
-            && !event
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-            && !c.is_control()
-        {
-            self.type_char(c);
-        }
-        Vec::new()
-    }
-
-    /// One past the longest scan is kept, so an overlong scan is refused as too long rather than
-    /// growing without bound (a stuck key, a runaway paste).
-    fn type_char(&mut self, c: char) {
-        if self.scan_line.chars().count() <= crate::scan::MAX_SCAN_LEN {
-            self.scan_line.push(c);
+        match self.keymap.resolve(self.screen.layer(), &key) {
+            Some(command) => self.run(command, at),
+            None => Vec::new(),
         }
     }
 
-    fn run(&mut self, command: KeyCommand) -> Vec<Effect> {
+    /// A completed read of the scan line, scanned or keyed: the core classifies and records it,
+    /// unless the scanner test is open, which shows it and books nothing.
+    fn on_read(&mut self, scan: Scan) -> Vec<Effect> {
+        if self.screen == Screen::ScannerTest {
+            self.scanner_test.record(scan, self.view.now.date_naive());
+            return Vec::new();
+        }
+        if scan.text.trim().is_empty() {
+            // Blanks typed before Enter are no scan: Enter still picks the highlighted item.
+            return self.choose_highlighted();
+        }
+        let input = match scan.entry {
+            Entry::Scanned => CoreInput::Scan(scan.text),
+            Entry::Keyed => CoreInput::Keyed(scan.text),
+        };
+        vec![Effect::Core(input)]
+    }
+
+    fn choose_highlighted(&mut self) -> Vec<Effect> {
+        match (self.screen, self.view.queue.get(self.selected)) {
+            (Screen::Queue, Some(row)) => {
+                vec![Effect::Core(CoreInput::Command(Command::SelectWorkOrder {
+                    id: row.id.as_str().into(),
+                }))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn run(&mut self, command: KeyCommand, at: Instant) -> Vec<Effect> {
         let core = |command: Command| vec![Effect::Core(CoreInput::Command(command))];
         match command {
             KeyCommand::Help => {
@@ -182,7 +220,19 @@ impl App {
                 Vec::new()
             }
             KeyCommand::Close => {
-                self.help = false;
+                if self.help {
+                    self.help = false;
+                } else if self.screen == Screen::ScannerTest {
+                    self.screen = self.scanner_test.back;
+                }
+                Vec::new()
+            }
+            // Open to anyone, logged in or not: a scanner is set up before anybody works with it.
+            KeyCommand::ScannerTest => {
+                if self.screen != Screen::ScannerTest {
+                    self.scanner_test.back = self.screen;
+                    self.screen = Screen::ScannerTest;
+                }
                 Vec::new()
             }
             KeyCommand::Quit => vec![Effect::Quit],
@@ -194,25 +244,17 @@ impl App {
             KeyCommand::Resume => core(Command::Resume),
             KeyCommand::Complete => core(Command::Complete),
             KeyCommand::Logout => core(Command::Logout),
-            KeyCommand::SubmitScan => {
-                let text = std::mem::take(&mut self.scan_line);
-                if !text.trim().is_empty() {
-                    return vec![Effect::Core(CoreInput::Scan(text))];
-                }
-                match (self.screen, self.view.queue.get(self.selected)) {
-                    (Screen::Queue, Some(row)) => core(Command::SelectWorkOrder {
-                        id: row.id.as_str().into(),
-                    }),
-                    _ => Vec::new(),
-                }
-            }
+            KeyCommand::SubmitScan => match self.decoder.submit(at) {
+                Some(scan) => self.on_read(scan),
+                None => self.choose_highlighted(),
+            },
             KeyCommand::ClearScan => {
-                self.scan_line.clear();
+                self.decoder.clear();
                 self.help = false;
                 Vec::new()
             }
             KeyCommand::DeleteChar => {
-                self.scan_line.pop();
+                self.decoder.delete_last();
                 Vec::new()
             }
             KeyCommand::SelectNext => {

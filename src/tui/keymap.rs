@@ -68,16 +68,18 @@ pub enum Layer {
     Queue,
     Run,
     Help,
+    ScannerTest,
 }
 
 impl Layer {
     /// Every layer, in the order they are printed.
-    pub const ALL: [Layer; 5] = [
+    pub const ALL: [Layer; 6] = [
         Layer::Global,
         Layer::Login,
         Layer::Queue,
         Layer::Run,
         Layer::Help,
+        Layer::ScannerTest,
     ];
 
     /// The table name used in keymap files.
@@ -88,6 +90,7 @@ impl Layer {
             Layer::Queue => "queue",
             Layer::Run => "run",
             Layer::Help => "help",
+            Layer::ScannerTest => "scanner-test",
         }
     }
 
@@ -143,13 +146,15 @@ pub enum KeyCommand {
     DeleteChar,
     SelectNext,
     SelectPrev,
-    /// Close the overlay that is showing.
+    /// Close the overlay that is showing, or leave the scanner test screen.
     Close,
+    /// Open the scanner test screen: reads are shown byte by byte and nothing is booked.
+    ScannerTest,
 }
 
 impl KeyCommand {
     /// Every command.
-    pub const ALL: [KeyCommand; 16] = [
+    pub const ALL: [KeyCommand; 17] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -166,6 +171,7 @@ impl KeyCommand {
         KeyCommand::SelectNext,
         KeyCommand::SelectPrev,
         KeyCommand::Close,
+        KeyCommand::ScannerTest,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -187,6 +193,7 @@ impl KeyCommand {
             KeyCommand::SelectNext => "select-next",
             KeyCommand::SelectPrev => "select-prev",
             KeyCommand::Close => "close",
+            KeyCommand::ScannerTest => "scanner-test",
         }
     }
 
@@ -214,6 +221,7 @@ impl KeyCommand {
             KeyCommand::SelectNext => "Next item",
             KeyCommand::SelectPrev => "Previous item",
             KeyCommand::Close => "Close",
+            KeyCommand::ScannerTest => "Scanner test: see what a scanner sends; nothing is booked",
         }
     }
 
@@ -236,6 +244,7 @@ impl KeyCommand {
             KeyCommand::SelectNext => "Next",
             KeyCommand::SelectPrev => "Prev",
             KeyCommand::Close => "Close",
+            KeyCommand::ScannerTest => "Scanner",
         }
     }
 
@@ -249,11 +258,13 @@ impl KeyCommand {
     }
 
     /// Whether the bottom legend shows this command. Scan-line editing and list movement are left
-    /// out: every operator knows Enter, Esc and the arrows, and the legend has little room.
+    /// out: every operator knows Enter, Esc and the arrows, and the legend has little room. The
+    /// scanner test is for technicians, who find it in the help overlay.
     pub fn in_legend(self) -> bool {
         !matches!(
             self,
-            KeyCommand::SubmitScan
+            KeyCommand::ScannerTest
+                | KeyCommand::SubmitScan
                 | KeyCommand::ClearScan
                 | KeyCommand::DeleteChar
                 | KeyCommand::SelectNext
@@ -925,7 +936,7 @@ pub struct Binding {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     /// Indexed by [`Layer::index`]; entries in file order, site additions after shipped ones.
-    layers: [Vec<Entry>; 5],
+    layers: [Vec<Entry>; Layer::ALL.len()],
     /// File names, shipped first.
     sources: Vec<String>,
 }
@@ -1225,6 +1236,13 @@ mod tests {
             (Layer::Login, "f5", None),
             (Layer::Help, "esc", Some(KeyCommand::Close)),
             (Layer::Help, "f1", Some(KeyCommand::Close)),
+            (Layer::Global, "f11", Some(KeyCommand::ScannerTest)),
+            (Layer::Login, "f11", Some(KeyCommand::ScannerTest)),
+            (Layer::ScannerTest, "esc", Some(KeyCommand::Close)),
+            (Layer::ScannerTest, "f3", Some(KeyCommand::Close)),
+            (Layer::ScannerTest, "f9", None),
+            (Layer::ScannerTest, "f10", Some(KeyCommand::Quit)),
+            (Layer::ScannerTest, "enter", Some(KeyCommand::SubmitScan)),
         ];
         for (layer, k, want) in cases {
             assert_eq!(map.resolve(layer, &key(k)), want, "{layer} {k}");
@@ -1529,7 +1547,8 @@ mod tests {
         );
         assert_eq!(
             msg,
-            "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help"
+            "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help, \
+             scanner-test"
         );
         // A stray top-level value is not a layer either.
         let (err, _) = load_err("version = 1\n");
@@ -1559,7 +1578,10 @@ mod tests {
             ),
             "{msg}"
         );
-        assert!(msg.ends_with("close, or \"none\" to unbind"), "{msg}");
+        assert!(
+            msg.ends_with("close, scanner-test, or \"none\" to unbind"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -1844,6 +1866,7 @@ mod tests {
                 (Layer::Global, "f3".into(), KeyCommand::ShowRun),
                 (Layer::Global, "f9".into(), KeyCommand::Logout),
                 (Layer::Global, "f10".into(), KeyCommand::Quit),
+                (Layer::Global, "f11".into(), KeyCommand::ScannerTest),
                 (Layer::Global, "ctrl-q".into(), KeyCommand::Quit),
                 (Layer::Global, "enter".into(), KeyCommand::SubmitScan),
                 (Layer::Global, "tab".into(), KeyCommand::SubmitScan),
@@ -1886,6 +1909,10 @@ mod tests {
             legend(Layer::Help),
             ["F1 Close", "F2 Queue", "F3 Run", "F9 Logout", "F10 Quit"]
         );
+        assert_eq!(
+            legend(Layer::ScannerTest),
+            ["F1 Help", "F2 Queue", "F3 Back", "F10 Quit"]
+        );
         // Without F10 the other quit key shows up; a site label is used.
         let map = site(
             "[global]\nkeymap = [ { on = \"f10\", run = \"none\" }, { on = \"f9\", run = \"logout\", label = \"Abmelden\" } ]\n",
@@ -1917,7 +1944,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:61\n"
+                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:63\n"
             ),
             "{printed}"
         );

@@ -5,6 +5,7 @@ pub mod app;
 pub mod keymap;
 pub mod render;
 pub mod run;
+pub mod scanner_test;
 pub mod terminal;
 
 pub use app::{App, Effect, Screen, UiOptions};

@@ -87,6 +87,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Login => draw_login(frame, body, app, &theme, compact),
         Screen::Queue => draw_queue(frame, body, app, &theme, compact),
         Screen::Run => draw_run(frame, body, app, &theme, compact),
+        Screen::ScannerTest => super::scanner_test::draw(frame, body, app, compact),
     }
     draw_notice(frame, notice, app, &theme);
     draw_scan_line(frame, scan, app, &theme);
@@ -541,7 +542,7 @@ fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = Line::from(vec![
         Span::styled(" Scan> ", theme.bold()),
-        Span::raw(app.scan_line.clone()),
+        Span::raw(app.decoder.display()),
         Span::styled("_", theme.fg(Color::DarkGray)),
     ]);
     frame.render_widget(Paragraph::new(line), area);

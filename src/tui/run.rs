@@ -9,7 +9,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// The loop's connections to the station.
@@ -63,16 +63,17 @@ where
                     if let crossterm::event::Event::Resize(..) = event {
                         terminal.autoresize()?;
                     }
-                    effects.extend(app.on_event(event));
+                    effects.extend(app.on_event(event, Instant::now()));
                 }
                 Some(Err(error)) => return Err(anyhow::anyhow!("terminal input failed: {error}")),
                 None => return Ok(()),
             },
             _ = tick.tick() => {}
         }
-        // Drain what else is ready (a scanner's burst of keys) before drawing once.
+        // Drain what else is ready (a scanner's burst of keys) before drawing once. Each event is
+        // timed as it is taken: keys that were already waiting arrived together, like a scan.
         while let Some(Some(Ok(event))) = input.next().now_or_never() {
-            effects.extend(app.on_event(event));
+            effects.extend(app.on_event(event, Instant::now()));
         }
         while let Ok(notice) = links.notices.try_recv() {
             effects.extend(app.on_notice(notice));

@@ -9,5 +9,6 @@ mod e2e;
 mod flow;
 mod label;
 mod plc;
+mod scanner;
 mod support;
 mod tui;

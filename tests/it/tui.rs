@@ -15,15 +15,15 @@ use takt::tui::{App, UiLinks, UiOptions, buffer_text, render};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-struct Ui {
+pub(crate) struct Ui {
     keys: mpsc::UnboundedSender<std::io::Result<Event>>,
-    frames: watch::Receiver<String>,
+    pub(crate) frames: watch::Receiver<String>,
     bells: Arc<AtomicUsize>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Ui {
-    fn start(station: &mut Station, width: u16, height: u16) -> Ui {
+    pub(crate) fn start(station: &mut Station, width: u16, height: u16) -> Ui {
         let (keys, mut key_rx) = mpsc::unbounded_channel();
         let input = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
         let (frames_tx, frames) = watch::channel(String::new());
@@ -60,21 +60,23 @@ impl Ui {
         }
     }
 
-    fn key(&self, code: KeyCode) {
-        let _ = self
-            .keys
-            .send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))));
+    pub(crate) fn send(&self, event: Event) {
+        let _ = self.keys.send(Ok(event));
+    }
+
+    pub(crate) fn key(&self, code: KeyCode) {
+        self.send(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
 
     /// What a keyboard-wedge scanner sends: the characters, then Enter.
-    fn scan(&self, text: &str) {
+    pub(crate) fn scan(&self, text: &str) {
         for c in text.chars() {
             self.key(KeyCode::Char(c));
         }
         self.key(KeyCode::Enter);
     }
 
-    async fn wait_for(&mut self, text: &str) -> String {
+    pub(crate) async fn wait_for(&mut self, text: &str) -> String {
         wait_for(
             &mut self.frames,
             &format!("screen showing {text:?}"),
@@ -84,7 +86,7 @@ impl Ui {
         .await
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         self.key(KeyCode::F(10));
         let result = tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
@@ -101,7 +103,7 @@ fn noon() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A station with the demo master data, no PLC and no central: everything on screen is deterministic.
-async fn offline_station(dir: &std::path::Path) -> Station {
+pub(crate) async fn offline_station(dir: &std::path::Path) -> Station {
     let db = dir.join("station.db");
     {
         drop(crate::support::station_store_with_demo_master(&db).await);
