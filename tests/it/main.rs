@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod crash;
 mod e2e;
+mod genealogy;
 mod plc;
 mod support;
 mod tui;
