@@ -34,4 +34,5 @@ pub mod sim;
 pub mod station;
 pub mod store;
 pub mod sync;
+pub mod trace;
 pub mod tui;

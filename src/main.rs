@@ -45,6 +45,10 @@ enum Commands {
         #[command(subcommand)]
         command: LabelCommand,
     },
+    /// Show a lot's or serial's genealogy from central: what it was made from, or with --forward
+    /// everything made from it and the finished units that contain it (the recall list). Exits 2
+    /// when central does not know the lot.
+    Trace(TraceArgs),
 }
 
 #[derive(Subcommand)]
@@ -121,6 +125,27 @@ impl LabelArgs {
     }
 }
 
+#[derive(Args)]
+struct TraceArgs {
+    /// The lot or serial, as printed on its label (e.g. C24-1107).
+    lot: String,
+    /// Follow the lot forward, to what was made from it, and list the finished units.
+    #[arg(long)]
+    forward: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Central's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    central: String,
+    /// Follow at most this many links (1 to 20; default 20).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
+    depth: Option<u32>,
+    /// Seconds to wait for central.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
+}
+
 #[derive(Subcommand)]
 enum ScanCommand {
     /// Print what the station makes of a label's text. Write control bytes as \x1d or <GS>,
@@ -172,6 +197,34 @@ enum CentralAdmin {
     Station {
         #[command(subcommand)]
         command: StationAdmin,
+    },
+    /// Hold or release lots: stations learn it at their next pull.
+    Lot {
+        #[command(subcommand)]
+        command: LotAdmin,
+    },
+}
+
+#[derive(Subcommand)]
+enum LotAdmin {
+    /// Put a lot on hold: every station refuses it after its next pull.
+    Hold {
+        /// The lot or serial, e.g. C24-1107.
+        lot: String,
+        /// Why, in the quality engineer's words (operators see it when the lot is refused).
+        #[arg(long)]
+        reason: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Release a held lot.
+    Release {
+        /// The lot or serial, e.g. C24-1107.
+        lot: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
     },
 }
 
@@ -305,6 +358,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Commands::Trace(args) => trace(args),
+    }
+}
+
+fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    use takt::protocol::TraceDirection;
+    use takt::trace::{TraceError, TraceRequest, fetch, render};
+    let request = TraceRequest {
+        central: args.central,
+        lot: args.lot,
+        direction: if args.forward {
+            TraceDirection::Forward
+        } else {
+            TraceDirection::Backward
+        },
+        depth: args.depth,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    match runtime()?.block_on(fetch(&request)) {
+        Ok(genealogy) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&genealogy)?);
+            } else {
+                print!("{}", render(&genealogy));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ TraceError::UnknownLot { .. }) => {
+            eprintln!("takt: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -363,6 +448,29 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "Station {id} registered. Put this token in its station.toml ([central] token)."
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Lot { command }) => {
+            let (lot, reason, db) = match command {
+                LotAdmin::Hold { lot, reason, db } => (lot, Some(reason), db),
+                LotAdmin::Release { lot, db } => (lot, None, db),
+            };
+            let outcome = takt::central::set_lot_hold(&db, &lot, reason.as_deref())?;
+            let status = outcome.lot.status.words();
+            match (reason, outcome.version) {
+                (Some(reason), Some(version)) => println!(
+                    "Lot {lot} is on hold ({reason}), master-data version {version}: every station refuses it after its next pull."
+                ),
+                (Some(_), None) => {
+                    println!("Lot {lot} was already on hold for that reason; nothing changed.")
+                }
+                (None, Some(version)) => {
+                    println!("Lot {lot} is released (now {status}), master-data version {version}.")
+                }
+                (None, None) => {
+                    println!("Lot {lot} is not on hold (it is {status}); nothing changed.")
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         None => {

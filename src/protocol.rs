@@ -2,7 +2,8 @@
 //! they cannot drift apart.
 
 use crate::domain::{
-    Bom, Code, Event, Lot, MasterData, Material, Operator, Product, Routing, WorkOrder,
+    Badge, Bom, Code, Event, Lot, LotId, LotStatus, MasterData, Material, MaterialId, OperationId,
+    Operator, OutputForm, Product, Quantity, Routing, StationId, WorkOrder, WorkOrderId,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,4 +129,137 @@ pub struct StationProgress {
     pub status: String,
     pub produced: u64,
     pub rejected: u64,
+}
+
+/// Deepest genealogy central walks, whatever is asked: a corrupt or malicious log with a cycle (or an
+/// absurdly deep chain) must not keep a query busy forever. Real routings are a handful of steps.
+pub const MAX_GENEALOGY_DEPTH: u32 = 20;
+
+/// Which way a genealogy runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceDirection {
+    /// From a lot or serial to the lots it was made from ("what is in it?").
+    #[default]
+    Backward,
+    /// From a lot to everything made from it ("where did it go?"): the recall direction.
+    Forward,
+}
+
+/// `GET /api/v1/lots/{id}/genealogy?direction=backward|forward&depth=N`
+///
+/// A lot is reached once per query: `nodes` counts distinct lots, and a lot reached again (a shared
+/// input, or a cycle in a corrupt log) appears as a leaf marked `repeated` or `cycle`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genealogy {
+    pub lot: LotId,
+    pub direction: TraceDirection,
+    /// The depth limit this answer was walked with (at most [`MAX_GENEALOGY_DEPTH`]).
+    pub max_depth: u32,
+    /// The deepest level reached; the root is level 0.
+    pub depth: u32,
+    /// Distinct lots in the tree, the root included.
+    pub nodes: u64,
+    /// Some links were not followed because of the depth limit (or the size limit).
+    pub truncated: bool,
+    /// Links that lead back to a lot already on the path: a corrupt or forged log. Empty normally.
+    pub cycles: Vec<GenealogyLink>,
+    pub root: GenealogyNode,
+    /// Forward only: the finished serials reached (outputs of form serial that nothing consumed
+    /// further), sorted by id. This is the recall list. Empty for a backward genealogy.
+    pub finished: Vec<FinishedUnit>,
+    /// How long the lots of this tree waited before each operation, by operation.
+    pub waiting_by_operation: Vec<OperationWaiting>,
+}
+
+/// One lot or serial in a genealogy tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenealogyNode {
+    pub lot: LotId,
+    pub form: OutputForm,
+    /// `None` for a lot a station named as an input but central never learned of.
+    pub material: Option<MaterialId>,
+    pub material_name: Option<String>,
+    /// The material's unit of measure (`pc`, `kg`, ...).
+    pub unit: Option<String>,
+    /// As received or produced, in thousandths of the unit (like every [`Quantity`] on the wire).
+    pub quantity: Option<Quantity>,
+    pub status: Option<LotStatus>,
+    pub status_reason: Option<String>,
+    pub origin: NodeOrigin,
+    /// Who made it (the operator logged in at the station), or who first scanned a supplier lot.
+    pub operator: Option<Badge>,
+    /// The machine's state when it was made. Always `None` for now: central does not project
+    /// machine-state events yet.
+    pub machine_state: Option<String>,
+    /// Inspections of this lot. Always empty for now: inspection events arrive with a later issue,
+    /// which will give this list its element type.
+    pub inspections: Vec<serde_json::Value>,
+    /// How long it waited between being made and being first loaded at its next operation.
+    pub waiting: Option<Waiting>,
+    /// Shown in full elsewhere in this tree (a shared input or output): its links are listed there.
+    pub repeated: bool,
+    /// Reached again along its own path: the log holds a cycle. Its links are not followed again.
+    pub cycle: bool,
+    /// It has links beyond the depth limit that are not shown.
+    pub truncated: bool,
+    pub children: Vec<GenealogyNode>,
+}
+
+/// Where a lot came from, as far as central knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NodeOrigin {
+    /// A supplier lot: imported into central, or first scanned at a station (`first_seen_*`).
+    Supplier {
+        first_seen_station: Option<StationId>,
+        first_seen_at: Option<DateTime<Utc>>,
+    },
+    /// Made by an operation of a work order.
+    Produced {
+        station: StationId,
+        work_order: WorkOrderId,
+        operation: OperationId,
+        at: DateTime<Utc>,
+    },
+    /// Named as an input by a station, never registered or imported.
+    Unknown,
+}
+
+/// The queue time of a made lot: from its creation (entering the queue) to its first load at the
+/// next operation (its start there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The operation it waited for.
+    pub operation: OperationId,
+    /// Where it was first loaded for that operation.
+    pub station: StationId,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub seconds: i64,
+}
+
+/// Queue time before one operation over the lots of a genealogy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationWaiting {
+    pub operation: OperationId,
+    pub lots: u64,
+    pub mean_seconds: i64,
+    pub max_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenealogyLink {
+    pub from: LotId,
+    pub to: LotId,
+}
+
+/// A finished serial that contains the traced lot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishedUnit {
+    pub serial: LotId,
+    pub material: Option<MaterialId>,
+    pub station: Option<StationId>,
+    pub work_order: Option<WorkOrderId>,
+    pub made_at: Option<DateTime<Utc>>,
 }

@@ -3,14 +3,20 @@
 //!
 //! Methods are blocking; the HTTP layer calls them inside `spawn_blocking`.
 
+use super::genealogy;
 use crate::domain::event::ChainError;
-use crate::domain::{Event, EventKind, GENESIS_HASH, StationId};
+use crate::domain::{
+    Actor, Badge, Event, EventKind, GENESIS_HASH, Lot, LotId, LotOrigin, LotStatus, Material,
+    MaterialId, OperationId, OutputForm, Quantity, StationId, WorkOrderId,
+};
 use crate::protocol::{
-    BatchAck, Change, ChangePage, MasterRecord, StationProgress, WorkOrderReport,
+    BatchAck, Change, ChangePage, Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, MasterRecord,
+    NodeOrigin, StationProgress, TraceDirection, Waiting, WorkOrderReport,
 };
 use crate::store::{ChainWalker, VerifyReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;
@@ -85,7 +91,78 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (work_order, station)
     );
     "#,
+    // 2: material genealogy. `lots` is every lot central knows (imported, first scanned at a station,
+    // or made there) with its origin; `lot_edges` the output <- input links of every output;
+    // `lot_loads` the first load of a lot at each station (its start there, for queue times);
+    // `lot_consumption` what was drawn from each lot plant-wide; `lot_dispatch` which stations
+    // receive a lot's master record ('*' = all); `lot_status_log` every status change after
+    // creation (holds, releases, used up), for the audit trail. Existing data is projected by
+    // `backfill_lots` right after this step.
+    r#"
+    CREATE TABLE lots (
+        id             TEXT PRIMARY KEY,
+        material       TEXT NOT NULL,
+        quantity       INTEGER NOT NULL,
+        form           TEXT NOT NULL DEFAULT 'lot',
+        status         TEXT NOT NULL,
+        status_reason  TEXT,
+        origin         TEXT NOT NULL,
+        station        TEXT,
+        work_order     TEXT,
+        operation      TEXT,
+        created_at     TEXT,
+        operator       TEXT,
+        next_operation TEXT
+    );
+
+    CREATE TABLE lot_edges (
+        output     TEXT NOT NULL,
+        input      TEXT NOT NULL,
+        station    TEXT NOT NULL,
+        work_order TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        operator   TEXT,
+        PRIMARY KEY (output, input)
+    ) WITHOUT ROWID;
+    CREATE INDEX lot_edges_input ON lot_edges(input, output);
+
+    CREATE TABLE lot_loads (
+        lot        TEXT NOT NULL,
+        station    TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        work_order TEXT NOT NULL,
+        first_at   TEXT NOT NULL,
+        PRIMARY KEY (lot, station)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE lot_consumption (
+        lot      TEXT PRIMARY KEY,
+        consumed INTEGER NOT NULL,
+        last_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE lot_dispatch (
+        lot     TEXT NOT NULL,
+        station TEXT NOT NULL,
+        PRIMARY KEY (lot, station)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE lot_status_log (
+        lot     TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status  TEXT NOT NULL,
+        reason  TEXT,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL
+    );
+    CREATE INDEX lot_status_log_lot ON lot_status_log(lot);
+    "#,
 ];
+
+/// Most rows a genealogy walk collects (one per link and level). A plant-sized forward trace of a
+/// raw lot is a few thousand; this only stops a forged, densely linked log from exhausting memory.
+const MAX_GENEALOGY_ROWS: i64 = 250_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -99,6 +176,8 @@ pub enum DbError {
         "central database schema version {found} is newer than this program knows ({known}); upgrade takt"
     )]
     TooNew { found: i64, known: i64 },
+    #[error("central does not know lot {0}")]
+    UnknownLot(String),
 }
 
 /// Why a batch was refused. Nothing of a refused batch is stored.
@@ -152,6 +231,13 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 pub struct Db {
     conn: Connection,
+}
+
+/// What a hold or release did: the lot's record now, and its new version (`None`: unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LotHoldOutcome {
+    pub lot: Lot,
+    pub version: Option<u64>,
 }
 
 impl Db {
@@ -232,9 +318,301 @@ impl Db {
         let tx = self.conn.transaction()?;
         for record in records {
             upsert_record(&tx, record)?;
+            if let MasterRecord::Lot(lot) = record {
+                // An imported lot may turn up anywhere, unless ingest already routed it.
+                tx.execute(
+                    "INSERT INTO lot_dispatch (lot, station) SELECT ?1, '*'
+                     WHERE NOT EXISTS (SELECT 1 FROM lot_dispatch WHERE lot = ?1)",
+                    params![lot.id.as_str()],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Puts a lot on hold (`Some(reason)`) or releases it (`None`) at central: a new version of its
+    /// master record, which stations apply at their next pull and then refuse (or accept) the lot.
+    /// A release of a lot that is not held, or a hold repeating the current one, changes nothing.
+    pub fn set_lot_hold(
+        &mut self,
+        lot: &LotId,
+        hold: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LotHoldOutcome> {
+        let tx = self.conn.transaction()?;
+        let mut record = load_lot_record(&tx, lot.as_str())?
+            .ok_or_else(|| DbError::UnknownLot(lot.to_string()))?;
+        let before = (record.status, record.status_reason.clone());
+        match hold {
+            Some(reason) => {
+                record.status = LotStatus::OnHold;
+                record.status_reason = Some(reason.to_owned());
+            }
+            None if matches!(record.status, LotStatus::OnHold | LotStatus::Quarantined) => {
+                record.status = if used_up(&tx, lot.as_str())? {
+                    LotStatus::Consumed
+                } else {
+                    LotStatus::Released
+                };
+                record.status_reason = None;
+            }
+            None => {}
+        }
+        let version = if (record.status, &record.status_reason) == (before.0, &before.1) {
+            None
+        } else {
+            let version = upsert_record(&tx, &MasterRecord::Lot(record.clone()))?;
+            if let Some(version) = version {
+                log_status(&tx, &record, version, &timestamp(now), "central")?;
+            }
+            version
+        };
+        tx.commit()?;
+        Ok(LotHoldOutcome {
+            lot: record,
+            version: version.map(from_sql_int),
+        })
+    }
+
+    /// The genealogy of `lot`, walked at most `max_depth` links deep (capped at
+    /// [`MAX_GENEALOGY_DEPTH`]); `None` when central has never heard of the lot.
+    pub fn genealogy(
+        &self,
+        lot: &LotId,
+        direction: TraceDirection,
+        max_depth: u32,
+    ) -> Result<Option<Genealogy>> {
+        let max_depth = max_depth.clamp(1, MAX_GENEALOGY_DEPTH);
+        let known: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM lots WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM lot_edges WHERE output = ?1)
+                 OR EXISTS (SELECT 1 FROM lot_edges WHERE input = ?1)",
+            )?
+            .query_row(params![lot.as_str()], |row| row.get(0))?;
+        if !known {
+            return Ok(None);
+        }
+        // The walk is breadth-first over (link, level) rows. UNION drops a row already queued, so
+        // a lot reached by many paths at one level is expanded once per level, and a cycle in a
+        // corrupt log ends at the depth limit; the tree builder then shows every lot once.
+        let sql = match direction {
+            TraceDirection::Backward => {
+                "WITH RECURSIVE reached(parent, lot, depth) AS (
+                     SELECT NULL, ?1, 0
+                     UNION
+                     SELECT r.lot, e.input, r.depth + 1
+                     FROM reached r JOIN lot_edges e ON e.output = r.lot
+                     WHERE r.depth < ?2
+                     LIMIT ?3
+                 )
+                 SELECT parent, lot, depth FROM reached"
+            }
+            TraceDirection::Forward => {
+                "WITH RECURSIVE reached(parent, lot, depth) AS (
+                     SELECT NULL, ?1, 0
+                     UNION
+                     SELECT r.lot, e.output, r.depth + 1
+                     FROM reached r JOIN lot_edges e ON e.input = r.lot
+                     WHERE r.depth < ?2
+                     LIMIT ?3
+                 )
+                 SELECT parent, lot, depth FROM reached"
+            }
+        };
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement
+            .query_map(
+                params![lot.as_str(), i64::from(max_depth), MAX_GENEALOGY_ROWS],
+                |row| {
+                    Ok(genealogy::Reached {
+                        parent: row.get::<_, Option<String>>(0)?.map(LotId::new),
+                        lot: LotId::new(row.get::<_, String>(1)?),
+                        depth: u32::try_from(row.get::<_, i64>(2)?).unwrap_or(u32::MAX),
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let size_limited = rows.len() as i64 >= MAX_GENEALOGY_ROWS;
+        let mut walk = genealogy::Walk::new(lot.clone(), direction, max_depth, rows);
+        walk.size_limited = size_limited;
+        let mut materials = HashMap::new();
+        for id in walk.lots() {
+            let facts = self.lot_facts(&id, &mut materials)?;
+            walk.facts.insert(id, facts);
+        }
+        let beyond_sql = match direction {
+            TraceDirection::Backward => "SELECT EXISTS (SELECT 1 FROM lot_edges WHERE output = ?1)",
+            TraceDirection::Forward => "SELECT EXISTS (SELECT 1 FROM lot_edges WHERE input = ?1)",
+        };
+        let mut beyond = self.conn.prepare_cached(beyond_sql)?;
+        for id in walk.at_limit() {
+            if beyond.query_row(params![id.as_str()], |row| row.get::<_, bool>(0))? {
+                walk.beyond.insert(id);
+            }
+        }
+        Ok(Some(walk.build()))
+    }
+
+    /// What central knows of one lot, as a childless genealogy node.
+    fn lot_facts(
+        &self,
+        lot: &LotId,
+        materials: &mut HashMap<String, Option<Material>>,
+    ) -> Result<GenealogyNode> {
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .prepare_cached(
+                "SELECT material, quantity, form, status, status_reason, origin, station, work_order,
+                        operation, created_at, operator, next_operation
+                 FROM lots WHERE id = ?1",
+            )?
+            .query_row(params![lot.as_str()], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                    row.get(11)?,
+                ))
+            })
+            .optional()?;
+        let Some((
+            material,
+            quantity,
+            form,
+            status,
+            status_reason,
+            origin,
+            station,
+            work_order,
+            operation,
+            created_at,
+            operator,
+            next_operation,
+        )) = row
+        else {
+            return Ok(genealogy::unknown_node(lot.clone()));
+        };
+        let created_at = created_at.as_deref().map(parse_timestamp).transpose()?;
+        let origin = match (
+            origin.as_str(),
+            &station,
+            &work_order,
+            &operation,
+            created_at,
+        ) {
+            ("produced", Some(station), Some(work_order), Some(operation), Some(at)) => {
+                NodeOrigin::Produced {
+                    station: StationId::new(station.clone()),
+                    work_order: WorkOrderId::new(work_order.clone()),
+                    operation: OperationId::new(operation.clone()),
+                    at,
+                }
+            }
+            _ => NodeOrigin::Supplier {
+                first_seen_station: station.clone().map(StationId::new),
+                first_seen_at: created_at,
+            },
+        };
+        let waiting = match (&origin, next_operation) {
+            (NodeOrigin::Produced { at, .. }, Some(next)) => {
+                let start: Option<(String, String, String)> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT station, operation, first_at FROM lot_loads WHERE lot = ?1
+                         ORDER BY (operation = ?2) DESC, first_at LIMIT 1",
+                    )?
+                    .query_row(params![lot.as_str(), next], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()?;
+                match start {
+                    Some((station, operation, first_at)) => {
+                        let started_at = parse_timestamp(&first_at)?;
+                        Some(Waiting {
+                            operation: OperationId::new(operation),
+                            station: StationId::new(station),
+                            queued_at: *at,
+                            started_at,
+                            seconds: (started_at - *at).num_seconds(),
+                        })
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if !materials.contains_key(&material) {
+            let found = self.material(&material)?;
+            materials.insert(material.clone(), found);
+        }
+        let known_material = materials.get(&material).and_then(Option::as_ref);
+        Ok(GenealogyNode {
+            lot: lot.clone(),
+            form: if form == "serial" {
+                OutputForm::Serial
+            } else {
+                OutputForm::Lot
+            },
+            material_name: known_material.map(|m| m.name.clone()),
+            unit: known_material.map(|m| m.unit.clone()),
+            material: Some(MaterialId::new(material)),
+            quantity: Some(Quantity::from_milli(quantity)),
+            status: parse_lot_status(&status),
+            status_reason,
+            origin,
+            operator: operator.map(Badge::new),
+            machine_state: None,
+            inspections: Vec::new(),
+            waiting,
+            repeated: false,
+            cycle: false,
+            truncated: false,
+            children: Vec::new(),
+        })
+    }
+
+    fn material(&self, id: &str) -> Result<Option<Material>> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM master_records WHERE kind = 'material' AND key = ?1")?
+            .query_row(params![id], |row| row.get(0))
+            .optional()?;
+        match body.map(|body| serde_json::from_str::<MasterRecord>(&body)) {
+            None => Ok(None),
+            Some(Ok(MasterRecord::Material(material))) => Ok(Some(material)),
+            Some(Ok(_)) => Err(DbError::Corrupt(format!("material {id} is another kind"))),
+            Some(Err(e)) => Err(DbError::Corrupt(format!("material {id}: {e}"))),
+        }
+    }
+
+    /// The current master record of a lot, if central has one.
+    pub fn lot(&self, lot: &LotId) -> Result<Option<Lot>> {
+        load_lot_record(&self.conn, lot.as_str())
     }
 
     /// Stores a batch of one station's events and updates the projections, all in one transaction.
@@ -299,7 +677,8 @@ impl Db {
     }
 
     /// Master records newer than `since`, in version order: all operators, products and materials,
-    /// and the work orders dispatched to `station`.
+    /// the work orders dispatched to `station`, and the lots it may meet (supplier lots everywhere,
+    /// a made lot at the stations of its next operation).
     pub fn changes(
         &self,
         station: &StationId,
@@ -312,6 +691,8 @@ impl Db {
              WHERE m.version > ?1
                AND (m.kind <> 'work_order' OR EXISTS (
                     SELECT 1 FROM work_order_dispatch d WHERE d.work_order = m.key AND d.station = ?2))
+               AND (m.kind <> 'lot' OR EXISTS (
+                    SELECT 1 FROM lot_dispatch l WHERE l.lot = m.key AND l.station IN ('*', ?2)))
              ORDER BY m.version
              LIMIT ?3",
         )?;
@@ -461,6 +842,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
+        if index == 1 {
+            backfill_lots(&tx)?;
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
@@ -537,7 +921,7 @@ fn insert_event(
 }
 
 /// Projections derived from one event, inside the ingest transaction.
-fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> rusqlite::Result<()> {
+fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
     let station = event.station.as_str();
     match &event.kind {
         EventKind::UnitsProduced {
@@ -581,7 +965,362 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> rusqlite::Result<(
         EventKind::WorkOrderCompleted { work_order, .. } => {
             set_status(tx, work_order.as_str(), station, "completed", now)?;
         }
+        EventKind::LotRegistered {
+            lot,
+            material,
+            quantity,
+            expiry,
+            ..
+        } => {
+            // Central's record wins: a lot it already knows (imported, held, or registered by
+            // another station first) keeps its record, and only the sighting is noted.
+            if load_lot_record(tx, lot.as_str())?.is_none() {
+                upsert_record(
+                    tx,
+                    &MasterRecord::Lot(Lot {
+                        id: lot.clone(),
+                        material: material.clone(),
+                        quantity: *quantity,
+                        expiry: *expiry,
+                        status: LotStatus::Released,
+                        status_reason: None,
+                        origin: LotOrigin::Supplier,
+                    }),
+                )?;
+                // A supplier lot may be scanned at any station next.
+                dispatch_lot(tx, lot.as_str(), "*")?;
+            }
+            let operator = match &event.actor {
+                Actor::Operator(badge) => Some(badge.as_str()),
+                Actor::Plc | Actor::Station => None,
+            };
+            tx.prepare_cached(
+                "UPDATE lots SET station = COALESCE(station, ?2), created_at = COALESCE(created_at, ?3),
+                 operator = COALESCE(operator, ?4) WHERE id = ?1",
+            )?
+            .execute(params![lot.as_str(), station, timestamp(event.at), operator])?;
+            refresh_used_up(tx, lot.as_str(), now)?;
+        }
+        EventKind::LotLoaded {
+            work_order,
+            operation,
+            lot,
+            ..
+        } => {
+            // The first load at a station is the lot's start there; later reloads are not.
+            tx.prepare_cached(
+                "INSERT INTO lot_loads (lot, station, operation, work_order, first_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (lot, station) DO UPDATE SET operation = excluded.operation,
+                    work_order = excluded.work_order, first_at = excluded.first_at
+                 WHERE excluded.first_at < lot_loads.first_at",
+            )?
+            .execute(params![
+                lot.as_str(),
+                station,
+                operation.as_str(),
+                work_order.as_str(),
+                timestamp(event.at)
+            ])?;
+        }
+        EventKind::LotConsumed { lot, quantity, .. } => {
+            tx.prepare_cached(
+                "INSERT INTO lot_consumption (lot, consumed, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (lot) DO UPDATE SET consumed = consumed + excluded.consumed,
+                    last_at = MAX(last_at, excluded.last_at)",
+            )?
+            .execute(params![lot.as_str(), quantity.milli(), timestamp(event.at)])?;
+            refresh_used_up(tx, lot.as_str(), now)?;
+        }
+        EventKind::OutputCreated {
+            work_order,
+            operation,
+            output,
+            form,
+            material,
+            quantity,
+            inputs,
+            operator,
+            next_operation,
+        } => {
+            let at = timestamp(event.at);
+            let operator = operator.as_ref().map(|badge| badge.as_str());
+            let mut edge = tx.prepare_cached(
+                "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (output, input) DO NOTHING",
+            )?;
+            for input in inputs {
+                edge.execute(params![
+                    output.as_str(),
+                    input.as_str(),
+                    station,
+                    work_order.as_str(),
+                    operation.as_str(),
+                    at,
+                    operator
+                ])?;
+            }
+            if load_lot_record(tx, output.as_str())?.is_some() {
+                // Output ids are unique by construction ({station} and {seq}); a repeat is a
+                // corrupt or forged log. Its links are kept as evidence; the first record stands.
+                tracing::warn!(%station, seq = event.seq, lot = %output, "an output id was created twice");
+                return Ok(());
+            }
+            upsert_record(
+                tx,
+                &MasterRecord::Lot(Lot {
+                    id: output.clone(),
+                    material: material.clone(),
+                    quantity: *quantity,
+                    expiry: None,
+                    status: LotStatus::Released,
+                    status_reason: None,
+                    origin: LotOrigin::Produced {
+                        station: event.station.clone(),
+                        work_order: work_order.clone(),
+                        operation: operation.clone(),
+                        at: event.at,
+                    },
+                }),
+            )?;
+            tx.prepare_cached(
+                "UPDATE lots SET form = ?2, operator = ?3, next_operation = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                output.as_str(),
+                match form {
+                    OutputForm::Lot => "lot",
+                    OutputForm::Serial => "serial",
+                },
+                operator,
+                next_operation.as_ref().map(|op| op.as_str())
+            ])?;
+            if let Some(next) = next_operation {
+                for target in next_stations(tx, work_order, next)? {
+                    dispatch_lot(tx, output.as_str(), &target)?;
+                }
+            }
+            refresh_used_up(tx, output.as_str(), now)?;
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Where a made lot goes next: the stations of its next operation in the routing of the work
+/// order's product; failing that, the stations the work order is dispatched to; failing that, all.
+/// A finished unit (no next operation) goes to no station: none consumes it.
+fn next_stations(
+    tx: &Transaction<'_>,
+    work_order: &WorkOrderId,
+    next: &OperationId,
+) -> Result<Vec<String>> {
+    let product = match load_record(tx, "work_order", work_order.as_str())? {
+        Some(MasterRecord::WorkOrder(order)) => Some(order.product),
+        _ => None,
+    };
+    if let Some(product) = product
+        && let Some(MasterRecord::Routing(routing)) = load_record(tx, "routing", product.as_str())?
+        && let Some(step) = routing.steps.iter().find(|step| &step.operation == next)
+        && !step.stations.is_empty()
+    {
+        return Ok(step.stations.iter().map(|s| s.to_string()).collect());
+    }
+    let mut statement =
+        tx.prepare_cached("SELECT station FROM work_order_dispatch WHERE work_order = ?1")?;
+    let stations = statement
+        .query_map(params![work_order.as_str()], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(if stations.is_empty() {
+        vec!["*".to_owned()]
+    } else {
+        stations
+    })
+}
+
+fn dispatch_lot(tx: &Transaction<'_>, lot: &str, station: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO lot_dispatch (lot, station) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![lot, station])?;
+    Ok(())
+}
+
+/// True when what was drawn from the lot plant-wide reaches its quantity.
+fn used_up(conn: &Connection, lot: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT l.quantity > 0 AND COALESCE(c.consumed, 0) >= l.quantity
+             FROM lots l LEFT JOIN lot_consumption c ON c.lot = l.id WHERE l.id = ?1",
+        )?
+        .query_row(params![lot], |row| row.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// A released lot whose consumption reached its quantity becomes used up (a new version, so every
+/// station refuses it). A hold set at central is never overwritten: it stays until released.
+fn refresh_used_up(tx: &Transaction<'_>, lot: &str, now: &str) -> Result<()> {
+    let released: bool = tx
+        .prepare_cached("SELECT status = 'released' FROM lots WHERE id = ?1")?
+        .query_row(params![lot], |row| row.get(0))
+        .optional()?
+        .unwrap_or(false);
+    if !released || !used_up(tx, lot)? {
+        return Ok(());
+    }
+    let Some(mut record) = load_lot_record(tx, lot)? else {
+        return Ok(());
+    };
+    if record.status != LotStatus::Released {
+        return Ok(());
+    }
+    record.status = LotStatus::Consumed;
+    record.status_reason = None;
+    if let Some(version) = upsert_record(tx, &MasterRecord::Lot(record.clone()))? {
+        log_status(tx, &record, version, now, "consumption")?;
+    }
+    Ok(())
+}
+
+fn log_status(conn: &Connection, lot: &Lot, version: i64, at: &str, source: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO lot_status_log (lot, version, status, reason, at, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        lot.id.as_str(),
+        version,
+        lot_status_text(lot.status),
+        lot.status_reason,
+        at,
+        source
+    ])?;
+    Ok(())
+}
+
+fn load_record(conn: &Connection, kind: &str, key: &str) -> Result<Option<MasterRecord>> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM master_records WHERE kind = ?1 AND key = ?2")?
+        .query_row(params![kind, key], |row| row.get(0))
+        .optional()?;
+    body.map(|body| {
+        serde_json::from_str(&body).map_err(|e| DbError::Corrupt(format!("{kind} {key}: {e}")))
+    })
+    .transpose()
+}
+
+fn load_lot_record(conn: &Connection, lot: &str) -> Result<Option<Lot>> {
+    match load_record(conn, "lot", lot)? {
+        None => Ok(None),
+        Some(MasterRecord::Lot(record)) => Ok(Some(record)),
+        Some(_) => Err(DbError::Corrupt(format!("lot {lot} is another kind"))),
+    }
+}
+
+/// How a status is stored in `lots.status`: its wire name.
+fn lot_status_text(status: LotStatus) -> &'static str {
+    match status {
+        LotStatus::Released => "released",
+        LotStatus::OnHold => "on_hold",
+        LotStatus::Quarantined => "quarantined",
+        LotStatus::Consumed => "consumed",
+    }
+}
+
+fn parse_lot_status(text: &str) -> Option<LotStatus> {
+    [
+        LotStatus::Released,
+        LotStatus::OnHold,
+        LotStatus::Quarantined,
+        LotStatus::Consumed,
+    ]
+    .into_iter()
+    .find(|status| lot_status_text(*status) == text)
+}
+
+fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| DbError::Corrupt(format!("time {text:?}: {e}")))
+}
+
+/// Keeps `lots` in step with a lot's master record. Facts only a station knows (who first scanned
+/// a supplier lot, where and when) survive an import that does not carry them.
+fn mirror_lot(tx: &Transaction<'_>, lot: &Lot) -> Result<()> {
+    let (origin, station, work_order, operation, at) = match &lot.origin {
+        LotOrigin::Supplier => ("supplier", None, None, None, None),
+        LotOrigin::Produced {
+            station,
+            work_order,
+            operation,
+            at,
+        } => (
+            "produced",
+            Some(station.as_str()),
+            Some(work_order.as_str()),
+            Some(operation.as_str()),
+            Some(timestamp(*at)),
+        ),
+    };
+    tx.prepare_cached(
+        "INSERT INTO lots (id, material, quantity, status, status_reason, origin, station,
+                           work_order, operation, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (id) DO UPDATE SET material = excluded.material,
+            quantity = excluded.quantity, status = excluded.status,
+            status_reason = excluded.status_reason, origin = excluded.origin,
+            station = COALESCE(excluded.station, lots.station),
+            work_order = COALESCE(excluded.work_order, lots.work_order),
+            operation = COALESCE(excluded.operation, lots.operation),
+            created_at = COALESCE(excluded.created_at, lots.created_at)",
+    )?
+    .execute(params![
+        lot.id.as_str(),
+        lot.material.as_str(),
+        lot.quantity.milli(),
+        lot_status_text(lot.status),
+        lot.status_reason,
+        origin,
+        station,
+        work_order,
+        operation,
+        at
+    ])?;
+    Ok(())
+}
+
+/// Projects what central held before the genealogy tables existed: imported lots (sent to every
+/// station, as before), then the lot events already ingested, in the order they arrived.
+fn backfill_lots(tx: &Transaction<'_>) -> Result<()> {
+    let mut statement =
+        tx.prepare("SELECT body FROM master_records WHERE kind = 'lot' ORDER BY version")?;
+    let bodies = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for body in bodies {
+        if let MasterRecord::Lot(lot) =
+            serde_json::from_str(&body).map_err(|e| DbError::Corrupt(format!("master lot: {e}")))?
+        {
+            mirror_lot(tx, &lot)?;
+            dispatch_lot(tx, lot.id.as_str(), "*")?;
+        }
+    }
+    let mut statement = tx.prepare(
+        "SELECT body, received_at FROM events
+         WHERE kind IN ('lot_registered', 'lot_loaded', 'lot_consumed', 'output_created')
+         ORDER BY received_at, station, seq",
+    )?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (body, received_at) in rows {
+        let event: Event = serde_json::from_str(&body)
+            .map_err(|e| DbError::Corrupt(format!("stored event: {e}")))?;
+        project(tx, &event, &received_at)?;
     }
     Ok(())
 }
@@ -603,31 +1342,31 @@ fn set_status(
     Ok(())
 }
 
-fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<()> {
+/// Stores a master record under the next version unless it is unchanged. Returns the new version,
+/// or `None` when nothing changed (and nothing is sent to stations).
+fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<Option<i64>> {
     let (kind, key) = record.key();
     let body = serde_json::to_string(record)
         .map_err(|e| DbError::Corrupt(format!("{kind} {key}: {e}")))?;
     let existing: Option<String> = tx
-        .query_row(
-            "SELECT body FROM master_records WHERE kind = ?1 AND key = ?2",
-            params![kind, key],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT body FROM master_records WHERE kind = ?1 AND key = ?2")?
+        .query_row(params![kind, key], |row| row.get(0))
         .optional()?;
     if existing.as_deref() == Some(body.as_str()) {
-        return Ok(());
+        return Ok(None);
     }
     // Versions only grow: an update takes a version above every existing one, so MAX never falls.
-    let version: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM master_records",
-        [],
-        |row| row.get(0),
-    )?;
-    tx.execute(
+    let version: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM master_records")?
+        .query_row([], |row| row.get(0))?;
+    tx.prepare_cached(
         "INSERT INTO master_records (kind, key, version, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (kind, key) DO UPDATE SET version = excluded.version, body = excluded.body",
-        params![kind, key, version, body],
-    )?;
+    )?
+    .execute(params![kind, key, version, body])?;
+    if let MasterRecord::Lot(lot) = record {
+        mirror_lot(tx, lot)?;
+    }
     if let MasterRecord::WorkOrder(work_order) = record {
         tx.execute(
             "DELETE FROM work_order_dispatch WHERE work_order = ?1",
@@ -641,5 +1380,110 @@ fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<()> {
             )?;
         }
     }
-    Ok(())
+    Ok(Some(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewEvent;
+    use uuid::Uuid;
+
+    fn chain(station: &str, kinds: Vec<EventKind>) -> Vec<Event> {
+        let at = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
+        let mut prev = GENESIS_HASH.to_owned();
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(index, kind)| {
+                let event = Event::seal(
+                    NewEvent {
+                        at,
+                        actor: Actor::Plc,
+                        kind,
+                    },
+                    StationId::from(station),
+                    index as u64 + 1,
+                    Uuid::now_v7(),
+                    prev.clone(),
+                );
+                prev = event.hash.clone();
+                event
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_database_from_before_genealogy_is_projected_when_it_is_upgraded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("central.db");
+        let events = chain(
+            "L1-S1",
+            vec![
+                EventKind::OutputCreated {
+                    work_order: WorkOrderId::from("WO-1"),
+                    operation: OperationId::from("OP10"),
+                    output: LotId::from("OUT-1"),
+                    form: OutputForm::Lot,
+                    material: MaterialId::from("M"),
+                    quantity: Quantity::units(2),
+                    inputs: vec![LotId::from("IN-1")],
+                    operator: None,
+                    next_operation: None,
+                },
+                EventKind::LotConsumed {
+                    work_order: WorkOrderId::from("WO-1"),
+                    operation: OperationId::from("OP10"),
+                    material: MaterialId::from("S"),
+                    lot: LotId::from("IN-1"),
+                    quantity: Quantity::units(5),
+                    basis: crate::domain::ConsumptionBasis::BomRate,
+                },
+            ],
+        );
+        {
+            // Central as shipped before this step: schema 1, an imported lot, ingested events.
+            let mut conn = crate::store::connect(&path, false).expect("connect");
+            let tx = conn.transaction().expect("tx");
+            tx.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            tx.pragma_update(None, "user_version", 1).expect("version");
+            let imported = MasterRecord::Lot(Lot {
+                id: LotId::from("IN-1"),
+                material: MaterialId::from("S"),
+                quantity: Quantity::units(5),
+                expiry: None,
+                status: LotStatus::Released,
+                status_reason: None,
+                origin: LotOrigin::Supplier,
+            });
+            tx.execute(
+                "INSERT INTO master_records (kind, key, version, body) VALUES ('lot', 'IN-1', 1, ?1)",
+                params![serde_json::to_string(&imported).expect("json")],
+            )
+            .expect("imported lot");
+            for event in &events {
+                insert_event(&tx, event, "2025-11-24T16:00:00.000Z").expect("event");
+            }
+            tx.commit().expect("commit");
+        }
+        let db = Db::open(&path).expect("upgrade");
+        let out = db
+            .lot(&LotId::from("OUT-1"))
+            .expect("read")
+            .expect("OUT-1 projected");
+        assert!(matches!(out.origin, LotOrigin::Produced { .. }));
+        // 5 of 5 drawn: the imported lot is used up, as a new version every station receives.
+        let input = db.lot(&LotId::from("IN-1")).expect("read").expect("IN-1");
+        assert_eq!(input.status, LotStatus::Consumed);
+        let page = db
+            .changes(&StationId::from("L1-S2"), 1, 100, Utc::now())
+            .expect("changes");
+        assert_eq!(page.changes.len(), 1, "{page:?}");
+        let tree = db
+            .genealogy(&LotId::from("OUT-1"), TraceDirection::Backward, 20)
+            .expect("genealogy")
+            .expect("known");
+        assert_eq!(tree.root.children.len(), 1);
+        assert_eq!(tree.root.children[0].lot, LotId::from("IN-1"));
+    }
 }

@@ -2,9 +2,10 @@
 //! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
 
 use super::db::{Db, DbError, IngestError};
-use crate::domain::StationId;
+use crate::domain::{LotId, StationId};
 use crate::protocol::{
-    ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS, WorkOrderReport,
+    ApiError, BatchAck, ChangePage, EventBatch, Genealogy, MAX_BATCH_EVENTS, MAX_GENEALOGY_DEPTH,
+    TraceDirection, WorkOrderReport,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stations/{station}/events", post(post_events))
         .route("/api/v1/stations/{station}/changes", get(get_changes))
         .route("/api/v1/work-orders/{id}", get(get_work_order))
+        .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -243,4 +245,28 @@ async fn get_work_order(
     report
         .map(Json)
         .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("unknown work order {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct GenealogyQuery {
+    #[serde(default)]
+    direction: TraceDirection,
+    depth: Option<u32>,
+}
+
+/// A plant query like work-order progress: read-only, so no station token is asked for.
+async fn get_genealogy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<GenealogyQuery>, QueryRejection>,
+) -> Result<Json<Genealogy>, Failure> {
+    let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let depth = query.depth.unwrap_or(MAX_GENEALOGY_DEPTH);
+    let lot = LotId::new(id.clone());
+    let genealogy = state
+        .with_db(move |db| db.genealogy(&lot, query.direction, depth))
+        .await??;
+    genealogy
+        .map(Json)
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("unknown lot {id}")))
 }

@@ -2,19 +2,22 @@
 //!
 //! Stations push their hash-chained event logs (`POST /api/v1/stations/{station}/events`) and pull
 //! master data (`GET /api/v1/stations/{station}/changes`); plant users read work-order progress
-//! (`GET /api/v1/work-orders/{id}`). Ingest is exactly-once: `(station, seq)` is unique, a re-sent
-//! event must match the stored one, and a batch is acknowledged only after its commit.
+//! (`GET /api/v1/work-orders/{id}`) and lot genealogy (`GET /api/v1/lots/{id}/genealogy`). Ingest is
+//! exactly-once: `(station, seq)` is unique, a re-sent event must match the stored one, and a batch
+//! is acknowledged only after its commit. The lots stations register or make become master records
+//! in the same transaction, so the next operation's station learns them at its next pull.
 //!
-//! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`) work on the database file
-//! directly and may run while the server does (WAL lets them share the file).
+//! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
+//! database file directly and may run while the server does (WAL lets them share the file).
 
 mod db;
 pub mod demo;
+mod genealogy;
 mod http;
 
-pub use db::{Db, DbError, IngestError};
+pub use db::{Db, DbError, IngestError, LotHoldOutcome};
 
-use crate::domain::StationId;
+use crate::domain::{LotId, StationId};
 use crate::store::VerifyReport;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
@@ -74,6 +77,26 @@ pub fn seed_demo(db_path: &Path, today: NaiveDate) -> anyhow::Result<()> {
         .context("loading the demo master data")?;
     tracing::info!("demo plant loaded");
     Ok(())
+}
+
+/// Puts `lot` on hold with `reason` (`Some`) or releases it (`None`): a new version of its master
+/// record, so every station refuses (or accepts) it after its next pull.
+pub fn set_lot_hold(
+    db_path: &Path,
+    lot: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<LotHoldOutcome> {
+    if let Some(reason) = reason {
+        anyhow::ensure!(
+            !reason.trim().is_empty(),
+            "say why the lot is held: --reason must not be empty"
+        );
+    }
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let outcome = db.set_lot_hold(&LotId::from(lot), reason.map(str::trim), Utc::now())?;
+    tracing::info!(lot, status = ?outcome.lot.status, version = ?outcome.version, "lot hold changed");
+    Ok(outcome)
 }
 
 /// Re-walks the chain central holds for `station` and reports the first link that does not hold.

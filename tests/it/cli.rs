@@ -33,6 +33,9 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["scan", "decode", "--help"],
         vec!["label", "zpl", "--help"],
         vec!["label", "print", "--help"],
+        vec!["trace", "--help"],
+        vec!["central", "lot", "hold", "--help"],
+        vec!["central", "lot", "release", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));

@@ -7,6 +7,7 @@ mod core;
 mod crash;
 mod e2e;
 mod flow;
+mod genealogy;
 mod label;
 mod plc;
 mod scanner;
