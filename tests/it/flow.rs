@@ -11,6 +11,7 @@ use std::time::Duration;
 use takt::clock::SystemClock;
 use takt::domain::{EventKind, OutputForm, PackMlState, StationId};
 use takt::plc::PollerConfig;
+use takt::protocol::{Genealogy, GenealogyNode, NodeOrigin};
 use takt::sim::{SimConfig, SimHandle};
 use takt::station::view::CentralView;
 use takt::station::{CoreInput, Station, StationSetup};
@@ -194,11 +195,18 @@ pub async fn build_along_the_line(line: &mut Line) -> Truth {
             .all(|(_, form, _, inputs)| *form == OutputForm::Lot
                 && inputs == &BTreeSet::from(["C24-1107".to_owned()]))
     );
-    let (s1_tote, _, s1_units, _) = s1_outputs.last().cloned().expect("tote");
+    let (s1_tote, ..) = s1_outputs.last().cloned().expect("tote");
 
+    // The tote reaches OP20 through central: its queue shows it waiting, and its plain id is enough.
+    wait_view(&mut s2.station.view, "the tote waits at OP20", |v| {
+        v.queue
+            .iter()
+            .any(|q| q.id == "WO-24001" && q.waiting.as_ref().is_some_and(|w| w.lots >= 1))
+    })
+    .await;
     s2.scan("EMP-1002").await;
     s2.scan("WO-24001").await;
-    s2.scan(&tote_label("BC-200-M", &s1_tote, s1_units)).await;
+    s2.scan(&s1_tote).await;
     s2.scan("]C1010040123450011110P24-2201\u{1d}30500").await;
     s2.scan("]C1010040123450021010S24-0815\u{1d}30500").await;
     s2.scan("]C1010040123450031910G24-0101\u{1d}305").await;
@@ -236,12 +244,78 @@ pub async fn build_along_the_line(line: &mut Line) -> Truth {
     }
 }
 
+async fn genealogy(url: &str, lot: &str, direction: &str) -> Genealogy {
+    let response = reqwest::get(format!(
+        "{url}/api/v1/lots/{lot}/genealogy?direction={direction}"
+    ))
+    .await
+    .expect("genealogy request");
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "{lot}");
+    response.json().await.expect("genealogy")
+}
+
+/// Every lot of a tree with the depth it was found at.
+fn flatten(node: &GenealogyNode, depth: usize, out: &mut BTreeSet<(String, usize)>) {
+    out.insert((node.lot.to_string(), depth));
+    for child in &node.children {
+        flatten(child, depth + 1, out);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_stations_build_calipers_from_known_lots() {
+async fn three_stations_build_calipers_and_central_traces_them() {
     let mut line = start_line().await;
     let truth = build_along_the_line(&mut line).await;
     line.synced().await;
-    assert!(truth.serials.iter().all(|s| s.starts_with("L1-S3-")));
-    assert!(truth.s1_tote.starts_with("L1-S1-") && truth.s2_tote.starts_with("L1-S2-"));
+    let url = line.central.url();
+
+    // Backward from one finished caliper: the assembled tote and its box lot, the machined tote and
+    // the piston, seal and grease lots, then the casting lot.
+    let serial = &truth.serials[0];
+    let back = genealogy(&url, serial, "backward").await;
+    let mut found = BTreeSet::new();
+    flatten(&back.root, 0, &mut found);
+    let expected: BTreeSet<(String, usize)> = [
+        (serial.as_str(), 0),
+        (truth.s2_tote.as_str(), 1),
+        ("B24-0007", 1),
+        (truth.s1_tote.as_str(), 2),
+        ("P24-2201", 2),
+        ("S24-0815", 2),
+        ("G24-0101", 2),
+        ("C24-1107", 3),
+    ]
+    .into_iter()
+    .map(|(lot, depth)| (lot.to_owned(), depth))
+    .collect();
+    assert_eq!(found, expected);
+    assert!(
+        matches!(&back.root.origin, NodeOrigin::Produced { station, operation, .. }
+        if station.as_str() == "L1-S3" && operation.as_str() == "OP30")
+    );
+    assert_eq!(
+        back.root.operator.as_ref().map(|b| b.as_str()),
+        Some("EMP-2001")
+    );
+    // The machined tote waited at OP20 from its making to its first load there.
+    assert!(
+        back.waiting_by_operation
+            .iter()
+            .any(|w| w.operation.as_str() == "OP20" && w.lots >= 1),
+        "{:?}",
+        back.waiting_by_operation
+    );
+
+    // Forward from the casting lot: the recall list is exactly the serials made.
+    let forward = genealogy(&url, "C24-1107", "forward").await;
+    let recalled: BTreeSet<String> = forward
+        .finished
+        .iter()
+        .map(|unit| unit.serial.to_string())
+        .collect();
+    assert_eq!(recalled, truth.serials.iter().cloned().collect());
+    // The box lot went into the same serials, and nothing else.
+    let boxes = genealogy(&url, "B24-0007", "forward").await;
+    assert_eq!(boxes.finished.len(), truth.serials.len());
     line.shutdown().await;
 }
