@@ -59,6 +59,21 @@ max_mean_gap_ms = 30
 # Keys that end a read: "enter" and/or "tab". CR LF and CR NUL count as one Enter.
 terminators = ["enter", "tab"]
 
+[codes]
+# Plain (non-GS1) codes the classifier recognises by shape when master data does not know them yet.
+# `*` is one or more digits, `#` one digit, `?` one letter or digit; anything else stands for itself.
+badge = "EMP-*"
+work_order = "WO-*"
+defect = "D-*"
+reason = "R-*"
+
+[output]
+# How this station names the lots and serials it makes. {station} and {seq} are required (they make
+# ids unique plant-wide without asking anyone); {date} is YYMMDD, {wo} the work order.
+id_pattern = "{station}-{date}-{seq}"
+# The same label read again within this time is a double read: ignored, and said so.
+duplicate_scan_window_ms = 1500
+
 [printer]
 # Where output labels (a WIP lot in its tote, a finished serial) go: "none", "file" (appended to
 # path, one ZPL document per label) or "tcp" (a network label printer's raw port, usually 9100).
@@ -100,6 +115,58 @@ pub struct StationConfig {
     pub printer: PrinterSection,
     #[serde(default)]
     pub scanner: ScannerSection,
+    #[serde(default)]
+    pub codes: CodesSection,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodesSection {
+    pub badge: String,
+    pub work_order: String,
+    pub defect: String,
+    pub reason: String,
+}
+
+impl Default for CodesSection {
+    fn default() -> Self {
+        let patterns = crate::scan::Patterns::default();
+        CodesSection {
+            badge: patterns.badge,
+            work_order: patterns.work_order,
+            defect: patterns.defect,
+            reason: patterns.reason,
+        }
+    }
+}
+
+impl CodesSection {
+    pub fn patterns(&self) -> crate::scan::Patterns {
+        crate::scan::Patterns {
+            badge: self.badge.clone(),
+            work_order: self.work_order.clone(),
+            defect: self.defect.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    pub id_pattern: String,
+    pub duplicate_scan_window_ms: u64,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            id_pattern: crate::domain::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
+            duplicate_scan_window_ms: 1500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -362,6 +429,18 @@ impl StationConfig {
         }
         self.printer.validate()?;
         self.scanner.settings()?;
+        self.codes
+            .patterns()
+            .check()
+            .map_err(|e| format!("[codes] {e}"))?;
+        crate::domain::material::check_output_id_pattern(&self.output.id_pattern)
+            .map_err(|e| format!("[output] {e}"))?;
+        if self.output.duplicate_scan_window_ms > 60_000 {
+            return Err(format!(
+                "[output] duplicate_scan_window_ms = {}: at most 60000 (a minute)",
+                self.output.duplicate_scan_window_ms
+            ));
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use crate::clock::SystemClock;
 use crate::config::StationConfig;
 use crate::domain::StationId;
 use crate::plc::PollerConfig;
-use crate::station::{Station, StationSetup};
+use crate::station::{Station, StationOptions, StationSetup};
 use crate::sync::SyncConfig;
 use crate::tui::keymap::Keymap;
 use crate::tui::terminal::{TerminalGuard, ring_bell};
@@ -63,6 +63,14 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
         plc: Some(plc),
         sync,
         clock: Arc::new(SystemClock),
+        options: StationOptions {
+            patterns: config.codes.patterns(),
+            output_id_pattern: config.output.id_pattern.clone(),
+            duplicate_window: chrono::Duration::milliseconds(
+                i64::try_from(config.output.duplicate_scan_window_ms).unwrap_or(1500),
+            ),
+            printer: Some(crate::label::PrinterSettings::from_config(&config.printer)),
+        },
     })
 }
 

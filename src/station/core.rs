@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::domain::{
     Command, Entry, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
 };
+use crate::label::{LabelJob, PrinterStatus};
 use crate::plc::{PlcEvent, PlcOutputs};
 use crate::scan;
 use crate::store::{Store, StoreError};
@@ -73,6 +74,14 @@ pub struct Core {
     /// Appending PLC counts failed and the operator was told; not again until a write succeeds.
     plc_write_failing: bool,
     patterns: scan::Patterns,
+    duplicate_window: chrono::Duration,
+    /// Labels of new outputs go here; none when no printer is configured.
+    printer: Option<Printer>,
+}
+
+struct Printer {
+    jobs: mpsc::Sender<LabelJob>,
+    status: watch::Receiver<PrinterStatus>,
 }
 
 impl Core {
@@ -106,6 +115,8 @@ impl Core {
             last_accepted_scan: None,
             plc_write_failing: false,
             patterns: scan::Patterns::default(),
+            duplicate_window: DUPLICATE_SCAN_WINDOW,
+            printer: None,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -135,9 +146,24 @@ impl Core {
     }
 
     /// The plant's code patterns and output id pattern (checked by the configuration loader).
-    pub fn configure(&mut self, patterns: scan::Patterns, output_id_pattern: String) {
+    pub fn configure(
+        &mut self,
+        patterns: scan::Patterns,
+        output_id_pattern: String,
+        duplicate_window: chrono::Duration,
+    ) {
         self.patterns = patterns;
         self.state.settings.output_id_pattern = output_id_pattern;
+        self.duplicate_window = duplicate_window;
+    }
+
+    /// Every output made from now on gets its label sent to this printer task.
+    pub fn attach_printer(
+        &mut self,
+        jobs: mpsc::Sender<LabelJob>,
+        status: watch::Receiver<PrinterStatus>,
+    ) {
+        self.printer = Some(Printer { jobs, status });
     }
 
     /// Handles one input; what the operator should read comes back as a notice (also sent to the UI).
@@ -168,7 +194,7 @@ impl Core {
         // A scanner that reads a label twice must not refuse (and ring) the second read.
         if let Some((last, at)) = &self.last_accepted_scan
             && last == text.trim()
-            && now.signed_duration_since(*at) <= DUPLICATE_SCAN_WINDOW
+            && now.signed_duration_since(*at) <= self.duplicate_window
         {
             return Notice::new(
                 Level::Info,
@@ -254,7 +280,37 @@ impl Core {
         if let Some(last) = sealed.last() {
             self.outputs.appended.send_replace(last.seq);
         }
+        self.print_labels(&sealed);
         Ok(sealed)
+    }
+
+    /// Queues the label of every output just recorded. The output is a fact whatever the printer
+    /// does; a label that cannot be queued is said, so someone reprints it.
+    fn print_labels(&self, sealed: &[crate::domain::Event]) {
+        let Some(printer) = &self.printer else {
+            return;
+        };
+        for event in sealed {
+            if !matches!(event.kind, crate::domain::EventKind::OutputCreated { .. }) {
+                continue;
+            }
+            let queued = LabelJob::from_output(event, &self.state.master)
+                .map_err(|error| error.to_string())
+                .and_then(|job| {
+                    printer
+                        .jobs
+                        .try_send(job)
+                        .map_err(|_| "the printer task is not keeping up".to_owned())
+                });
+            if let Err(why) = queued {
+                tracing::warn!(seq = event.seq, %why, "label not queued");
+                let _ = self.outputs.notices.send(Notice::new(
+                    Level::Error,
+                    format!("Label for event {} not printed: {why}.", event.seq),
+                    self.clock.now(),
+                ));
+            }
+        }
     }
 
     fn plc(&mut self, event: PlcEvent) -> Option<Notice> {
@@ -474,6 +530,10 @@ impl Core {
                 .map_or(0, |order| order.numeric_id),
         };
         self.view.plc.permit = outputs.permit;
+        self.view.printer = self
+            .printer
+            .as_ref()
+            .map(|printer| printer.status.borrow().notice());
         // Always sent, changed or not: a fresh value is how the poller knows the core is alive.
         self.outputs.plc.send_replace(outputs);
         let view = self.view.clone();

@@ -32,6 +32,30 @@ pub struct StationSetup {
     /// None: run stand-alone; events wait in the local log.
     pub sync: Option<SyncConfig>,
     pub clock: Arc<dyn Clock>,
+    pub options: StationOptions,
+}
+
+/// What a site configures beyond its links: code patterns, output ids, the label printer.
+#[derive(Debug, Clone)]
+pub struct StationOptions {
+    pub patterns: crate::scan::Patterns,
+    /// See [`crate::domain::material::DEFAULT_OUTPUT_ID_PATTERN`].
+    pub output_id_pattern: String,
+    /// The same scan again within this time is a double read, ignored and said so.
+    pub duplicate_window: chrono::Duration,
+    /// None: labels are not printed.
+    pub printer: Option<crate::label::PrinterSettings>,
+}
+
+impl Default for StationOptions {
+    fn default() -> Self {
+        StationOptions {
+            patterns: crate::scan::Patterns::default(),
+            output_id_pattern: crate::domain::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
+            duplicate_window: self::core::DUPLICATE_SCAN_WINDOW,
+            printer: None,
+        }
+    }
 }
 
 /// A running station: its channels and the tasks behind them.
@@ -61,7 +85,7 @@ impl Station {
         let (appended_tx, appended_rx) = watch::channel(store.last_seq());
         let (notice_tx, notice_rx) = mpsc::unbounded_channel();
         let plc_address = setup.plc.as_ref().map(|plc| plc.address.clone());
-        let core = Core::new(
+        let mut core = Core::new(
             store,
             setup.clock.clone(),
             CoreOutputs {
@@ -73,11 +97,24 @@ impl Station {
             plc_address.as_deref(),
             setup.sync.is_some(),
         )?;
+        let options = setup.options;
+        core.configure(
+            options.patterns,
+            options.output_id_pattern,
+            options.duplicate_window,
+        );
+        let mut tasks = Vec::new();
+        if let Some(printer) = options.printer
+            && printer.sink != crate::label::Sink::None
+        {
+            let handle = crate::label::spawn_printer(printer);
+            core.attach_printer(handle.jobs, handle.status);
+            tasks.push(handle.task);
+        }
         let (input_tx, input_rx) = mpsc::channel(CORE_QUEUE);
         let core_thread =
             self::core::spawn(core, input_rx).context("cannot start the core thread")?;
 
-        let mut tasks = Vec::new();
         let plc_poll = setup.plc.as_ref().map(|plc| plc.poll_interval);
         if let Some(config) = setup.plc {
             let (events_tx, mut events_rx) = mpsc::channel(64);

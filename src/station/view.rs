@@ -21,6 +21,8 @@ pub struct View {
     pub last_seq: u64,
     /// Units the machine made while no work order was active.
     pub unassigned_produced: u64,
+    /// The label printer in words; none when no printer is configured.
+    pub printer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +161,7 @@ impl View {
             backlog: 0,
             last_seq: 0,
             unassigned_produced: 0,
+            printer: None,
         }
     }
 

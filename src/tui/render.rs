@@ -419,6 +419,16 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         }
     }
     push_materials(&mut lines, active, theme, compact);
+    if let Some(printer) = &app.view.printer
+        && !compact
+    {
+        let style = if printer.contains("DOWN") || printer.contains("NOT PRINTED") {
+            theme.fg(Color::Red)
+        } else {
+            Style::new()
+        };
+        lines.push(Line::styled(format!(" Labels   {printer}"), style));
+    }
     if let Some(hold) = hold {
         lines.push(Line::styled(
             format!(" {hold}"),

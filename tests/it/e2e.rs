@@ -86,6 +86,7 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
             ..SyncConfig::new(central_url.clone(), token, station_id(), db.clone())
         }),
         clock: Arc::new(SystemClock),
+        options: Default::default(),
     })
     .await
     .expect("station");
@@ -220,6 +221,7 @@ async fn a_central_answering_errors_loses_nothing() {
             )
         }),
         clock: Arc::new(SystemClock),
+        options: Default::default(),
     })
     .await
     .expect("station");
@@ -306,6 +308,7 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
         }),
         sync: None,
         clock: Arc::new(SystemClock),
+        options: Default::default(),
     })
     .await
     .expect("station");

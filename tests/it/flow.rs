@@ -129,6 +129,7 @@ pub async fn start_line() -> Line {
                 ..SyncConfig::new(central.url(), token, StationId::from(id), db.clone())
             }),
             clock: Arc::new(SystemClock),
+            options: Default::default(),
         })
         .await
         .expect("station");

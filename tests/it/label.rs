@@ -278,3 +278,79 @@ async fn outputs_of_the_demo_plant_get_their_labels() {
             .contains("work_order_started event, not an output")
     );
 }
+
+/// A station with a network label printer: the tote it closes is printed with its lot id and GS1
+/// data, and the Run screen's view says the printer is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_prints_the_label_of_each_output_it_makes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    drop(crate::support::station_store_with_demo_master(&db).await);
+    let printer = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("printer port");
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        takt::sim::SimConfig {
+            cycle_time: Duration::from_millis(40),
+            defect_rate: 0.0,
+            seed: Some(3),
+            ..takt::sim::SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let mut station = takt::station::Station::start(takt::station::StationSetup {
+        station: StationId::from("L1-S1"),
+        db_path: db.clone(),
+        plc: Some(takt::plc::PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            ..takt::plc::PollerConfig::default()
+        }),
+        sync: None,
+        clock: std::sync::Arc::new(takt::clock::SystemClock),
+        options: takt::station::StationOptions {
+            printer: Some(settings(Sink::Tcp(
+                printer.local_addr().expect("addr").to_string(),
+            ))),
+            ..Default::default()
+        },
+    })
+    .await
+    .expect("station");
+    for text in [
+        "EMP-1001",
+        "WO-24001",
+        crate::support::CASTING_C24_1107,
+        "@START",
+    ] {
+        station
+            .send(takt::station::CoreInput::Scan(text.into()))
+            .await
+            .expect("core");
+    }
+    let label = receive(&printer).await;
+    let conn = takt::store::connect(&db, true).expect("read");
+    let output = takt::store::read_events_after(&conn, 0, u64::MAX)
+        .expect("events")
+        .into_iter()
+        .find_map(|event| match event.kind {
+            EventKind::OutputCreated { output, .. } => Some(output),
+            _ => None,
+        })
+        .expect("a full tote was recorded");
+    assert!(
+        label.starts_with("^XA") && label.trim_end().ends_with("^XZ"),
+        "{label}"
+    );
+    assert!(label.contains(output.as_str()), "{label}");
+    assert!(label.contains("BC-200-M"), "{label}");
+    let view = crate::support::wait_view(&mut station.view, "printer ready", |v| {
+        v.printer.as_deref().is_some_and(|p| p.contains("ready"))
+    })
+    .await;
+    assert!(view.printer.is_some());
+    station.shutdown().await;
+    sim.shutdown().await;
+}

@@ -114,6 +114,7 @@ pub(crate) async fn offline_station(dir: &std::path::Path) -> Station {
         plc: None,
         sync: None,
         clock: Arc::new(ManualClock::new(noon())),
+        options: Default::default(),
     })
     .await
     .expect("station")
@@ -239,6 +240,7 @@ async fn counts_rise_on_screen_from_the_plc() {
         }),
         sync: None,
         clock: Arc::new(takt::clock::SystemClock),
+        options: Default::default(),
     })
     .await
     .expect("station");
