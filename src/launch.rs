@@ -92,6 +92,7 @@ pub async fn run_station(config: StationConfig, keymap: Keymap) -> anyhow::Resul
         notices,
         bell: Box::new(ring_bell),
         frames: None,
+        tracer: Some(station.tracer.clone()),
     };
     let options = UiOptions {
         bell: config.ui.bell,

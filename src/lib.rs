@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod genealogy;
 pub mod label;
 pub mod launch;
 pub mod logging;

@@ -3,12 +3,12 @@
 //!
 //! Methods are blocking; the HTTP layer calls them inside `spawn_blocking`.
 
-use super::genealogy;
 use crate::domain::event::ChainError;
 use crate::domain::{
     Actor, Badge, Event, EventKind, GENESIS_HASH, Lot, LotId, LotOrigin, LotStatus, Material,
     MaterialId, OperationId, OutputForm, Quantity, StationId, WorkOrderId,
 };
+use crate::genealogy;
 use crate::protocol::{
     BatchAck, Change, ChangePage, Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, MasterRecord,
     NodeOrigin, StationProgress, TraceDirection, Waiting, WorkOrderReport,

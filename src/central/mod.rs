@@ -12,7 +12,6 @@
 
 mod db;
 pub mod demo;
-mod genealogy;
 mod http;
 
 pub use db::{Db, DbError, IngestError, LotHoldOutcome};

@@ -36,6 +36,12 @@ pub enum CoreInput {
     Sync(SyncReport),
     /// The station is stopping: pause a running order so the machine loses its permit.
     Shutdown,
+    /// A genealogy question answered from this station's log (the Trace screen, central offline).
+    Trace {
+        lot: crate::domain::LotId,
+        direction: crate::protocol::TraceDirection,
+        reply: tokio::sync::oneshot::Sender<Result<Option<crate::protocol::Genealogy>, String>>,
+    },
 }
 
 /// Where the core publishes what it knows.
@@ -176,6 +182,18 @@ impl Core {
             CoreInput::Shutdown => self.pause_unattended("Station stopping"),
             CoreInput::Plc(event) => self.plc(event),
             CoreInput::Sync(report) => self.sync(report),
+            CoreInput::Trace {
+                lot,
+                direction,
+                reply,
+            } => {
+                let answer = self
+                    .store
+                    .local_genealogy(&self.state, &lot, direction)
+                    .map_err(|error| error.to_string());
+                let _ = reply.send(answer);
+                None
+            }
         };
         if let Some(notice) = &notice {
             let _ = self.outputs.notices.send(notice.clone());

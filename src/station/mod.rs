@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod notice;
+pub mod trace;
 pub mod view;
 
 pub use self::core::{Core, CoreInput, CoreOutputs};
@@ -64,6 +65,8 @@ pub struct Station {
     pub view: watch::Receiver<View>,
     pub notices: mpsc::UnboundedReceiver<Notice>,
     pub plc_outputs: watch::Receiver<PlcOutputs>,
+    /// Answers the Trace screen: central first, this station's log when central is away.
+    pub tracer: trace::Tracer,
     tasks: Vec<JoinHandle<()>>,
     core_thread: Option<std::thread::JoinHandle<()>>,
     /// The PLC poll period, when a PLC is configured.
@@ -128,6 +131,10 @@ impl Station {
                 }
             }));
         }
+        let tracer = trace::Tracer {
+            core: input_tx.downgrade(),
+            central: setup.sync.as_ref().map(|sync| sync.central_url.clone()),
+        };
         if let Some(config) = setup.sync {
             let (reports_tx, mut reports_rx) = mpsc::channel(64);
             tasks.push(spawn_worker(config, appended_rx, reports_tx));
@@ -145,6 +152,7 @@ impl Station {
             view: view_rx,
             notices: notice_rx,
             plc_outputs: plc_rx,
+            tracer,
             tasks,
             core_thread: Some(core_thread),
             plc_poll,

@@ -5,6 +5,7 @@
 //! `append` returns, and only then may the operator see OK.
 
 mod audit;
+mod genealogy;
 mod projection;
 mod schema;
 

@@ -3,8 +3,11 @@
 
 use super::keymap::{Key, KeyCommand, Keymap, Layer};
 use super::scanner_test::ScannerTest;
+use super::trace::TraceScreen;
 use crate::domain::{Command, Entry};
+use crate::protocol::TraceDirection;
 use crate::scan::keys::{Output, Scan, ScanDecoder, ScanSettings};
+use crate::station::trace::TraceAnswer;
 use crate::station::{CoreInput, Level, Notice, View};
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use std::collections::VecDeque;
@@ -19,6 +22,7 @@ pub enum Screen {
     Queue,
     Run,
     ScannerTest,
+    Trace,
 }
 
 impl Screen {
@@ -28,6 +32,7 @@ impl Screen {
             Screen::Queue => Layer::Queue,
             Screen::Run => Layer::Run,
             Screen::ScannerTest => Layer::ScannerTest,
+            Screen::Trace => Layer::Trace,
         }
     }
 
@@ -37,6 +42,7 @@ impl Screen {
             Screen::Queue => "Queue",
             Screen::Run => "Run",
             Screen::ScannerTest => "Scanner test",
+            Screen::Trace => "Trace",
         }
     }
 }
@@ -46,6 +52,11 @@ impl Screen {
 #[must_use]
 pub enum Effect {
     Core(CoreInput),
+    /// Ask for a genealogy; the answer comes back through [`App::on_trace`].
+    Trace {
+        lot: String,
+        direction: TraceDirection,
+    },
     Bell,
     Quit,
 }
@@ -63,6 +74,7 @@ pub struct App {
     /// Owns the scan line: every key passes through it before the keymap sees it.
     pub decoder: ScanDecoder,
     pub scanner_test: ScannerTest,
+    pub trace: TraceScreen,
     pub help: bool,
     pub notices: VecDeque<Notice>,
     pub selected: usize,
@@ -86,6 +98,7 @@ impl App {
             screen,
             decoder: ScanDecoder::default(),
             scanner_test: ScannerTest::default(),
+            trace: TraceScreen::default(),
             help: false,
             notices: VecDeque::new(),
             selected: 0,
@@ -115,8 +128,13 @@ impl App {
         let was_logged_in = self.view.operator.is_some();
         let active = view.active.as_ref().map(|a| a.id.clone());
         let was_active = self.view.active.as_ref().map(|a| a.id.clone());
+        if !logged_in && self.screen == Screen::Trace {
+            // Tracing is for people at work; leaving shows the login screen, not a stale answer.
+            self.screen = Screen::Login;
+        }
         let screen = match self.screen {
             Screen::ScannerTest => &mut self.scanner_test.back,
+            Screen::Trace => &mut self.trace.back,
             _ => &mut self.screen,
         };
         if !logged_in {
@@ -136,6 +154,11 @@ impl App {
             .unwrap_or(self.selected)
             .min(view.queue.len().saturating_sub(1));
         self.view = view;
+    }
+
+    /// A genealogy answer for the Trace screen; an answer to an older question is dropped.
+    pub fn on_trace(&mut self, answer: TraceAnswer) {
+        self.trace.answered(answer);
     }
 
     pub fn on_notice(&mut self, notice: Notice) -> Vec<Effect> {
@@ -190,6 +213,15 @@ impl App {
             self.scanner_test.record(scan, self.view.now.date_naive());
             return Vec::new();
         }
+        if self.screen == Screen::Trace {
+            return match self.trace.ask(&scan.text) {
+                Some(lot) => vec![Effect::Trace {
+                    lot,
+                    direction: self.trace.direction,
+                }],
+                None => Vec::new(),
+            };
+        }
         if scan.text.trim().is_empty() {
             // Blanks typed before Enter are no scan: Enter still picks the highlighted item.
             return self.choose_highlighted();
@@ -224,8 +256,34 @@ impl App {
                     self.help = false;
                 } else if self.screen == Screen::ScannerTest {
                     self.screen = self.scanner_test.back;
+                } else if self.screen == Screen::Trace {
+                    self.screen = self.trace.back;
                 }
                 Vec::new()
+            }
+            KeyCommand::ShowTrace => {
+                if self.view.operator.is_none() {
+                    return self.show(Screen::Trace);
+                }
+                if !matches!(self.screen, Screen::Trace | Screen::ScannerTest) {
+                    self.trace.back = self.screen;
+                    self.screen = Screen::Trace;
+                }
+                Vec::new()
+            }
+            KeyCommand::TraceDirection => {
+                self.trace.direction = match self.trace.direction {
+                    TraceDirection::Backward => TraceDirection::Forward,
+                    TraceDirection::Forward => TraceDirection::Backward,
+                };
+                // The same lot again, the other way round.
+                match self.trace.ask_again() {
+                    Some(lot) => vec![Effect::Trace {
+                        lot,
+                        direction: self.trace.direction,
+                    }],
+                    None => Vec::new(),
+                }
             }
             // Open to anyone, logged in or not: a scanner is set up before anybody works with it.
             KeyCommand::ScannerTest => {
@@ -255,6 +313,14 @@ impl App {
             }
             KeyCommand::DeleteChar => {
                 self.decoder.delete_last();
+                Vec::new()
+            }
+            KeyCommand::SelectNext if self.screen == Screen::Trace => {
+                self.trace.scroll += 1;
+                Vec::new()
+            }
+            KeyCommand::SelectPrev if self.screen == Screen::Trace => {
+                self.trace.scroll = self.trace.scroll.saturating_sub(1);
                 Vec::new()
             }
             KeyCommand::SelectNext => {

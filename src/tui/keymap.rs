@@ -69,17 +69,19 @@ pub enum Layer {
     Run,
     Help,
     ScannerTest,
+    Trace,
 }
 
 impl Layer {
     /// Every layer, in the order they are printed.
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 7] = [
         Layer::Global,
         Layer::Login,
         Layer::Queue,
         Layer::Run,
         Layer::Help,
         Layer::ScannerTest,
+        Layer::Trace,
     ];
 
     /// The table name used in keymap files.
@@ -91,6 +93,7 @@ impl Layer {
             Layer::Run => "run",
             Layer::Help => "help",
             Layer::ScannerTest => "scanner-test",
+            Layer::Trace => "trace",
         }
     }
 
@@ -150,11 +153,15 @@ pub enum KeyCommand {
     Close,
     /// Open the scanner test screen: reads are shown byte by byte and nothing is booked.
     ScannerTest,
+    /// Open the Trace screen: a lot's or serial's genealogy.
+    ShowTrace,
+    /// On the Trace screen: backward (what is in it) or forward (where it went).
+    TraceDirection,
 }
 
 impl KeyCommand {
     /// Every command.
-    pub const ALL: [KeyCommand; 17] = [
+    pub const ALL: [KeyCommand; 19] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -172,6 +179,8 @@ impl KeyCommand {
         KeyCommand::SelectPrev,
         KeyCommand::Close,
         KeyCommand::ScannerTest,
+        KeyCommand::ShowTrace,
+        KeyCommand::TraceDirection,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -194,6 +203,8 @@ impl KeyCommand {
             KeyCommand::SelectPrev => "select-prev",
             KeyCommand::Close => "close",
             KeyCommand::ScannerTest => "scanner-test",
+            KeyCommand::ShowTrace => "show-trace",
+            KeyCommand::TraceDirection => "trace-direction",
         }
     }
 
@@ -222,6 +233,8 @@ impl KeyCommand {
             KeyCommand::SelectPrev => "Previous item",
             KeyCommand::Close => "Close",
             KeyCommand::ScannerTest => "Scanner test: see what a scanner sends; nothing is booked",
+            KeyCommand::ShowTrace => "Trace a lot or serial: what is in it, where it went",
+            KeyCommand::TraceDirection => "Trace backward (made from) or forward (went into)",
         }
     }
 
@@ -245,6 +258,8 @@ impl KeyCommand {
             KeyCommand::SelectPrev => "Prev",
             KeyCommand::Close => "Close",
             KeyCommand::ScannerTest => "Scanner",
+            KeyCommand::ShowTrace => "Trace",
+            KeyCommand::TraceDirection => "Direction",
         }
     }
 
@@ -259,11 +274,13 @@ impl KeyCommand {
 
     /// Whether the bottom legend shows this command. Scan-line editing and list movement are left
     /// out: every operator knows Enter, Esc and the arrows, and the legend has little room. The
-    /// scanner test is for technicians, who find it in the help overlay.
+    /// scanner test (for technicians) and the Trace screen (for quality questions) are found in the
+    /// help overlay.
     pub fn in_legend(self) -> bool {
         !matches!(
             self,
             KeyCommand::ScannerTest
+                | KeyCommand::ShowTrace
                 | KeyCommand::SubmitScan
                 | KeyCommand::ClearScan
                 | KeyCommand::DeleteChar
@@ -1548,7 +1565,7 @@ mod tests {
         assert_eq!(
             msg,
             "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help, \
-             scanner-test"
+             scanner-test, trace"
         );
         // A stray top-level value is not a layer either.
         let (err, _) = load_err("version = 1\n");
@@ -1579,7 +1596,7 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.ends_with("close, scanner-test, or \"none\" to unbind"),
+            msg.ends_with("scanner-test, show-trace, trace-direction, or \"none\" to unbind"),
             "{msg}"
         );
     }
@@ -1864,6 +1881,7 @@ mod tests {
                 (Layer::Help, "f1".into(), KeyCommand::Close),
                 (Layer::Global, "f2".into(), KeyCommand::ShowQueue),
                 (Layer::Global, "f3".into(), KeyCommand::ShowRun),
+                (Layer::Global, "f4".into(), KeyCommand::ShowTrace),
                 (Layer::Global, "f9".into(), KeyCommand::Logout),
                 (Layer::Global, "f10".into(), KeyCommand::Quit),
                 (Layer::Global, "f11".into(), KeyCommand::ScannerTest),
@@ -1944,7 +1962,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:63\n"
+                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:65\n"
             ),
             "{printed}"
         );

@@ -7,6 +7,7 @@ pub mod render;
 pub mod run;
 pub mod scanner_test;
 pub mod terminal;
+pub mod trace;
 
 pub use app::{App, Effect, Screen, UiOptions};
 pub use run::{UiLinks, buffer_text, run};

@@ -88,6 +88,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Queue => draw_queue(frame, body, app, &theme, compact),
         Screen::Run => draw_run(frame, body, app, &theme, compact),
         Screen::ScannerTest => super::scanner_test::draw(frame, body, app, compact),
+        Screen::Trace => super::trace::draw(frame, body, app, compact),
     }
     draw_notice(frame, notice, app, &theme);
     draw_scan_line(frame, scan, app, &theme);

@@ -4,6 +4,7 @@
 
 use super::app::{App, Effect};
 use super::render;
+use crate::station::trace::{TraceAnswer, TraceSource, Tracer};
 use crate::station::{CoreInput, Level, Notice, View};
 use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
@@ -21,6 +22,8 @@ pub struct UiLinks {
     pub bell: Box<dyn FnMut() + Send>,
     /// Every rendered screen as text, for tests and screen capture.
     pub frames: Option<watch::Sender<String>>,
+    /// Answers the Trace screen; none where tracing is not wired (the screen says so).
+    pub tracer: Option<Tracer>,
 }
 
 /// Runs until the operator quits or the input ends.
@@ -41,11 +44,14 @@ where
     app.on_view(links.view.borrow_and_update().clone());
     render_once(terminal, &app, &links)?;
     let mut core_stopped = false;
+    // Genealogy questions run as tasks of their own: central may take seconds to answer.
+    let (answers_tx, mut answers) = mpsc::unbounded_channel::<TraceAnswer>();
     loop {
         let mut effects = Vec::new();
         tokio::select! {
             biased;
             Some(notice) = links.notices.recv() => effects.extend(app.on_notice(notice)),
+            Some(answer) = answers.recv() => app.on_trace(answer),
             changed = links.view.changed(), if !core_stopped => match changed {
                 Ok(()) => app.on_view(links.view.borrow_and_update().clone()),
                 Err(_) => {
@@ -82,6 +88,20 @@ where
             match effect {
                 Effect::Quit => return Ok(()),
                 Effect::Bell => (links.bell)(),
+                Effect::Trace { lot, direction } => match links.tracer.clone() {
+                    Some(tracer) => {
+                        let answers = answers_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = answers.send(tracer.trace(&lot, direction).await);
+                        });
+                    }
+                    None => app.on_trace(TraceAnswer {
+                        lot,
+                        direction,
+                        source: TraceSource::Local { why: None },
+                        result: Err("Tracing is not available on this terminal.".into()),
+                    }),
+                },
                 Effect::Core(input) => {
                     // Never wait on the core here: a full queue is said on screen, not a frozen UI.
                     if links.core.try_send(input).is_err() {

@@ -320,3 +320,63 @@ async fn three_stations_build_calipers_and_central_traces_them() {
     assert_eq!(boxes.finished.len(), truth.serials.len());
     line.shutdown().await;
 }
+
+/// The Trace screen at the last station: central's plant-wide answer backward and forward, then,
+/// with central gone, the station's own log, said as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_screen_asks_central_and_falls_back_to_the_station() {
+    let mut line = start_line().await;
+    let truth = build_along_the_line(&mut line).await;
+    line.synced().await;
+    let serial = truth.serials[0].clone();
+    let Line {
+        central,
+        mut stations,
+        _dir,
+    } = line;
+    let s3 = stations.pop().expect("L1-S3");
+    let LineStation {
+        mut station, sim, ..
+    } = s3;
+    let mut ui = crate::tui::Ui::start(&mut station, 100, 30);
+    ui.wait_for("Queue - 4 orders").await;
+    ui.key(crossterm::event::KeyCode::F(4));
+    ui.wait_for("Trace - backward").await;
+    ui.scan(&serial);
+    let screen = ui.wait_for("from central").await;
+    for lot in [
+        &truth.s2_tote,
+        &truth.s1_tote,
+        "C24-1107",
+        "B24-0007",
+        "G24-0101",
+    ] {
+        assert!(screen.contains(lot), "{lot} missing:\n{screen}");
+    }
+    // The recall question: where did the casting lot go?
+    ui.scan("C24-1107");
+    ui.wait_for("Trace C24-1107 - backward, from central").await;
+    ui.key(crossterm::event::KeyCode::F(5));
+    let screen = ui.wait_for("Finished units containing C24-1107").await;
+    assert!(screen.contains("forward, from central"), "{screen}");
+    assert!(screen.contains(&serial), "{screen}");
+
+    // Central goes away: the station answers what it knows, and says so.
+    central.shutdown().await;
+    ui.key(crossterm::event::KeyCode::F(5));
+    ui.scan(&serial);
+    let screen = ui.wait_for("from this station only").await;
+    assert!(screen.contains("WARN central did not answer"), "{screen}");
+    assert!(screen.contains(&truth.s2_tote), "{screen}");
+    assert!(
+        !screen.contains(&truth.s1_tote),
+        "only central knows what went into the OP20 tote:\n{screen}"
+    );
+    ui.quit().await;
+    station.shutdown().await;
+    sim.shutdown().await;
+    for rest in stations {
+        rest.station.shutdown().await;
+        rest.sim.shutdown().await;
+    }
+}

@@ -38,6 +38,7 @@ impl Ui {
                 counter.fetch_add(1, Ordering::SeqCst);
             }),
             frames: Some(frames_tx),
+            tracer: Some(station.tracer.clone()),
         };
         let app = App::new(
             Keymap::embedded_default().expect("shipped keymap"),

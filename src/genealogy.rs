@@ -1,5 +1,6 @@
-//! Turns the rows of a genealogy walk into the tree the API answers with. No SQL here: [`super::Db`]
-//! walks the links and looks up each lot, this module only arranges what it found.
+//! Turns the rows of a genealogy walk into the tree a trace answers with, at central and at a
+//! station. No SQL here: the caller (central's `Db`, a station's `Store`) walks the links and looks
+//! up each lot; this module only arranges what it found.
 //!
 //! Genealogy is a graph, not a tree: a grease lot feeds hundreds of assemblies, and a tote change
 //! mid-run makes one output from two input lots. Every lot is shown in full once, at the shallowest
@@ -16,14 +17,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// One row of the walk: `lot` was reached from `parent` (none for the root) at `depth` links.
 #[derive(Debug, Clone)]
-pub(super) struct Reached {
+pub struct Reached {
     pub parent: Option<LotId>,
     pub lot: LotId,
     pub depth: u32,
 }
 
 /// What a walk found, completed by the caller with the facts of each lot.
-pub(super) struct Walk {
+pub struct Walk {
     root: LotId,
     direction: TraceDirection,
     max_depth: u32,
@@ -208,7 +209,7 @@ impl Walk {
 }
 
 /// A lot central knows only as someone's input.
-pub(super) fn unknown_node(lot: LotId) -> GenealogyNode {
+pub fn unknown_node(lot: LotId) -> GenealogyNode {
     GenealogyNode {
         lot,
         form: OutputForm::Lot,
