@@ -8,6 +8,7 @@ use crate::plc::PollerConfig;
 use crate::station::{Station, StationOptions, StationSetup};
 use crate::sync::SyncConfig;
 use crate::tui::keymap::Keymap;
+use crate::tui::run::Exit;
 use crate::tui::terminal::{TerminalGuard, ring_bell};
 use crate::tui::{App, UiLinks, UiOptions};
 use anyhow::Context;
@@ -76,37 +77,93 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
 
 /// Runs the station with its TUI on the real terminal until the operator quits.
 pub async fn run_station(config: StationConfig, keymap: Keymap) -> anyhow::Result<()> {
-    let scanner = config
-        .scanner
-        .settings()
-        .map_err(|message| anyhow::anyhow!("config: {message}"))?;
-    let setup = setup_from_config(&config)?;
-    let mut station = Station::start(setup).await?;
-    let notices = std::mem::replace(
-        &mut station.notices,
-        tokio::sync::mpsc::unbounded_channel().1,
-    );
-    let links = UiLinks {
-        core: station.inputs.clone(),
-        view: station.view.clone(),
-        notices,
-        bell: Box::new(ring_bell),
-        frames: None,
-        tracer: Some(station.tracer.clone()),
-    };
-    let options = UiOptions {
-        bell: config.ui.bell,
-        color: std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
-        login_hints: config.ui.login_hints.clone(),
-    };
-    let app = App::new(keymap, station.view.borrow().clone(), options).with_scanner(scanner);
+    run_stations(vec![config], keymap).await
+}
+
+/// One station of those a terminal runs, with its screen state kept while another is shown.
+struct Shown {
+    station: Station,
+    app: App,
+    links: UiLinks,
+}
+
+/// Runs several stations on one terminal (the demo walks a whole line): every station keeps working
+/// in the background; the next-station key shows the next one as it was left.
+pub async fn run_stations(configs: Vec<StationConfig>, keymap: Keymap) -> anyhow::Result<()> {
+    let mut shown: Vec<Shown> = Vec::new();
+    for config in &configs {
+        let scanner = config
+            .scanner
+            .settings()
+            .map_err(|message| anyhow::anyhow!("config: {message}"))?;
+        let mut station = match Station::start(setup_from_config(config)?).await {
+            Ok(station) => station,
+            Err(error) => {
+                for Shown {
+                    station,
+                    app,
+                    links,
+                } in shown
+                {
+                    drop((app, links));
+                    station.shutdown().await;
+                }
+                return Err(error);
+            }
+        };
+        let notices = std::mem::replace(
+            &mut station.notices,
+            tokio::sync::mpsc::unbounded_channel().1,
+        );
+        let links = UiLinks {
+            core: station.inputs.clone(),
+            view: station.view.clone(),
+            notices,
+            bell: Box::new(ring_bell),
+            frames: None,
+            tracer: Some(station.tracer.clone()),
+        };
+        let options = UiOptions {
+            bell: config.ui.bell,
+            color: std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+            login_hints: config.ui.login_hints.clone(),
+        };
+        let app =
+            App::new(keymap.clone(), station.view.borrow().clone(), options).with_scanner(scanner);
+        shown.push(Shown {
+            station,
+            app,
+            links,
+        });
+    }
     let result = match TerminalGuard::enter().context("cannot take over the terminal") {
         Ok(mut guard) => {
-            let input = crossterm::event::EventStream::new();
-            crate::tui::run(&mut guard.terminal, input, app, links).await
+            let mut input = crossterm::event::EventStream::new();
+            let mut current = 0;
+            loop {
+                let Some(Shown { app, links, .. }) = shown.get_mut(current) else {
+                    break Ok(());
+                };
+                match crate::tui::run(&mut guard.terminal, &mut input, app, links).await {
+                    // The next station's first frame is drawn as a diff over this one's: nothing
+                    // to clear.
+                    Ok(Exit::NextStation) => current = (current + 1) % shown.len(),
+                    Ok(Exit::Quit) => break Ok(()),
+                    Err(error) => break Err(error),
+                }
+            }
         }
         Err(error) => Err(error),
     };
-    station.shutdown().await;
+    for Shown {
+        station,
+        app,
+        links,
+    } in shown
+    {
+        // The links hold a sender to the core: let go first, so the core can stop.
+        drop((app, links));
+        station.shutdown().await;
+    }
     result
 }

@@ -28,7 +28,8 @@ enum Commands {
     Central(CentralArgs),
     /// Run a PLC simulator speaking Modbus TCP with Takt's default register map.
     PlcSim(SimArgs),
-    /// Start central, a PLC simulator and a station on this machine, with demo data.
+    /// Start central, three PLC simulators and the three stations of demo line L1 on this
+    /// terminal (F12 walks the line), with demo data.
     Demo(DemoArgs),
     /// Check the tamper-evident event log.
     Audit {
@@ -261,9 +262,10 @@ struct DemoArgs {
     /// Folder for the demo's data (central db, station db, logs, config).
     #[arg(long, default_value = "takt-demo")]
     dir: PathBuf,
-    /// Simulated cycle time per unit, in milliseconds (the plant's OP10 ideal is 4.5 s).
-    #[arg(long, default_value_t = 4500)]
-    cycle_ms: u64,
+    /// Simulated cycle time per unit for every station, in milliseconds. Without it each station
+    /// runs at its plant ideal (OP10 4.5 s, OP20 3.8 s, OP30 3.0 s).
+    #[arg(long)]
+    cycle_ms: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -308,8 +310,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo(args) => {
-            let config = sim_config(args.cycle_ms, 0.02, None)?;
-            takt::demo::run(&args.dir, config)?;
+            let config = sim_config(args.cycle_ms.unwrap_or(4500), 0.02, None)?;
+            let cycle = args.cycle_ms.map(std::time::Duration::from_millis);
+            takt::demo::run(&args.dir, config, cycle)?;
             Ok(ExitCode::SUCCESS)
         }
         Commands::Audit {

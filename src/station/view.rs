@@ -63,6 +63,9 @@ pub struct MaterialLine {
     pub remaining: Option<Quantity>,
     /// Why the permit waits for this material; none when a usable lot is loaded.
     pub problem: Option<String>,
+    /// Lots the previous operation made for this order that wait here, oldest first: the ones
+    /// to scan.
+    pub waiting_lots: Vec<String>,
 }
 
 /// What the operation hands on and how far the current tote is.
@@ -259,6 +262,7 @@ fn material_lines(state: &State, order: Option<&WorkOrder>) -> Vec<MaterialLine>
                     .iter()
                     .find(|m| m.material == line.material)
                     .map(|m| m.why.clone()),
+                waiting_lots: waiting_lots(state, order, &line.material),
             }
         })
         .collect()
@@ -299,6 +303,37 @@ fn output_view(
     })
 }
 
+/// Lots of `material` made upstream for `order` and not used up here, oldest first.
+fn waiting_lots(
+    state: &State,
+    order: &WorkOrder,
+    material: &crate::domain::MaterialId,
+) -> Vec<String> {
+    let mut lots: Vec<(DateTime<Utc>, String)> = known_lots(state)
+        .filter(|lot| &lot.material == material)
+        .filter(|lot| lot.status == crate::domain::LotStatus::Released)
+        .filter(|lot| state.lot_remaining(lot).is_positive())
+        .filter_map(|lot| match &lot.origin {
+            LotOrigin::Produced { work_order, at, .. } if work_order == &order.id => {
+                Some((*at, lot.id.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    lots.sort();
+    lots.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Every lot the station knows: central's records first, then its own.
+fn known_lots(state: &State) -> impl Iterator<Item = &crate::domain::Lot> {
+    state.master.lots.values().chain(
+        state
+            .lots
+            .values()
+            .filter(|lot| !state.master.lots.contains_key(&lot.id)),
+    )
+}
+
 /// Lots the previous operation made for `order` that this station's operation consumes and has not
 /// used up: the work waiting here.
 fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
@@ -307,13 +342,7 @@ fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
     let mut lots = 0;
     let mut units = Quantity::ZERO;
     let mut oldest: Option<DateTime<Utc>> = None;
-    let known = state.master.lots.values().chain(
-        state
-            .lots
-            .values()
-            .filter(|lot| !state.master.lots.contains_key(&lot.id)),
-    );
-    for lot in known {
+    for lot in known_lots(state) {
         let LotOrigin::Produced { work_order, at, .. } = &lot.origin else {
             continue;
         };

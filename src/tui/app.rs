@@ -59,6 +59,8 @@ pub enum Effect {
     },
     Bell,
     Quit,
+    /// Show the next station this terminal runs.
+    NextStation,
 }
 
 pub struct UiOptions {
@@ -294,6 +296,7 @@ impl App {
                 Vec::new()
             }
             KeyCommand::Quit => vec![Effect::Quit],
+            KeyCommand::NextStation => vec![Effect::NextStation],
             KeyCommand::ShowQueue => self.show(Screen::Queue),
             KeyCommand::ShowRun => self.show(Screen::Run),
             KeyCommand::ShowLogin => self.show(Screen::Login),

@@ -157,11 +157,13 @@ pub enum KeyCommand {
     ShowTrace,
     /// On the Trace screen: backward (what is in it) or forward (where it went).
     TraceDirection,
+    /// Show the next station of those this terminal runs (the demo runs a whole line).
+    NextStation,
 }
 
 impl KeyCommand {
     /// Every command.
-    pub const ALL: [KeyCommand; 19] = [
+    pub const ALL: [KeyCommand; 20] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -181,6 +183,7 @@ impl KeyCommand {
         KeyCommand::ScannerTest,
         KeyCommand::ShowTrace,
         KeyCommand::TraceDirection,
+        KeyCommand::NextStation,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -205,6 +208,7 @@ impl KeyCommand {
             KeyCommand::ScannerTest => "scanner-test",
             KeyCommand::ShowTrace => "show-trace",
             KeyCommand::TraceDirection => "trace-direction",
+            KeyCommand::NextStation => "next-station",
         }
     }
 
@@ -235,6 +239,7 @@ impl KeyCommand {
             KeyCommand::ScannerTest => "Scanner test: see what a scanner sends; nothing is booked",
             KeyCommand::ShowTrace => "Trace a lot or serial: what is in it, where it went",
             KeyCommand::TraceDirection => "Trace backward (made from) or forward (went into)",
+            KeyCommand::NextStation => "Next station of the line (demo)",
         }
     }
 
@@ -260,6 +265,7 @@ impl KeyCommand {
             KeyCommand::ScannerTest => "Scanner",
             KeyCommand::ShowTrace => "Trace",
             KeyCommand::TraceDirection => "Direction",
+            KeyCommand::NextStation => "Station",
         }
     }
 
@@ -1596,7 +1602,7 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.ends_with("scanner-test, show-trace, trace-direction, or \"none\" to unbind"),
+            msg.ends_with("show-trace, trace-direction, next-station, or \"none\" to unbind"),
             "{msg}"
         );
     }

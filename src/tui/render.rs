@@ -487,8 +487,15 @@ fn push_materials(
                 line.remaining.map(|q| q.to_string()).unwrap_or_default(),
                 line.unit
             ),
-            (_, Some(why), true) => why.clone(),
-            (_, Some(why), false) => format!("scan a lot ({why})"),
+            (_, Some(why), true) => match line.waiting_lots.first() {
+                Some(first) => first.clone(),
+                None => why.clone(),
+            },
+            (_, Some(why), false) => match line.waiting_lots.as_slice() {
+                [] => format!("scan a lot ({why})"),
+                [one] => format!("scan tote {one}"),
+                [first, rest @ ..] => format!("scan tote {first} (+{} more)", rest.len()),
+            },
             (None, None, _) => String::new(),
         };
         lines.push(Line::from(vec![

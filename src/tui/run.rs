@@ -26,13 +26,23 @@ pub struct UiLinks {
     pub tracer: Option<Tracer>,
 }
 
-/// Runs until the operator quits or the input ends.
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The operator quit, or the input ended.
+    Quit,
+    /// The operator asked for the next station (a terminal running several, like the demo).
+    NextStation,
+}
+
+/// Runs until the operator quits, asks for another station, or the input ends. The app and links
+/// are borrowed so a terminal running several stations can come back to this one as it was.
 pub async fn run<B, S>(
     terminal: &mut Terminal<B>,
     mut input: S,
-    mut app: App,
-    mut links: UiLinks,
-) -> anyhow::Result<()>
+    app: &mut App,
+    links: &mut UiLinks,
+) -> anyhow::Result<Exit>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
@@ -42,7 +52,7 @@ where
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     app.on_view(links.view.borrow_and_update().clone());
-    render_once(terminal, &app, &links)?;
+    render_once(terminal, app, links)?;
     let mut core_stopped = false;
     // Genealogy questions run as tasks of their own: central may take seconds to answer.
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<TraceAnswer>();
@@ -72,7 +82,7 @@ where
                     effects.extend(app.on_event(event, Instant::now()));
                 }
                 Some(Err(error)) => return Err(anyhow::anyhow!("terminal input failed: {error}")),
-                None => return Ok(()),
+                None => return Ok(Exit::Quit),
             },
             _ = tick.tick() => {}
         }
@@ -86,7 +96,8 @@ where
         }
         for effect in effects {
             match effect {
-                Effect::Quit => return Ok(()),
+                Effect::Quit => return Ok(Exit::Quit),
+                Effect::NextStation => return Ok(Exit::NextStation),
                 Effect::Bell => (links.bell)(),
                 Effect::Trace { lot, direction } => match links.tracer.clone() {
                     Some(tracer) => {
@@ -119,7 +130,7 @@ where
                 }
             }
         }
-        render_once(terminal, &app, &links)?;
+        render_once(terminal, app, links)?;
     }
 }
 

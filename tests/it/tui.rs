@@ -19,7 +19,7 @@ pub(crate) struct Ui {
     keys: mpsc::UnboundedSender<std::io::Result<Event>>,
     pub(crate) frames: watch::Receiver<String>,
     bells: Arc<AtomicUsize>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<anyhow::Result<takt::tui::run::Exit>>,
 }
 
 impl Ui {
@@ -51,7 +51,8 @@ impl Ui {
         );
         let task = tokio::spawn(async move {
             let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-            takt::tui::run(&mut terminal, input, app, links).await
+            let (mut app, mut links) = (app, links);
+            takt::tui::run(&mut terminal, input, &mut app, &mut links).await
         });
         Ui {
             keys,
@@ -93,7 +94,10 @@ impl Ui {
             .await
             .expect("the loop ends on F10")
             .expect("ui task");
-        result.expect("ui loop ran cleanly");
+        assert_eq!(
+            result.expect("ui loop ran cleanly"),
+            takt::tui::run::Exit::Quit
+        );
     }
 }
 
@@ -390,4 +394,82 @@ async fn material_is_scanned_in_at_both_tiers_and_a_held_lot_is_refused() {
         ui.quit().await;
         station.shutdown().await;
     }
+}
+
+/// The demo's keymap adds F12: the loop hands the terminal to the next station of the line, and a
+/// station shown again is as it was left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_walks_the_line_with_f12() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut station = offline_station(dir.path()).await;
+    let keymap = Keymap::load(
+        takt::tui::keymap::DEFAULT_KEYMAP,
+        takt::tui::keymap::DEFAULT_KEYMAP_NAME,
+        Some((takt::demo::DEMO_KEYMAP, "keymaps/demo.toml")),
+    )
+    .expect("demo keymap loads over the default");
+    let (keys, mut key_rx) = mpsc::unbounded_channel::<std::io::Result<Event>>();
+    let mut input = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
+    let notices = std::mem::replace(&mut station.notices, mpsc::unbounded_channel().1);
+    let (frames_tx, mut frames) = watch::channel(String::new());
+    let mut links = UiLinks {
+        core: station.inputs.clone(),
+        view: station.view.clone(),
+        notices,
+        bell: Box::new(|| {}),
+        frames: Some(frames_tx),
+        tracer: Some(station.tracer.clone()),
+    };
+    let mut app = App::new(
+        keymap,
+        station.view.borrow().clone(),
+        UiOptions {
+            bell: false,
+            color: false,
+            login_hints: takt::demo::login_hints(),
+        },
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    for c in "EMP-1001".chars() {
+        let _ = keys.send(Ok(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        ))));
+    }
+    let _ = keys.send(Ok(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    ))));
+    let _ = keys.send(Ok(Event::Key(KeyEvent::new(
+        KeyCode::F(12),
+        KeyModifiers::NONE,
+    ))));
+    let exit = tokio::time::timeout(
+        Duration::from_secs(10),
+        takt::tui::run(&mut terminal, &mut input, &mut app, &mut links),
+    )
+    .await
+    .expect("F12 ends the loop")
+    .expect("loop ran cleanly");
+    assert_eq!(exit, takt::tui::run::Exit::NextStation);
+    assert!(frames.borrow_and_update().contains("F12 Station"));
+
+    // Back on this station: the same app, the operator still logged in.
+    crate::support::wait_view(&mut station.view, "logged in", |v| v.operator.is_some()).await;
+    let _ = keys.send(Ok(Event::Key(KeyEvent::new(
+        KeyCode::F(10),
+        KeyModifiers::NONE,
+    ))));
+    let exit = tokio::time::timeout(
+        Duration::from_secs(10),
+        takt::tui::run(&mut terminal, &mut input, &mut app, &mut links),
+    )
+    .await
+    .expect("F10 ends the loop")
+    .expect("loop ran cleanly");
+    assert_eq!(exit, takt::tui::run::Exit::Quit);
+    assert!(app.view.operator.is_some(), "the login survived the walk");
+    // The links hold a sender to the core: let go, so the core can stop.
+    drop(links);
+    station.shutdown().await;
 }
