@@ -100,6 +100,7 @@ fn state(today: NaiveDate) -> State {
                 gtin: gtin.map(str::to_owned),
                 unit: "pc".into(),
                 shelf_life_days: None,
+                other_gtins: Vec::new(),
             },
         );
     }

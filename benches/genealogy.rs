@@ -180,6 +180,7 @@ fn master_records(start: NaiveDate) -> Vec<MasterRecord> {
             gtin: None,
             unit: unit.into(),
             shelf_life_days: None,
+            other_gtins: Vec::new(),
         }));
     }
     let steps = routing()

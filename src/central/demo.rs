@@ -125,6 +125,7 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
             gtin: gtin.map(str::to_owned),
             unit: (*unit).into(),
             shelf_life_days: *shelf_life,
+            other_gtins: Vec::new(),
         })
     }));
 

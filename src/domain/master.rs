@@ -33,6 +33,16 @@ pub struct Material {
     /// Days a lot stays usable after it was made; sets the expiry of a lot whose label carries none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shelf_life_days: Option<u32>,
+    /// Further GTINs of the same material: other pack sizes, a second supplier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_gtins: Vec<String>,
+}
+
+impl Material {
+    /// Whether a label's GTIN names this material.
+    pub fn has_gtin(&self, gtin: &str) -> bool {
+        self.gtin.as_deref() == Some(gtin) || self.other_gtins.iter().any(|other| other == gtin)
+    }
 }
 
 /// Planning status, owned by central. Only a released order may be started.
@@ -274,6 +284,6 @@ impl MasterData {
     pub fn material_by_gtin(&self, gtin: &str) -> Option<&Material> {
         self.materials
             .values()
-            .find(|material| material.gtin.as_deref() == Some(gtin))
+            .find(|material| material.has_gtin(gtin))
     }
 }

@@ -447,3 +447,19 @@ fn a_bin_consumed_per_scan_is_drawn_whole_and_never_runs_out() {
     let kinds = run(&mut state, label("B25-0101", BOX_2, Some("50"))).expect("next bin");
     assert_eq!(kinds.len(), 3, "registered, loaded, consumed: {kinds:?}");
 }
+
+#[test]
+fn a_second_gtin_of_a_material_is_the_same_material() {
+    let mut state = at("L1-S1", "WO-24001");
+    if let Some(casting) = std::sync::Arc::make_mut(&mut state.master)
+        .materials
+        .get_mut(&MaterialId::from("CAST-200"))
+    {
+        // The same casting from a second foundry.
+        casting.other_gtins.push("00401234500036".into());
+    }
+    let kinds = run(&mut state, label("F25-0001", "00401234500036", Some("50"))).expect("loaded");
+    assert!(
+        matches!(&kinds[0], EventKind::LotRegistered { material, .. } if material.as_str() == "CAST-200")
+    );
+}

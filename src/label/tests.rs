@@ -22,6 +22,7 @@ fn master() -> MasterData {
             gtin: None,
             unit: "pc".into(),
             shelf_life_days: None,
+            other_gtins: Vec::new(),
         },
     );
     // The GTIN only on the product: the finished output still gets it.

@@ -353,6 +353,7 @@ mod tests {
                     gtin: gtin.map(str::to_owned),
                     unit: "pc".into(),
                     shelf_life_days: None,
+                    other_gtins: Vec::new(),
                 },
             );
         }
