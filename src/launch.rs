@@ -90,24 +90,26 @@ struct Shown {
 /// Runs several stations on one terminal (the demo walks a whole line): every station keeps working
 /// in the background; the next-station key shows the next one as it was left.
 pub async fn run_stations(configs: Vec<StationConfig>, keymap: Keymap) -> anyhow::Result<()> {
+    // Every config checked before any station starts, so a bad one leaves nothing running.
+    let scanners = configs
+        .iter()
+        .map(|config| {
+            config
+                .scanner
+                .settings()
+                .map_err(|message| anyhow::anyhow!("config: {message}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut shown: Vec<Shown> = Vec::new();
-    for config in &configs {
-        let scanner = config
-            .scanner
-            .settings()
-            .map_err(|message| anyhow::anyhow!("config: {message}"))?;
-        let mut station = match Station::start(setup_from_config(config)?).await {
+    for (config, scanner) in configs.iter().zip(scanners) {
+        let started = match setup_from_config(config) {
+            Ok(setup) => Station::start(setup).await,
+            Err(error) => Err(error),
+        };
+        let mut station = match started {
             Ok(station) => station,
             Err(error) => {
-                for Shown {
-                    station,
-                    app,
-                    links,
-                } in shown
-                {
-                    drop((app, links));
-                    station.shutdown().await;
-                }
+                stop_all(shown).await;
                 return Err(error);
             }
         };
@@ -155,6 +157,11 @@ pub async fn run_stations(configs: Vec<StationConfig>, keymap: Keymap) -> anyhow
         }
         Err(error) => Err(error),
     };
+    stop_all(shown).await;
+    result
+}
+
+async fn stop_all(shown: Vec<Shown>) {
     for Shown {
         station,
         app,
@@ -165,5 +172,4 @@ pub async fn run_stations(configs: Vec<StationConfig>, keymap: Keymap) -> anyhow
         drop((app, links));
         station.shutdown().await;
     }
-    result
 }

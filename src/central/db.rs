@@ -1037,11 +1037,10 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
             operation,
             output,
             form,
-            material,
-            quantity,
             inputs,
             operator,
             next_operation,
+            ..
         } => {
             let at = timestamp(event.at);
             let operator = operator.as_ref().map(|badge| badge.as_str());
@@ -1067,23 +1066,9 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
                 tracing::warn!(%station, seq = event.seq, lot = %output, "an output id was created twice");
                 return Ok(());
             }
-            upsert_record(
-                tx,
-                &MasterRecord::Lot(Lot {
-                    id: output.clone(),
-                    material: material.clone(),
-                    quantity: *quantity,
-                    expiry: None,
-                    status: LotStatus::Released,
-                    status_reason: None,
-                    origin: LotOrigin::Produced {
-                        station: event.station.clone(),
-                        work_order: work_order.clone(),
-                        operation: operation.clone(),
-                        at: event.at,
-                    },
-                }),
-            )?;
+            if let Some(lot) = crate::domain::material::produced_lot(event) {
+                upsert_record(tx, &MasterRecord::Lot(lot))?;
+            }
             tx.prepare_cached(
                 "UPDATE lots SET form = ?2, operator = ?3, next_operation = ?4 WHERE id = ?1",
             )?

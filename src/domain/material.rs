@@ -136,6 +136,16 @@ pub fn missing_materials(state: &State) -> Vec<Missing> {
         .collect()
 }
 
+/// The order material is scanned into: the active one.
+fn order_for_material(state: &State) -> Result<(WorkOrderId, &super::state::Progress), Rejection> {
+    let work_order = state.active.clone().ok_or(Rejection::NoWorkOrderForLot)?;
+    let progress = state
+        .progress
+        .get(&work_order)
+        .ok_or(Rejection::NoWorkOrderForLot)?;
+    Ok((work_order, progress))
+}
+
 /// A scanned lot label while a work order is selected or running: the poka-yoke checks, then the
 /// events that register (if new) and load the lot.
 pub fn load_lot(
@@ -145,11 +155,7 @@ pub fn load_lot(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, Rejection> {
-    let work_order = state.active.clone().ok_or(Rejection::NoWorkOrderForLot)?;
-    let progress = state
-        .progress
-        .get(&work_order)
-        .ok_or(Rejection::NoWorkOrderForLot)?;
+    let (work_order, progress) = order_for_material(state)?;
     if progress.status == ExecStatus::Completed {
         return Err(Rejection::AlreadyCompleted(work_order));
     }
@@ -499,11 +505,7 @@ pub fn consume_keyed(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, Rejection> {
-    let work_order = state.active.clone().ok_or(Rejection::NoWorkOrderForLot)?;
-    let progress = state
-        .progress
-        .get(&work_order)
-        .ok_or(Rejection::NoWorkOrderForLot)?;
+    let (work_order, progress) = order_for_material(state)?;
     let operation = active_operation(state).ok_or(Rejection::NothingLoaded)?;
     let material = progress
         .last_loaded
@@ -529,6 +531,36 @@ pub fn consume_keyed(
             basis: ConsumptionBasis::Keyed,
         },
     }])
+}
+
+/// The lot an `OutputCreated` event makes: released, made at the event's station and time. Station
+/// and central record it from the same event, so they agree on what it is.
+pub fn produced_lot(event: &super::event::Event) -> Option<super::master::Lot> {
+    let EventKind::OutputCreated {
+        work_order,
+        operation,
+        output,
+        material,
+        quantity,
+        ..
+    } = &event.kind
+    else {
+        return None;
+    };
+    Some(super::master::Lot {
+        id: output.clone(),
+        material: material.clone(),
+        quantity: *quantity,
+        expiry: None,
+        status: LotStatus::Released,
+        status_reason: None,
+        origin: super::master::LotOrigin::Produced {
+            station: event.station.clone(),
+            work_order: work_order.clone(),
+            operation: operation.clone(),
+            at: event.at,
+        },
+    })
 }
 
 /// The operation of the active work order here, for screens.

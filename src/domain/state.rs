@@ -312,31 +312,14 @@ pub fn apply(state: &mut State, event: &Event) {
         }
         EventKind::OutputCreated {
             work_order,
-            operation,
-            output,
             form,
-            material,
             quantity,
             ..
         } => {
             state.outputs_made += 1;
-            state.lots.insert(
-                output.clone(),
-                Lot {
-                    id: output.clone(),
-                    material: material.clone(),
-                    quantity: *quantity,
-                    expiry: None,
-                    status: LotStatus::Released,
-                    status_reason: None,
-                    origin: LotOrigin::Produced {
-                        station: event.station.clone(),
-                        work_order: work_order.clone(),
-                        operation: operation.clone(),
-                        at: event.at,
-                    },
-                },
-            );
+            if let Some(lot) = super::material::produced_lot(event) {
+                state.lots.insert(lot.id.clone(), lot);
+            }
             let progress = state
                 .progress
                 .entry(work_order.clone())
