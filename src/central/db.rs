@@ -720,7 +720,18 @@ impl Db {
                 record,
             });
         }
-        let cursor = changes.last().map_or(since, |change| change.version);
+        let last_sent = changes.last().map_or(since, |change| change.version);
+        // A page that is not full has seen every record up to the newest: the cursor moves past the
+        // ones not meant for this station too, so the next pull does not scan them again.
+        let cursor = if more {
+            last_sent
+        } else {
+            let newest: i64 = self
+                .conn
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM master_records")?
+                .query_row([], |row| row.get(0))?;
+            last_sent.max(from_sql_int(newest))
+        };
         Ok(ChangePage {
             changes,
             cursor,
@@ -989,6 +1000,10 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
                 )?;
                 // A supplier lot may be scanned at any station next.
                 dispatch_lot(tx, lot.as_str(), "*")?;
+            } else {
+                // A lot central knows, first seen here (e.g. a tote's label scanned at a station the
+                // routing did not name): from now on its record, and any hold, reach this station.
+                reach_station(tx, lot.as_str(), station)?;
             }
             let operator = match &event.actor {
                 Actor::Operator(badge) => Some(badge.as_str()),
@@ -1007,6 +1022,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
             lot,
             ..
         } => {
+            reach_station(tx, lot.as_str(), station)?;
             // The first load at a station is the lot's start there; later reloads are not.
             tx.prepare_cached(
                 "INSERT INTO lot_loads (lot, station, operation, work_order, first_at)
@@ -1129,6 +1145,29 @@ fn dispatch_lot(tx: &Transaction<'_>, lot: &str, station: &str) -> Result<()> {
         "INSERT INTO lot_dispatch (lot, station) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?
     .execute(params![lot, station])?;
+    Ok(())
+}
+
+/// Makes a known lot's record reach `station` if it did not already: a new dispatch row and a new
+/// version, because the station's cursor may already be past the record's old one.
+fn reach_station(tx: &Transaction<'_>, lot: &str, station: &str) -> Result<()> {
+    let reaches: Option<bool> = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM lot_dispatch WHERE lot = ?1 AND station IN ('*', ?2))
+             FROM master_records WHERE kind = 'lot' AND key = ?1",
+        )?
+        .query_row(params![lot, station], |row| row.get(0))
+        .optional()?;
+    if reaches != Some(false) {
+        // Unknown to central (nothing to send), or already sent to this station.
+        return Ok(());
+    }
+    dispatch_lot(tx, lot, station)?;
+    tx.prepare_cached(
+        "UPDATE master_records SET version = (SELECT MAX(version) + 1 FROM master_records)
+         WHERE kind = 'lot' AND key = ?1",
+    )?
+    .execute(params![lot])?;
     Ok(())
 }
 
@@ -1470,5 +1509,94 @@ mod tests {
             .expect("known");
         assert_eq!(tree.root.children.len(), 1);
         assert_eq!(tree.root.children[0].lot, LotId::from("IN-1"));
+    }
+
+    fn output(id: &str) -> EventKind {
+        EventKind::OutputCreated {
+            work_order: WorkOrderId::from("WO-24001"),
+            operation: OperationId::from("OP10"),
+            output: LotId::from(id),
+            form: OutputForm::Lot,
+            material: MaterialId::from("BC-200-M"),
+            quantity: Quantity::units(20),
+            inputs: vec![LotId::from("C24-1107")],
+            operator: None,
+            next_operation: Some(OperationId::from("OP20")),
+        }
+    }
+
+    fn demo_db(dir: &tempfile::TempDir) -> Db {
+        let mut db = Db::open(&dir.path().join("central.db")).expect("open");
+        let today = DateTime::from_timestamp(1_764_000_000, 0)
+            .unwrap_or_default()
+            .date_naive();
+        db.upsert_master(&crate::central::demo::master_records(today))
+            .expect("demo");
+        db
+    }
+
+    /// A WIP lot routed to L1-S2 only is held at central. A second OP20 station (or any station
+    /// whose BOM has the material) scans its label (AI 240 + 10 + 30): the station does not know
+    /// the lot, so it registers it as a new supplier lot and loads it. Central keeps its (held)
+    /// record but never sends it to that station: the hold never reaches the station using it.
+    #[test]
+    fn a_station_that_registers_a_known_lot_receives_its_record_and_hold() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = demo_db(&dir);
+        let now = Utc::now();
+        db.ingest(
+            &StationId::from("L1-S1"),
+            &chain("L1-S1", vec![output("OUT-1")]),
+            now,
+        )
+        .expect("ingest S1");
+        db.set_lot_hold(&LotId::from("OUT-1"), Some("leak test failed"), now)
+            .expect("hold");
+        let registered = EventKind::LotRegistered {
+            lot: LotId::from("OUT-1"),
+            material: MaterialId::from("BC-200-M"),
+            quantity: Quantity::units(20),
+            expiry: None,
+            gtin: None,
+        };
+        db.ingest(
+            &StationId::from("L1-S2B"),
+            &chain("L1-S2B", vec![registered]),
+            now,
+        )
+        .expect("ingest S2B");
+        let page = db
+            .changes(&StationId::from("L1-S2B"), 0, 10_000, now)
+            .expect("changes");
+        assert!(
+            page.changes.iter().any(|c| matches!(&c.record,
+                MasterRecord::Lot(lot) if lot.id.as_str() == "OUT-1" && lot.status == LotStatus::OnHold)),
+            "L1-S2B uses OUT-1 but will never learn it is on hold"
+        );
+    }
+
+    /// A station that is sent none of the newer records keeps its cursor where it was: every
+    /// pull rescans every lot and serial made plant-wide since (a full scan per pull per station).
+    #[test]
+    fn the_downlink_cursor_moves_past_records_not_meant_for_the_station() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = demo_db(&dir);
+        let now = Utc::now();
+        let start = db
+            .changes(&StationId::from("L1-S1"), 0, 100_000, now)
+            .expect("page")
+            .cursor;
+        let outputs: Vec<EventKind> = (1..=50).map(|n| output(&format!("OUT-{n}"))).collect();
+        db.ingest(&StationId::from("L1-S1"), &chain("L1-S1", outputs), now)
+            .expect("ingest");
+        // 50 totes routed to L1-S2 only: nothing for L1-S1 (nor L1-S3).
+        let page = db
+            .changes(&StationId::from("L1-S3"), start, 500, now)
+            .expect("page");
+        assert!(page.changes.is_empty());
+        assert!(
+            page.cursor > start,
+            "cursor stays at {start}: the next pull scans the same 50 records again"
+        );
     }
 }

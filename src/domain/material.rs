@@ -97,9 +97,9 @@ pub struct Missing {
     pub why: String,
 }
 
-/// Every material of the active operation without a usable lot loaded: the permit waits for these.
-/// Empty when the product has no routing step here (nothing to verify).
-pub fn missing_materials(state: &State) -> Vec<Missing> {
+/// Every material of the active operation without a usable lot loaded at `now`: the permit waits
+/// for these. Empty when the product has no routing step here (nothing to verify).
+pub fn missing_materials(state: &State, now: DateTime<Utc>) -> Vec<Missing> {
     let Some(operation) = active_operation(state) else {
         return Vec::new();
     };
@@ -115,10 +115,17 @@ pub fn missing_materials(state: &State) -> Vec<Missing> {
                 None => "no lot scanned".to_owned(),
                 Some(id) => match state.lot(id) {
                     None => format!("lot {id} is unknown"),
-                    Some(lot) if lot.status != LotStatus::Released => {
+                    // A bin drawn whole at its scan is "used up" by design: only a hold stops it.
+                    Some(lot)
+                        if matches!(lot.status, LotStatus::OnHold | LotStatus::Quarantined)
+                            || (lot.status == LotStatus::Consumed
+                                && line.consumption == Consumption::PerUnit) =>
+                    {
                         format!("lot {id} is {}", lot.status.words())
                     }
-                    // A bin consumed whole at its scan has nothing left to run out of.
+                    Some(lot) if lot.expiry.is_some_and(|expiry| expiry < now.date_naive()) => {
+                        format!("lot {id} has expired")
+                    }
                     Some(lot)
                         if line.consumption == Consumption::PerUnit
                             && state.lot_remaining(lot) < line.quantity_per_unit =>
@@ -518,6 +525,33 @@ pub fn consume_keyed(
         .ok_or(Rejection::NothingLoaded)?;
     if !quantity.is_positive() {
         return Err(Rejection::QuantityNotPositive);
+    }
+    // A keyed draw is material going into the product: the same checks as a scan.
+    let record = state
+        .lot(&lot)
+        .ok_or_else(|| Rejection::UnknownLot(lot.clone()))?;
+    match record.status {
+        LotStatus::OnHold | LotStatus::Quarantined => {
+            return Err(Rejection::LotBlocked {
+                lot,
+                status: record.status,
+                reason: record.status_reason.clone(),
+            });
+        }
+        LotStatus::Released | LotStatus::Consumed => {}
+    }
+    let remaining = state.lot_remaining(record);
+    if quantity > remaining {
+        return Err(Rejection::MoreThanRemains {
+            lot,
+            remaining,
+            unit: state
+                .master
+                .materials
+                .get(&material)
+                .map(|m| m.unit.clone())
+                .unwrap_or_default(),
+        });
     }
     Ok(vec![NewEvent {
         at: now,

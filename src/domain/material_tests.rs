@@ -216,18 +216,18 @@ fn a_lot_whose_label_contradicts_its_record_is_refused() {
 fn the_permit_waits_for_every_material_and_drops_on_a_hold() {
     let mut state = at("L1-S2", "WO-24001");
     run(&mut state, Command::Start).expect("start");
-    let missing: Vec<String> = missing_materials(&state)
+    let missing: Vec<String> = missing_materials(&state, now())
         .iter()
         .map(|m| m.material.to_string())
         .collect();
     assert_eq!(missing, ["BC-200-M", "PST-54", "SEAL-54", "GRS-1"]);
-    assert!(!state.permit_to_run());
+    assert!(!state.permit_to_run(now()));
     run(&mut state, wip("L1-S1-251124-000001", "BC-200-M")).expect("wip lot");
     run(&mut state, label("P24-2201", PST_54, None)).expect("pistons");
     run(&mut state, label("S24-0815", SEAL_54, None)).expect("seals");
-    assert!(!state.permit_to_run(), "grease still missing");
+    assert!(!state.permit_to_run(now()), "grease still missing");
     run(&mut state, label("G24-0101", GRS_1, None)).expect("grease");
-    assert!(state.permit_to_run());
+    assert!(state.permit_to_run(now()));
     assert_eq!(
         refusal(&mut state, label("G24-0101", GRS_1, None)),
         "Lot G24-0101 is already loaded for GRS-1."
@@ -239,8 +239,11 @@ fn the_permit_waits_for_every_material_and_drops_on_a_hold() {
     {
         lot.status = LotStatus::OnHold;
     }
-    assert!(!state.permit_to_run());
-    assert_eq!(missing_materials(&state)[0].why, "lot S24-0815 is on hold");
+    assert!(!state.permit_to_run(now()));
+    assert_eq!(
+        missing_materials(&state, now())[0].why,
+        "lot S24-0815 is on hold"
+    );
 }
 
 #[test]
@@ -259,13 +262,16 @@ fn a_new_supplier_lot_is_registered_then_used_up() {
         }
     ));
     run(&mut state, Command::Start).expect("start");
-    assert!(state.permit_to_run());
+    assert!(state.permit_to_run(now()));
     units(&mut state, 2, 0);
     assert!(
-        !state.permit_to_run(),
+        !state.permit_to_run(now()),
         "two castings used, the lot is empty"
     );
-    assert_eq!(missing_materials(&state)[0].why, "lot C25-0001 is used up");
+    assert_eq!(
+        missing_materials(&state, now())[0].why,
+        "lot C25-0001 is used up"
+    );
     assert_eq!(
         refusal(&mut state, label("C25-0001", CAST_200, Some("2"))),
         "Lot C25-0001 is used up. Scan the next lot."
@@ -429,7 +435,7 @@ fn a_bin_consumed_per_scan_is_drawn_whole_and_never_runs_out() {
     run(&mut state, wip("L1-S2-251124-000001", "BC-200-A")).expect("tote");
     run(&mut state, Command::Start).expect("start");
     assert!(
-        state.permit_to_run(),
+        state.permit_to_run(now()),
         "a consumed bin does not block the permit"
     );
     let kinds = units(&mut state, 2, 0);
@@ -461,5 +467,95 @@ fn a_second_gtin_of_a_material_is_the_same_material() {
     let kinds = run(&mut state, label("F25-0001", "00401234500036", Some("50"))).expect("loaded");
     assert!(
         matches!(&kinds[0], EventKind::LotRegistered { material, .. } if material.as_str() == "CAST-200")
+    );
+}
+
+// ---- review findings (branch `review`) ----
+
+/// Central marks a bin drawn whole at its scan as Consumed (plant-wide usage reached its quantity)
+/// and sends that record to every station; the permit must not drop for a per-scan line.
+#[test]
+fn a_per_scan_bin_marked_consumed_by_central_keeps_the_permit() {
+    let mut state = at("L1-S3", "WO-24001");
+    for bom in std::sync::Arc::make_mut(&mut state.master)
+        .boms
+        .values_mut()
+    {
+        for line in &mut bom.lines {
+            if line.material.as_str() == "BOX-2" {
+                line.consumption = Consumption::PerScan;
+            }
+        }
+    }
+    run(&mut state, label("B25-0100", BOX_2, Some("50"))).expect("bin of boxes");
+    run(&mut state, wip("L1-S2-251124-000001", "BC-200-A")).expect("tote");
+    run(&mut state, Command::Start).expect("start");
+    assert!(state.permit_to_run(now()));
+    // What central sends after ingesting LotRegistered(50) + LotConsumed(50): refresh_used_up.
+    let mut record = state.lots[&LotId::from("B25-0100")].clone();
+    record.status = LotStatus::Consumed;
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(record.id.clone(), record);
+    assert!(
+        state.permit_to_run(now()),
+        "machine stopped by a bin that was meant to be drawn whole: {:?}",
+        missing_materials(&state, now())
+    );
+}
+
+/// A lot that expires while loaded keeps feeding the order: the permit never looks at expiry.
+#[test]
+fn a_loaded_lot_that_expires_drops_the_permit() {
+    let mut state = at("L1-S2", "WO-24001");
+    run(&mut state, Command::Start).expect("start");
+    run(&mut state, wip("L1-S1-251124-000001", "BC-200-M")).expect("wip lot");
+    run(&mut state, label("P24-2201", PST_54, None)).expect("pistons");
+    run(&mut state, label("S24-0815", SEAL_54, None)).expect("seals");
+    run(&mut state, label("G24-0101", GRS_1, None)).expect("grease");
+    assert!(state.permit_to_run(now()));
+    // Next morning: the grease lot's use-by date has passed (or central corrects its expiry).
+    if let Some(lot) = std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .get_mut(&LotId::from("G24-0101"))
+    {
+        lot.expiry = today().checked_sub_days(chrono::Days::new(1));
+    }
+    assert!(
+        !state.permit_to_run(now()),
+        "an expired lot still feeds the machine"
+    );
+}
+
+/// A keyed quantity skips every poka-yoke check: held lot, more than the lot holds.
+#[test]
+fn a_keyed_quantity_from_a_held_or_empty_lot_is_refused() {
+    let mut state = at("L1-S2", "WO-24001");
+    run(&mut state, label("G24-0101", GRS_1, None)).expect("grease (5 kg)");
+    assert!(
+        run(
+            &mut state,
+            Command::ConsumeKeyed {
+                quantity: Quantity::units(500)
+            }
+        )
+        .is_err(),
+        "500 kg keyed from a 5 kg lot was accepted"
+    );
+    if let Some(lot) = std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .get_mut(&LotId::from("G24-0101"))
+    {
+        lot.status = LotStatus::OnHold;
+    }
+    assert!(
+        run(
+            &mut state,
+            Command::ConsumeKeyed {
+                quantity: Quantity::parse("0.1").expect("q")
+            }
+        )
+        .is_err(),
+        "keyed draw from a lot on hold was accepted"
     );
 }

@@ -94,6 +94,14 @@ pub enum Rejection {
     NothingLoaded,
     #[error("A quantity drawn must be more than zero.")]
     QuantityNotPositive,
+    #[error(
+        "Lot {lot} has only {remaining} {unit} left. Key what was really used, or scan the next lot."
+    )]
+    MoreThanRemains {
+        lot: LotId,
+        remaining: super::quantity::Quantity,
+        unit: String,
+    },
     #[error("Lot {lot} is already loaded for {material}.")]
     LotAlreadyLoaded { lot: LotId, material: MaterialId },
 }

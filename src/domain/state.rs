@@ -176,9 +176,9 @@ impl State {
         )
     }
 
-    /// The permit-to-run interlock: a released work order runs, someone is logged in, and every
-    /// material of the operation has a verified lot loaded.
-    pub fn permit_to_run(&self) -> bool {
+    /// The permit-to-run interlock at `now`: a released work order runs, someone is logged in, and
+    /// every material of the operation has a usable lot loaded (released, not expired, not used up).
+    pub fn permit_to_run(&self, now: DateTime<Utc>) -> bool {
         let released = self
             .active
             .as_ref()
@@ -187,7 +187,7 @@ impl State {
         self.session.is_some()
             && self.is_running()
             && released
-            && super::material::missing_materials(self).is_empty()
+            && super::material::missing_materials(self, now).is_empty()
     }
 }
 

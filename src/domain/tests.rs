@@ -190,9 +190,9 @@ fn selecting_and_running_a_work_order() {
         run(&mut state, Command::Pause),
         Err(Rejection::NotRunning("WO-24001".into()))
     );
-    assert!(!state.permit_to_run());
+    assert!(!state.permit_to_run(now()));
     run(&mut state, Command::Start).expect("start");
-    assert!(state.permit_to_run());
+    assert!(state.permit_to_run(now()));
     assert_eq!(
         run(&mut state, Command::Start),
         Err(Rejection::AlreadyRunning("WO-24001".into()))
@@ -202,7 +202,7 @@ fn selecting_and_running_a_work_order() {
         Err(Rejection::AnotherRunning("WO-24001".into()))
     );
     run(&mut state, Command::Pause).expect("pause");
-    assert!(!state.permit_to_run());
+    assert!(!state.permit_to_run(now()));
     // Start on a paused order resumes it.
     assert_eq!(
         run(&mut state, Command::Start),
@@ -233,7 +233,7 @@ fn logout_pauses_a_running_order_and_drops_the_permit() {
     let kinds = run(&mut state, Command::Logout).expect("logout");
     assert_eq!(kinds.len(), 2);
     assert!(matches!(kinds[0], EventKind::WorkOrderPaused { .. }));
-    assert!(!state.permit_to_run());
+    assert!(!state.permit_to_run(now()));
 }
 
 #[test]
@@ -254,7 +254,7 @@ fn a_hold_learned_from_central_blocks_start_and_the_permit() {
     {
         order.status = WorkOrderStatus::OnHold;
     }
-    assert!(!state.permit_to_run());
+    assert!(!state.permit_to_run(now()));
     run(&mut state, Command::Pause).expect("pause is always allowed");
     assert_eq!(
         run(&mut state, Command::Resume),

@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, watch};
 /// The raw printing port of network label printers.
 pub const RAW_PORT: u16 = 9100;
 
-/// Jobs between the core and the printer task; the task empties it even while the printer is down,
-/// so this only fills if the task itself is stuck.
+/// Jobs between the core and the printer task, at the least; the task empties it even while the
+/// printer is down. A station catching up after an outage books hundreds of outputs at once, so the
+/// channel holds a whole queue's worth (see `spawn_printer`).
 const CHANNEL_CAPACITY: usize = 64;
 
 /// Most recent labels kept in the status as not printed.
@@ -271,7 +272,7 @@ pub struct NotQueued {
 /// Starts the printer task on the current tokio runtime. It ends once every sender is dropped and
 /// its queue is empty.
 pub fn spawn_printer(settings: PrinterSettings) -> PrinterHandle {
-    let (jobs, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let (jobs, receiver) = mpsc::channel(settings.queue_limit.max(CHANNEL_CAPACITY));
     let (status_sender, status) = watch::channel(PrinterStatus::new(&settings.sink));
     let task = tokio::spawn(run(settings, receiver, status_sender));
     PrinterHandle { jobs, status, task }

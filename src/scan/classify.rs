@@ -274,6 +274,20 @@ fn from_gs1(message: &Gs1Message, state: &State) -> Result<Scan, ScanError> {
             expiry: date_of(message, "17").or_else(|| date_of(message, "15")),
             produced: date_of(message, "11"),
         })),
+        // A serialised sub-assembly (our material code, or a serial this station knows as a lot)
+        // is material for the next operation, one unit of it.
+        (None, Some(serial))
+            if material.is_some() || state.lot(&LotId::new(serial.as_str())).is_some() =>
+        {
+            Ok(Scan::Lot(LotLabel {
+                lot: LotId::new(serial),
+                gtin,
+                material,
+                quantity: quantity_of(message).or(Some(Quantity::units(1))),
+                expiry: date_of(message, "17").or_else(|| date_of(message, "15")),
+                produced: date_of(message, "11"),
+            }))
+        }
         (None, Some(serial)) => Ok(Scan::Serial {
             serial: LotId::new(serial),
             gtin,
@@ -791,7 +805,9 @@ mod tests {
             let raw = |ai: &str| message.get(ai).map(|e| e.raw.clone());
             match &scan {
                 Scan::Lot(label) => {
-                    assert_eq!(Some(label.lot.to_string()), raw("10"), "{text:?}");
+                    // A lot number, or a serialised sub-assembly's serial with our material code.
+                    let id = raw("10").or_else(|| raw("240").and(raw("21")));
+                    assert_eq!(Some(label.lot.to_string()), id, "{text:?}");
                     assert_eq!(label.gtin, raw("01").or_else(|| raw("02")), "{text:?}");
                 }
                 Scan::Serial { serial, gtin } => {

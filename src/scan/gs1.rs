@@ -347,6 +347,15 @@ pub fn parse_digital_link(uri: &str, today: NaiveDate) -> Result<Gs1Message, Gs1
         if value.contains(GS) {
             return Err(fail(format!("({ai}) contains a control character")));
         }
+        // A segment is one value: a fixed-length one that is longer would spill into a made-up
+        // next element (`/01/<GTIN>10123` is not a GTIN and a lot).
+        if let Some(length) = predefined_length(ai)
+            && value.chars().count() != length
+        {
+            return Err(fail(format!(
+                "/{ai}/{value}: ({ai}) takes exactly {length} characters"
+            )));
+        }
         element_string.push_str(ai);
         element_string.push_str(value);
         if predefined_length(ai).is_none() {
@@ -1313,5 +1322,23 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod digital_link_tests {
+    use super::*;
+
+    /// A Digital Link path segment /01/ must hold exactly one 14-digit GTIN. A 21-digit segment is
+    /// not a GS1 Digital Link; it is silently split into GTIN + lot (10) "12345".
+    #[test]
+    fn an_overlong_gtin_segment_in_a_digital_link_is_refused() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
+        let parsed = parse_digital_link("https://id.example.com/01/004012345000121012345", today);
+        assert!(
+            parsed.is_err(),
+            "accepted as {:?}",
+            parsed.map(|m| m.to_string())
+        );
     }
 }

@@ -189,6 +189,24 @@ mod tests {
     }
 
     #[test]
+    fn a_serialised_sub_assembly_is_material_for_the_next_operation() {
+        let Ok(Scan::Lot(label)) = plain("]C1240BC-200-A\u{1d}21SN000042") else {
+            panic!("not a lot");
+        };
+        assert_eq!(label.lot.as_str(), "SN000042");
+        assert_eq!(
+            label.material.as_ref().map(|m| m.as_str()),
+            Some("BC-200-A")
+        );
+        assert_eq!(label.quantity, Some(Quantity::units(1)));
+        // A finished unit's serial (GTIN, no material code) stays a serial.
+        assert!(matches!(
+            plain("]C10100401234501019\u{1d}21SN000043"),
+            Ok(Scan::Serial { .. })
+        ));
+    }
+
+    #[test]
     fn never_panics_on_any_text() {
         let samples = [
             "",

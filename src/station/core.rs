@@ -81,6 +81,8 @@ pub struct Core {
     plc_write_failing: bool,
     patterns: scan::Patterns,
     duplicate_window: chrono::Duration,
+    /// A write failed and state could not be read back: reload before the next decision.
+    state_unknown: bool,
     /// Labels of new outputs go here; none when no printer is configured.
     printer: Option<Printer>,
 }
@@ -122,6 +124,7 @@ impl Core {
             plc_write_failing: false,
             patterns: scan::Patterns::default(),
             duplicate_window: DUPLICATE_SCAN_WINDOW,
+            state_unknown: false,
             printer: None,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
@@ -174,6 +177,30 @@ impl Core {
 
     /// Handles one input; what the operator should read comes back as a notice (also sent to the UI).
     pub fn handle(&mut self, input: CoreInput) -> Option<Notice> {
+        if self.state_unknown {
+            // Memory may be ahead of disk: nothing is decided on it until disk is read again.
+            let settings = self.state.settings.clone();
+            match self.store.load_state() {
+                Ok(state) => {
+                    self.state = state;
+                    self.state.settings = settings;
+                    self.state_unknown = false;
+                    tracing::info!("state read back from disk after a failed write");
+                }
+                Err(error) => {
+                    // Machine samples keep coming: say it once, as a failed count write would.
+                    if matches!(input, CoreInput::Plc(_)) {
+                        if self.plc_write_failing {
+                            return None;
+                        }
+                        self.plc_write_failing = true;
+                    }
+                    let notice = self.write_failed(error);
+                    let _ = self.outputs.notices.send(notice.clone());
+                    return Some(notice);
+                }
+            }
+        }
         let notice = match input {
             CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
             CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
@@ -278,7 +305,7 @@ impl Core {
                 for event in &sealed {
                     tracing::info!(seq = event.seq, kind = event.kind.name(), actor = %event.actor, "recorded");
                 }
-                Notice::new(Level::Ok, describe(&sealed, &self.state), now)
+                Notice::new(Level::Ok, describe(&sealed, &self.state, now), now)
             }
             Err(error) => self.write_failed(error),
         }
@@ -294,7 +321,14 @@ impl Core {
     }
 
     fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<crate::domain::Event>, StoreError> {
-        let sealed = self.store.append(&mut self.state, events)?;
+        let sealed = match self.store.append(&mut self.state, events) {
+            Ok(sealed) => sealed,
+            Err(error @ StoreError::StateUnknown { .. }) => {
+                self.state_unknown = true;
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(last) = sealed.last() {
             self.outputs.appended.send_replace(last.seq);
         }
@@ -308,10 +342,12 @@ impl Core {
         let Some(printer) = &self.printer else {
             return;
         };
+        let mut not_queued = Vec::new();
+        let mut last_why = String::new();
         for event in sealed {
-            if !matches!(event.kind, crate::domain::EventKind::OutputCreated { .. }) {
+            let crate::domain::EventKind::OutputCreated { output, .. } = &event.kind else {
                 continue;
-            }
+            };
             let queued = LabelJob::from_output(event, &self.state.master)
                 .map_err(|error| error.to_string())
                 .and_then(|job| {
@@ -321,13 +357,21 @@ impl Core {
                         .map_err(|_| "the printer task is not keeping up".to_owned())
                 });
             if let Err(why) = queued {
-                tracing::warn!(seq = event.seq, %why, "label not queued");
-                let _ = self.outputs.notices.send(Notice::new(
-                    Level::Error,
-                    format!("Label for event {} not printed: {why}.", event.seq),
-                    self.clock.now(),
-                ));
+                tracing::warn!(seq = event.seq, %output, %why, "label not queued");
+                not_queued.push(output.to_string());
+                last_why = why;
             }
+        }
+        // One notice (one bell) for a batch, however many labels it lost.
+        if let Some(first) = not_queued.first() {
+            let _ = self.outputs.notices.send(Notice::new(
+                Level::Error,
+                format!(
+                    "{} label(s) not printed ({last_why}), from {first}: reprint them.",
+                    not_queued.len()
+                ),
+                self.clock.now(),
+            ));
         }
     }
 
@@ -476,7 +520,7 @@ impl Core {
                 let active_after = self.active_planning_status();
                 match (active_before, active_after) {
                     (Some((id, before)), Some((_, after))) if before != after => Some(Notice::new(
-                        if self.state.permit_to_run() || !self.state.is_running() {
+                        if self.state.permit_to_run(now) || !self.state.is_running() {
                             Level::Info
                         } else {
                             Level::Error
@@ -539,7 +583,7 @@ impl Core {
         self.view.last_seq = last_seq;
         self.view.backlog = last_seq.saturating_sub(self.acked_through);
         let outputs = PlcOutputs {
-            permit: self.state.permit_to_run(),
+            permit: self.state.permit_to_run(self.view.now),
             work_order_numeric: self
                 .state
                 .active

@@ -34,9 +34,9 @@ impl Notice {
 }
 
 /// Whether the machine now has its permit, and if not, which materials it waits for.
-fn machine_release(state: &State) -> String {
-    match missing_materials(state).as_slice() {
-        [] if state.permit_to_run() => " The machine is released.".to_owned(),
+fn machine_release(state: &State, now: DateTime<Utc>) -> String {
+    match missing_materials(state, now).as_slice() {
+        [] if state.permit_to_run(now) => " The machine is released.".to_owned(),
         [] => String::new(),
         missing => format!(
             " The machine waits for material: scan {}.",
@@ -54,7 +54,8 @@ fn list_missing(missing: &[Missing]) -> String {
 }
 
 /// Operator words for what a command just recorded, read from the events and the state after them.
-pub fn describe(events: &[Event], state: &State) -> String {
+/// `now` is when it was recorded: whether a lot has expired depends on it.
+pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
     let sentences: Vec<String> = events
         .iter()
         .map(|event| match &event.kind {
@@ -72,10 +73,10 @@ pub fn describe(events: &[Event], state: &State) -> String {
                 format!("{work_order}{what} selected. Scan @START to run it.")
             }
             EventKind::WorkOrderStarted { work_order } => {
-                format!("{work_order} started.{}", machine_release(state))
+                format!("{work_order} started.{}", machine_release(state, now))
             }
             EventKind::WorkOrderResumed { work_order } => {
-                format!("{work_order} resumed.{}", machine_release(state))
+                format!("{work_order} resumed.{}", machine_release(state, now))
             }
             EventKind::WorkOrderPaused { work_order } => {
                 format!("{work_order} paused. The machine stops after this cycle.")
@@ -94,9 +95,9 @@ pub fn describe(events: &[Event], state: &State) -> String {
             EventKind::LotRegistered { lot, .. } => format!("New lot {lot} registered."),
             EventKind::LotLoaded { lot, material, .. } => {
                 let running = if state.is_running() {
-                    machine_release(state)
+                    machine_release(state, now)
                 } else {
-                    match missing_materials(state).as_slice() {
+                    match missing_materials(state, now).as_slice() {
                         [] => " All materials verified: scan @START.".to_owned(),
                         missing => format!(" Still to scan: {}.", list_missing(missing)),
                     }

@@ -198,7 +198,7 @@ impl View {
                 operation: order
                     .and_then(|o| state.master.step_at(&o.product, &state.station))
                     .map(|step| format!("{} {}", step.operation, step.name)),
-                materials: material_lines(state, order),
+                materials: material_lines(state, order, self.now),
                 output: output_view(state, order, progress),
             }
         });
@@ -232,7 +232,11 @@ impl View {
     }
 }
 
-fn material_lines(state: &State, order: Option<&WorkOrder>) -> Vec<MaterialLine> {
+fn material_lines(
+    state: &State,
+    order: Option<&WorkOrder>,
+    now: DateTime<Utc>,
+) -> Vec<MaterialLine> {
     let Some(order) = order else {
         return Vec::new();
     };
@@ -242,7 +246,7 @@ fn material_lines(state: &State, order: Option<&WorkOrder>) -> Vec<MaterialLine>
     let Some(bom) = state.master.bom(&order.product, &step.operation) else {
         return Vec::new();
     };
-    let missing = missing_materials(state);
+    let missing = missing_materials(state, now);
     let loaded = state.progress.get(&order.id).map(|p| &p.loaded);
     bom.lines
         .iter()

@@ -6,56 +6,44 @@ use super::{Result, Store, StoreError};
 use crate::domain::{Event, EventKind, LotId, LotOrigin, OutputForm, State};
 use crate::genealogy::{Reached, Walk, unknown_node};
 use crate::protocol::{Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, NodeOrigin, TraceDirection};
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-
-/// One output made here, with what it was made from.
-struct Made {
-    event: Event,
-    inputs: Vec<LotId>,
-}
+use rusqlite::{OptionalExtension, params};
+use std::collections::{HashSet, VecDeque};
 
 impl Store {
     /// The genealogy of `lot` from this station's log, or `None` when the station never heard of it.
+    /// Walks the indexed links table, so it costs the size of the tree, not of the log.
     pub fn local_genealogy(
         &self,
         state: &State,
         lot: &LotId,
         direction: TraceDirection,
     ) -> Result<Option<Genealogy>> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT body FROM event_log WHERE kind = 'output_created'")?;
-        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-        let mut made: BTreeMap<LotId, Made> = BTreeMap::new();
-        let mut used_in: BTreeMap<LotId, BTreeSet<LotId>> = BTreeMap::new();
-        for body in rows {
-            let event: Event = serde_json::from_str(&body?)
-                .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
-            if let EventKind::OutputCreated { output, inputs, .. } = &event.kind {
-                for input in inputs {
-                    used_in
-                        .entry(input.clone())
-                        .or_default()
-                        .insert(output.clone());
-                }
-                let inputs = inputs.clone();
-                made.insert(output.clone(), Made { event, inputs });
+        let links_sql = match direction {
+            TraceDirection::Backward => {
+                "SELECT input FROM output_edge WHERE output = ?1 ORDER BY input"
             }
-        }
-        if state.lot(lot).is_none() && !made.contains_key(lot) && !used_in.contains_key(lot) {
-            return Ok(None);
-        }
-        let links = |from: &LotId| -> Vec<LotId> {
-            match direction {
-                TraceDirection::Backward => {
-                    made.get(from).map(|m| m.inputs.clone()).unwrap_or_default()
-                }
-                TraceDirection::Forward => used_in
-                    .get(from)
-                    .map(|outputs| outputs.iter().cloned().collect())
-                    .unwrap_or_default(),
+            TraceDirection::Forward => {
+                "SELECT output FROM output_edge WHERE input = ?1 ORDER BY output"
             }
         };
+        let mut links_of = self.conn.prepare_cached(links_sql)?;
+        let mut links = |from: &LotId| -> Result<Vec<LotId>> {
+            let rows = links_of.query_map(params![from.as_str()], |row| row.get::<_, String>(0))?;
+            rows.map(|row| row.map(LotId::new).map_err(StoreError::from))
+                .collect()
+        };
+        let made = self.made_here(lot)?;
+        let root_links = links(lot)?;
+        if state.lot(lot).is_none() && made.is_none() && root_links.is_empty() {
+            // Made from nothing here and feeding nothing here: maybe an input only.
+            let used: bool = self
+                .conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM output_edge WHERE input = ?1)")?
+                .query_row(params![lot.as_str()], |row| row.get(0))?;
+            if !used {
+                return Ok(None);
+            }
+        }
         // Breadth first, each lot expanded once: a corrupt log with a cycle cannot loop.
         let mut rows = vec![Reached {
             parent: None,
@@ -69,7 +57,7 @@ impl Store {
             if !expanded.insert(from.clone()) {
                 continue;
             }
-            let next = links(&from);
+            let next = links(&from)?;
             if depth >= MAX_GENEALOGY_DEPTH {
                 if !next.is_empty() {
                     beyond.insert(from);
@@ -88,15 +76,32 @@ impl Store {
         let mut walk = Walk::new(lot.clone(), direction, MAX_GENEALOGY_DEPTH, rows);
         walk.beyond = beyond;
         for id in walk.lots() {
-            let node = facts(state, &id, made.get(&id));
-            walk.facts.insert(id, node);
+            let made = self.made_here(&id)?;
+            walk.facts
+                .insert(id.clone(), facts(state, &id, made.as_ref()));
         }
         Ok(Some(walk.build()))
+    }
+
+    /// The event that made `lot` here, if this station made it.
+    fn made_here(&self, lot: &LotId) -> Result<Option<Event>> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT e.body FROM output_edge o JOIN event_log e ON e.seq = o.seq
+                 WHERE o.output = ?1 LIMIT 1",
+            )?
+            .query_row(params![lot.as_str()], |row| row.get(0))
+            .optional()?;
+        body.map(|body| {
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))
+        })
+        .transpose()
     }
 }
 
 /// What the station knows of one lot, as a childless node.
-fn facts(state: &State, lot: &LotId, made: Option<&Made>) -> GenealogyNode {
+fn facts(state: &State, lot: &LotId, made: Option<&Event>) -> GenealogyNode {
     let known = state.lot(lot);
     let mut node = unknown_node(lot.clone());
     if let Some(known) = known {
@@ -125,7 +130,7 @@ fn facts(state: &State, lot: &LotId, made: Option<&Made>) -> GenealogyNode {
             },
         };
     }
-    if let Some(Made { event, .. }) = made
+    if let Some(event) = made
         && let EventKind::OutputCreated {
             work_order,
             operation,

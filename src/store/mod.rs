@@ -35,6 +35,10 @@ pub enum StoreError {
         "database schema version {found} is newer than this program knows ({known}); upgrade takt"
     )]
     TooNew { found: i64, known: i64 },
+    /// A write failed and the state could not be read back either: memory may be ahead of disk
+    /// until [`Store::load_state`] succeeds again.
+    #[error("{write}; and the state could not be read back ({read})")]
+    StateUnknown { write: String, read: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -192,9 +196,10 @@ impl Store {
                         state.settings = settings;
                         Err(error)
                     }
-                    Err(reload) => Err(StoreError::Corrupt(format!(
-                        "{error}; and state could not be read back: {reload}"
-                    ))),
+                    Err(reload) => Err(StoreError::StateUnknown {
+                        write: error.to_string(),
+                        read: reload.to_string(),
+                    }),
                 }
             }
         }

@@ -99,6 +99,21 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             inputs
         ])?;
     }
+    for event in events {
+        if let EventKind::OutputCreated { output, inputs, .. } = &event.kind {
+            for input in inputs {
+                tx.prepare_cached(
+                    "INSERT INTO output_edge (output, input, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (output, input) DO NOTHING",
+                )?
+                .execute(params![
+                    output.as_str(),
+                    input.as_str(),
+                    event.seq as i64
+                ])?;
+            }
+        }
+    }
     let lots: BTreeSet<&LotId> = events
         .iter()
         .filter_map(|event| match &event.kind {

@@ -72,7 +72,8 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO sync_state (id) VALUES (1);
     "#,
     // 2: material flow: lots loaded per work order, the open (part-filled) output, lots known only
-    // here, what was drawn from each lot, and the output counter that numbers new output ids.
+    // here, what was drawn from each lot, the output counter that numbers new output ids, and the
+    // genealogy links of the outputs made here.
     r#"
     CREATE TABLE loaded_lot (
         work_order TEXT NOT NULL,
@@ -95,5 +96,14 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE work_order_progress ADD COLUMN last_loaded TEXT;
+    -- Genealogy links of the outputs made here, both ways indexed, for the Trace screen.
+    CREATE TABLE output_edge (
+        output TEXT NOT NULL,
+        input  TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        PRIMARY KEY (output, input)
+    );
+    CREATE INDEX output_edge_input ON output_edge(input);
+    CREATE INDEX output_edge_seq ON output_edge(seq);
     "#,
 ];

@@ -354,3 +354,22 @@ async fn a_station_prints_the_label_of_each_output_it_makes() {
     station.shutdown().await;
     sim.shutdown().await;
 }
+
+/// A station catching up after an outage books hundreds of outputs in one go: every label is
+/// queued (none refused by a small channel), and all are printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_outputs_queues_every_label() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("labels.zpl");
+    let handle = spawn_printer(PrinterSettings {
+        queue_limit: 300,
+        ..settings(Sink::File(path.clone()))
+    });
+    for n in 0..250 {
+        assert!(handle.submit(job(n)).is_ok(), "label {n} refused");
+    }
+    let mut status = handle.status.clone();
+    wait_status(&mut status, "all printed", |s| s.printed == 250).await;
+    let written = std::fs::read_to_string(&path).expect("label file");
+    assert_eq!(written.matches("^XZ").count(), 250);
+}
