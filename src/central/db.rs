@@ -976,28 +976,13 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
         EventKind::WorkOrderCompleted { work_order, .. } => {
             set_status(tx, work_order.as_str(), station, "completed", now)?;
         }
-        EventKind::LotRegistered {
-            lot,
-            material,
-            quantity,
-            expiry,
-            ..
-        } => {
+        EventKind::LotRegistered { lot, .. } => {
             // Central's record wins: a lot it already knows (imported, held, or registered by
             // another station first) keeps its record, and only the sighting is noted.
             if load_lot_record(tx, lot.as_str())?.is_none() {
-                upsert_record(
-                    tx,
-                    &MasterRecord::Lot(Lot {
-                        id: lot.clone(),
-                        material: material.clone(),
-                        quantity: *quantity,
-                        expiry: *expiry,
-                        status: LotStatus::Released,
-                        status_reason: None,
-                        origin: LotOrigin::Supplier,
-                    }),
-                )?;
+                if let Some(record) = crate::domain::material::registered_lot(event) {
+                    upsert_record(tx, &MasterRecord::Lot(record))?;
+                }
                 // A supplier lot may be scanned at any station next.
                 dispatch_lot(tx, lot.as_str(), "*")?;
             } else {

@@ -567,6 +567,29 @@ pub fn consume_keyed(
     }])
 }
 
+/// The supplier lot a `LotRegistered` event makes known: released, as its label described it.
+pub fn registered_lot(event: &super::event::Event) -> Option<super::master::Lot> {
+    let EventKind::LotRegistered {
+        lot,
+        material,
+        quantity,
+        expiry,
+        ..
+    } = &event.kind
+    else {
+        return None;
+    };
+    Some(super::master::Lot {
+        id: lot.clone(),
+        material: material.clone(),
+        quantity: *quantity,
+        expiry: *expiry,
+        status: LotStatus::Released,
+        status_reason: None,
+        origin: super::master::LotOrigin::Supplier,
+    })
+}
+
 /// The lot an `OutputCreated` event makes: released, made at the event's station and time. Station
 /// and central record it from the same event, so they agree on what it is.
 pub fn produced_lot(event: &super::event::Event) -> Option<super::master::Lot> {

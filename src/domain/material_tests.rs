@@ -99,6 +99,20 @@ fn wip(lot: &str, material: &str) -> Command {
     }
 }
 
+/// Boxes drawn whole when their bin is scanned, not per unit.
+fn boxes_per_scan(state: &mut State) {
+    for bom in std::sync::Arc::make_mut(&mut state.master)
+        .boms
+        .values_mut()
+    {
+        for line in &mut bom.lines {
+            if line.material.as_str() == "BOX-2" {
+                line.consumption = Consumption::PerScan;
+            }
+        }
+    }
+}
+
 fn refusal(state: &mut State, command: Command) -> String {
     match run(state, command) {
         Err(rejection) => rejection.to_string(),
@@ -417,16 +431,7 @@ fn a_keyed_quantity_is_drawn_from_the_lot_loaded_last() {
 #[test]
 fn a_bin_consumed_per_scan_is_drawn_whole_and_never_runs_out() {
     let mut state = at("L1-S3", "WO-24001");
-    for bom in std::sync::Arc::make_mut(&mut state.master)
-        .boms
-        .values_mut()
-    {
-        for line in &mut bom.lines {
-            if line.material.as_str() == "BOX-2" {
-                line.consumption = Consumption::PerScan;
-            }
-        }
-    }
+    boxes_per_scan(&mut state);
     let kinds = run(&mut state, label("B25-0100", BOX_2, Some("50"))).expect("bin of boxes");
     assert!(
         matches!(kinds.last(), Some(EventKind::LotConsumed { basis: ConsumptionBasis::Label, quantity, .. })
@@ -477,16 +482,7 @@ fn a_second_gtin_of_a_material_is_the_same_material() {
 #[test]
 fn a_per_scan_bin_marked_consumed_by_central_keeps_the_permit() {
     let mut state = at("L1-S3", "WO-24001");
-    for bom in std::sync::Arc::make_mut(&mut state.master)
-        .boms
-        .values_mut()
-    {
-        for line in &mut bom.lines {
-            if line.material.as_str() == "BOX-2" {
-                line.consumption = Consumption::PerScan;
-            }
-        }
-    }
+    boxes_per_scan(&mut state);
     run(&mut state, label("B25-0100", BOX_2, Some("50"))).expect("bin of boxes");
     run(&mut state, wip("L1-S2-251124-000001", "BC-200-A")).expect("tote");
     run(&mut state, Command::Start).expect("start");

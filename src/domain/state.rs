@@ -3,7 +3,7 @@
 
 use super::event::{Event, EventKind, OutputForm};
 use super::ids::{Badge, LotId, MaterialId, StationId, WorkOrderId};
-use super::master::{Lot, LotOrigin, LotStatus, MasterData};
+use super::master::{Lot, MasterData};
 use super::quantity::Quantity;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -272,25 +272,10 @@ pub fn apply(state: &mut State, event: &Event) {
             });
         }
         EventKind::ScanRefused { .. } => {}
-        EventKind::LotRegistered {
-            lot,
-            material,
-            quantity,
-            expiry,
-            ..
-        } => {
-            state.lots.insert(
-                lot.clone(),
-                Lot {
-                    id: lot.clone(),
-                    material: material.clone(),
-                    quantity: *quantity,
-                    expiry: *expiry,
-                    status: LotStatus::Released,
-                    status_reason: None,
-                    origin: LotOrigin::Supplier,
-                },
-            );
+        EventKind::LotRegistered { .. } => {
+            if let Some(lot) = super::material::registered_lot(event) {
+                state.lots.insert(lot.id.clone(), lot);
+            }
         }
         EventKind::LotLoaded {
             work_order,
