@@ -28,7 +28,7 @@ use takt::domain::{
 use takt::protocol::{Genealogy, MasterRecord, TraceDirection};
 
 /// Bump when the generated plant changes, so a stale cached database is not reused.
-const PLANT_VERSION: u32 = 1;
+const PLANT_VERSION: u32 = 2;
 const UNITS_PER_LINE: u64 = 44_000;
 const LINES: [&str; 2] = ["L1", "L2"];
 const UNITS_PER_WORK_ORDER: u64 = 1_000;
@@ -434,6 +434,7 @@ fn run_station(
                     inputs,
                     operator: Some(operator),
                     next_operation: next_op.map(OperationId::from),
+                    machine_state: Some("running".into()),
                 },
             );
             made.push(Made {

@@ -189,8 +189,8 @@ pub struct GenealogyNode {
     pub origin: NodeOrigin,
     /// Who made it (the operator logged in at the station), or who first scanned a supplier lot.
     pub operator: Option<Badge>,
-    /// The machine's state when it was made. Always `None` for now: central does not project
-    /// machine-state events yet.
+    /// The machine's state when it was made (PackML, in words: "running"); `None` for supplier
+    /// lots and for a part-filled tote closed by a person.
     pub machine_state: Option<String>,
     /// Inspections of this lot. Always empty for now: inspection events arrive with a later issue,
     /// which will give this list its element type.

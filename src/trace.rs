@@ -267,6 +267,9 @@ fn render_node(out: &mut String, node: &GenealogyNode, level: usize) {
     if let Some(operator) = &node.operator {
         let _ = write!(line, " by {operator}");
     }
+    if let Some(state) = &node.machine_state {
+        let _ = write!(line, ", machine {state}");
+    }
     if let Some(waiting) = &node.waiting {
         let _ = write!(
             line,

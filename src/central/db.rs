@@ -112,7 +112,9 @@ const MIGRATIONS: &[&str] = &[
         operation      TEXT,
         created_at     TEXT,
         operator       TEXT,
-        next_operation TEXT
+        next_operation TEXT,
+        -- The machine's state when an output was made (PackML, in words).
+        machine_state  TEXT
     );
 
     CREATE TABLE lot_edges (
@@ -586,7 +588,12 @@ impl Db {
             status_reason,
             origin,
             operator: operator.map(Badge::new),
-            machine_state: None,
+            machine_state: self
+                .conn
+                .prepare_cached("SELECT machine_state FROM lots WHERE id = ?1")?
+                .query_row(params![lot.as_str()], |row| row.get(0))
+                .optional()?
+                .flatten(),
             inspections: Vec::new(),
             waiting,
             repeated: false,
@@ -1041,6 +1048,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
             inputs,
             operator,
             next_operation,
+            machine_state,
             ..
         } => {
             let at = timestamp(event.at);
@@ -1071,7 +1079,8 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
                 upsert_record(tx, &MasterRecord::Lot(lot))?;
             }
             tx.prepare_cached(
-                "UPDATE lots SET form = ?2, operator = ?3, next_operation = ?4 WHERE id = ?1",
+                "UPDATE lots SET form = ?2, operator = ?3, next_operation = ?4, machine_state = ?5
+                 WHERE id = ?1",
             )?
             .execute(params![
                 output.as_str(),
@@ -1080,7 +1089,8 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
                     OutputForm::Serial => "serial",
                 },
                 operator,
-                next_operation.as_ref().map(|op| op.as_str())
+                next_operation.as_ref().map(|op| op.as_str()),
+                machine_state.as_deref()
             ])?;
             if let Some(next) = next_operation {
                 for target in next_stations(tx, work_order, next)? {
@@ -1439,6 +1449,7 @@ mod tests {
                     inputs: vec![LotId::from("IN-1")],
                     operator: None,
                     next_operation: None,
+                    machine_state: None,
                 },
                 EventKind::LotConsumed {
                     work_order: WorkOrderId::from("WO-1"),
@@ -1507,6 +1518,7 @@ mod tests {
             inputs: vec![LotId::from("C24-1107")],
             operator: None,
             next_operation: Some(OperationId::from("OP20")),
+            machine_state: None,
         }
     }
 

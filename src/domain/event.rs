@@ -174,6 +174,10 @@ pub enum EventKind {
         inputs: Vec<LotId>,
         operator: Option<Badge>,
         next_operation: Option<OperationId>,
+        /// The machine's PackML state, in words, when the units were counted ("running");
+        /// absent when the output was closed by a person (a part-filled tote at completion).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        machine_state: Option<String>,
     },
 }
 

@@ -5,6 +5,7 @@
 use super::event::{Actor, ConsumptionBasis, Entry, EventKind, NewEvent, OutputForm};
 use super::ids::{LotId, MaterialId, OperationId, WorkOrderId};
 use super::master::{BomLine, Consumption, LotStatus, OutputKind, RoutingStep};
+use super::plc::PackMlState;
 use super::quantity::Quantity;
 use super::rejection::Rejection;
 use super::state::{ExecStatus, State};
@@ -372,6 +373,7 @@ pub fn after_units(
     work_order: &WorkOrderId,
     produced: u64,
     rejected: u64,
+    machine: Option<PackMlState>,
     now: DateTime<Utc>,
 ) -> Vec<NewEvent> {
     let mut events = Vec::new();
@@ -419,7 +421,7 @@ pub fn after_units(
         OutputKind::Lot { .. } => Vec::new(),
     };
     events.extend(
-        outputs(state, work_order, step, &sizes, now)
+        outputs(state, work_order, step, &sizes, machine, now)
             .into_iter()
             .map(|kind| NewEvent {
                 at: now,
@@ -447,7 +449,9 @@ pub fn close_open_output(
         .get(work_order)
         .map_or(0, |progress| progress.open_output.units);
     match step.output {
-        OutputKind::Lot { .. } if units > 0 => outputs(state, work_order, step, &[units], now),
+        OutputKind::Lot { .. } if units > 0 => {
+            outputs(state, work_order, step, &[units], None, now)
+        }
         _ => Vec::new(),
     }
 }
@@ -457,6 +461,7 @@ fn outputs(
     work_order: &WorkOrderId,
     step: &RoutingStep,
     sizes: &[u64],
+    machine: Option<PackMlState>,
     now: DateTime<Utc>,
 ) -> Vec<EventKind> {
     let Some(progress) = state.progress.get(work_order) else {
@@ -496,6 +501,7 @@ fn outputs(
                 inputs: inputs.clone(),
                 operator: operator.clone(),
                 next_operation: next_operation.clone(),
+                machine_state: machine.map(PackMlState::words),
             };
             // After the first output only the lots still loaded feed the next one.
             inputs = progress.loaded.values().cloned().collect();

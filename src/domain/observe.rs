@@ -25,7 +25,14 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
                 produced,
                 rejected,
                 ..
-            } => Some(after_units(state, work_order, *produced, *rejected, now)),
+            } => Some(after_units(
+                state,
+                work_order,
+                *produced,
+                *rejected,
+                Some(sample.state),
+                now,
+            )),
             _ => None,
         })
         .flatten()

@@ -206,6 +206,7 @@ fn from_output_takes_names_units_and_gtins_from_master_data() {
                 inputs: vec![],
                 operator: None,
                 next_operation: None,
+                machine_state: None,
             },
         },
         StationId::from("L1-S3"),

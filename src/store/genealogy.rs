@@ -138,11 +138,13 @@ fn facts(state: &State, lot: &LotId, made: Option<&Event>) -> GenealogyNode {
             material,
             quantity,
             operator,
+            machine_state,
             ..
         } = &event.kind
     {
         node.form = *form;
         node.operator = operator.clone();
+        node.machine_state = machine_state.clone();
         node.origin = NodeOrigin::Produced {
             station: event.station.clone(),
             work_order: work_order.clone(),

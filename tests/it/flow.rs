@@ -298,6 +298,7 @@ async fn three_stations_build_calipers_and_central_traces_them() {
         back.root.operator.as_ref().map(|b| b.as_str()),
         Some("EMP-2001")
     );
+    assert_eq!(back.root.machine_state.as_deref(), Some("running"));
     // The machined tote waited at OP20 from its making to its first load there.
     assert!(
         back.waiting_by_operation

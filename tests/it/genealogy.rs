@@ -245,6 +245,7 @@ fn output(
         inputs: inputs.iter().map(|id| LotId::from(*id)).collect(),
         operator: Some(Badge::from(operator)),
         next_operation: next.map(OperationId::from),
+        machine_state: None,
     }
 }
 

@@ -234,6 +234,7 @@ fn output_event(station: &str, operation: &str, material: &str, form: OutputForm
                 inputs: vec![LotId::from("C24-1107")],
                 operator: None,
                 next_operation: None,
+                machine_state: None,
             },
         },
         StationId::from(station),
