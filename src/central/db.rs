@@ -477,12 +477,13 @@ impl Db {
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<String>,
         );
         let row: Option<Row> = self
             .conn
             .prepare_cached(
                 "SELECT material, quantity, form, status, status_reason, origin, station, work_order,
-                        operation, created_at, operator, next_operation
+                        operation, created_at, operator, next_operation, machine_state
                  FROM lots WHERE id = ?1",
             )?
             .query_row(params![lot.as_str()], |row| {
@@ -499,6 +500,7 @@ impl Db {
                     row.get(9)?,
                     row.get(10)?,
                     row.get(11)?,
+                    row.get(12)?,
                 ))
             })
             .optional()?;
@@ -515,6 +517,7 @@ impl Db {
             created_at,
             operator,
             next_operation,
+            machine_state,
         )) = row
         else {
             return Ok(genealogy::unknown_node(lot.clone()));
@@ -588,12 +591,7 @@ impl Db {
             status_reason,
             origin,
             operator: operator.map(Badge::new),
-            machine_state: self
-                .conn
-                .prepare_cached("SELECT machine_state FROM lots WHERE id = ?1")?
-                .query_row(params![lot.as_str()], |row| row.get(0))
-                .optional()?
-                .flatten(),
+            machine_state,
             inspections: Vec::new(),
             waiting,
             repeated: false,
