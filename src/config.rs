@@ -29,6 +29,18 @@ poll_interval_ms = 250
 request_timeout_ms = 1000
 connect_timeout_ms = 3000
 
+# The register map: Takt's default (README) unless overridden, signal by signal. Each signal takes
+# address, kind ("holding", "input", "coil", "discrete"), width ("u16", "u32", "i32", "f32"),
+# word_order ("high_first", "low_first") and scale (value = raw x scale). For example:
+# [plc.map.fields.processed]
+# kind = "input"
+# address = 300
+# word_order = "low_first"
+# A PLC with its own state codes maps them to PackML states:
+# [plc.map.states]
+# "1" = "stopped"
+# "3" = "execute"
+
 [central]
 # The central backend. Leave url empty to run stand-alone (events wait in the local log).
 url = "http://127.0.0.1:8080"
@@ -177,6 +189,7 @@ pub struct PlcSection {
     pub poll_interval_ms: u64,
     pub request_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    pub map: crate::plc::MapSection,
 }
 
 impl Default for PlcSection {
@@ -187,6 +200,7 @@ impl Default for PlcSection {
             poll_interval_ms: 250,
             request_timeout_ms: 1000,
             connect_timeout_ms: 3000,
+            map: crate::plc::MapSection::default(),
         }
     }
 }
@@ -405,6 +419,7 @@ impl StationConfig {
                 self.plc.address
             ));
         }
+        crate::plc::StatusLayout::new(&self.plc.map).map_err(|e| e.to_string())?;
         if !(50..=5000).contains(&self.plc.poll_interval_ms) {
             return Err(format!(
                 "[plc] poll_interval_ms = {}: choose between 50 and 5000",
@@ -573,5 +588,27 @@ mod tests {
 
         let error = StationConfig::parse("station = [", Path::new("s.toml")).expect_err("bad toml");
         assert!(error.to_string().contains("line 1"), "{error}");
+
+        for (map, words) in [
+            ("[plc.map.fields.speed]\naddress = 1\n", "no such signal"),
+            (
+                "[plc.map.fields.recipe]\naddress = 12\n",
+                "overlap at holding register 12",
+            ),
+            ("[plc.map.fields.processed]\nadress = 12\n", "adress"),
+            (
+                "[plc.map.states]\n\"1\" = \"sprinting\"\n",
+                "not a PackML state",
+            ),
+        ] {
+            let error =
+                StationConfig::parse(&format!("station = \"L1-S1\"\n{map}"), Path::new("s.toml"))
+                    .expect_err(map)
+                    .to_string();
+            assert!(
+                error.contains("s.toml") && error.contains(words),
+                "{map}: {error}"
+            );
+        }
     }
 }

@@ -36,7 +36,11 @@ pub fn load_keymap(config: &StationConfig) -> anyhow::Result<Keymap> {
 /// The station set-up a configuration describes.
 pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup> {
     let station = StationId::new(config.station.clone());
+    let layout = crate::plc::StatusLayout::new(&config.plc.map)
+        .map_err(|error| anyhow::anyhow!("config: {error}"))?;
+    let counter_bits = layout.counter_bits();
     let plc = PollerConfig {
+        layout,
         address: config.plc.address.clone(),
         unit_id: config.plc.unit_id,
         poll_interval: config.poll_interval(),
@@ -71,6 +75,7 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
                 i64::try_from(config.output.duplicate_scan_window_ms).unwrap_or(1500),
             ),
             printer: Some(crate::label::PrinterSettings::from_config(&config.printer)),
+            counter_bits,
         },
     })
 }

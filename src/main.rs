@@ -433,6 +433,12 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
             args.config.display(),
             config.station
         );
+        let layout = takt::plc::StatusLayout::new(&config.plc.map)?;
+        println!(
+            "PLC reads per poll: {}; counters wrap at {} bits.",
+            layout.describe(),
+            layout.counter_bits()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let _log = takt::logging::to_file(&config.log_dir())?;

@@ -87,8 +87,13 @@ fn count_units(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
             defective_total: sample.defective,
         })];
     };
-    let produced = sample.processed.wrapping_sub(baseline.processed);
-    let rejected = sample.defective.wrapping_sub(baseline.defective);
+    // Deltas wrap at the counters' own width: a 16-bit counter goes 65535 → 0, not to 2^32.
+    let mask = match state.settings.counter_bits {
+        16 => u32::from(u16::MAX),
+        _ => u32::MAX,
+    };
+    let produced = sample.processed.wrapping_sub(baseline.processed) & mask;
+    let rejected = sample.defective.wrapping_sub(baseline.defective) & mask;
     let processed_continues = produced <= MAX_PLAUSIBLE_COUNTER_STEP;
     let defective_continues = rejected <= MAX_PLAUSIBLE_COUNTER_STEP;
     // A new boot epoch means the PLC restarted and its counters began again at zero (DESIGN §6):
@@ -122,6 +127,6 @@ fn count_units(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
     vec![units(
         produced,
         booked,
-        baseline.defective.wrapping_add(booked),
+        baseline.defective.wrapping_add(booked) & mask,
     )]
 }

@@ -74,6 +74,31 @@ impl PackMlState {
         }
     }
 
+    /// The state a PackML name means (`execute`, `idle`, …), for PLCs with their own codes.
+    pub fn from_name(name: &str) -> Option<Self> {
+        use PackMlState::*;
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "clearing" => Clearing,
+            "stopped" => Stopped,
+            "starting" => Starting,
+            "idle" => Idle,
+            "suspended" => Suspended,
+            "execute" => Execute,
+            "stopping" => Stopping,
+            "aborting" => Aborting,
+            "aborted" => Aborted,
+            "holding" => Holding,
+            "held" => Held,
+            "unholding" => Unholding,
+            "suspending" => Suspending,
+            "unsuspending" => Unsuspending,
+            "resetting" => Resetting,
+            "completing" => Completing,
+            "complete" => Complete,
+            _ => return None,
+        })
+    }
+
     /// Plain words for the screen.
     pub fn words(self) -> String {
         use PackMlState::*;

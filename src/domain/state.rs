@@ -126,12 +126,15 @@ pub struct State {
 pub struct Settings {
     /// How output ids are made; see [`super::material::output_id`].
     pub output_id_pattern: String,
+    /// The width the PLC's unit counters wrap at: 16 or 32 bits.
+    pub counter_bits: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             output_id_pattern: super::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
+            counter_bits: 32,
         }
     }
 }

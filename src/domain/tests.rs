@@ -453,3 +453,32 @@ fn units_without_an_active_order_are_kept_unassigned() {
     apply_all(&mut state, events);
     assert_eq!(state.unassigned_produced, 2);
 }
+
+#[test]
+fn sixteen_bit_counters_wrap_at_sixteen_bits() {
+    let mut state = plant();
+    state.settings.counter_bits = 16;
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+    state.counters = Some(CounterBaseline {
+        epoch: 7,
+        processed: 65_534,
+        defective: 65_535,
+    });
+    // 65534 → 3 is five units at 16 bits (a u32 delta would read it as a reset).
+    let events = observe(&state, &sample(7, 3, 0), now());
+    assert_eq!(produced(&events), vec![(5, 1)]);
+    apply_all(&mut state, events);
+    assert_eq!(
+        state.counters.map(|c| (c.processed, c.defective)),
+        Some((3, 0)),
+        "the booked reject wraps the defective baseline at 16 bits too"
+    );
+}

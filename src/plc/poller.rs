@@ -19,10 +19,11 @@ use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_modbus::client::{Client, Context};
 use tokio_modbus::{Request, Response, Slave};
 
+use super::layout::{Chunk, RegisterKind, StatusLayout};
 use super::map::{RegisterMap, u32_to_words};
 use crate::domain::plc::PlcSample;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollerConfig {
     /// "host:port"; resolved at every connect so a DNS change is picked up.
     pub address: String,
@@ -36,6 +37,8 @@ pub struct PollerConfig {
     /// is stuck: the poller stops moving the station heartbeat and writes permit 0, so the PLC
     /// stops a machine nobody is recording. `None` trusts the outputs forever (tools, tests).
     pub core_watchdog: Option<Duration>,
+    /// Where the status signals are and how to read them (`[plc.map]`).
+    pub layout: StatusLayout,
 }
 
 impl Default for PollerConfig {
@@ -50,6 +53,7 @@ impl Default for PollerConfig {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
             core_watchdog: Some(Duration::from_secs(3)),
+            layout: StatusLayout::default(),
         }
     }
 }
@@ -272,10 +276,11 @@ impl Link<'_> {
             }
 
             let sample = match self.read_status().await {
-                Ok(words) => self
-                    .map
-                    .decode_status(&words)
-                    .map_err(|err| Fault::Exception(format!("decode status block: {err}"))),
+                Ok(reads) => self
+                    .config
+                    .layout
+                    .decode(&reads)
+                    .map_err(|err| Fault::Exception(format!("decode status: {err}"))),
                 Err(fault) => Err(fault),
             };
             match sample {
@@ -332,20 +337,46 @@ impl Link<'_> {
             .map_err(|_| ())
     }
 
-    async fn read_status(&mut self) -> Result<Vec<u16>, Fault> {
-        const WHAT: &str = "read status block";
-        let (start, len) = (self.map.status_start, self.map.status_len);
-        match self
-            .call(WHAT, Request::ReadHoldingRegisters(start, len))
-            .await?
-        {
-            Response::ReadHoldingRegisters(words) if words.len() == usize::from(len) => Ok(words),
-            Response::ReadHoldingRegisters(words) => Err(bad_reply(
-                WHAT,
-                format!("{} registers, asked for {len}", words.len()),
-            )),
-            other => Err(bad_reply(WHAT, format!("{other:?}"))),
+    /// Every read of the layout's plan, in order; bits come back as 0 or 1.
+    async fn read_status(&mut self) -> Result<Vec<Vec<u16>>, Fault> {
+        let plan: Vec<Chunk> = self.config.layout.plan().to_vec();
+        let mut reads = Vec::with_capacity(plan.len());
+        for chunk in plan {
+            reads.push(self.read_chunk(chunk).await?);
         }
+        Ok(reads)
+    }
+
+    async fn read_chunk(&mut self, chunk: Chunk) -> Result<Vec<u16>, Fault> {
+        const WHAT: &str = "read status block";
+        let Chunk { kind, start, count } = chunk;
+        let request = match kind {
+            RegisterKind::Holding => Request::ReadHoldingRegisters(start, count),
+            RegisterKind::Input => Request::ReadInputRegisters(start, count),
+            RegisterKind::Coil => Request::ReadCoils(start, count),
+            RegisterKind::Discrete => Request::ReadDiscreteInputs(start, count),
+        };
+        let wanted = usize::from(count);
+        let words: Vec<u16> = match self.call(WHAT, request).await? {
+            Response::ReadHoldingRegisters(words) | Response::ReadInputRegisters(words) => words,
+            // Bits come padded to whole bytes: keep the ones asked for.
+            Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits) => {
+                bits.into_iter().take(wanted).map(u16::from).collect()
+            }
+            other => return Err(bad_reply(WHAT, format!("{other:?}"))),
+        };
+        if words.len() != wanted {
+            // A short reply is a desynchronised or broken link, never data.
+            return Err(bad_reply(
+                WHAT,
+                format!(
+                    "{} values from {} {start}, asked for {count}",
+                    words.len(),
+                    kind.words()
+                ),
+            ));
+        }
+        Ok(words)
     }
 
     async fn write_commands(&mut self, heartbeat: u16, wanted: PlcOutputs) -> Result<(), Fault> {

@@ -166,6 +166,11 @@ impl Core {
         self.duplicate_window = duplicate_window;
     }
 
+    /// The width the PLC's unit counters wrap at, from the register map (16 or 32).
+    pub fn set_counter_bits(&mut self, bits: u32) {
+        self.state.settings.counter_bits = bits;
+    }
+
     /// Every output made from now on gets its label sent to this printer task.
     pub fn attach_printer(
         &mut self,

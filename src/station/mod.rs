@@ -46,6 +46,8 @@ pub struct StationOptions {
     pub duplicate_window: chrono::Duration,
     /// None: labels are not printed.
     pub printer: Option<crate::label::PrinterSettings>,
+    /// The width the PLC's unit counters wrap at (16 or 32), from the register map.
+    pub counter_bits: u32,
 }
 
 impl Default for StationOptions {
@@ -55,6 +57,7 @@ impl Default for StationOptions {
             output_id_pattern: crate::domain::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
             duplicate_window: self::core::DUPLICATE_SCAN_WINDOW,
             printer: None,
+            counter_bits: 32,
         }
     }
 }
@@ -106,6 +109,7 @@ impl Station {
             options.output_id_pattern,
             options.duplicate_window,
         );
+        core.set_counter_bits(options.counter_bits);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer
             && printer.sink != crate::label::Sink::None

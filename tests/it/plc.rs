@@ -43,6 +43,7 @@ fn poller_config(address: SocketAddr) -> PollerConfig {
         backoff_max: Duration::from_millis(400),
         // These tests play the core by hand and do not refresh the outputs at every poll.
         core_watchdog: None,
+        layout: takt::plc::StatusLayout::default(),
     }
 }
 
@@ -364,6 +365,9 @@ enum Broken {
     /// Reads answered with fewer registers than asked (trips a debug_assert in tokio-modbus's
     /// `Reader`, which the poller must not use).
     ShortReads,
+    /// Not broken, but foreign: counters in input registers 300.. low word first, a stop bit as a
+    /// discrete input, its own state code 3 for running.
+    Foreign,
 }
 
 impl tokio_modbus::server::Service for Broken {
@@ -387,6 +391,28 @@ impl tokio_modbus::server::Service for Broken {
                 Ok(Response::WriteSingleRegister(a, w))
             }
             (Broken::ShortReads, _) => Err(ExceptionCode::IllegalFunction),
+            (Broken::Foreign, Request::ReadHoldingRegisters(start, n)) => {
+                let mut words = vec![0u16; usize::from(n)];
+                // Its own code 3 means running.
+                if let Some(word) = words.get_mut(usize::from(3u16.saturating_sub(start))) {
+                    *word = 3;
+                }
+                Ok(Response::ReadHoldingRegisters(words))
+            }
+            (Broken::Foreign, Request::ReadInputRegisters(300, 4)) => {
+                // processed 70 000 = 0x0001_1170 and defective 5, low word first.
+                Ok(Response::ReadInputRegisters(vec![0x1170, 0x0001, 5, 0]))
+            }
+            (Broken::Foreign, Request::ReadDiscreteInputs(7, 1)) => {
+                Ok(Response::ReadDiscreteInputs(vec![true]))
+            }
+            (Broken::Foreign, Request::WriteSingleRegister(a, w)) => {
+                Ok(Response::WriteSingleRegister(a, w))
+            }
+            (Broken::Foreign, Request::WriteMultipleRegisters(a, words)) => Ok(
+                Response::WriteMultipleRegisters(a, u16::try_from(words.len()).unwrap_or(0)),
+            ),
+            (Broken::Foreign, _) => Err(ExceptionCode::IllegalDataAddress),
         })
     }
 }
@@ -432,7 +458,10 @@ async fn a_short_reply_drops_the_link_without_panicking() {
     let (addr, server) = spawn_broken(Broken::ShortReads).await;
     let mut st = start_poller(addr);
     let (error, _) = st.link_down().await;
-    assert!(error.contains("63 registers, asked for 64"), "{error}");
+    assert!(
+        error.contains("23 values from holding register 0, asked for 24"),
+        "{error}"
+    );
     // And it reconnects to try again.
     st.next("reconnect", |e| {
         matches!(e, PlcEvent::Connected { .. }).then_some(())
@@ -494,4 +523,53 @@ async fn a_stuck_core_loses_the_permit_and_the_line_stops() {
     );
     st.stop().await;
     sim.shutdown().await;
+}
+
+/// A PLC that does not speak our map: the station reads it through a `[plc.map]` layout (input
+/// registers, swapped word order, a discrete input, its own state code).
+#[tokio::test]
+async fn a_foreign_map_is_read_through_the_configured_layout() {
+    let (addr, server) = spawn_broken(Broken::Foreign).await;
+    let section: takt::plc::MapSection = toml::from_str(
+        r#"
+        [fields.processed]
+        kind = "input"
+        address = 300
+        word_order = "low_first"
+        [fields.defective]
+        kind = "input"
+        address = 302
+        word_order = "low_first"
+        [fields.stop_reason]
+        kind = "discrete"
+        address = 7
+        [states]
+        "3" = "execute"
+        "#,
+    )
+    .expect("map section");
+    let (outputs, outputs_rx) = watch::channel(PlcOutputs::default());
+    let (events_tx, events) = mpsc::channel(64);
+    let config = PollerConfig {
+        layout: takt::plc::StatusLayout::new(&section).expect("layout"),
+        ..poller_config(addr)
+    };
+    let task = spawn_poller(config, outputs_rx, events_tx);
+    let mut st = Station {
+        outputs,
+        events,
+        task,
+    };
+    let sample = st
+        .next("a sample", |e| match e {
+            PlcEvent::Sample(sample) => Some(*sample),
+            _ => None,
+        })
+        .await;
+    assert_eq!(sample.processed, 70_000);
+    assert_eq!(sample.defective, 5);
+    assert_eq!(sample.stop_reason, 1);
+    assert_eq!(sample.state, PackMlState::Execute);
+    st.stop().await;
+    server.abort();
 }

@@ -1,0 +1,682 @@
+//! The status signals as a station reads them: every field's register type, address, width, word
+//! order and scale, and the PLC's state enumeration, starting from the default map of DESIGN.md §6
+//! and overridden per station in `station.toml`, so PLCs that do not speak our map can be read.
+//!
+//! A layout turns into a read plan (as few requests as the Modbus limits allow: 125 registers or
+//! 2000 bits each) and decodes what those requests returned into a [`PlcSample`].
+
+use super::map::RegisterMap;
+use crate::domain::plc::{PackMlState, PlcSample};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Most registers one read (FC3/FC4) may ask for.
+pub const MAX_REGISTERS_PER_READ: u16 = 125;
+/// Most bits one read (FC1/FC2) may ask for.
+pub const MAX_BITS_PER_READ: u16 = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterKind {
+    Holding,
+    Input,
+    Coil,
+    Discrete,
+}
+
+impl RegisterKind {
+    fn is_bit(self) -> bool {
+        matches!(self, RegisterKind::Coil | RegisterKind::Discrete)
+    }
+
+    fn limit(self) -> u16 {
+        if self.is_bit() {
+            MAX_BITS_PER_READ
+        } else {
+            MAX_REGISTERS_PER_READ
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            RegisterKind::Holding => "holding register",
+            RegisterKind::Input => "input register",
+            RegisterKind::Coil => "coil",
+            RegisterKind::Discrete => "discrete input",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Width {
+    U16,
+    U32,
+    I32,
+    F32,
+}
+
+impl Width {
+    fn registers(self) -> u16 {
+        match self {
+            Width::U16 => 1,
+            Width::U32 | Width::I32 | Width::F32 => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WordOrder {
+    /// The first register holds the high word (Modicon order; our default).
+    HighFirst,
+    /// The first register holds the low word (many Siemens and Allen-Bradley gateways).
+    LowFirst,
+}
+
+/// Where one signal lives and how to read it: `value = raw × scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Field {
+    pub kind: RegisterKind,
+    pub address: u16,
+    pub width: Width,
+    pub word_order: WordOrder,
+    pub scale: f64,
+}
+
+impl Field {
+    fn holding(address: u16, width: Width) -> Field {
+        Field {
+            kind: RegisterKind::Holding,
+            address,
+            width,
+            word_order: WordOrder::HighFirst,
+            scale: 1.0,
+        }
+    }
+
+    fn span(&self) -> u16 {
+        if self.kind.is_bit() {
+            1
+        } else {
+            self.width.registers()
+        }
+    }
+}
+
+/// The status signals, by name (the names the config uses).
+pub const FIELD_NAMES: [&str; 16] = [
+    "map_version",
+    "heartbeat",
+    "epoch",
+    "state",
+    "unit_mode",
+    "stop_reason",
+    "warning",
+    "interlock_bits",
+    "stacklight_bits",
+    "speed_x100",
+    "processed",
+    "defective",
+    "consumed",
+    "cycles",
+    "last_cycle_ms",
+    "recipe",
+];
+
+/// Counters: whole numbers that only count up; their width sets where they wrap.
+const COUNTERS: [&str; 4] = ["processed", "defective", "consumed", "cycles"];
+
+/// One override from `[plc.map.fields.NAME]`; what is left out keeps the default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldOverride {
+    pub address: Option<u16>,
+    pub kind: Option<RegisterKind>,
+    pub width: Option<Width>,
+    pub word_order: Option<WordOrder>,
+    pub scale: Option<f64>,
+}
+
+/// `[plc.map]` in the station config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapSection {
+    pub fields: BTreeMap<String, FieldOverride>,
+    /// The PLC's own state codes and the PackML state each means (`"3" = "execute"`). Empty: the
+    /// PLC numbers states as PackML TR88 does.
+    pub states: BTreeMap<String, String>,
+}
+
+/// A read request of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub kind: RegisterKind,
+    pub start: u16,
+    pub count: u16,
+}
+
+/// The station's view of the status block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLayout {
+    fields: BTreeMap<&'static str, Field>,
+    /// PLC code → PackML state; empty means TR88 numbering.
+    states: BTreeMap<u16, PackMlState>,
+    plan: Vec<Chunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("[plc.map.fields.{0}]: no such signal; the signals are {names}", names = FIELD_NAMES.join(", "))]
+    UnknownField(String),
+    #[error("[plc.map.fields.{field}]: {problem}")]
+    Field { field: String, problem: String },
+    #[error("[plc.map.fields]: {first} and {second} overlap at {kind} {address}")]
+    Overlap {
+        first: String,
+        second: String,
+        kind: &'static str,
+        address: u16,
+    },
+    #[error("[plc.map.states]: {0}")]
+    State(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("read {kind} {start}..+{count}: {got} values, asked for {count}")]
+    Length {
+        kind: &'static str,
+        start: u16,
+        count: u16,
+        got: usize,
+    },
+    #[error("{0} is not in what was read")]
+    Missing(&'static str),
+}
+
+impl Default for StatusLayout {
+    fn default() -> Self {
+        StatusLayout::new(&MapSection::default()).unwrap_or_else(|_| StatusLayout {
+            fields: BTreeMap::new(),
+            states: BTreeMap::new(),
+            plan: Vec::new(),
+        })
+    }
+}
+
+impl StatusLayout {
+    /// The default map with the station's overrides, checked: known names, sane widths and
+    /// scales, no two signals sharing a register, a state table naming PackML states.
+    pub fn new(section: &MapSection) -> Result<StatusLayout, LayoutError> {
+        let defaults = RegisterMap::default().status;
+        let mut fields: BTreeMap<&'static str, Field> = BTreeMap::new();
+        let short = [
+            ("map_version", defaults.map_version),
+            ("heartbeat", defaults.heartbeat),
+            ("epoch", defaults.epoch),
+            ("state", defaults.state),
+            ("unit_mode", defaults.unit_mode),
+            ("stop_reason", defaults.stop_reason),
+            ("warning", defaults.warning),
+            ("interlock_bits", defaults.interlock_bits),
+            ("stacklight_bits", defaults.stacklight_bits),
+        ];
+        let long = [
+            ("speed_x100", defaults.speed_x100),
+            ("processed", defaults.processed),
+            ("defective", defaults.defective),
+            ("consumed", defaults.consumed),
+            ("cycles", defaults.cycles),
+            ("last_cycle_ms", defaults.last_cycle_ms),
+            ("recipe", defaults.recipe),
+        ];
+        for (name, address) in short {
+            fields.insert(name, Field::holding(address, Width::U16));
+        }
+        for (name, address) in long {
+            fields.insert(name, Field::holding(address, Width::U32));
+        }
+        for (name, change) in &section.fields {
+            let Some(key) = FIELD_NAMES.iter().find(|known| *known == name) else {
+                return Err(LayoutError::UnknownField(name.clone()));
+            };
+            let field = fields
+                .get_mut(key)
+                .ok_or_else(|| LayoutError::UnknownField(name.clone()))?;
+            if let Some(address) = change.address {
+                field.address = address;
+            }
+            if let Some(kind) = change.kind {
+                field.kind = kind;
+            }
+            if let Some(width) = change.width {
+                field.width = width;
+            }
+            if let Some(order) = change.word_order {
+                field.word_order = order;
+            }
+            if let Some(scale) = change.scale {
+                field.scale = scale;
+            }
+        }
+        for (name, field) in &fields {
+            check_field(name, field)?;
+        }
+        check_overlaps(&fields)?;
+        let states = section
+            .states
+            .iter()
+            .map(|(code, state)| {
+                let code: u16 = code.trim().parse().map_err(|_| {
+                    LayoutError::State(format!("{code:?} is not a state code (0 to 65535)"))
+                })?;
+                let state = PackMlState::from_name(state).ok_or_else(|| {
+                    LayoutError::State(format!(
+                        "{state:?} is not a PackML state (e.g. execute, idle, stopped, held, suspended, aborted, complete)"
+                    ))
+                })?;
+                Ok((code, state))
+            })
+            .collect::<Result<BTreeMap<_, _>, LayoutError>>()?;
+        let plan = plan(&fields);
+        Ok(StatusLayout {
+            fields,
+            states,
+            plan,
+        })
+    }
+
+    /// The reads one poll makes, in order.
+    pub fn plan(&self) -> &[Chunk] {
+        &self.plan
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.get(name)
+    }
+
+    /// Decodes the answers to [`Self::plan`], one per chunk, in order (bits as 0 or 1).
+    pub fn decode(&self, reads: &[Vec<u16>]) -> Result<PlcSample, DecodeError> {
+        if reads.len() != self.plan.len() {
+            return Err(DecodeError::Missing("a planned read"));
+        }
+        for (chunk, words) in self.plan.iter().zip(reads) {
+            if words.len() != usize::from(chunk.count) {
+                return Err(DecodeError::Length {
+                    kind: chunk.kind.words(),
+                    start: chunk.start,
+                    count: chunk.count,
+                    got: words.len(),
+                });
+            }
+        }
+        let raw = |name: &'static str| -> Result<(Field, u32), DecodeError> {
+            let field = *self.fields.get(name).ok_or(DecodeError::Missing(name))?;
+            let word = |address: u16| -> Result<u16, DecodeError> {
+                self.plan
+                    .iter()
+                    .zip(reads)
+                    .find(|(chunk, _)| {
+                        chunk.kind == field.kind
+                            && address >= chunk.start
+                            && address < chunk.start.saturating_add(chunk.count)
+                    })
+                    .and_then(|(chunk, words)| words.get(usize::from(address - chunk.start)))
+                    .copied()
+                    .ok_or(DecodeError::Missing(name))
+            };
+            let first = word(field.address)?;
+            let bits = match field.span() {
+                1 => u32::from(first),
+                _ => {
+                    let second = word(field.address.saturating_add(1))?;
+                    match field.word_order {
+                        WordOrder::HighFirst => (u32::from(first) << 16) | u32::from(second),
+                        WordOrder::LowFirst => (u32::from(second) << 16) | u32::from(first),
+                    }
+                }
+            };
+            Ok((field, bits))
+        };
+        // A value in engineering terms: the raw bits as their width says, times the scale.
+        let value = |name: &'static str| -> Result<f64, DecodeError> {
+            let (field, bits) = raw(name)?;
+            let number = match field.width {
+                Width::U16 | Width::U32 => f64::from(bits),
+                Width::I32 => f64::from(bits as i32),
+                Width::F32 => f64::from(f32::from_bits(bits)),
+            };
+            Ok(number * field.scale)
+        };
+        let small =
+            |name: &'static str| -> Result<u16, DecodeError> { Ok(clamp_u16(value(name)?)) };
+        let large =
+            |name: &'static str| -> Result<u32, DecodeError> { Ok(clamp_u32(value(name)?)) };
+        // Counters keep their raw bits: they wrap at their width, never through a float.
+        let counter = |name: &'static str| -> Result<u32, DecodeError> { Ok(raw(name)?.1) };
+        let code = small("state")?;
+        let state = if self.states.is_empty() {
+            PackMlState::from_code(code)
+        } else {
+            self.states
+                .get(&code)
+                .copied()
+                .unwrap_or(PackMlState::Other(code))
+        };
+        Ok(PlcSample {
+            map_version: small("map_version")?,
+            heartbeat: small("heartbeat")?,
+            epoch: small("epoch")?,
+            state,
+            unit_mode: small("unit_mode")?,
+            stop_reason: small("stop_reason")?,
+            warning: small("warning")?,
+            interlock_bits: small("interlock_bits")?,
+            stacklight_bits: small("stacklight_bits")?,
+            speed_x100: large("speed_x100")?,
+            processed: counter("processed")?,
+            defective: counter("defective")?,
+            consumed: counter("consumed")?,
+            cycles: counter("cycles")?,
+            last_cycle_ms: large("last_cycle_ms")?,
+            recipe: large("recipe")?,
+        })
+    }
+
+    /// The width the unit counters wrap at (16 or 32 bits).
+    pub fn counter_bits(&self) -> u32 {
+        match self.fields.get("processed").map(|f| f.width) {
+            Some(Width::U16) => 16,
+            _ => 32,
+        }
+    }
+
+    /// The plan in words, for `--check-config`.
+    pub fn describe(&self) -> String {
+        self.plan
+            .iter()
+            .map(|chunk| {
+                format!(
+                    "{} {}..{} ({} {})",
+                    chunk.kind.words(),
+                    chunk.start,
+                    u32::from(chunk.start) + u32::from(chunk.count) - 1,
+                    chunk.count,
+                    if chunk.kind.is_bit() {
+                        "bits"
+                    } else {
+                        "registers"
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn clamp_u16(value: f64) -> u16 {
+    if value.is_finite() {
+        value.round().clamp(0.0, f64::from(u16::MAX)) as u16
+    } else {
+        0
+    }
+}
+
+fn clamp_u32(value: f64) -> u32 {
+    if value.is_finite() {
+        value.round().clamp(0.0, f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
+}
+
+fn check_field(name: &str, field: &Field) -> Result<(), LayoutError> {
+    let problem = |problem: String| LayoutError::Field {
+        field: name.to_owned(),
+        problem,
+    };
+    if field.kind.is_bit() && field.width != Width::U16 {
+        return Err(problem(format!(
+            "a {} holds one bit: width must be \"u16\"",
+            field.kind.words()
+        )));
+    }
+    if u32::from(field.address) + u32::from(field.span()) > 65_536 {
+        return Err(problem(format!(
+            "address {} leaves no room for a {}-register value",
+            field.address,
+            field.span()
+        )));
+    }
+    if !field.scale.is_finite() || field.scale == 0.0 {
+        return Err(problem(format!(
+            "scale {} must be a number other than 0",
+            field.scale
+        )));
+    }
+    if COUNTERS.contains(&name) {
+        if field.scale != 1.0 {
+            return Err(problem(
+                "a counter is counted, not scaled: leave scale at 1".into(),
+            ));
+        }
+        if matches!(field.width, Width::I32 | Width::F32) {
+            return Err(problem(
+                "a counter is a whole number that wraps: width \"u16\" or \"u32\"".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutError> {
+    let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
+    for (name, field) in fields {
+        for offset in 0..field.span() {
+            let address = field.address.saturating_add(offset);
+            if let Some(other) = taken.insert((field.kind, address), name) {
+                return Err(LayoutError::Overlap {
+                    first: other.to_owned(),
+                    second: (*name).to_owned(),
+                    kind: field.kind.words(),
+                    address,
+                });
+            }
+        }
+    }
+    // Counters must wrap alike: units are the difference of processed and defective.
+    let widths: Vec<Width> = COUNTERS
+        .iter()
+        .filter_map(|name| fields.get(name).map(|f| f.width))
+        .collect();
+    if widths.windows(2).any(|pair| pair[0] != pair[1]) {
+        return Err(LayoutError::Field {
+            field: "processed".into(),
+            problem: "processed, defective, consumed and cycles must have the same width".into(),
+        });
+    }
+    Ok(())
+}
+
+/// As few reads as the limits allow: per register type, addresses in order, a new read when the
+/// next value would not fit in the current one.
+fn plan(fields: &BTreeMap<&'static str, Field>) -> Vec<Chunk> {
+    let mut spans: Vec<(RegisterKind, u16, u16)> = fields
+        .values()
+        .map(|field| (field.kind, field.address, field.span()))
+        .collect();
+    spans.sort();
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for (kind, address, span) in spans {
+        let end = u32::from(address) + u32::from(span);
+        match chunks.last_mut() {
+            Some(chunk)
+                if chunk.kind == kind
+                    && end - u32::from(chunk.start) <= u32::from(kind.limit()) =>
+            {
+                let chunk_end = u32::from(chunk.start) + u32::from(chunk.count);
+                chunk.count = u16::try_from(end.max(chunk_end) - u32::from(chunk.start))
+                    .unwrap_or(kind.limit());
+            }
+            _ => chunks.push(Chunk {
+                kind,
+                start: address,
+                count: span,
+            }),
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plc::map::u32_to_words;
+
+    fn section(toml_text: &str) -> MapSection {
+        toml::from_str(toml_text).expect("section")
+    }
+
+    #[test]
+    fn the_default_layout_reads_the_status_block_in_one_request() {
+        let layout = StatusLayout::default();
+        assert_eq!(
+            layout.plan(),
+            [Chunk {
+                kind: RegisterKind::Holding,
+                start: 0,
+                count: 24
+            }]
+        );
+        let mut words = vec![0u16; 24];
+        words[3] = 6;
+        words[12..14].copy_from_slice(&u32_to_words(70_000));
+        let sample = layout.decode(&[words]).expect("decode");
+        assert_eq!(sample.state, PackMlState::Execute);
+        assert_eq!(sample.processed, 70_000);
+        assert_eq!(layout.counter_bits(), 32);
+    }
+
+    #[test]
+    fn overrides_move_widen_swap_and_scale() {
+        let layout = StatusLayout::new(&section(
+            r#"
+            [fields.processed]
+            kind = "input"
+            address = 300
+            word_order = "low_first"
+            [fields.defective]
+            kind = "input"
+            address = 302
+            word_order = "low_first"
+            [fields.speed_x100]
+            kind = "input"
+            address = 310
+            width = "f32"
+            scale = 100.0
+            [fields.stop_reason]
+            kind = "discrete"
+            address = 7
+            [states]
+            "3" = "execute"
+            "1" = "stopped"
+            "#,
+        ))
+        .expect("layout");
+        assert_eq!(
+            layout.plan(),
+            [
+                Chunk {
+                    kind: RegisterKind::Holding,
+                    start: 0,
+                    count: 24
+                },
+                Chunk {
+                    kind: RegisterKind::Input,
+                    start: 300,
+                    count: 12
+                },
+                Chunk {
+                    kind: RegisterKind::Discrete,
+                    start: 7,
+                    count: 1
+                },
+            ]
+        );
+        let mut holding = vec![0u16; 24];
+        holding[3] = 3;
+        let mut input = vec![0u16; 12];
+        // 70 000 = 0x0001_1170, low word first.
+        input[0] = 0x1170;
+        input[1] = 0x0001;
+        input[2] = 5;
+        let speed = 12.5f32.to_bits();
+        input[10] = (speed >> 16) as u16;
+        input[11] = speed as u16;
+        let sample = layout.decode(&[holding, input, vec![1]]).expect("decode");
+        assert_eq!(sample.processed, 70_000);
+        assert_eq!(sample.defective, 5);
+        assert_eq!(sample.speed_x100, 1250);
+        assert_eq!(sample.stop_reason, 1);
+        assert_eq!(sample.state, PackMlState::Execute, "the PLC's own code 3");
+    }
+
+    #[test]
+    fn reads_longer_than_the_modbus_limit_are_split() {
+        let layout = StatusLayout::new(&section(
+            "[fields.recipe]\naddress = 200\n[fields.last_cycle_ms]\naddress = 120\n",
+        ))
+        .expect("layout");
+        let spans: Vec<(u16, u16)> = layout.plan().iter().map(|c| (c.start, c.count)).collect();
+        // 0..19 and 120..121 fit one read (122 registers); 200 does not.
+        assert_eq!(spans, [(0, 122), (200, 2)]);
+        assert!(
+            layout
+                .plan()
+                .iter()
+                .all(|c| c.count <= MAX_REGISTERS_PER_READ)
+        );
+    }
+
+    #[test]
+    fn bad_maps_are_refused_in_words() {
+        let error = |text: &str| {
+            StatusLayout::new(&section(text))
+                .expect_err(text)
+                .to_string()
+        };
+        assert!(error("[fields.speed]\naddress = 1\n").contains("no such signal"));
+        assert!(
+            error("[fields.recipe]\naddress = 12\n").contains("processed and recipe overlap")
+                || error("[fields.recipe]\naddress = 12\n")
+                    .contains("overlap at holding register 12")
+        );
+        assert!(error("[fields.processed]\nscale = 2.0\n").contains("not scaled"));
+        assert!(error("[fields.processed]\nwidth = \"f32\"\n").contains("whole number"));
+        assert!(error("[fields.processed]\nwidth = \"u16\"\n").contains("same width"));
+        assert!(error("[fields.warning]\nkind = \"coil\"\nwidth = \"u32\"\n").contains("one bit"));
+        assert!(error("[fields.recipe]\naddress = 65535\n").contains("no room"));
+        assert!(error("[states]\n\"x\" = \"execute\"\n").contains("not a state code"));
+        assert!(error("[states]\n\"1\" = \"sprinting\"\n").contains("not a PackML state"));
+        assert!(toml::from_str::<MapSection>("[fields.processed]\nadress = 3\n").is_err());
+    }
+
+    #[test]
+    fn sixteen_bit_counters_wrap_at_sixteen_bits() {
+        let layout = StatusLayout::new(&section(
+            "[fields.processed]\nwidth = \"u16\"\n[fields.defective]\nwidth = \"u16\"\n\
+             [fields.consumed]\nwidth = \"u16\"\n[fields.cycles]\nwidth = \"u16\"\n",
+        ))
+        .expect("layout");
+        assert_eq!(layout.counter_bits(), 16);
+    }
+
+    #[test]
+    fn short_or_missing_reads_are_errors_not_panics() {
+        let layout = StatusLayout::default();
+        assert!(layout.decode(&[]).is_err());
+        assert!(layout.decode(&[vec![0; 23]]).is_err());
+        assert!(layout.decode(&[vec![0; 24], vec![0; 3]]).is_err());
+    }
+}
