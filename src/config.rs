@@ -40,6 +40,10 @@ connect_timeout_ms = 3000
 # [plc.map.states]
 # "1" = "stopped"
 # "3" = "execute"
+# Where the station writes its permit, work order and heartbeat (holding registers or coils):
+# [plc.map.commands.permit]
+# kind = "coil"
+# address = 10
 
 [central]
 # The central backend. Leave url empty to run stand-alone (events wait in the local log).
@@ -420,6 +424,7 @@ impl StationConfig {
             ));
         }
         crate::plc::StatusLayout::new(&self.plc.map).map_err(|e| e.to_string())?;
+        crate::plc::layout::CommandLayout::new(&self.plc.map).map_err(|e| e.to_string())?;
         if !(50..=5000).contains(&self.plc.poll_interval_ms) {
             return Err(format!(
                 "[plc] poll_interval_ms = {}: choose between 50 and 5000",

@@ -39,8 +39,11 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
     let layout = crate::plc::StatusLayout::new(&config.plc.map)
         .map_err(|error| anyhow::anyhow!("config: {error}"))?;
     let counter_bits = layout.counter_bits();
+    let commands = crate::plc::layout::CommandLayout::new(&config.plc.map)
+        .map_err(|error| anyhow::anyhow!("config: {error}"))?;
     let plc = PollerConfig {
         layout,
+        commands,
         address: config.plc.address.clone(),
         unit_id: config.plc.unit_id,
         poll_interval: config.poll_interval(),

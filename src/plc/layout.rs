@@ -143,9 +143,119 @@ pub struct FieldOverride {
 #[serde(deny_unknown_fields, default)]
 pub struct MapSection {
     pub fields: BTreeMap<String, FieldOverride>,
+    /// Where the station writes: `permit`, `work_order_numeric`, `station_heartbeat`.
+    pub commands: BTreeMap<String, FieldOverride>,
     /// The PLC's own state codes and the PackML state each means (`"3" = "execute"`). Empty: the
     /// PLC numbers states as PackML TR88 does.
     pub states: BTreeMap<String, String>,
+}
+
+/// The command signals the station writes, by name.
+pub const COMMAND_NAMES: [&str; 3] = ["permit", "work_order_numeric", "station_heartbeat"];
+
+/// Where the station writes its interlock, work order and heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CommandLayout {
+    pub permit: Field,
+    pub work_order_numeric: Field,
+    pub station_heartbeat: Field,
+}
+
+impl Default for CommandLayout {
+    fn default() -> Self {
+        let c = RegisterMap::default().command;
+        CommandLayout {
+            permit: Field::holding(c.permit, Width::U16),
+            work_order_numeric: Field::holding(c.work_order_numeric, Width::U32),
+            station_heartbeat: Field::holding(c.station_heartbeat, Width::U16),
+        }
+    }
+}
+
+impl CommandLayout {
+    /// The default command block with the station's overrides. Commands are written, so only
+    /// holding registers and coils can take them; the work order id needs a register.
+    pub fn new(section: &MapSection) -> Result<CommandLayout, LayoutError> {
+        let mut layout = CommandLayout::default();
+        for (name, change) in &section.commands {
+            let field = match name.as_str() {
+                "permit" => &mut layout.permit,
+                "work_order_numeric" => &mut layout.work_order_numeric,
+                "station_heartbeat" => &mut layout.station_heartbeat,
+                _ => return Err(LayoutError::UnknownCommand(name.clone())),
+            };
+            let problem = |problem: &str| LayoutError::Command {
+                field: name.clone(),
+                problem: problem.to_owned(),
+            };
+            if change.scale.is_some() {
+                return Err(problem("commands are written as they are: no scale"));
+            }
+            if let Some(address) = change.address {
+                field.address = address;
+            }
+            if let Some(kind) = change.kind {
+                field.kind = kind;
+            }
+            if let Some(width) = change.width {
+                field.width = width;
+            }
+            if let Some(order) = change.word_order {
+                field.word_order = order;
+            }
+            if matches!(field.kind, RegisterKind::Input | RegisterKind::Discrete) {
+                return Err(problem(
+                    "a PLC cannot be written through input registers or discrete inputs: use \"holding\" or \"coil\"",
+                ));
+            }
+            if field.kind == RegisterKind::Coil && field.width != Width::U16 {
+                return Err(problem("a coil holds one bit: width must be \"u16\""));
+            }
+            if matches!(field.width, Width::I32 | Width::F32) {
+                return Err(problem("width \"u16\" or \"u32\""));
+            }
+            if u32::from(field.address) + u32::from(field.span()) > 65_536 {
+                return Err(problem("the address leaves no room for the value"));
+            }
+        }
+        if layout.work_order_numeric.kind == RegisterKind::Coil {
+            return Err(LayoutError::Command {
+                field: "work_order_numeric".into(),
+                problem: "a work order id needs a holding register, not a coil".into(),
+            });
+        }
+        let fields = [
+            ("permit", layout.permit),
+            ("work_order_numeric", layout.work_order_numeric),
+            ("station_heartbeat", layout.station_heartbeat),
+        ];
+        let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
+        for (name, field) in fields {
+            for offset in 0..field.span() {
+                let address = field.address.saturating_add(offset);
+                if let Some(other) = taken.insert((field.kind, address), name) {
+                    return Err(LayoutError::Overlap {
+                        first: other.to_owned(),
+                        second: name.to_owned(),
+                        kind: field.kind.words(),
+                        address,
+                    });
+                }
+            }
+        }
+        Ok(layout)
+    }
+
+    /// The registers a u16 or u32 value takes, in the field's word order.
+    pub fn words(field: &Field, value: u32) -> Vec<u16> {
+        match field.width {
+            Width::U16 => vec![value as u16],
+            _ => match field.word_order {
+                WordOrder::HighFirst => vec![(value >> 16) as u16, value as u16],
+                WordOrder::LowFirst => vec![value as u16, (value >> 16) as u16],
+            },
+        }
+    }
 }
 
 /// A read request of the plan.
@@ -180,6 +290,10 @@ pub enum LayoutError {
     },
     #[error("[plc.map.states]: {0}")]
     State(String),
+    #[error("[plc.map.commands.{0}]: no such command signal; they are {names}", names = COMMAND_NAMES.join(", "))]
+    UnknownCommand(String),
+    #[error("[plc.map.commands.{field}]: {problem}")]
+    Command { field: String, problem: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -670,6 +784,37 @@ mod tests {
         ))
         .expect("layout");
         assert_eq!(layout.counter_bits(), 16);
+    }
+
+    #[test]
+    fn command_signals_move_and_are_checked() {
+        let layout = CommandLayout::new(&section(
+            "[commands.permit]\nkind = \"coil\"\naddress = 10\n\
+             [commands.work_order_numeric]\naddress = 500\nword_order = \"low_first\"\n",
+        ))
+        .expect("commands");
+        assert_eq!(layout.permit.kind, RegisterKind::Coil);
+        assert_eq!(
+            CommandLayout::words(&layout.work_order_numeric, 0x0001_5DC1),
+            [0x5DC1, 0x0001]
+        );
+        assert_eq!(
+            CommandLayout::words(&CommandLayout::default().work_order_numeric, 0x0001_5DC1),
+            [0x0001, 0x5DC1]
+        );
+        let error = |text: &str| {
+            CommandLayout::new(&section(text))
+                .expect_err(text)
+                .to_string()
+        };
+        assert!(error("[commands.andon]\naddress = 1\n").contains("no such command"));
+        assert!(error("[commands.permit]\nkind = \"input\"\n").contains("cannot be written"));
+        assert!(
+            error("[commands.work_order_numeric]\nkind = \"coil\"\nwidth = \"u16\"\n")
+                .contains("needs a holding register")
+        );
+        assert!(error("[commands.permit]\nscale = 2.0\n").contains("no scale"));
+        assert!(error("[commands.station_heartbeat]\naddress = 108\n").contains("overlap"));
     }
 
     #[test]

@@ -19,8 +19,7 @@ use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tokio_modbus::client::{Client, Context};
 use tokio_modbus::{Request, Response, Slave};
 
-use super::layout::{Chunk, RegisterKind, StatusLayout};
-use super::map::{RegisterMap, u32_to_words};
+use super::layout::{Chunk, CommandLayout, Field, RegisterKind, StatusLayout};
 use crate::domain::plc::PlcSample;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +36,10 @@ pub struct PollerConfig {
     /// is stuck: the poller stops moving the station heartbeat and writes permit 0, so the PLC
     /// stops a machine nobody is recording. `None` trusts the outputs forever (tools, tests).
     pub core_watchdog: Option<Duration>,
-    /// Where the status signals are and how to read them (`[plc.map]`).
+    /// Where the status signals are and how to read them (`[plc.map.fields]`).
     pub layout: StatusLayout,
+    /// Where the station writes (`[plc.map.commands]`).
+    pub commands: CommandLayout,
 }
 
 impl Default for PollerConfig {
@@ -54,6 +55,7 @@ impl Default for PollerConfig {
             backoff_max: Duration::from_secs(10),
             core_watchdog: Some(Duration::from_secs(3)),
             layout: StatusLayout::default(),
+            commands: CommandLayout::default(),
         }
     }
 }
@@ -153,7 +155,6 @@ async fn run(
     mut outputs: watch::Receiver<PlcOutputs>,
     events: mpsc::Sender<PlcEvent>,
 ) {
-    let map = RegisterMap::default();
     let mut core_seen = Instant::now();
     let mut attempt: u32 = 0;
     let mut heartbeat: u16 = 0;
@@ -174,7 +175,6 @@ async fn run(
                 let mut link = Link {
                     ctx,
                     config: &config,
-                    map: &map,
                     events: &events,
                 };
                 match link
@@ -253,7 +253,6 @@ async fn connect(config: &PollerConfig) -> Result<Context, LinkError> {
 struct Link<'a> {
     ctx: Context,
     config: &'a PollerConfig,
-    map: &'a RegisterMap,
     events: &'a mpsc::Sender<PlcEvent>,
 }
 
@@ -380,25 +379,69 @@ impl Link<'_> {
     }
 
     async fn write_commands(&mut self, heartbeat: u16, wanted: PlcOutputs) -> Result<(), Fault> {
-        let c = self.map.command;
-        let permit = u16::from(wanted.permit);
-        let [high, low] = u32_to_words(wanted.work_order_numeric);
+        let c = self.config.commands;
+        let permit = u32::from(wanted.permit);
+        let order = CommandLayout::words(&c.work_order_numeric, wanted.work_order_numeric);
         // The permit first: a PLC that refuses the heartbeat address must still get the interlock.
-        // One request when adjacent, so the PLC never sees a permit paired with a stale order.
-        if c.permit.checked_add(1) == Some(c.work_order_numeric) {
-            self.write_multiple(
-                "write permit and work order",
-                c.permit,
-                &[permit, high, low],
+        // One request when adjacent registers, so the PLC never sees a permit paired with a stale
+        // order.
+        let adjacent = c.permit.kind == RegisterKind::Holding
+            && c.work_order_numeric.kind == RegisterKind::Holding
+            && c.permit.address.checked_add(1) == Some(c.work_order_numeric.address);
+        if adjacent {
+            let mut words = vec![permit as u16];
+            words.extend(order);
+            self.write_multiple("write permit and work order", c.permit.address, &words)
+                .await?;
+        } else {
+            self.write_field("write permit", &c.permit, permit).await?;
+            self.write_field(
+                "write work order",
+                &c.work_order_numeric,
+                wanted.work_order_numeric,
             )
             .await?;
-        } else {
-            self.write_single("write permit", c.permit, permit).await?;
-            self.write_multiple("write work order", c.work_order_numeric, &[high, low])
-                .await?;
         }
-        self.write_single("write station heartbeat", c.station_heartbeat, heartbeat)
-            .await
+        self.write_field(
+            "write station heartbeat",
+            &c.station_heartbeat,
+            u32::from(heartbeat),
+        )
+        .await
+    }
+
+    /// One command signal: a coil (on when the value is odd), one register, or two in its order.
+    async fn write_field(
+        &mut self,
+        what: &'static str,
+        field: &Field,
+        value: u32,
+    ) -> Result<(), Fault> {
+        match field.kind {
+            RegisterKind::Coil => self.write_coil(what, field.address, value % 2 == 1).await,
+            _ => {
+                let words = CommandLayout::words(field, value);
+                match words.as_slice() {
+                    [word] => self.write_single(what, field.address, *word).await,
+                    _ => self.write_multiple(what, field.address, &words).await,
+                }
+            }
+        }
+    }
+
+    async fn write_coil(
+        &mut self,
+        what: &'static str,
+        address: u16,
+        on: bool,
+    ) -> Result<(), Fault> {
+        match self
+            .call(what, Request::WriteSingleCoil(address, on))
+            .await?
+        {
+            Response::WriteSingleCoil(a, v) if a == address && v == on => Ok(()),
+            other => Err(bad_reply(what, format!("{other:?}"))),
+        }
     }
 
     async fn write_single(

@@ -44,6 +44,7 @@ fn poller_config(address: SocketAddr) -> PollerConfig {
         // These tests play the core by hand and do not refresh the outputs at every poll.
         core_watchdog: None,
         layout: takt::plc::StatusLayout::default(),
+        commands: takt::plc::layout::CommandLayout::default(),
     }
 }
 
@@ -406,12 +407,17 @@ impl tokio_modbus::server::Service for Broken {
             (Broken::Foreign, Request::ReadDiscreteInputs(7, 1)) => {
                 Ok(Response::ReadDiscreteInputs(vec![true]))
             }
-            (Broken::Foreign, Request::WriteSingleRegister(a, w)) => {
-                Ok(Response::WriteSingleRegister(a, w))
+            // Its command signals: permit on coil 10, the work order in HR500-501 (low word
+            // first), the station heartbeat in HR502. Anything else is refused.
+            (Broken::Foreign, Request::WriteSingleCoil(10, on)) => {
+                Ok(Response::WriteSingleCoil(10, on))
             }
-            (Broken::Foreign, Request::WriteMultipleRegisters(a, words)) => Ok(
-                Response::WriteMultipleRegisters(a, u16::try_from(words.len()).unwrap_or(0)),
-            ),
+            (Broken::Foreign, Request::WriteSingleRegister(502, w)) => {
+                Ok(Response::WriteSingleRegister(502, w))
+            }
+            (Broken::Foreign, Request::WriteMultipleRegisters(500, words)) if words.len() == 2 => {
+                Ok(Response::WriteMultipleRegisters(500, 2))
+            }
             (Broken::Foreign, _) => Err(ExceptionCode::IllegalDataAddress),
         })
     }
@@ -545,6 +551,14 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
         address = 7
         [states]
         "3" = "execute"
+        [commands.permit]
+        kind = "coil"
+        address = 10
+        [commands.work_order_numeric]
+        address = 500
+        word_order = "low_first"
+        [commands.station_heartbeat]
+        address = 502
         "#,
     )
     .expect("map section");
@@ -552,6 +566,7 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
     let (events_tx, events) = mpsc::channel(64);
     let config = PollerConfig {
         layout: takt::plc::StatusLayout::new(&section).expect("layout"),
+        commands: takt::plc::layout::CommandLayout::new(&section).expect("commands"),
         ..poller_config(addr)
     };
     let task = spawn_poller(config, outputs_rx, events_tx);
@@ -570,6 +585,37 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
     assert_eq!(sample.defective, 5);
     assert_eq!(sample.stop_reason, 1);
     assert_eq!(sample.state, PackMlState::Execute);
+    // The writes go where the map says: a foreign PLC refusing anything else raises no exception
+    // over several polls (the default command block would be refused at once).
+    let _ = st.outputs.send(PlcOutputs {
+        permit: true,
+        work_order_numeric: 24001,
+    });
+    let mut samples = 0;
+    st.next("five polls without an exception", |e| match e {
+        PlcEvent::Exception { what } => panic!("a write went astray: {what}"),
+        PlcEvent::Sample(_) => {
+            samples += 1;
+            (samples == 5).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    st.stop().await;
+    server.abort();
+}
+
+/// The same foreign PLC with the default command block: the station's writes are refused, and
+/// said so (the permit never reaches a PLC whose map was not configured).
+#[tokio::test]
+async fn writes_outside_a_foreign_plcs_command_block_are_said() {
+    let (addr, server) = spawn_broken(Broken::Foreign).await;
+    let mut st = start_poller(addr);
+    st.next("a refused write", |e| match e {
+        PlcEvent::Exception { what } if what.contains("write") => Some(()),
+        _ => None,
+    })
+    .await;
     st.stop().await;
     server.abort();
 }
