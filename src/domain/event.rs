@@ -179,6 +179,24 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         machine_state: Option<String>,
     },
+    /// Contact with the PLC was lost after it had answered: from here its states are unknown.
+    PlcCommsLost {
+        reason: String,
+    },
+    /// The PLC answers again after `down_ms` without contact.
+    PlcCommsRestored {
+        down_ms: u64,
+    },
+    /// The PLC answers, but its heartbeat has not moved for `frozen_ms`: its program may have
+    /// stopped, and what it reports is not trusted to be current.
+    PlcStale {
+        heartbeat: u16,
+        frozen_ms: u64,
+    },
+    /// The PLC's heartbeat moves again after being frozen for `stale_ms`.
+    PlcFresh {
+        stale_ms: u64,
+    },
 }
 
 impl EventKind {
@@ -199,6 +217,10 @@ impl EventKind {
             EventKind::LotLoaded { .. } => "lot_loaded",
             EventKind::LotConsumed { .. } => "lot_consumed",
             EventKind::OutputCreated { .. } => "output_created",
+            EventKind::PlcCommsLost { .. } => "plc_comms_lost",
+            EventKind::PlcCommsRestored { .. } => "plc_comms_restored",
+            EventKind::PlcStale { .. } => "plc_stale",
+            EventKind::PlcFresh { .. } => "plc_fresh",
         }
     }
 

@@ -274,7 +274,11 @@ pub fn apply(state: &mut State, event: &Event) {
                 defective: *defective_total,
             });
         }
-        EventKind::ScanRefused { .. } => {}
+        EventKind::ScanRefused { .. }
+        | EventKind::PlcCommsLost { .. }
+        | EventKind::PlcCommsRestored { .. }
+        | EventKind::PlcStale { .. }
+        | EventKind::PlcFresh { .. } => {}
         EventKind::LotRegistered { .. } => {
             if let Some(lot) = super::material::registered_lot(event) {
                 state.lots.insert(lot.id.clone(), lot);

@@ -17,6 +17,10 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
+/// A PLC heartbeat standing still longer than this means its program may not run: what it reports
+/// is stale.
+pub const PLC_STALE_AFTER: chrono::Duration = chrono::Duration::seconds(3);
+
 /// The same scan again within this time is a double read, not a second request.
 pub const DUPLICATE_SCAN_WINDOW: chrono::Duration = chrono::Duration::milliseconds(1500);
 
@@ -73,8 +77,13 @@ pub struct Core {
     outputs: CoreOutputs,
     view: View,
     acked_through: u64,
-    /// Contact with the PLC was lost after it had answered; the next sample says it is back.
-    plc_lost: bool,
+    /// Contact with the PLC was lost after it had answered, at this time; the next sample says it
+    /// is back.
+    plc_lost: Option<DateTime<Utc>>,
+    /// The PLC heartbeat last seen and when it last moved.
+    plc_heartbeat: Option<(u16, DateTime<Utc>)>,
+    /// Since when the heartbeat stands still, once that was recorded as stale.
+    plc_stale_since: Option<DateTime<Utc>>,
     /// The last scan that did something, and when: the same text again at once is a double read.
     last_accepted_scan: Option<(String, DateTime<Utc>)>,
     /// Appending PLC counts failed and the operator was told; not again until a write succeeds.
@@ -119,7 +128,9 @@ impl Core {
             outputs,
             view,
             acked_through: sync.acked_through,
-            plc_lost: false,
+            plc_lost: None,
+            plc_heartbeat: None,
+            plc_stale_since: None,
             last_accepted_scan: None,
             plc_write_failing: false,
             patterns: scan::Patterns::default(),
@@ -389,11 +400,12 @@ impl Core {
                 None
             }
             PlcEvent::Sample(sample) => {
-                let was_lost = self.plc_lost;
-                self.plc_lost = false;
+                let lost_at = self.plc_lost.take();
+                let was_lost = lost_at.is_some();
                 self.view.plc.link = PlcLink::Online;
                 self.view.plc.alarm = None;
                 self.show_sample(&sample);
+                let link_notice = self.link_facts(lost_at, sample.heartbeat, now);
                 let events = observe(&self.state, &sample, now);
                 let good_before = self.active_good_and_quantity();
                 // A failed write leaves the baseline where it was: the next sample counts the same
@@ -401,15 +413,17 @@ impl Core {
                 match self.append(events) {
                     Ok(_) => {
                         self.plc_write_failing = false;
-                        self.quantity_reached(good_before).or_else(|| {
-                            was_lost.then(|| {
-                                Notice::new(
-                                    Level::Info,
-                                    "The machine answers again; its counts are caught up.",
-                                    now,
-                                )
+                        self.quantity_reached(good_before)
+                            .or(link_notice)
+                            .or_else(|| {
+                                was_lost.then(|| {
+                                    Notice::new(
+                                        Level::Info,
+                                        "The machine answers again; its counts are caught up.",
+                                        now,
+                                    )
+                                })
                             })
-                        })
                     }
                     // Said once per episode, not at every poll.
                     Err(error) if !self.plc_write_failing => {
@@ -444,7 +458,19 @@ impl Core {
                 if !was_online {
                     return None;
                 }
-                self.plc_lost = true;
+                self.plc_lost = Some(now);
+                self.plc_heartbeat = None;
+                self.plc_stale_since = None;
+                let lost = NewEvent {
+                    at: now,
+                    actor: crate::domain::Actor::Station,
+                    kind: crate::domain::EventKind::PlcCommsLost {
+                        reason: error.clone(),
+                    },
+                };
+                if let Err(error) = self.append(vec![lost]) {
+                    tracing::error!(%error, "cannot record the lost PLC link");
+                }
                 Some(Notice::new(
                     Level::Error,
                     format!(
@@ -453,6 +479,86 @@ impl Core {
                     ),
                     now,
                 ))
+            }
+        }
+    }
+
+    /// Link facts a sample brings: contact restored after an outage, a heartbeat that stood still
+    /// past [`PLC_STALE_AFTER`] (the PLC answers but its program may not run), or moves again.
+    fn link_facts(
+        &mut self,
+        lost_at: Option<DateTime<Utc>>,
+        heartbeat: u16,
+        now: DateTime<Utc>,
+    ) -> Option<Notice> {
+        use crate::domain::EventKind;
+        let millis = |since: DateTime<Utc>| {
+            u64::try_from(now.signed_duration_since(since).num_milliseconds()).unwrap_or(0)
+        };
+        let mut facts = Vec::new();
+        if let Some(lost_at) = lost_at {
+            facts.push(EventKind::PlcCommsRestored {
+                down_ms: millis(lost_at),
+            });
+        }
+        match self.plc_heartbeat {
+            Some((last, _)) if last != heartbeat => {
+                self.plc_heartbeat = Some((heartbeat, now));
+                if let Some(since) = self.plc_stale_since.take() {
+                    facts.push(EventKind::PlcFresh {
+                        stale_ms: millis(since),
+                    });
+                }
+            }
+            Some((_, moved_at)) => {
+                if self.plc_stale_since.is_none()
+                    && now.signed_duration_since(moved_at) > PLC_STALE_AFTER
+                {
+                    self.plc_stale_since = Some(moved_at);
+                    facts.push(EventKind::PlcStale {
+                        heartbeat,
+                        frozen_ms: millis(moved_at),
+                    });
+                }
+            }
+            None => self.plc_heartbeat = Some((heartbeat, now)),
+        }
+        self.view.plc.stale = self.plc_stale_since.is_some();
+        if facts.is_empty() {
+            return None;
+        }
+        let events = facts
+            .into_iter()
+            .map(|kind| NewEvent {
+                at: now,
+                actor: crate::domain::Actor::Station,
+                kind,
+            })
+            .collect();
+        match self.append(events) {
+            Ok(sealed) => sealed
+                .iter()
+                .find(|event| {
+                    matches!(
+                        event.kind,
+                        EventKind::PlcStale { .. } | EventKind::PlcFresh { .. }
+                    )
+                })
+                .map(|event| {
+                    let level = if matches!(event.kind, EventKind::PlcStale { .. }) {
+                        Level::Error
+                    } else {
+                        Level::Info
+                    };
+                    Notice::new(
+                        level,
+                        describe(std::slice::from_ref(event), &self.state, now),
+                        now,
+                    )
+                }),
+            Err(error) => {
+                tracing::error!(%error, "cannot record a PLC link fact");
+                None
             }
         }
     }

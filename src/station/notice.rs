@@ -118,6 +118,16 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                     ConsumptionBasis::BomRate => "",
                 }
             ),
+            EventKind::PlcCommsLost { reason } => format!("Lost contact with the machine ({reason})."),
+            EventKind::PlcCommsRestored { down_ms } => format!(
+                "The machine answers again after {} s; its counts are caught up.",
+                down_ms / 1000
+            ),
+            EventKind::PlcStale { frozen_ms, .. } => format!(
+                "The machine's PLC heartbeat has stood still for {} s: what it reports may be old. Call maintenance.",
+                frozen_ms / 1000
+            ),
+            EventKind::PlcFresh { .. } => "The machine's PLC heartbeat moves again.".to_owned(),
             EventKind::OutputCreated {
                 output,
                 form,

@@ -124,6 +124,8 @@ pub struct PlcView {
     pub permit: bool,
     /// The last Modbus exception the PLC answered with, if any since the link came up.
     pub alarm: Option<String>,
+    /// The PLC answers but its heartbeat stands still.
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +161,7 @@ impl View {
                 last_cycle_ms: 0,
                 permit: false,
                 alarm: None,
+                stale: false,
             },
             central: CentralView::Connecting,
             backlog: 0,

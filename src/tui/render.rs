@@ -103,6 +103,7 @@ fn plc_words(app: &App) -> (String, Color) {
         PlcLink::NotConfigured => ("not configured".into(), Color::DarkGray),
         PlcLink::Connecting => ("connecting".into(), Color::Yellow),
         PlcLink::Offline { .. } => ("OFFLINE".into(), Color::Red),
+        PlcLink::Online if app.view.plc.stale => ("STALE".into(), Color::Red),
         PlcLink::Online => match app.view.plc.state {
             Some(state) => (state.words(), machine_color(state)),
             None => ("online".into(), Color::Green),

@@ -58,9 +58,14 @@ impl Rig {
     }
 
     fn sample(&mut self, processed: u32, defective: u32) -> Option<Notice> {
+        self.beat(processed, defective, 1)
+    }
+
+    /// A sample with the PLC's heartbeat at `heartbeat`.
+    fn beat(&mut self, processed: u32, defective: u32, heartbeat: u16) -> Option<Notice> {
         self.input(CoreInput::Plc(PlcEvent::Sample(PlcSample {
             map_version: 1,
-            heartbeat: 1,
+            heartbeat,
             epoch: 42,
             state: PackMlState::Execute,
             unit_mode: 1,
@@ -387,4 +392,59 @@ async fn lots_are_checked_consumed_and_survive_a_restart() {
         .get(&takt::domain::LotId::from("C24-1107"))
         .copied();
     assert_eq!(used, Some(takt::domain::Quantity::units(25)));
+}
+
+#[tokio::test]
+async fn a_frozen_heartbeat_and_a_lost_link_are_recorded_with_their_intervals() {
+    let mut rig = rig().await;
+    assert_eq!(rig.beat(10, 0, 1), None, "first contact");
+    rig.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(
+        rig.beat(10, 0, 1),
+        None,
+        "2 s without a beat is not yet stale"
+    );
+    rig.clock.advance(chrono::Duration::seconds(2));
+    let stale = rig.beat(10, 0, 1).expect("said");
+    assert_eq!(stale.level, Level::Error);
+    assert!(
+        stale.text.contains("heartbeat has stood still for 4 s"),
+        "{}",
+        stale.text
+    );
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::PlcStale {
+            frozen_ms: 4000,
+            ..
+        })
+    ));
+    rig.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(rig.beat(10, 0, 1), None, "stale is said once");
+    rig.clock.advance(chrono::Duration::seconds(1));
+    let fresh = rig.beat(10, 0, 2).expect("said");
+    assert_eq!(fresh.level, Level::Info);
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::PlcFresh { stale_ms: 6000 })
+    ));
+
+    // The link drops for 7 s: lost and restored, with the interval.
+    rig.input(CoreInput::Plc(PlcEvent::LinkDown {
+        error: "timeout".into(),
+        retry_in: std::time::Duration::from_millis(250),
+    }));
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::PlcCommsLost { reason }) if reason == "timeout"
+    ));
+    rig.clock.advance(chrono::Duration::seconds(7));
+    rig.beat(10, 0, 3);
+    assert!(
+        rig.kinds()
+            .iter()
+            .any(|k| matches!(k, EventKind::PlcCommsRestored { down_ms: 7000 })),
+        "{:?}",
+        rig.kinds()
+    );
 }
