@@ -45,6 +45,14 @@ connect_timeout_ms = 3000
 # kind = "coil"
 # address = 10
 
+[machine]
+# How PLC states count as time. By default Execute runs; a stop with a fault (stop reason), an abort
+# or Held is unplanned downtime; blocked/starved interlock bits make waiting blocked or starved; the
+# rest is idle. Override per PackML state with running, idle, blocked, starved, planned_downtime or
+# unplanned_downtime, e.g.:
+# [machine.categories]
+# held = "planned_downtime"
+
 [central]
 # The central backend. Leave url empty to run stand-alone (events wait in the local log).
 url = "http://127.0.0.1:8080"
@@ -134,7 +142,38 @@ pub struct StationConfig {
     #[serde(default)]
     pub codes: CodesSection,
     #[serde(default)]
+    pub machine: MachineSection,
+    #[serde(default)]
     pub output: OutputSection,
+}
+
+/// `[machine]`: how PLC states count as time.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MachineSection {
+    /// PackML state name → category name.
+    pub categories: std::collections::BTreeMap<String, String>,
+}
+
+impl MachineSection {
+    /// The category table, or what to fix in words.
+    pub fn table(&self) -> Result<crate::domain::machine::CategoryTable, String> {
+        let mut table = crate::domain::machine::CategoryTable::default();
+        for (state, category) in &self.categories {
+            let state_code = crate::domain::PackMlState::from_name(state)
+                .ok_or_else(|| {
+                    format!("[machine.categories] {state:?} is not a PackML state (e.g. held, idle, stopped)")
+                })?
+                .code();
+            let category = crate::domain::machine::MachineCategory::parse(category).ok_or_else(|| {
+                format!(
+                    "[machine.categories] {state} = {category:?}: use running, idle, blocked, starved, planned_downtime or unplanned_downtime"
+                )
+            })?;
+            table.overrides.insert(state_code, category);
+        }
+        Ok(table)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -449,6 +488,7 @@ impl StationConfig {
         }
         self.printer.validate()?;
         self.scanner.settings()?;
+        self.machine.table()?;
         self.codes
             .patterns()
             .check()
@@ -604,6 +644,14 @@ mod tests {
             (
                 "[plc.map.states]\n\"1\" = \"sprinting\"\n",
                 "not a PackML state",
+            ),
+            (
+                "[machine.categories]\nsleeping = \"idle\"\n",
+                "not a PackML state",
+            ),
+            (
+                "[machine.categories]\nheld = \"coffee\"\n",
+                "planned_downtime",
             ),
         ] {
             let error =

@@ -79,6 +79,10 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
             ),
             printer: Some(crate::label::PrinterSettings::from_config(&config.printer)),
             counter_bits,
+            categories: config
+                .machine
+                .table()
+                .map_err(|error| anyhow::anyhow!("config: {error}"))?,
         },
     })
 }

@@ -197,6 +197,15 @@ pub enum EventKind {
     PlcFresh {
         stale_ms: u64,
     },
+    /// A raw machine transition (state, stop reason or interlock bits changed) and the category
+    /// it falls into. Every transition is kept; micro-stops are a matter of aggregation.
+    MachineStateChanged {
+        packml: u16,
+        stop_reason: u16,
+        blocked: bool,
+        starved: bool,
+        category: super::machine::MachineCategory,
+    },
 }
 
 impl EventKind {
@@ -221,6 +230,7 @@ impl EventKind {
             EventKind::PlcCommsRestored { .. } => "plc_comms_restored",
             EventKind::PlcStale { .. } => "plc_stale",
             EventKind::PlcFresh { .. } => "plc_fresh",
+            EventKind::MachineStateChanged { .. } => "machine_state_changed",
         }
     }
 

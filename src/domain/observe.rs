@@ -5,6 +5,7 @@
 //! from a rollover; a delta beyond plausibility is treated as a reset, never as units.
 
 use super::event::{Actor, BaselineCause, EventKind, NewEvent};
+use super::machine::MachineReading;
 use super::material::after_units;
 use super::plc::PlcSample;
 use super::state::{ExecStatus, State};
@@ -16,7 +17,8 @@ pub const MAX_PLAUSIBLE_COUNTER_STEP: u32 = 100_000;
 /// Units from the counters, then what they mean for material: consumption from the loaded lots and
 /// the outputs they fill.
 pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<NewEvent> {
-    let mut events = count_units(state, sample, now);
+    let mut events: Vec<NewEvent> = machine_transition(state, sample, now).into_iter().collect();
+    events.extend(count_units(state, sample, now));
     let material: Vec<NewEvent> = events
         .iter()
         .filter_map(|event| match &event.kind {
@@ -39,6 +41,25 @@ pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
         .collect();
     events.extend(material);
     events
+}
+
+/// A change of state, stop reason or interlock since the last recorded reading, with its category.
+fn machine_transition(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Option<NewEvent> {
+    let reading = MachineReading::of(sample);
+    if state.machine.map(|(last, _)| last) == Some(reading) {
+        return None;
+    }
+    Some(NewEvent {
+        at: now,
+        actor: Actor::Plc,
+        kind: EventKind::MachineStateChanged {
+            packml: reading.packml,
+            stop_reason: reading.stop_reason,
+            blocked: reading.blocked,
+            starved: reading.starved,
+            category: state.settings.categories.category(&reading),
+        },
+    })
 }
 
 fn count_units(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<NewEvent> {

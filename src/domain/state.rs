@@ -118,6 +118,11 @@ pub struct State {
     pub lot_usage: BTreeMap<LotId, Quantity>,
     /// Outputs (lots and serials) made here so far: numbers the next output id.
     pub outputs_made: u64,
+    /// The machine as last recorded, and its category.
+    pub machine: Option<(
+        super::machine::MachineReading,
+        super::machine::MachineCategory,
+    )>,
     pub settings: Settings,
 }
 
@@ -128,6 +133,8 @@ pub struct Settings {
     pub output_id_pattern: String,
     /// The width the PLC's unit counters wrap at: 16 or 32 bits.
     pub counter_bits: u32,
+    /// Which machine category each PLC state falls into.
+    pub categories: super::machine::CategoryTable,
 }
 
 impl Default for Settings {
@@ -135,6 +142,7 @@ impl Default for Settings {
         Settings {
             output_id_pattern: super::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
             counter_bits: 32,
+            categories: super::machine::CategoryTable::default(),
         }
     }
 }
@@ -152,6 +160,7 @@ impl State {
             lots: BTreeMap::new(),
             lot_usage: BTreeMap::new(),
             outputs_made: 0,
+            machine: None,
             settings: Settings::default(),
         }
     }
@@ -279,6 +288,23 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::PlcCommsRestored { .. }
         | EventKind::PlcStale { .. }
         | EventKind::PlcFresh { .. } => {}
+        EventKind::MachineStateChanged {
+            packml,
+            stop_reason,
+            blocked,
+            starved,
+            category,
+        } => {
+            state.machine = Some((
+                super::machine::MachineReading {
+                    packml: *packml,
+                    stop_reason: *stop_reason,
+                    blocked: *blocked,
+                    starved: *starved,
+                },
+                *category,
+            ));
+        }
         EventKind::LotRegistered { .. } => {
             if let Some(lot) = super::material::registered_lot(event) {
                 state.lots.insert(lot.id.clone(), lot);

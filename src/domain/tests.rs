@@ -371,7 +371,12 @@ fn a_reject_counted_before_its_unit_is_not_lost() {
         defective: 5,
     });
     let events = observe(&state, &sample(1, 100, 6), now());
-    assert!(events.is_empty(), "nothing made yet: {events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::MachineStateChanged { .. })),
+        "nothing made yet: {events:?}"
+    );
     let events = observe(&state, &sample(1, 101, 6), now());
     assert_eq!(produced(&events), vec![(1, 1)]);
     apply_all(&mut state, events);
@@ -480,5 +485,45 @@ fn sixteen_bit_counters_wrap_at_sixteen_bits() {
         state.counters.map(|c| (c.processed, c.defective)),
         Some((3, 0)),
         "the booked reject wraps the defective baseline at 16 bits too"
+    );
+}
+
+#[test]
+fn raw_machine_transitions_are_recorded_once_each_with_their_category() {
+    let mut state = plant();
+    let kinds = |events: &[NewEvent]| -> Vec<(u16, u16, machine::MachineCategory)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::MachineStateChanged {
+                    packml,
+                    stop_reason,
+                    category,
+                    ..
+                } => Some((*packml, *stop_reason, *category)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut stopped = sample(1, 0, 0);
+    stopped.state = PackMlState::Stopped;
+    stopped.stop_reason = 1;
+    let events = observe(&state, &stopped, now());
+    assert_eq!(
+        kinds(&events),
+        [(2, 1, machine::MachineCategory::UnplannedDowntime)]
+    );
+    apply_all(&mut state, events);
+    assert!(
+        kinds(&observe(&state, &stopped, now())).is_empty(),
+        "no change, no event"
+    );
+    let mut starved = stopped;
+    starved.state = PackMlState::Suspended;
+    starved.stop_reason = 0;
+    starved.interlock_bits = machine::INTERLOCK_STARVED;
+    assert_eq!(
+        kinds(&observe(&state, &starved, now())),
+        [(5, 0, machine::MachineCategory::Starved)]
     );
 }

@@ -182,6 +182,11 @@ impl Core {
         self.state.settings.counter_bits = bits;
     }
 
+    /// How PLC states count as time, from the station config.
+    pub fn set_categories(&mut self, categories: crate::domain::machine::CategoryTable) {
+        self.state.settings.categories = categories;
+    }
+
     /// Every output made from now on gets its label sent to this printer task.
     pub fn attach_printer(
         &mut self,

@@ -48,6 +48,8 @@ pub struct StationOptions {
     pub printer: Option<crate::label::PrinterSettings>,
     /// The width the PLC's unit counters wrap at (16 or 32), from the register map.
     pub counter_bits: u32,
+    /// How PLC states count as time (`[machine.categories]`).
+    pub categories: crate::domain::machine::CategoryTable,
 }
 
 impl Default for StationOptions {
@@ -58,6 +60,7 @@ impl Default for StationOptions {
             duplicate_window: self::core::DUPLICATE_SCAN_WINDOW,
             printer: None,
             counter_bits: 32,
+            categories: crate::domain::machine::CategoryTable::default(),
         }
     }
 }
@@ -110,6 +113,7 @@ impl Station {
             options.duplicate_window,
         );
         core.set_counter_bits(options.counter_bits);
+        core.set_categories(options.categories);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer
             && printer.sink != crate::label::Sink::None

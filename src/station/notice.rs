@@ -128,6 +128,14 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 frozen_ms / 1000
             ),
             EventKind::PlcFresh { .. } => "The machine's PLC heartbeat moves again.".to_owned(),
+            EventKind::MachineStateChanged {
+                category,
+                stop_reason,
+                ..
+            } => match stop_reason {
+                0 => format!("Machine {}.", category.words()),
+                reason => format!("Machine {} (PLC stop reason {reason}).", category.words()),
+            },
             EventKind::OutputCreated {
                 output,
                 form,

@@ -43,7 +43,7 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     tx.prepare_cached(
         "UPDATE station_projection SET active_work_order = ?1, unassigned_produced = ?2,
          plc_epoch = ?3, plc_processed = ?4, plc_defective = ?5, through_seq = ?6,
-         outputs_made = ?7 WHERE id = 1",
+         outputs_made = ?7, machine = ?8 WHERE id = 1",
     )?
     .execute(params![
         state.active.as_ref().map(|id| id.as_str()),
@@ -53,6 +53,11 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         state.counters.map(|c| c.defective),
         through,
         state.outputs_made as i64,
+        state
+            .machine
+            .map(|machine| serde_json::to_string(&machine))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     ])?;
     let touched: BTreeSet<&WorkOrderId> = events
         .iter()
@@ -173,10 +178,12 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         Option<u32>,
         Option<u32>,
         i64,
+        Option<String>,
     );
-    let (active, unassigned, epoch, processed, defective, outputs_made): Row = conn.query_row(
+    let (active, unassigned, epoch, processed, defective, outputs_made, machine): Row = conn
+        .query_row(
         "SELECT active_work_order, unassigned_produced, plc_epoch, plc_processed, plc_defective,
-         outputs_made FROM station_projection WHERE id = 1",
+         outputs_made, machine FROM station_projection WHERE id = 1",
         [],
         |row| {
             Ok((
@@ -186,10 +193,15 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                 row.get(3)?,
                 row.get(4)?,
                 row.get(5)?,
+                row.get(6)?,
             ))
         },
     )?;
     state.outputs_made = outputs_made as u64;
+    state.machine = machine
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("machine reading: {e}")))?;
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {

@@ -96,6 +96,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE work_order_progress ADD COLUMN last_loaded TEXT;
+    ALTER TABLE station_projection ADD COLUMN machine TEXT;
     -- Genealogy links of the outputs made here, both ways indexed, for the Trace screen.
     CREATE TABLE output_edge (
         output TEXT NOT NULL,
