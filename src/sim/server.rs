@@ -102,12 +102,10 @@ pub async fn spawn(listen: SocketAddr, config: SimConfig) -> std::io::Result<Sim
         let on_connected = move |stream: TcpStream, peer: SocketAddr| {
             let plc = Arc::clone(&server_plc);
             let (codec, client_side) = tokio::io::duplex(RELAY_BUFFER);
-            tokio::spawn(relay(
-                stream,
-                client_side,
-                drops_rx.clone(),
-                relay_stop.clone(),
-            ));
+            // Only drops from now on end this connection, not the ones before it connected.
+            let mut drops = drops_rx.clone();
+            drops.mark_unchanged();
+            tokio::spawn(relay(stream, client_side, drops, relay_stop.clone()));
             tracing::debug!(%peer, "plc-sim: client connected");
             async move { Ok(Some((SimService { plc }, codec))) }
         };
