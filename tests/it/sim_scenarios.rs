@@ -182,3 +182,52 @@ async fn slow_replies_make_the_station_reconnect_and_counts_stay_exact() {
     .await;
     rig.settle_and_compare().await;
 }
+
+/// The scheduled restart, seen by a plain Modbus client: the PLC closes the connection as it reboots
+/// and answers a new one with the next boot epoch and counters at zero.
+#[tokio::test]
+async fn a_scheduled_restart_closes_the_link_and_comes_back_with_the_next_epoch() {
+    use tokio_modbus::client::{Reader, tcp};
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig {
+            epoch: Some(7),
+            start_processed: 500,
+            scenario: Scenario::parse(["restart-at=400ms", "blocked-every=1s,for=900ms"])
+                .expect("scenario"),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let mut link = tcp::connect(sim.local_addr()).await.expect("connect");
+    let before = link
+        .read_holding_registers(0, 14)
+        .await
+        .expect("transport")
+        .expect("reply");
+    assert_eq!((before[2], before[12], before[13]), (7, 0, 500));
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        link.read_holding_registers(0, 14).await.is_err(),
+        "the reboot closed the connection"
+    );
+    let mut link = tcp::connect(sim.local_addr()).await.expect("reconnect");
+    let after = link
+        .read_holding_registers(0, 14)
+        .await
+        .expect("transport")
+        .expect("reply");
+    assert_eq!((after[2], after[12], after[13]), (8, 0, 0));
+
+    // The blocked window opens at 1 s on the simulator's clock: HR7 bit 0.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let during = link
+        .read_holding_registers(7, 1)
+        .await
+        .expect("transport")
+        .expect("reply");
+    assert_eq!(during, [1]);
+    sim.shutdown().await;
+}
