@@ -27,6 +27,7 @@ enum Commands {
     /// Run the central backend, or administer it.
     Central(CentralArgs),
     /// Run a PLC simulator speaking Modbus TCP with Takt's default register map.
+    #[command(after_help = SIM_EXAMPLE)]
     PlcSim(SimArgs),
     /// Start central, three PLC simulators and the three stations of demo line L1 on this
     /// terminal (F12 walks the line), with demo data.
@@ -241,6 +242,12 @@ enum StationAdmin {
     },
 }
 
+const SIM_EXAMPLE: &str = "\
+Example, a PLC that faults, jams, answers slowly, loses its link, reboots and counts in 16 bits:
+  takt plc-sim --cycle-ms 500 --scenario fault-every=30s,reason=1,clear-after=10s \\
+      --scenario blocked-every=60s,for=5s --scenario slow-replies=1500ms,every=20s,for=3s \\
+      --scenario drop-every=20s --scenario restart-at=45s --counter-width 16 --start-processed 65500";
+
 #[derive(Args)]
 struct SimArgs {
     /// Address to listen on.
@@ -255,6 +262,31 @@ struct SimArgs {
     /// Boot epoch to report (default: a new one at every start).
     #[arg(long)]
     epoch: Option<u16>,
+    /// Stage a fault; repeat for several. SPEC is key=value[,key=value…], durations like 500ms,
+    /// 30s or 2m:
+    ///   fault-every=30s|50units[,reason=1][,clear-after=10s]  stop with stop reason (HR5; 1
+    ///     spindle overload, 2 fixture clamp, 3 coolant low, 4 guard door, 5 infeed empty) after
+    ///     that much running time or that many units; cleared by Reset/Clear or after clear-after
+    ///   blocked-every=60s,for=5s  outfeed blocked (HR7 bit 0): no units, Suspended, amber
+    ///   starved-every=60s,for=5s  infeed starved (HR7 bit 1), likewise
+    ///   slow-replies=1500ms[,every=10s,for=3s]  answer Modbus requests late (always, or in windows)
+    ///   drop-every=20s  close every client connection at that interval
+    ///   restart-at=45s  reboot once: boot epoch (HR2) + 1, counters and command block to zero
+    #[arg(long = "scenario", value_name = "SPEC", value_parser = check_scenario, verbatim_doc_comment)]
+    scenario: Vec<String>,
+    /// Counter width in bits: with 16, processed, defective, consumed and cycles wrap at 65535 to 0
+    /// (still in two registers, high word 0).
+    #[arg(long, default_value = "32", value_parser = ["16", "32"])]
+    counter_width: String,
+    /// Start value of the processed, consumed and cycle counters, e.g. just below a wrap.
+    #[arg(long, default_value_t = 0)]
+    start_processed: u32,
+}
+
+/// Checks one `--scenario` spec while clap parses, so a bad one is reported like any bad argument.
+fn check_scenario(spec: &str) -> Result<String, takt::sim::ScenarioError> {
+    takt::sim::Scenario::default().add(spec)?;
+    Ok(spec.to_owned())
 }
 
 #[derive(Args)]
@@ -305,7 +337,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Central(args) => central(args),
         Commands::PlcSim(args) => {
             takt::logging::to_stderr();
-            let config = sim_config(args.cycle_ms, args.defect_rate, args.epoch)?;
+            let mut config = sim_config(args.cycle_ms, args.defect_rate, args.epoch)?;
+            let mut scenario =
+                takt::sim::Scenario::parse(args.scenario.iter().map(String::as_str))?;
+            scenario.counter_width = if args.counter_width == "16" {
+                takt::sim::CounterWidth::Bits16
+            } else {
+                takt::sim::CounterWidth::Bits32
+            };
+            if scenario.counter_width == takt::sim::CounterWidth::Bits16
+                && args.start_processed > u32::from(u16::MAX)
+            {
+                anyhow::bail!(
+                    "--start-processed {}: a 16-bit counter goes up to 65535",
+                    args.start_processed
+                );
+            }
+            config.scenario = scenario;
+            config.start_processed = args.start_processed;
             runtime()?.block_on(takt::sim::run_cli(args.listen, config))?;
             Ok(ExitCode::SUCCESS)
         }

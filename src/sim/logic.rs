@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_modbus::{ExceptionCode, Request, Response};
 
+use super::scenario::{FaultTrigger, Scenario};
 use crate::domain::plc::PackMlState;
 use crate::plc::map::{RegisterMap, u32_to_words, words_to_u32};
 
@@ -23,6 +24,9 @@ pub const STACK_RED: u16 = 1 << 0;
 pub const STACK_AMBER: u16 = 1 << 2;
 pub const STACK_BLUE: u16 = 1 << 4;
 pub const STACK_GREEN: u16 = 1 << 6;
+
+pub const INTERLOCK_BLOCKED: u16 = 1 << 0;
+pub const INTERLOCK_STARVED: u16 = 1 << 1;
 
 const UNIT_MODE_PRODUCTION: u16 = 1;
 const COMMAND_RESET: u16 = 1;
@@ -42,6 +46,8 @@ pub struct SimConfig {
     pub start_processed: u32,
     /// Seed for the defect draw; `None` seeds from the OS.
     pub seed: Option<u64>,
+    /// Faults to stage and the counter width; the default stages none.
+    pub scenario: Scenario,
 }
 
 impl Default for SimConfig {
@@ -52,6 +58,7 @@ impl Default for SimConfig {
             epoch: None,
             start_processed: 0,
             seed: None,
+            scenario: Scenario::default(),
         }
     }
 }
@@ -82,6 +89,22 @@ pub struct SimPlc {
     seen_station_heartbeat: u16,
     station_heartbeat_moved: Option<Instant>,
     cycle_started: Option<Instant>,
+    scenario: Scenario,
+    /// Start of the simulator's clock: scenario windows and the restart time count from here.
+    started: Instant,
+    /// Set once the scheduled restart has happened; it happens once.
+    restarted: bool,
+    /// Previous scan that ran, so running time towards a fault is counted exactly.
+    last_run_scan: Option<Instant>,
+    /// Running time left until the next scheduled fault.
+    fault_running_left: Duration,
+    /// Units left until the next scheduled fault.
+    fault_units_left: u32,
+    /// When the scheduled fault now standing began; manual faults never clear by themselves.
+    fault_since: Option<Instant>,
+    /// Units made since start, across restarts, so tests can total what a run produced.
+    lifetime_processed: u64,
+    lifetime_defective: u64,
 }
 
 impl SimPlc {
@@ -107,15 +130,27 @@ impl SimPlc {
             seen_station_heartbeat: 0,
             station_heartbeat_moved: None,
             cycle_started: None,
+            scenario: config.scenario.clone(),
+            started: now,
+            restarted: false,
+            last_run_scan: None,
+            fault_running_left: Duration::ZERO,
+            fault_units_left: 0,
+            fault_since: None,
+            lifetime_processed: 0,
+            lifetime_defective: 0,
         };
+        plc.rearm_fault();
         let s = map.status;
         plc.set(s.map_version, map.version);
         plc.set(s.epoch, config.epoch.unwrap_or_else(derive_epoch));
         plc.set(s.unit_mode, UNIT_MODE_PRODUCTION);
-        plc.set_u32(s.processed, config.start_processed);
-        plc.set_u32(s.consumed, config.start_processed);
-        plc.set_u32(s.cycles, config.start_processed);
-        plc.apply_state(false);
+        // A 16-bit PLC cannot hold a larger start value; it keeps the low word, as its counter would.
+        let start = config.scenario.counter_width.wrap(config.start_processed);
+        plc.set_u32(s.processed, start);
+        plc.set_u32(s.consumed, start);
+        plc.set_u32(s.cycles, start);
+        plc.apply_state(false, false);
         plc
     }
 
@@ -135,12 +170,66 @@ impl SimPlc {
         PackMlState::from_code(self.get(self.map.status.state))
     }
 
+    pub fn epoch(&self) -> u16 {
+        self.get(self.map.status.epoch)
+    }
+
+    /// Units made since the simulator started, across PLC restarts (which zero HR12–13).
+    pub fn lifetime_processed(&self) -> u64 {
+        self.lifetime_processed
+    }
+
+    /// Defective units made since the simulator started, across PLC restarts.
+    pub fn lifetime_defective(&self) -> u64 {
+        self.lifetime_defective
+    }
+
+    /// The scenario this PLC stages (the server reads its network faults from here).
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Whether replies sent at `now` are to be delayed, and by how long.
+    pub fn reply_delay(&self, now: Instant) -> Option<Duration> {
+        let slow = self.scenario.slow_replies?;
+        let open = slow.window.is_none_or(|w| w.is_open(self.since_start(now)));
+        open.then_some(slow.delay)
+    }
+
+    /// The PLC reboots: boot epoch + 1, counters and the command block back to zero, no fault,
+    /// Idle until the station's heartbeat moves again. A real PLC's non-retentive memory is lost the
+    /// same way, which is why the station keys its counter baselines to the epoch.
+    pub fn restart(&mut self) {
+        let s = self.map.status;
+        let epoch = self.get(s.epoch).wrapping_add(1);
+        let (map_version, heartbeat, unit_mode) = (
+            self.get(s.map_version),
+            self.get(s.heartbeat),
+            self.get(s.unit_mode),
+        );
+        self.regs = [0; REGISTER_COUNT];
+        self.set(s.map_version, map_version);
+        self.set(s.heartbeat, heartbeat);
+        self.set(s.epoch, epoch);
+        self.set(s.unit_mode, unit_mode);
+        self.seen_station_heartbeat = 0;
+        self.station_heartbeat_moved = None;
+        self.cycle_started = None;
+        self.last_run_scan = None;
+        self.fault_since = None;
+        self.rearm_fault();
+        self.apply_state(false, false);
+    }
+
     /// A first-out fault: non-zero stops the machine (Stopped, red) until cleared with 0 or a
     /// Reset/Clear command from the station.
     pub fn set_stop_reason(&mut self, code: u16) {
         self.set(self.map.status.stop_reason, code);
+        self.fault_since = None;
         if code != 0 {
-            self.apply_state(false);
+            self.cycle_started = None;
+            self.last_run_scan = None;
+            self.apply_state(false, false);
         }
     }
 
@@ -206,9 +295,17 @@ impl SimPlc {
 
     /// One PLC scan at `now`.
     pub fn tick(&mut self, now: Instant) {
+        if let Some(at) = self.scenario.restart_at
+            && !self.restarted
+            && self.since_start(now) >= at
+        {
+            self.restarted = true;
+            self.restart();
+        }
         self.tick_heartbeat(now);
         self.take_command();
         self.take_unit_mode();
+        self.auto_clear(now);
 
         let c = self.map.command;
         let station_heartbeat = self.get(c.station_heartbeat);
@@ -219,16 +316,97 @@ impl SimPlc {
         let station_alive = self
             .station_heartbeat_moved
             .is_some_and(|t| now.saturating_duration_since(t) <= STATION_WATCHDOG);
+        let interlock = self.interlock(now);
+        self.set(self.map.status.interlock_bits, interlock);
         let faulted = self.get(self.map.status.stop_reason) != 0;
-        let run = !faulted && self.get(c.permit) == 1 && station_alive;
+        let released = self.get(c.permit) == 1 && station_alive;
+        let mut run = !faulted && released && interlock == 0;
 
         if run {
             let started = *self.cycle_started.get_or_insert(now);
-            self.complete_cycles(started, now);
+            run = self.run_until(started, now);
         } else {
             self.cycle_started = None;
+            self.last_run_scan = None;
         }
-        self.apply_state(run);
+        self.apply_state(run, released);
+    }
+
+    fn since_start(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
+
+    fn interlock(&self, now: Instant) -> u16 {
+        let since = self.since_start(now);
+        let mut bits = 0;
+        if self.scenario.blocked.is_some_and(|w| w.is_open(since)) {
+            bits |= INTERLOCK_BLOCKED;
+        }
+        if self.scenario.starved.is_some_and(|w| w.is_open(since)) {
+            bits |= INTERLOCK_STARVED;
+        }
+        bits
+    }
+
+    fn rearm_fault(&mut self) {
+        match self.scenario.fault.map(|f| f.trigger) {
+            Some(FaultTrigger::Running(every)) => self.fault_running_left = every,
+            Some(FaultTrigger::Units(every)) => self.fault_units_left = every,
+            None => {}
+        }
+    }
+
+    /// Makes the units due by `now`, or only those due before a scheduled fault strikes, which
+    /// stops the machine at that moment. Returns whether the machine is still running.
+    fn run_until(&mut self, started: Instant, now: Instant) -> bool {
+        let Some(plan) = self.scenario.fault else {
+            self.complete_cycles(started, now, u32::MAX);
+            return true;
+        };
+        let fault_at = match plan.trigger {
+            FaultTrigger::Running(_) => {
+                let from = self.last_run_scan.unwrap_or(now);
+                let ran = now.saturating_duration_since(from);
+                if ran >= self.fault_running_left {
+                    let at = from + self.fault_running_left;
+                    self.complete_cycles(started, at, u32::MAX);
+                    Some(at)
+                } else {
+                    self.fault_running_left -= ran;
+                    self.complete_cycles(started, now, u32::MAX);
+                    None
+                }
+            }
+            FaultTrigger::Units(_) => {
+                let made = self.complete_cycles(started, now, self.fault_units_left);
+                self.fault_units_left = self.fault_units_left.saturating_sub(made);
+                (self.fault_units_left == 0).then_some(now)
+            }
+        };
+        match fault_at {
+            Some(at) => {
+                self.set(self.map.status.stop_reason, plan.reason);
+                self.fault_since = Some(at);
+                self.cycle_started = None;
+                self.last_run_scan = None;
+                self.rearm_fault();
+                false
+            }
+            None => {
+                self.last_run_scan = Some(now);
+                true
+            }
+        }
+    }
+
+    fn auto_clear(&mut self, now: Instant) {
+        let clear_after = self.scenario.fault.and_then(|f| f.clear_after);
+        if let (Some(since), Some(after)) = (self.fault_since, clear_after)
+            && now.saturating_duration_since(since) >= after
+        {
+            self.set(self.map.status.stop_reason, 0);
+            self.fault_since = None;
+        }
     }
 
     fn tick_heartbeat(&mut self, now: Instant) {
@@ -248,6 +426,7 @@ impl SimPlc {
         }
         if matches!(self.get(c.packml_command), COMMAND_RESET | COMMAND_CLEAR) {
             self.set(self.map.status.stop_reason, 0);
+            self.fault_since = None;
         }
         // Clearing the request tells the station the command was taken.
         self.set(c.change_request, 0);
@@ -260,39 +439,48 @@ impl SimPlc {
         }
     }
 
-    fn complete_cycles(&mut self, started: Instant, now: Instant) {
+    /// Completes the cycles due by `now`, at most `limit`; returns how many.
+    fn complete_cycles(&mut self, started: Instant, now: Instant, limit: u32) -> u32 {
         let elapsed = now.saturating_duration_since(started);
         let due = elapsed.as_nanos() / self.cycle_time.as_nanos().max(1);
         let due = u32::try_from(due).unwrap_or(u32::MAX);
         if due == 0 {
-            return;
+            return 0;
         }
-        let units = due.min(MAX_UNITS_PER_TICK);
+        let units = due.min(MAX_UNITS_PER_TICK).min(limit);
         let s = self.map.status;
         for _ in 0..units {
             let defect = self.rng.random::<f64>() < self.defect_rate;
-            self.add_u32(s.processed, 1);
-            self.add_u32(s.consumed, 1);
-            self.add_u32(s.cycles, 1);
+            self.add_counter(s.processed);
+            self.add_counter(s.consumed);
+            self.add_counter(s.cycles);
+            self.lifetime_processed += 1;
             if defect {
-                self.add_u32(s.defective, 1);
+                self.add_counter(s.defective);
+                self.lifetime_defective += 1;
             }
         }
         let cycle_ms = u32::try_from(self.cycle_time.as_millis()).unwrap_or(u32::MAX);
         self.set_u32(s.last_cycle_ms, cycle_ms);
-        self.cycle_started = Some(if units < due {
+        // Only the scheduler cap skips ahead; a fault limit stops the machine anyway.
+        self.cycle_started = Some(if units < due && units == MAX_UNITS_PER_TICK {
             now
         } else {
             started + self.cycle_time * units
         });
+        units
     }
 
-    fn apply_state(&mut self, run: bool) {
+    /// `released`: permit and a live station, so only an interlock keeps a healthy machine from
+    /// running; PackML calls that Suspended.
+    fn apply_state(&mut self, run: bool, released: bool) {
         let s = self.map.status;
         let (state, light) = if self.get(s.stop_reason) != 0 {
             (PackMlState::Stopped, STACK_RED)
         } else if run {
             (PackMlState::Execute, STACK_GREEN)
+        } else if released && self.get(s.interlock_bits) != 0 {
+            (PackMlState::Suspended, STACK_AMBER)
         } else {
             (PackMlState::Idle, STACK_AMBER)
         };
@@ -327,14 +515,17 @@ impl SimPlc {
         self.set(address.wrapping_add(1), low);
     }
 
-    fn add_u32(&mut self, address: u16, by: u32) {
-        self.set_u32(address, self.get_u32(address).wrapping_add(by));
+    /// One more on a counter, wrapping at the configured counter width.
+    fn add_counter(&mut self, address: u16) {
+        let width = self.scenario.counter_width;
+        self.set_u32(address, width.wrap(self.get_u32(address).wrapping_add(1)));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::scenario::CounterWidth;
     use std::borrow::Cow;
 
     fn config(cycle_ms: u64, defect_rate: f64) -> SimConfig {
@@ -344,6 +535,7 @@ mod tests {
             epoch: Some(7),
             start_processed: 0,
             seed: Some(1),
+            scenario: Scenario::default(),
         }
     }
 
@@ -587,6 +779,194 @@ mod tests {
             plc.handle(Request::ReadCoils(0, 1)),
             Err(ExceptionCode::IllegalFunction)
         );
+    }
+
+    fn with_scenario(cycle_ms: u64, specs: &[&str]) -> SimConfig {
+        SimConfig {
+            scenario: Scenario::parse(specs.iter().copied()).expect("scenario"),
+            ..config(cycle_ms, 0.0)
+        }
+    }
+
+    #[test]
+    fn a_fault_every_second_of_running_stops_after_exact_units() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_scenario(100, &["fault-every=1s,reason=3"]), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(550));
+        assert_eq!(plc.processed(), 5);
+        // One scan far past the fault time: only the units due before the fault count.
+        plc.tick(t0 + ms(1700));
+        assert_eq!(plc.processed(), 10);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+        let r = plc.registers();
+        assert_eq!(r[5], 3, "stop reason");
+        assert_eq!(r[8], STACK_RED);
+        assert_eq!(r[10..12], [0, 0], "no speed while stopped");
+
+        // Stopped makes nothing, however long, while the station stays alive.
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(4000));
+        assert_eq!(plc.processed(), 10);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+
+        // Reset from the station clears it; the next fault needs another full second of running.
+        plc.write(100, &[COMMAND_RESET, 1]).expect("reset");
+        plc.tick(t0 + ms(4100));
+        assert_eq!(plc.state(), PackMlState::Execute);
+        plc.tick(t0 + ms(5000));
+        assert_eq!(plc.processed(), 19);
+        assert_eq!(plc.state(), PackMlState::Execute);
+        plc.tick(t0 + ms(5100));
+        assert_eq!(plc.processed(), 20);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+    }
+
+    #[test]
+    fn a_fault_every_n_units_clears_by_itself() {
+        let t0 = Instant::now();
+        let cfg = with_scenario(100, &["fault-every=4units,reason=5,clear-after=2s"]);
+        let mut plc = SimPlc::new(&cfg, t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(1000));
+        assert_eq!(plc.processed(), 4, "stops at the fourth unit");
+        assert_eq!(plc.registers()[5], 5);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(2999));
+        assert_eq!(plc.state(), PackMlState::Stopped, "2 s not yet over");
+        plc.tick(t0 + ms(3000));
+        assert_eq!(plc.registers()[5], 0);
+        assert_eq!(plc.state(), PackMlState::Execute);
+        plc.tick(t0 + ms(3400));
+        assert_eq!(plc.processed(), 8);
+        assert_eq!(plc.state(), PackMlState::Stopped);
+    }
+
+    #[test]
+    fn a_manual_stop_reason_never_clears_by_itself() {
+        let t0 = Instant::now();
+        let cfg = with_scenario(100, &["fault-every=100units,clear-after=1s"]);
+        let mut plc = SimPlc::new(&cfg, t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.set_stop_reason(4);
+        plc.tick(t0 + ms(3000));
+        assert_eq!(plc.registers()[5], 4);
+    }
+
+    #[test]
+    fn blocked_and_starved_suspend_production() {
+        let t0 = Instant::now();
+        let cfg = with_scenario(
+            100,
+            &["blocked-every=1s,for=500ms", "starved-every=3s,for=200ms"],
+        );
+        let mut plc = SimPlc::new(&cfg, t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(999));
+        assert_eq!(plc.processed(), 9);
+        assert_eq!(plc.registers()[7], 0);
+
+        plc.tick(t0 + ms(1000));
+        let r = plc.registers();
+        assert_eq!(r[7], INTERLOCK_BLOCKED);
+        assert_eq!(plc.state(), PackMlState::Suspended);
+        assert_eq!(r[8], STACK_AMBER);
+        plc.tick(t0 + ms(1499));
+        assert_eq!(plc.processed(), 9, "nothing made while blocked");
+
+        // Running again after the window, from a fresh cycle.
+        plc.tick(t0 + ms(1500));
+        assert_eq!(plc.state(), PackMlState::Execute);
+        assert_eq!(plc.registers()[7], 0);
+        plc.tick(t0 + ms(1999));
+        assert_eq!(plc.processed(), 13);
+
+        // At 3 s both windows are open.
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(3000));
+        assert_eq!(plc.registers()[7], INTERLOCK_BLOCKED | INTERLOCK_STARVED);
+        assert_eq!(plc.state(), PackMlState::Suspended);
+
+        // Without permit an interlocked machine is Idle, not Suspended: nothing was asked of it.
+        plc.write(107, &[0]).expect("permit off");
+        plc.tick(t0 + ms(3100));
+        assert_eq!(plc.state(), PackMlState::Idle);
+        assert_eq!(plc.registers()[7], INTERLOCK_BLOCKED | INTERLOCK_STARVED);
+    }
+
+    #[test]
+    fn a_restart_bumps_the_epoch_and_zeroes_the_counters_once() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_scenario(100, &["restart-at=1s"]), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(950));
+        assert_eq!(plc.processed(), 9);
+        assert_eq!(plc.epoch(), 7);
+
+        plc.tick(t0 + ms(1000));
+        let r = plc.registers();
+        assert_eq!(plc.epoch(), 8);
+        assert_eq!(r[0], 1, "map version survives");
+        assert_eq!(r[12..24], [0; 12], "counters, speed and cycle time zeroed");
+        assert_eq!(r[100..112], [0; 12], "command block cleared");
+        assert_eq!(plc.state(), PackMlState::Idle, "no permit after a reboot");
+        assert_eq!(plc.lifetime_processed(), 9);
+
+        // The station writes its command block again; production resumes from zero.
+        release(&mut plc, 5);
+        plc.tick(t0 + ms(1100));
+        plc.tick(t0 + ms(1400));
+        assert_eq!(plc.processed(), 3);
+        assert_eq!(plc.lifetime_processed(), 12);
+        plc.tick(t0 + ms(5000));
+        assert_eq!(plc.epoch(), 8, "restarts once");
+    }
+
+    #[test]
+    fn sixteen_bit_counters_wrap_at_65535() {
+        let t0 = Instant::now();
+        let mut cfg = config(100, 1.0);
+        cfg.scenario.counter_width = CounterWidth::Bits16;
+        cfg.start_processed = 65_534;
+        let mut plc = SimPlc::new(&cfg, t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(100));
+        assert_eq!(plc.processed(), 65_535);
+        plc.tick(t0 + ms(200));
+        assert_eq!(plc.processed(), 0);
+        plc.tick(t0 + ms(300));
+        let r = plc.registers();
+        assert_eq!(r[12..14], [0, 1], "high word stays 0");
+        assert_eq!(r[16..18], [0, 1], "consumed");
+        assert_eq!(r[18..20], [0, 1], "cycles");
+        assert_eq!(plc.defective(), 3);
+
+        // A start value beyond 16 bits keeps its low word, as a 16-bit counter would.
+        cfg.start_processed = 0x1_0005;
+        assert_eq!(SimPlc::new(&cfg, t0).processed(), 5);
+    }
+
+    #[test]
+    fn slow_replies_only_within_their_windows() {
+        let t0 = Instant::now();
+        let always = SimPlc::new(&with_scenario(100, &["slow-replies=700ms"]), t0);
+        assert_eq!(always.reply_delay(t0), Some(ms(700)));
+        let windows = SimPlc::new(
+            &with_scenario(100, &["slow-replies=700ms,every=2s,for=1s"]),
+            t0,
+        );
+        assert_eq!(windows.reply_delay(t0 + ms(1999)), None);
+        assert_eq!(windows.reply_delay(t0 + ms(2000)), Some(ms(700)));
+        assert_eq!(windows.reply_delay(t0 + ms(3000)), None);
+        assert_eq!(SimPlc::new(&config(100, 0.0), t0).reply_delay(t0), None);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The simulator on the network: a tokio-modbus TCP server over a shared [`SimPlc`], plus the scan
 //! task that ticks it.
 
-use std::future;
+use std::future::{self, Future};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::io::DuplexStream;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+use tokio_modbus::server::tcp::Server;
 use tokio_modbus::{ExceptionCode, Request, Response};
 
 use super::logic::{SimConfig, SimPlc};
@@ -17,6 +19,8 @@ use crate::domain::plc::PackMlState;
 
 /// Scan period of the simulated PLC program.
 const SCAN: Duration = Duration::from_millis(50);
+/// Buffer between a client's socket and the Modbus codec; a few frames is plenty.
+const RELAY_BUFFER: usize = 4096;
 
 type Shared = Arc<Mutex<SimPlc>>;
 
@@ -30,14 +34,43 @@ struct SimService {
     plc: Shared,
 }
 
+type Reply = Pin<Box<dyn Future<Output = Result<Response, ExceptionCode>> + Send>>;
+
 impl tokio_modbus::server::Service for SimService {
     type Request = Request<'static>;
     type Response = Response;
     type Exception = ExceptionCode;
-    type Future = future::Ready<Result<Response, ExceptionCode>>;
+    type Future = Reply;
 
     fn call(&self, request: Self::Request) -> Self::Future {
-        future::ready(lock(&self.plc).handle(request))
+        let (reply, delay) = {
+            let mut plc = lock(&self.plc);
+            (plc.handle(request), plc.reply_delay(Instant::now()))
+        };
+        match delay {
+            // The request took effect at once; only the answer is late, as with a busy PLC.
+            Some(delay) => Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                reply
+            }),
+            None => Box::pin(future::ready(reply)),
+        }
+    }
+}
+
+/// Relays one client socket to the Modbus codec until either side closes, the simulator stops,
+/// or `drops` moves on: then the socket is closed under the client, like a pulled cable. The
+/// relay exists because tokio-modbus offers no way to close a served connection from outside.
+async fn relay(
+    mut client: TcpStream,
+    mut codec: DuplexStream,
+    mut drops: watch::Receiver<u64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut codec) => {}
+        _ = drops.changed() => tracing::debug!("plc-sim: dropping a client connection"),
+        _ = stop.wait_for(|stop| *stop) => {}
     }
 }
 
@@ -47,6 +80,8 @@ pub struct SimHandle {
     local_addr: SocketAddr,
     plc: Shared,
     stop: watch::Sender<bool>,
+    /// Bumped to close every client connection.
+    drops: Arc<watch::Sender<u64>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -57,20 +92,22 @@ pub async fn spawn(listen: SocketAddr, config: SimConfig) -> std::io::Result<Sim
     let local_addr = listener.local_addr()?;
     let plc: Shared = Arc::new(Mutex::new(SimPlc::new(&config, Instant::now())));
     let (stop, stop_rx) = watch::channel(false);
+    let (drops, drops_rx) = watch::channel(0u64);
+    let drops = Arc::new(drops);
 
     let server_plc = Arc::clone(&plc);
     let mut server_stop = stop_rx.clone();
+    let relay_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         let on_connected = move |stream: TcpStream, peer: SocketAddr| {
             let plc = Arc::clone(&server_plc);
+            let (codec, client_side) = tokio::io::duplex(RELAY_BUFFER);
+            // Only drops from now on end this connection, not the ones before it connected.
+            let mut drops = drops_rx.clone();
+            drops.mark_unchanged();
+            tokio::spawn(relay(stream, client_side, drops, relay_stop.clone()));
             tracing::debug!(%peer, "plc-sim: client connected");
-            async move {
-                accept_tcp_connection(stream, peer, move |_| {
-                    Ok(Some(SimService {
-                        plc: Arc::clone(&plc),
-                    }))
-                })
-            }
+            async move { Ok(Some((SimService { plc }, codec))) }
         };
         let on_process_error = |err: std::io::Error| {
             tracing::debug!(%err, "plc-sim: connection ended with an error");
@@ -91,24 +128,54 @@ pub async fn spawn(listen: SocketAddr, config: SimConfig) -> std::io::Result<Sim
     });
 
     let scan_plc = Arc::clone(&plc);
-    let mut scan_stop = stop_rx;
+    let mut scan_stop = stop_rx.clone();
+    let scan_drops = Arc::clone(&drops);
     let scan = tokio::spawn(async move {
         let mut interval = tokio::time::interval(SCAN);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = interval.tick() => lock(&scan_plc).tick(Instant::now()),
+                _ = interval.tick() => {
+                    let rebooted = {
+                        let mut plc = lock(&scan_plc);
+                        let epoch = plc.epoch();
+                        plc.tick(Instant::now());
+                        plc.epoch() != epoch
+                    };
+                    // A rebooting PLC takes its TCP connections down with it.
+                    if rebooted {
+                        tracing::info!("plc-sim: PLC restarted");
+                        scan_drops.send_modify(|n| *n += 1);
+                    }
+                }
                 _ = scan_stop.wait_for(|stop| *stop) => break,
             }
         }
     });
+    let mut tasks = vec![server, scan];
+
+    if let Some(every) = config.scenario.drop_every {
+        let ticker_drops = Arc::clone(&drops);
+        let mut ticker_stop = stop_rx;
+        tasks.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => ticker_drops.send_modify(|n| *n += 1),
+                    _ = ticker_stop.wait_for(|stop| *stop) => break,
+                }
+            }
+        }));
+    }
 
     tracing::info!(%local_addr, "plc-sim: listening");
     Ok(SimHandle {
         local_addr,
         plc,
         stop,
-        tasks: vec![server, scan],
+        drops,
+        tasks,
     })
 }
 
@@ -132,6 +199,31 @@ impl SimHandle {
 
     pub fn state(&self) -> PackMlState {
         lock(&self.plc).state()
+    }
+
+    pub fn epoch(&self) -> u16 {
+        lock(&self.plc).epoch()
+    }
+
+    /// Units made since start, across PLC restarts.
+    pub fn lifetime_processed(&self) -> u64 {
+        lock(&self.plc).lifetime_processed()
+    }
+
+    /// Defective units made since start, across PLC restarts.
+    pub fn lifetime_defective(&self) -> u64 {
+        lock(&self.plc).lifetime_defective()
+    }
+
+    /// Closes every client connection now; clients may reconnect at once.
+    pub fn drop_connections(&self) {
+        self.drops.send_modify(|n| *n += 1);
+    }
+
+    /// Reboots the PLC now (see [`SimPlc::restart`]), closing every client connection.
+    pub fn restart(&self) {
+        lock(&self.plc).restart();
+        self.drop_connections();
     }
 
     /// Non-zero faults the machine (Stopped, red stacklight) until 0 or a Reset/Clear command.

@@ -255,3 +255,57 @@ fn label_zpl_previews_and_label_print_writes_a_file() {
     let out = takt(&[&["label", "print", "--to", "lpt1"][..], &wip].concat());
     assert!(text(&out.stderr).contains("expected file:PATH or tcp:HOST:PORT"));
 }
+
+#[test]
+fn plc_sim_help_explains_scenarios_and_a_bad_spec_is_refused() {
+    let help = takt(&["plc-sim", "--help"]);
+    assert!(help.status.success());
+    let help = text(&help.stdout);
+    for expected in [
+        "--scenario <SPEC>",
+        "fault-every=30s|50units[,reason=1][,clear-after=10s]",
+        "blocked-every=60s,for=5s",
+        "slow-replies=1500ms",
+        "drop-every=20s",
+        "restart-at=45s",
+        "--counter-width",
+        "takt plc-sim --cycle-ms 500 --scenario fault-every=30s",
+    ] {
+        assert!(help.contains(expected), "help lacks {expected:?}:\n{help}");
+    }
+
+    for (args, says) in [
+        (
+            vec!["plc-sim", "--scenario", "fault-every=30"],
+            "give a whole number with ms, s or m",
+        ),
+        (
+            vec!["plc-sim", "--scenario", "meteor-strike=1s"],
+            "unknown scenario",
+        ),
+        (
+            vec!["plc-sim", "--scenario", "blocked-every=5s"],
+            "needs for=",
+        ),
+        (
+            vec!["plc-sim", "--counter-width", "24"],
+            "possible values: 16, 32",
+        ),
+        (
+            vec![
+                "plc-sim",
+                "--counter-width",
+                "16",
+                "--start-processed",
+                "70000",
+            ],
+            "16-bit counter",
+        ),
+    ] {
+        let out = takt(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

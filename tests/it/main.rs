@@ -11,5 +11,6 @@ mod genealogy;
 mod label;
 mod plc;
 mod scanner;
+mod sim_scenarios;
 mod support;
 mod tui;

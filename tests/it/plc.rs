@@ -29,6 +29,7 @@ fn fast_sim(epoch: Option<u16>) -> SimConfig {
         epoch,
         start_processed: 0,
         seed: Some(7),
+        ..SimConfig::default()
     }
 }
 
