@@ -231,3 +231,95 @@ async fn a_scheduled_restart_closes_the_link_and_comes_back_with_the_next_epoch(
     assert_eq!(during, [1]);
     sim.shutdown().await;
 }
+
+/// A PLC with 16-bit counters (in the low word of each pair), read through a `[plc.map]` that says
+/// so: the wrap 65535 → 0 is a small step, never a reset, and every unit is booked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_bit_counters_wrap_through_the_configured_map() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    drop(crate::support::station_store_with_demo_master(&db).await);
+    let mut scenario = Scenario::default();
+    scenario.counter_width = takt::sim::CounterWidth::Bits16;
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig {
+            cycle_time: Duration::from_millis(20),
+            defect_rate: 0.0,
+            seed: Some(9),
+            epoch: Some(7),
+            start_processed: 65_530,
+            scenario,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let section: takt::plc::MapSection = toml::from_str(
+        r#"
+        [fields.processed]
+        address = 13
+        width = "u16"
+        [fields.defective]
+        address = 15
+        width = "u16"
+        [fields.consumed]
+        address = 17
+        width = "u16"
+        [fields.cycles]
+        address = 19
+        width = "u16"
+        "#,
+    )
+    .expect("map");
+    let layout = takt::plc::StatusLayout::new(&section).expect("layout");
+    let counter_bits = layout.counter_bits();
+    assert_eq!(counter_bits, 16);
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db,
+        plc: Some(PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            layout,
+            ..PollerConfig::default()
+        }),
+        sync: None,
+        clock: Arc::new(SystemClock),
+        options: takt::station::StationOptions {
+            counter_bits,
+            ..Default::default()
+        },
+    })
+    .await
+    .expect("station");
+    for text in ["EMP-1001", "WO-24001", CASTING_C24_1107, "@START"] {
+        scan(&station, text).await;
+    }
+    // Run past the wrap: the PLC starts 6 units below it.
+    wait_view(&mut station.view, "units past the wrap", |v| {
+        v.active.as_ref().is_some_and(|a| a.produced >= 12)
+    })
+    .await;
+    scan(&station, "@PAUSE").await;
+    wait_view(&mut station.view, "machine idle", |v| {
+        !v.plc.permit && v.plc.state == Some(PackMlState::Idle)
+    })
+    .await;
+    let made = sim.lifetime_processed();
+    assert!(
+        u64::from(sim.processed()) < 65_530,
+        "the PLC's counter wrapped"
+    );
+    let view = wait_view(&mut station.view, "every unit booked", |v| {
+        booked(v) >= made
+    })
+    .await;
+    assert_eq!(
+        booked(&view),
+        made,
+        "the wrap is counted as units, not as a reset"
+    );
+    station.shutdown().await;
+    sim.shutdown().await;
+}
