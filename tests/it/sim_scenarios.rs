@@ -239,8 +239,10 @@ async fn sixteen_bit_counters_wrap_through_the_configured_map() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     drop(crate::support::station_store_with_demo_master(&db).await);
-    let mut scenario = Scenario::default();
-    scenario.counter_width = takt::sim::CounterWidth::Bits16;
+    let scenario = Scenario {
+        counter_width: takt::sim::CounterWidth::Bits16,
+        ..Default::default()
+    };
     let sim = takt::sim::spawn(
         ([127, 0, 0, 1], 0).into(),
         SimConfig {
@@ -250,7 +252,6 @@ async fn sixteen_bit_counters_wrap_through_the_configured_map() {
             epoch: Some(7),
             start_processed: 65_530,
             scenario,
-            ..SimConfig::default()
         },
     )
     .await
