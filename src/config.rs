@@ -52,6 +52,10 @@ connect_timeout_ms = 3000
 # unplanned_downtime, e.g.:
 # [machine.categories]
 # held = "planned_downtime"
+# The reason code each PLC stop reason (HR5) usually means; a stop opens with it as a suggestion
+# until someone scans the reason:
+# [machine.stop_reasons]
+# "1" = "R-11"
 
 [central]
 # The central backend. Leave url empty to run stand-alone (events wait in the local log).
@@ -153,6 +157,8 @@ pub struct StationConfig {
 pub struct MachineSection {
     /// PackML state name → category name.
     pub categories: std::collections::BTreeMap<String, String>,
+    /// PLC stop reason → the reason code it usually means.
+    pub stop_reasons: std::collections::BTreeMap<String, String>,
 }
 
 impl MachineSection {
@@ -173,6 +179,24 @@ impl MachineSection {
             table.overrides.insert(state_code, category);
         }
         Ok(table)
+    }
+
+    /// The PLC stop reasons and their usual reason codes, or what to fix in words.
+    pub fn stop_reasons(&self) -> Result<std::collections::BTreeMap<u16, String>, String> {
+        self.stop_reasons
+            .iter()
+            .map(|(code, reason)| {
+                let code: u16 = code.trim().parse().map_err(|_| {
+                    format!("[machine.stop_reasons] {code:?} is not a PLC stop reason number")
+                })?;
+                if reason.trim().is_empty() {
+                    return Err(format!(
+                        "[machine.stop_reasons] {code} has an empty reason code"
+                    ));
+                }
+                Ok((code, reason.trim().to_uppercase()))
+            })
+            .collect()
     }
 }
 
@@ -489,6 +513,7 @@ impl StationConfig {
         self.printer.validate()?;
         self.scanner.settings()?;
         self.machine.table()?;
+        self.machine.stop_reasons()?;
         self.codes
             .patterns()
             .check()

@@ -78,7 +78,9 @@ pub fn station_config_text(
          [plc]\naddress = \"{plc}\"\n\n\
          [central]\nurl = \"{central_url}\"\ntoken = \"{token}\"\npull_interval_ms = 1000\n\n\
          [ui]\nkeymap = \"demo-keys.toml\"\nlogin_hints = [\n{hints}\n]\n\n\
-         [printer]\nkind = \"file\"\npath = \"labels-{station}.zpl\"\n"
+         [printer]\nkind = \"file\"\npath = \"labels-{station}.zpl\"\n\n\
+         [machine.stop_reasons]\n\"1\" = \"R-11\"\n\"2\" = \"R-12\"\n\"3\" = \"R-20\"\n\
+         \"4\" = \"R-51\"\n\"5\" = \"R-31\"\n"
     )
 }
 

@@ -83,6 +83,10 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
                 .machine
                 .table()
                 .map_err(|error| anyhow::anyhow!("config: {error}"))?,
+            stop_reasons: config
+                .machine
+                .stop_reasons()
+                .map_err(|error| anyhow::anyhow!("config: {error}"))?,
         },
     })
 }

@@ -32,6 +32,10 @@ pub enum Command {
     ConsumeKeyed {
         quantity: Quantity,
     },
+    /// A downtime reason scanned: codes the latest uncoded stop, or declares planned downtime.
+    CodeDowntime {
+        reason: String,
+    },
 }
 
 impl Command {
@@ -47,6 +51,7 @@ impl Command {
             Command::Complete => "complete".into(),
             Command::LoadLot { label, .. } => format!("load lot {}", label.lot),
             Command::ConsumeKeyed { quantity } => format!("consume {quantity}"),
+            Command::CodeDowntime { reason } => format!("downtime reason {reason}"),
         }
     }
 }
@@ -211,6 +216,13 @@ pub fn decide(
         Command::ConsumeKeyed { quantity } => {
             let actor = operator_actor()?;
             consume_keyed(state, quantity, actor, now)
+        }
+        Command::CodeDowntime { reason } => {
+            let badge = match operator_actor()? {
+                Actor::Operator(badge) => badge,
+                _ => return Err(Rejection::NotLoggedIn),
+            };
+            super::downtime::code(state, &reason, badge, now)
         }
     }
 }

@@ -206,6 +206,21 @@ pub enum EventKind {
         starved: bool,
         category: super::machine::MachineCategory,
     },
+    /// An unplanned stop began: the PLC's first-out reason and the reason code it usually means.
+    DowntimeStarted {
+        plc_reason: u16,
+        suggested_reason: Option<String>,
+    },
+    /// A person gave the reason of the stop that began at `started_at`.
+    DowntimeCoded {
+        started_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Planned downtime (changeover, break, maintenance) declared at the station from now until
+    /// the machine runs again.
+    PlannedDowntimeDeclared {
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -231,6 +246,9 @@ impl EventKind {
             EventKind::PlcStale { .. } => "plc_stale",
             EventKind::PlcFresh { .. } => "plc_fresh",
             EventKind::MachineStateChanged { .. } => "machine_state_changed",
+            EventKind::DowntimeStarted { .. } => "downtime_started",
+            EventKind::DowntimeCoded { .. } => "downtime_coded",
+            EventKind::PlannedDowntimeDeclared { .. } => "planned_downtime_declared",
         }
     }
 

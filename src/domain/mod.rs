@@ -12,6 +12,7 @@ pub mod rejection;
 pub mod state;
 
 mod decide;
+pub mod downtime;
 pub mod machine;
 pub mod material;
 mod observe;

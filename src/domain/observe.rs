@@ -4,6 +4,7 @@
 //! units. `wrapping_sub` at the counter's width handles rollover; the boot epoch tells a PLC restart
 //! from a rollover; a delta beyond plausibility is treated as a reset, never as units.
 
+use super::downtime::stop_opened;
 use super::event::{Actor, BaselineCause, EventKind, NewEvent};
 use super::machine::MachineReading;
 use super::material::after_units;
@@ -18,6 +19,14 @@ pub const MAX_PLAUSIBLE_COUNTER_STEP: u32 = 100_000;
 /// the outputs they fill.
 pub fn observe(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<NewEvent> {
     let mut events: Vec<NewEvent> = machine_transition(state, sample, now).into_iter().collect();
+    if let Some(EventKind::MachineStateChanged {
+        category,
+        stop_reason,
+        ..
+    }) = events.first().map(|event| &event.kind)
+    {
+        events.extend(stop_opened(state, *category, *stop_reason, now));
+    }
     events.extend(count_units(state, sample, now));
     let material: Vec<NewEvent> = events
         .iter()

@@ -92,6 +92,14 @@ pub enum Rejection {
     NewLotWithoutQuantity { lot: LotId },
     #[error("No lot is loaded for this order: scan a lot before keying a quantity.")]
     NothingLoaded,
+    #[error("{0} is not a reason code known here. Scan a reason from the reason sheet.")]
+    UnknownReason(String),
+    #[error("{0} is not a downtime reason.")]
+    NotADowntimeReason(String),
+    #[error(
+        "There is no stop to give a reason for. To declare planned downtime, scan a planned reason (changeover, break, maintenance)."
+    )]
+    NoStopToCode,
     #[error("A quantity drawn must be more than zero.")]
     QuantityNotPositive,
     #[error(

@@ -123,6 +123,8 @@ pub struct State {
         super::machine::MachineReading,
         super::machine::MachineCategory,
     )>,
+    /// The latest stops, oldest first (at most [`super::downtime::KEPT_DOWNTIMES`]).
+    pub downtimes: Vec<super::downtime::Downtime>,
     pub settings: Settings,
 }
 
@@ -135,6 +137,8 @@ pub struct Settings {
     pub counter_bits: u32,
     /// Which machine category each PLC state falls into.
     pub categories: super::machine::CategoryTable,
+    /// The reason code a PLC stop reason usually means (`1` → `R-11`).
+    pub stop_reasons: BTreeMap<u16, String>,
 }
 
 impl Default for Settings {
@@ -143,6 +147,7 @@ impl Default for Settings {
             output_id_pattern: super::material::DEFAULT_OUTPUT_ID_PATTERN.to_owned(),
             counter_bits: 32,
             categories: super::machine::CategoryTable::default(),
+            stop_reasons: BTreeMap::new(),
         }
     }
 }
@@ -161,6 +166,7 @@ impl State {
             lot_usage: BTreeMap::new(),
             outputs_made: 0,
             machine: None,
+            downtimes: Vec::new(),
             settings: Settings::default(),
         }
     }
@@ -206,6 +212,11 @@ impl State {
 /// How an event changes state. Total: an event that does not fit the state (it was valid when it was
 /// decided) still moves what it names, so a replay never stops half way.
 pub fn apply(state: &mut State, event: &Event) {
+    let by = match &event.actor {
+        super::event::Actor::Operator(badge) => Some(badge),
+        _ => None,
+    };
+    super::downtime::apply(state, &event.kind, by, event.at);
     match &event.kind {
         EventKind::OperatorLoggedIn { badge, name } => {
             state.session = Some(Session {
@@ -287,7 +298,10 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::PlcCommsLost { .. }
         | EventKind::PlcCommsRestored { .. }
         | EventKind::PlcStale { .. }
-        | EventKind::PlcFresh { .. } => {}
+        | EventKind::PlcFresh { .. }
+        | EventKind::DowntimeStarted { .. }
+        | EventKind::DowntimeCoded { .. }
+        | EventKind::PlannedDowntimeDeclared { .. } => {}
         EventKind::MachineStateChanged {
             packml,
             stop_reason,

@@ -118,11 +118,7 @@ impl Scan {
                     "{code} is a defect code: defects are recorded on the Inspect screen."
                 )));
             }
-            Scan::DowntimeReason(code) => {
-                return Err(ScanError::NotHere(format!(
-                    "{code} is a downtime reason: reasons are given on the Downtime screen."
-                )));
-            }
+            Scan::DowntimeReason(reason) => Command::CodeDowntime { reason },
         })
     }
 }

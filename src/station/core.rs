@@ -182,6 +182,11 @@ impl Core {
         self.state.settings.counter_bits = bits;
     }
 
+    /// The reason code each PLC stop reason usually means, from the station config.
+    pub fn set_stop_reasons(&mut self, stop_reasons: std::collections::BTreeMap<u16, String>) {
+        self.state.settings.stop_reasons = stop_reasons;
+    }
+
     /// How PLC states count as time, from the station config.
     pub fn set_categories(&mut self, categories: crate::domain::machine::CategoryTable) {
         self.state.settings.categories = categories;
@@ -416,9 +421,25 @@ impl Core {
                 // A failed write leaves the baseline where it was: the next sample counts the same
                 // units again, so nothing is lost, only delayed.
                 match self.append(events) {
-                    Ok(_) => {
+                    Ok(sealed) => {
                         self.plc_write_failing = false;
-                        self.quantity_reached(good_before)
+                        // A stop is said at once, and asks for its reason.
+                        let stop = sealed
+                            .iter()
+                            .find(|event| {
+                                matches!(
+                                    event.kind,
+                                    crate::domain::EventKind::DowntimeStarted { .. }
+                                )
+                            })
+                            .map(|event| {
+                                Notice::new(
+                                    Level::Error,
+                                    describe(std::slice::from_ref(event), &self.state, now),
+                                    now,
+                                )
+                            });
+                        stop.or_else(|| self.quantity_reached(good_before))
                             .or(link_notice)
                             .or_else(|| {
                                 was_lost.then(|| {

@@ -50,6 +50,8 @@ pub struct StationOptions {
     pub counter_bits: u32,
     /// How PLC states count as time (`[machine.categories]`).
     pub categories: crate::domain::machine::CategoryTable,
+    /// The reason code each PLC stop reason usually means (`[machine.stop_reasons]`).
+    pub stop_reasons: std::collections::BTreeMap<u16, String>,
 }
 
 impl Default for StationOptions {
@@ -61,6 +63,7 @@ impl Default for StationOptions {
             printer: None,
             counter_bits: 32,
             categories: crate::domain::machine::CategoryTable::default(),
+            stop_reasons: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -114,6 +117,7 @@ impl Station {
         );
         core.set_counter_bits(options.counter_bits);
         core.set_categories(options.categories);
+        core.set_stop_reasons(options.stop_reasons);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer
             && printer.sink != crate::label::Sink::None

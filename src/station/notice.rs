@@ -53,6 +53,16 @@ fn list_missing(missing: &[Missing]) -> String {
         .join(", ")
 }
 
+/// " (spindle)": the text of a reason code, when master data has it.
+fn reason_text(state: &State, code: &str) -> String {
+    state
+        .master
+        .codes
+        .get(code)
+        .map(|c| format!(" ({})", c.text))
+        .unwrap_or_default()
+}
+
 /// Operator words for what a command just recorded, read from the events and the state after them.
 /// `now` is when it was recorded: whether a lot has expired depends on it.
 pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
@@ -128,6 +138,25 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 frozen_ms / 1000
             ),
             EventKind::PlcFresh { .. } => "The machine's PLC heartbeat moves again.".to_owned(),
+            EventKind::DowntimeStarted {
+                plc_reason,
+                suggested_reason,
+            } => format!(
+                "Machine DOWN (PLC stop reason {plc_reason}{}). Scan the reason.",
+                suggested_reason
+                    .as_ref()
+                    .map(|r| format!(", usually {r}"))
+                    .unwrap_or_default()
+            ),
+            EventKind::DowntimeCoded { started_at, reason } => format!(
+                "Stop of {} UTC coded as {reason}{}.",
+                started_at.format("%H:%M:%S"),
+                reason_text(state, reason)
+            ),
+            EventKind::PlannedDowntimeDeclared { reason } => format!(
+                "Planned downtime {reason}{} from now until the machine runs again.",
+                reason_text(state, reason)
+            ),
             EventKind::MachineStateChanged {
                 category,
                 stop_reason,

@@ -23,6 +23,10 @@ pub struct View {
     pub unassigned_produced: u64,
     /// The label printer in words; none when no printer is configured.
     pub printer: Option<String>,
+    /// The stop the machine is in, if it is down.
+    pub open_stop: Option<crate::domain::downtime::Downtime>,
+    /// Stops nobody has given a reason for yet.
+    pub uncoded_stops: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +172,8 @@ impl View {
             last_seq: 0,
             unassigned_produced: 0,
             printer: None,
+            open_stop: None,
+            uncoded_stops: 0,
         }
     }
 
@@ -232,6 +238,13 @@ impl View {
             })
             .collect();
         self.unassigned_produced = state.unassigned_produced;
+        self.open_stop = state
+            .downtimes
+            .iter()
+            .rev()
+            .find(|stop| stop.ended_at.is_none())
+            .cloned();
+        self.uncoded_stops = state.downtimes.iter().filter(|s| s.uncoded()).count();
     }
 }
 

@@ -104,6 +104,25 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             inputs
         ])?;
     }
+    let stops_changed = events.iter().any(|event| {
+        matches!(
+            event.kind,
+            EventKind::DowntimeStarted { .. }
+                | EventKind::DowntimeCoded { .. }
+                | EventKind::PlannedDowntimeDeclared { .. }
+                | EventKind::MachineStateChanged { .. }
+        )
+    });
+    if stops_changed {
+        // Transitions are rare next to polls, and the kept stops few: rewrite them whole.
+        tx.prepare_cached("DELETE FROM downtime")?.execute([])?;
+        for stop in &state.downtimes {
+            let body =
+                serde_json::to_string(stop).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.prepare_cached("INSERT INTO downtime (started_at, body) VALUES (?1, ?2)")?
+                .execute(params![time_text(&stop.started_at), body])?;
+        }
+    }
     for event in events {
         if let EventKind::OutputCreated { output, inputs, .. } = &event.kind {
             for input in inputs {
@@ -280,6 +299,14 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                     .map_err(|e| StoreError::Corrupt(format!("open output inputs: {e}")))?,
             };
         }
+    }
+    let mut statement = conn.prepare("SELECT body FROM downtime ORDER BY started_at")?;
+    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+    for body in rows {
+        state.downtimes.push(
+            serde_json::from_str(&body?)
+                .map_err(|e| StoreError::Corrupt(format!("downtime: {e}")))?,
+        );
     }
     let mut statement = conn.prepare("SELECT body FROM local_lot")?;
     let rows = statement.query_map([], |row| row.get::<_, String>(0))?;

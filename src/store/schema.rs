@@ -97,6 +97,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE work_order_progress ADD COLUMN last_loaded TEXT;
     ALTER TABLE station_projection ADD COLUMN machine TEXT;
+    -- The latest stops (downtime records) for the screens; the log keeps every one.
+    CREATE TABLE downtime (
+        started_at TEXT PRIMARY KEY,
+        body       TEXT NOT NULL
+    );
     -- Genealogy links of the outputs made here, both ways indexed, for the Trace screen.
     CREATE TABLE output_edge (
         output TEXT NOT NULL,

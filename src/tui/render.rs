@@ -420,6 +420,30 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             )));
         }
     }
+    if let Some(stop) = &app.view.open_stop {
+        let reason = match (&stop.reason, stop.uncoded()) {
+            (Some(reason), false) => reason.clone(),
+            (Some(reason), true) => format!("usually {reason}: scan the reason"),
+            (None, _) => "scan the reason".into(),
+        };
+        let what = if stop.planned { "PLANNED STOP" } else { "DOWN" };
+        lines.push(Line::styled(
+            format!(
+                " {what} since {} UTC, PLC stop {} - {reason}",
+                stop.started_at.format("%H:%M"),
+                stop.plc_reason
+            ),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    } else if app.view.uncoded_stops > 0 && !compact {
+        lines.push(Line::styled(
+            format!(
+                " Stops without a reason: {} - scan a reason code to give the last one",
+                app.view.uncoded_stops
+            ),
+            theme.fg(Color::Yellow),
+        ));
+    }
     push_materials(&mut lines, active, theme, compact);
     if let Some(printer) = &app.view.printer
         && !compact

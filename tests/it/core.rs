@@ -63,13 +63,25 @@ impl Rig {
 
     /// A sample with the PLC's heartbeat at `heartbeat`.
     fn beat(&mut self, processed: u32, defective: u32, heartbeat: u16) -> Option<Notice> {
+        self.machine(processed, defective, heartbeat, PackMlState::Execute, 0)
+    }
+
+    /// A sample in `state` with first-out stop reason `stop_reason`.
+    fn machine(
+        &mut self,
+        processed: u32,
+        defective: u32,
+        heartbeat: u16,
+        state: PackMlState,
+        stop_reason: u16,
+    ) -> Option<Notice> {
         self.input(CoreInput::Plc(PlcEvent::Sample(PlcSample {
             map_version: 1,
             heartbeat,
             epoch: 42,
-            state: PackMlState::Execute,
+            state,
             unit_mode: 1,
-            stop_reason: 0,
+            stop_reason,
             warning: 0,
             interlock_bits: 0,
             stacklight_bits: 0,
@@ -447,4 +459,65 @@ async fn a_frozen_heartbeat_and_a_lost_link_are_recorded_with_their_intervals() 
         "{:?}",
         rig.kinds()
     );
+}
+
+#[tokio::test]
+async fn a_fault_opens_a_stop_that_the_operator_codes_by_scanning() {
+    let mut rig = rig().await;
+    rig.core
+        .set_stop_reasons([(1u16, "R-11".to_owned())].into_iter().collect());
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
+    rig.scan("@START");
+    rig.sample(10, 0);
+    // Spindle overload: the machine stops, a stop opens with the usual reason as a suggestion.
+    let down = rig
+        .machine(12, 0, 1, PackMlState::Stopped, 1)
+        .expect("said at once");
+    assert!(
+        down.text.contains("DOWN (PLC stop reason 1, usually R-11)"),
+        "{}",
+        down.text
+    );
+    let stop = rig.core.state().downtimes.last().cloned().expect("stop");
+    assert!(stop.uncoded() && stop.ended_at.is_none());
+    assert_eq!(stop.reason.as_deref(), Some("R-11"));
+    // The operator knows better: the fixture clamp. Coded by scanning the reason barcode.
+    let coded = rig.scan("R-12");
+    assert_eq!(coded.level, Level::Ok, "{}", coded.text);
+    assert!(
+        coded.text.contains("coded as R-12 (fixture)"),
+        "{}",
+        coded.text
+    );
+    let stop = rig.core.state().downtimes.last().cloned().expect("stop");
+    assert_eq!(stop.reason.as_deref(), Some("R-12"));
+    assert_eq!(stop.coded_by.as_ref().map(|b| b.as_str()), Some("EMP-1001"));
+    // Running again ends it.
+    rig.clock.advance(chrono::Duration::seconds(90));
+    rig.machine(12, 0, 2, PackMlState::Execute, 0);
+    let stop = rig.core.state().downtimes.last().cloned().expect("stop");
+    assert!(stop.ended_at.is_some());
+    // Nothing left to code: a planned reason declares planned downtime, an unplanned one is refused.
+    assert_eq!(
+        rig.scan("R-20").text,
+        "There is no stop to give a reason for. To declare planned downtime, scan a planned reason (changeover, break, maintenance)."
+    );
+    let planned = rig.scan("R-81");
+    assert!(
+        planned.text.contains("Planned downtime R-81 (break)"),
+        "{}",
+        planned.text
+    );
+    assert!(rig.core.state().downtimes.last().is_some_and(|d| d.planned));
+
+    // The records survive a restart exactly as the log says.
+    let Rig { core, db, _dir, .. } = rig;
+    let live = core.state().downtimes.clone();
+    drop(core);
+    let store = Store::open(&db, &station_id()).expect("reopen");
+    let loaded = store.load_state().expect("load");
+    assert_eq!(loaded.downtimes, live);
+    assert_eq!(loaded, store.replay_state().expect("replay"));
 }
