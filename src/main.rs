@@ -298,6 +298,11 @@ struct DemoArgs {
     /// runs at its plant ideal (OP10 4.5 s, OP20 3.8 s, OP30 3.0 s).
     #[arg(long)]
     cycle_ms: Option<u64>,
+    /// Faults the simulated machines stage, as for `takt plc-sim --scenario` (repeatable), e.g.
+    /// `--scenario fault-every=60s,reason=1,clear-after=20s` stops each machine with a spindle
+    /// overload after every minute of running, for 20 s.
+    #[arg(long = "scenario", value_name = "SPEC", value_parser = check_scenario)]
+    scenario: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -359,7 +364,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Demo(args) => {
-            let config = sim_config(args.cycle_ms.unwrap_or(4500), 0.02, None)?;
+            let mut config = sim_config(args.cycle_ms.unwrap_or(4500), 0.02, None)?;
+            config.scenario = takt::sim::Scenario::parse(args.scenario.iter().map(String::as_str))?;
             let cycle = args.cycle_ms.map(std::time::Duration::from_millis);
             takt::demo::run(&args.dir, config, cycle)?;
             Ok(ExitCode::SUCCESS)
