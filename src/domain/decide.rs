@@ -36,6 +36,10 @@ pub enum Command {
     CodeDowntime {
         reason: String,
     },
+    /// An andon barcode: calls, or answers the open call of that kind.
+    Andon {
+        kind: super::andon::AndonKind,
+    },
 }
 
 impl Command {
@@ -52,6 +56,7 @@ impl Command {
             Command::LoadLot { label, .. } => format!("load lot {}", label.lot),
             Command::ConsumeKeyed { quantity } => format!("consume {quantity}"),
             Command::CodeDowntime { reason } => format!("downtime reason {reason}"),
+            Command::Andon { kind } => format!("andon {}", kind.words()),
         }
     }
 }
@@ -223,6 +228,11 @@ pub fn decide(
                 _ => return Err(Rejection::NotLoggedIn),
             };
             super::downtime::code(state, &reason, badge, now)
+        }
+        // Anyone may call for help, logged in or not: the station says who if it knows.
+        Command::Andon { kind } => {
+            let actor = operator_actor().unwrap_or(Actor::Station);
+            super::andon::andon(state, kind, actor, now)
         }
     }
 }

@@ -221,6 +221,15 @@ pub enum EventKind {
     PlannedDowntimeDeclared {
         reason: String,
     },
+    /// An andon call from the station.
+    AndonCalled {
+        call: super::andon::AndonKind,
+    },
+    /// Someone answered the open andon call, `response_ms` after it was made.
+    AndonAnswered {
+        call: super::andon::AndonKind,
+        response_ms: u64,
+    },
 }
 
 impl EventKind {
@@ -249,6 +258,8 @@ impl EventKind {
             EventKind::DowntimeStarted { .. } => "downtime_started",
             EventKind::DowntimeCoded { .. } => "downtime_coded",
             EventKind::PlannedDowntimeDeclared { .. } => "planned_downtime_declared",
+            EventKind::AndonCalled { .. } => "andon_called",
+            EventKind::AndonAnswered { .. } => "andon_answered",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod quantity;
 pub mod rejection;
 pub mod state;
 
+pub mod andon;
 mod decide;
 pub mod downtime;
 pub mod machine;

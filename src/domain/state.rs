@@ -125,6 +125,8 @@ pub struct State {
     )>,
     /// The latest stops, oldest first (at most [`super::downtime::KEPT_DOWNTIMES`]).
     pub downtimes: Vec<super::downtime::Downtime>,
+    /// The open andon call, if any.
+    pub andon: Option<super::andon::AndonCall>,
     pub settings: Settings,
 }
 
@@ -167,6 +169,7 @@ impl State {
             outputs_made: 0,
             machine: None,
             downtimes: Vec::new(),
+            andon: None,
             settings: Settings::default(),
         }
     }
@@ -302,6 +305,13 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::DowntimeStarted { .. }
         | EventKind::DowntimeCoded { .. }
         | EventKind::PlannedDowntimeDeclared { .. } => {}
+        EventKind::AndonCalled { call } => {
+            state.andon = Some(super::andon::AndonCall {
+                kind: *call,
+                since: event.at,
+            });
+        }
+        EventKind::AndonAnswered { .. } => state.andon = None,
         EventKind::MachineStateChanged {
             packml,
             stop_reason,

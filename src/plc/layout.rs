@@ -151,7 +151,12 @@ pub struct MapSection {
 }
 
 /// The command signals the station writes, by name.
-pub const COMMAND_NAMES: [&str; 3] = ["permit", "work_order_numeric", "station_heartbeat"];
+pub const COMMAND_NAMES: [&str; 4] = [
+    "permit",
+    "work_order_numeric",
+    "station_heartbeat",
+    "andon_call",
+];
 
 /// Where the station writes its interlock, work order and heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,6 +164,7 @@ pub struct CommandLayout {
     pub permit: Field,
     pub work_order_numeric: Field,
     pub station_heartbeat: Field,
+    pub andon_call: Field,
 }
 
 impl Default for CommandLayout {
@@ -168,6 +174,7 @@ impl Default for CommandLayout {
             permit: Field::holding(c.permit, Width::U16),
             work_order_numeric: Field::holding(c.work_order_numeric, Width::U32),
             station_heartbeat: Field::holding(c.station_heartbeat, Width::U16),
+            andon_call: Field::holding(c.andon_call, Width::U16),
         }
     }
 }
@@ -182,6 +189,7 @@ impl CommandLayout {
                 "permit" => &mut layout.permit,
                 "work_order_numeric" => &mut layout.work_order_numeric,
                 "station_heartbeat" => &mut layout.station_heartbeat,
+                "andon_call" => &mut layout.andon_call,
                 _ => return Err(LayoutError::UnknownCommand(name.clone())),
             };
             let problem = |problem: &str| LayoutError::Command {
@@ -228,6 +236,7 @@ impl CommandLayout {
             ("permit", layout.permit),
             ("work_order_numeric", layout.work_order_numeric),
             ("station_heartbeat", layout.station_heartbeat),
+            ("andon_call", layout.andon_call),
         ];
         let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
         for (name, field) in fields {
@@ -807,7 +816,7 @@ mod tests {
                 .expect_err(text)
                 .to_string()
         };
-        assert!(error("[commands.andon]\naddress = 1\n").contains("no such command"));
+        assert!(error("[commands.siren]\naddress = 1\n").contains("no such command"));
         assert!(error("[commands.permit]\nkind = \"input\"\n").contains("cannot be written"));
         assert!(
             error("[commands.work_order_numeric]\nkind = \"coil\"\nwidth = \"u16\"\n")

@@ -65,6 +65,8 @@ impl Default for PollerConfig {
 pub struct PlcOutputs {
     pub permit: bool,
     pub work_order_numeric: u32,
+    /// The open andon call (0 none, 1 help, 2 material, 3 quality, 4 maintenance).
+    pub andon: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -402,6 +404,8 @@ impl Link<'_> {
             )
             .await?;
         }
+        self.write_field("write andon call", &c.andon_call, u32::from(wanted.andon))
+            .await?;
         self.write_field(
             "write station heartbeat",
             &c.station_heartbeat,

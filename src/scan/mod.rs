@@ -10,6 +10,7 @@ pub mod keys;
 
 pub use classify::{Patterns, classify};
 
+use crate::domain::andon::AndonKind;
 use crate::domain::{Badge, Command, Entry, LotId, LotLabel, MaterialId, Quantity, WorkOrderId};
 
 /// Longest text a scan may carry; anything longer is a stuck key or a runaway scanner.
@@ -102,6 +103,18 @@ impl Scan {
             Scan::Command(BarcodeCommand::Resume) => Command::Resume,
             Scan::Command(BarcodeCommand::Complete) => Command::Complete,
             Scan::Command(BarcodeCommand::Logout) => Command::Logout,
+            Scan::Command(BarcodeCommand::AndonHelp) => Command::Andon {
+                kind: AndonKind::Help,
+            },
+            Scan::Command(BarcodeCommand::AndonMaterial) => Command::Andon {
+                kind: AndonKind::Material,
+            },
+            Scan::Command(BarcodeCommand::AndonQuality) => Command::Andon {
+                kind: AndonKind::Quality,
+            },
+            Scan::Command(BarcodeCommand::AndonMaintenance) => Command::Andon {
+                kind: AndonKind::Maintenance,
+            },
             Scan::Command(other) => return Err(ScanError::NotHandledYet(other.code().to_owned())),
             Scan::Serial { serial, .. } => {
                 return Err(ScanError::NotHere(format!(

@@ -616,6 +616,7 @@ impl Core {
         self.view.plc.stop_reason = sample.stop_reason;
         self.view.plc.units_per_minute = f64::from(sample.speed_x100) / 100.0;
         self.view.plc.last_cycle_ms = sample.last_cycle_ms;
+        self.view.plc.stacklight = sample.stacklight_bits;
     }
 
     fn sync(&mut self, report: SyncReport) -> Option<Notice> {
@@ -727,6 +728,7 @@ impl Core {
                 .as_ref()
                 .and_then(|id| self.state.master.work_orders.get(id))
                 .map_or(0, |order| order.numeric_id),
+            andon: self.state.andon.map_or(0, |call| call.kind.code()),
         };
         self.view.plc.permit = outputs.permit;
         self.view.printer = self

@@ -153,6 +153,15 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 started_at.format("%H:%M:%S"),
                 reason_text(state, reason)
             ),
+            EventKind::AndonCalled { call } => format!(
+                "ANDON {} called. Scan the same andon barcode when someone has come.",
+                call.words().to_uppercase()
+            ),
+            EventKind::AndonAnswered { call, response_ms } => format!(
+                "Andon {} answered after {} s.",
+                call.words(),
+                response_ms / 1000
+            ),
             EventKind::PlannedDowntimeDeclared { reason } => format!(
                 "Planned downtime {reason}{} from now until the machine runs again.",
                 reason_text(state, reason)

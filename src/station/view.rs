@@ -27,6 +27,8 @@ pub struct View {
     pub open_stop: Option<crate::domain::downtime::Downtime>,
     /// Stops nobody has given a reason for yet.
     pub uncoded_stops: usize,
+    /// The open andon call.
+    pub andon: Option<crate::domain::andon::AndonCall>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +132,8 @@ pub struct PlcView {
     pub alarm: Option<String>,
     /// The PLC answers but its heartbeat stands still.
     pub stale: bool,
+    /// The stacklight as the PLC drives it (HR8 bits).
+    pub stacklight: u16,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +170,7 @@ impl View {
                 permit: false,
                 alarm: None,
                 stale: false,
+                stacklight: 0,
             },
             central: CentralView::Connecting,
             backlog: 0,
@@ -174,6 +179,7 @@ impl View {
             printer: None,
             open_stop: None,
             uncoded_stops: 0,
+            andon: None,
         }
     }
 
@@ -245,6 +251,7 @@ impl View {
             .find(|stop| stop.ended_at.is_none())
             .cloned();
         self.uncoded_stops = state.downtimes.iter().filter(|s| s.uncoded()).count();
+        self.andon = state.andon;
     }
 }
 

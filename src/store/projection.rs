@@ -43,7 +43,7 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     tx.prepare_cached(
         "UPDATE station_projection SET active_work_order = ?1, unassigned_produced = ?2,
          plc_epoch = ?3, plc_processed = ?4, plc_defective = ?5, through_seq = ?6,
-         outputs_made = ?7, machine = ?8 WHERE id = 1",
+         outputs_made = ?7, machine = ?8, andon = ?9 WHERE id = 1",
     )?
     .execute(params![
         state.active.as_ref().map(|id| id.as_str()),
@@ -56,6 +56,11 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         state
             .machine
             .map(|machine| serde_json::to_string(&machine))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        state
+            .andon
+            .map(|call| serde_json::to_string(&call))
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     ])?;
@@ -221,6 +226,15 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("machine reading: {e}")))?;
+    let andon: Option<String> = conn.query_row(
+        "SELECT andon FROM station_projection WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    state.andon = andon
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("andon call: {e}")))?;
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {

@@ -97,6 +97,7 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE station_projection ADD COLUMN outputs_made INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE work_order_progress ADD COLUMN last_loaded TEXT;
     ALTER TABLE station_projection ADD COLUMN machine TEXT;
+    ALTER TABLE station_projection ADD COLUMN andon TEXT;
     -- The latest stops (downtime records) for the screens; the log keeps every one.
     CREATE TABLE downtime (
         started_at TEXT PRIMARY KEY,

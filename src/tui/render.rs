@@ -98,6 +98,38 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
+/// The stacklight in words (HR8: bit 0 red, 2 amber, 4 blue, 6 green, 8 horn), never by colour
+/// alone.
+fn stacklight_words(bits: u16, link: &PlcLink) -> String {
+    if *link != PlcLink::Online || bits == 0 {
+        return String::new();
+    }
+    let lit: Vec<&str> = [
+        (1 << 0, "RED"),
+        (1 << 2, "AMBER"),
+        (1 << 4, "BLUE"),
+        (1 << 6, "GREEN"),
+        (1 << 8, "HORN"),
+    ]
+    .iter()
+    .filter(|(bit, _)| bits & bit != 0)
+    .map(|(_, name)| *name)
+    .collect();
+    format!("  light {}", lit.join("+"))
+}
+
+fn stacklight_color(bits: u16) -> Color {
+    if bits & 1 != 0 {
+        Color::Red
+    } else if bits & (1 << 2) != 0 {
+        Color::Yellow
+    } else if bits & (1 << 4) != 0 {
+        Color::Blue
+    } else {
+        Color::Green
+    }
+}
+
 fn plc_words(app: &App) -> (String, Color) {
     match &app.view.plc.link {
         PlcLink::NotConfigured => ("not configured".into(), Color::DarkGray),
@@ -405,6 +437,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             // Wanted on, but the PLC cannot hear us: its watchdog drops it.
             (_, true) => "  permit not delivered",
         }),
+        Span::styled(
+            stacklight_words(plc.stacklight, &plc.link),
+            theme.fg(stacklight_color(plc.stacklight)),
+        ),
     ]));
     if !compact {
         lines.push(Line::from(format!(
@@ -419,6 +455,23 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
                 active.due.map(|d| d.to_string()).unwrap_or_default()
             )));
         }
+    }
+    if let Some(call) = &app.view.andon {
+        let minutes = app
+            .view
+            .now
+            .signed_duration_since(call.since)
+            .num_seconds()
+            .max(0);
+        lines.push(Line::styled(
+            format!(
+                " ANDON {} open for {}:{:02} - scan it again when answered",
+                call.kind.words().to_uppercase(),
+                minutes / 60,
+                minutes % 60
+            ),
+            theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
     }
     if let Some(stop) = &app.view.open_stop {
         let reason = match (&stop.reason, stop.uncoded()) {

@@ -154,7 +154,8 @@ async fn the_permit_follows_login_start_pause_and_logout() {
         *rig.plc.borrow(),
         PlcOutputs {
             permit: true,
-            work_order_numeric: 24001
+            work_order_numeric: 24001,
+            andon: 0,
         }
     );
     rig.scan("@PAUSE");
@@ -261,6 +262,7 @@ async fn a_machine_never_restarts_unattended() {
     let (plc_tx, plc) = watch::channel(PlcOutputs {
         permit: true,
         work_order_numeric: 0,
+        andon: 0,
     });
     let core = Core::new(
         store,
@@ -520,4 +522,45 @@ async fn a_fault_opens_a_stop_that_the_operator_codes_by_scanning() {
     let loaded = store.load_state().expect("load");
     assert_eq!(loaded.downtimes, live);
     assert_eq!(loaded, store.replay_state().expect("replay"));
+}
+
+#[tokio::test]
+async fn an_andon_call_reaches_the_plc_and_its_answer_is_timed() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    let called = rig.scan("@ANDON-MAT");
+    assert_eq!(called.level, Level::Ok, "{}", called.text);
+    assert!(
+        called.text.contains("ANDON MATERIAL called"),
+        "{}",
+        called.text
+    );
+    assert_eq!(
+        rig.plc.borrow().andon,
+        2,
+        "material is 2 in the command block"
+    );
+    // Another kind while one is open is refused in words.
+    let other = rig.scan("@ANDON-HELP");
+    assert_eq!(other.level, Level::Refused);
+    assert!(
+        other.text.contains("A material call is open"),
+        "{}",
+        other.text
+    );
+    rig.clock.advance(chrono::Duration::seconds(95));
+    let answered = rig.scan("@ANDON-MAT");
+    assert!(
+        answered.text.contains("answered after 95 s"),
+        "{}",
+        answered.text
+    );
+    assert_eq!(rig.plc.borrow().andon, 0);
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::AndonAnswered {
+            response_ms: 95_000,
+            ..
+        })
+    ));
 }

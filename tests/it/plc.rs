@@ -142,6 +142,7 @@ async fn poller_connects_and_samples_decode() {
     st.outputs.send_replace(PlcOutputs {
         permit: false,
         work_order_numeric: 0x0001_0002,
+        andon: 0,
     });
     let mut station_heartbeats = Vec::new();
     st.next("command block written", |e| {
@@ -172,6 +173,7 @@ async fn permit_runs_the_line_and_withdrawing_it_stops_the_counts() {
     st.outputs.send_replace(PlcOutputs {
         permit: true,
         work_order_numeric: 17,
+        andon: 0,
     });
     let running = st
         .sample_where("Execute with units counted", |s| {
@@ -218,6 +220,7 @@ async fn counters_roll_over_as_u32() {
     st.outputs.send_replace(PlcOutputs {
         permit: true,
         work_order_numeric: 1,
+        andon: 0,
     });
     // The station side going away must not stop the poller: it keeps writing the last outputs,
     // so the line keeps running and the counter reaches the rollover.
@@ -409,12 +412,12 @@ impl tokio_modbus::server::Service for Broken {
                 Ok(Response::ReadDiscreteInputs(vec![true]))
             }
             // Its command signals: permit on coil 10, the work order in HR500-501 (low word
-            // first), the station heartbeat in HR502. Anything else is refused.
+            // first), the station heartbeat in HR502, the andon call in HR503. Anything else is refused.
             (Broken::Foreign, Request::WriteSingleCoil(10, on)) => {
                 Ok(Response::WriteSingleCoil(10, on))
             }
-            (Broken::Foreign, Request::WriteSingleRegister(502, w)) => {
-                Ok(Response::WriteSingleRegister(502, w))
+            (Broken::Foreign, Request::WriteSingleRegister(a @ (502 | 503), w)) => {
+                Ok(Response::WriteSingleRegister(a, w))
             }
             (Broken::Foreign, Request::WriteMultipleRegisters(500, words)) if words.len() == 2 => {
                 Ok(Response::WriteMultipleRegisters(500, 2))
@@ -502,6 +505,7 @@ async fn a_stuck_core_loses_the_permit_and_the_line_stops() {
     let wanted = PlcOutputs {
         permit: true,
         work_order_numeric: 9,
+        andon: 0,
     };
     let running = timeout(WAIT, async {
         loop {
@@ -560,6 +564,8 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
         word_order = "low_first"
         [commands.station_heartbeat]
         address = 502
+        [commands.andon_call]
+        address = 503
         "#,
     )
     .expect("map section");
@@ -591,6 +597,7 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
     let _ = st.outputs.send(PlcOutputs {
         permit: true,
         work_order_numeric: 24001,
+        andon: 0,
     });
     let mut samples = 0;
     st.next("five polls without an exception", |e| match e {
