@@ -14,6 +14,7 @@ pub mod state;
 pub mod andon;
 mod decide;
 pub mod downtime;
+pub mod kpi;
 pub mod machine;
 pub mod material;
 mod observe;

@@ -1,0 +1,300 @@
+//! ISO 22400-2 key performance indicators, computed from stored raw state intervals and counts —
+//! never stored as KPIs themselves, so a stop coded differently later changes them. The time
+//! elements follow an explicit category-to-element table (after OPC 40001-1 Annex C.2):
+//!
+//! | machine category   | time element |
+//! |--------------------|--------------|
+//! | running            | APT (actual production time) |
+//! | unplanned downtime | ADET (actual unit delay time); a stop at least the micro-stop threshold long is also a failure |
+//! | idle, blocked, starved | ADOT (actual unit down time: available, not producing) |
+//! | planned downtime   | outside PBT (planned busy time = POT − planned downtime) |
+//!
+//! Setup is not yet told apart from planned downtime (AUST = 0), so AUPT = APT. Effectiveness is
+//! deliberately **not** capped at 100 %: above it, the planned run time per item is wrong.
+
+use super::machine::MachineCategory;
+use chrono::{DateTime, Duration, Utc};
+
+/// One stretch of time in one category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub category: MachineCategory,
+}
+
+/// What the KPIs are computed from, for one work unit and one period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// POT: the planned operation time of the period (from the shift calendar), as a window.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The machine's categories over time; clipped to the window.
+    pub intervals: Vec<Interval>,
+    /// PQ and GQ: produced (good + rejected) and good quantity in the window.
+    pub produced: u64,
+    pub good: u64,
+    /// PRI: planned run time per item (the ideal cycle).
+    pub planned_run_time_per_item: Duration,
+    /// Unplanned stops shorter than this are micro-stops: delay time, but not failures.
+    pub micro_stop: Duration,
+}
+
+/// The time elements, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Elements {
+    pub pot: f64,
+    pub planned_downtime: f64,
+    pub pbt: f64,
+    pub apt: f64,
+    pub aust: f64,
+    pub aupt: f64,
+    pub adet: f64,
+    pub aubt: f64,
+    pub adot: f64,
+    /// Failures (unplanned stops at least the micro-stop threshold long) and micro-stops.
+    pub failures: u32,
+    pub micro_stops: u32,
+    /// Total repair time of the failures (their durations).
+    pub repair: f64,
+}
+
+/// The KPIs; `None` where a denominator is zero (nothing planned, nothing produced).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Kpis {
+    pub availability: Option<f64>,
+    pub effectiveness: Option<f64>,
+    pub quality_ratio: Option<f64>,
+    pub oee: Option<f64>,
+    pub nee: Option<f64>,
+    pub allocation_efficiency: Option<f64>,
+    pub utilisation_efficiency: Option<f64>,
+    pub technical_efficiency: Option<f64>,
+    pub setup_ratio: Option<f64>,
+    /// Seconds.
+    pub mtbf: Option<f64>,
+    pub mttr: Option<f64>,
+}
+
+fn seconds(duration: Duration) -> f64 {
+    duration.num_milliseconds() as f64 / 1000.0
+}
+
+fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| numerator / denominator)
+}
+
+/// The time elements of the window.
+pub fn elements(inputs: &Inputs) -> Elements {
+    let mut e = Elements {
+        pot: seconds(inputs.to.signed_duration_since(inputs.from)).max(0.0),
+        ..Elements::default()
+    };
+    for interval in &inputs.intervals {
+        let start = interval.start.max(inputs.from);
+        let end = interval.end.min(inputs.to);
+        if end <= start {
+            continue;
+        }
+        let length = seconds(end.signed_duration_since(start));
+        match interval.category {
+            MachineCategory::Running => e.apt += length,
+            MachineCategory::UnplannedDowntime => {
+                e.adet += length;
+                // The stop's whole length decides failure or micro-stop, not the clipped part.
+                if interval.end.signed_duration_since(interval.start) >= inputs.micro_stop {
+                    e.failures += 1;
+                    e.repair += length;
+                } else {
+                    e.micro_stops += 1;
+                }
+            }
+            MachineCategory::Idle | MachineCategory::Blocked | MachineCategory::Starved => {
+                e.adot += length
+            }
+            MachineCategory::PlannedDowntime => e.planned_downtime += length,
+        }
+    }
+    e.pbt = (e.pot - e.planned_downtime).max(0.0);
+    e.aupt = e.apt + e.aust;
+    e.aubt = e.aupt + e.adet;
+    e
+}
+
+/// The KPIs of ISO 22400-2 from the elements and the quantities.
+pub fn kpis(inputs: &Inputs) -> (Elements, Kpis) {
+    let e = elements(inputs);
+    let produced = inputs.produced as f64;
+    let good = inputs.good as f64;
+    let pri = seconds(inputs.planned_run_time_per_item);
+    let availability = ratio(e.apt, e.pbt);
+    let effectiveness = ratio(pri * produced, e.apt);
+    let quality_ratio = ratio(good, produced);
+    let product = |a: Option<f64>, b: Option<f64>, c: Option<f64>| Some(a? * b? * c?);
+    let k = Kpis {
+        availability,
+        effectiveness,
+        quality_ratio,
+        oee: product(availability, effectiveness, quality_ratio),
+        nee: product(ratio(e.aupt, e.pbt), effectiveness, quality_ratio),
+        allocation_efficiency: ratio(e.aubt, e.pbt),
+        utilisation_efficiency: ratio(e.apt, e.aubt),
+        technical_efficiency: ratio(e.apt, e.apt + e.adet),
+        setup_ratio: ratio(e.aust, e.aupt),
+        // TBF is busy time between failures: AUBT shared by the failures.
+        mtbf: ratio(e.aubt, f64::from(e.failures)),
+        mttr: ratio(e.repair, f64::from(e.failures)),
+    };
+    (e, k)
+}
+
+/// The intervals a sequence of category changes describes, the last one running to `until`.
+pub fn intervals_from_changes(
+    changes: &[(DateTime<Utc>, MachineCategory)],
+    until: DateTime<Utc>,
+) -> Vec<Interval> {
+    changes
+        .iter()
+        .enumerate()
+        .map(|(index, (start, category))| Interval {
+            start: *start,
+            end: changes.get(index + 1).map_or(until, |(next, _)| *next),
+            category: *category,
+        })
+        .filter(|interval| interval.end > interval.start)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_050_400, 0).unwrap_or_default() + Duration::minutes(minutes)
+    }
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    /// A worked example, every number written out. Shift 06:00–14:00 = POT 480 min. A 30 min break
+    /// (planned downtime) leaves PBT = 450 min. The machine ran 400 min, stood 20 min in a spindle
+    /// fault and twice 1 min in micro-stops (ADET = 22 min), and waited 28 min starved or idle
+    /// (ADOT). It made PQ = 4 800 calipers, GQ = 4 752 good, at PRI = 4.5 s each.
+    ///
+    /// A   = APT / PBT            = 400 / 450                        = 0.888 888…
+    /// E   = PRI × PQ / APT       = 4.5 s × 4 800 / 24 000 s         = 21 600 / 24 000 = 0.9
+    /// QR  = GQ / PQ              = 4 752 / 4 800                    = 0.99
+    /// OEE = A × E × QR           = 0.888 888… × 0.9 × 0.99          = 0.792
+    /// AE  = AUBT / PBT           = (400 + 22) / 450                 = 0.937 777…
+    /// UE  = APT / AUBT           = 400 / 422                        = 0.947 867…
+    /// TE  = APT / (APT + ADET)   = 400 / 422                        (same, no setup)
+    /// failures: one (the 20 min fault); micro-stops: two (under 5 min)
+    /// MTBF = AUBT / failures     = 422 min = 25 320 s;  MTTR = 20 min = 1 200 s
+    #[test]
+    fn a_shift_worked_by_hand() {
+        use MachineCategory::*;
+        let changes = [
+            (at(0), Running),
+            (at(100), UnplannedDowntime), // spindle fault, 20 min
+            (at(120), Running),
+            (at(200), Starved), // 18 min without castings
+            (at(218), Running),
+            (at(220), PlannedDowntime), // the break, 30 min
+            (at(250), Running),
+            (at(300), UnplannedDowntime), // micro-stop, 1 min
+            (at(301), Running),
+            (at(350), UnplannedDowntime), // micro-stop, 1 min
+            (at(351), Running),
+            (at(470), Idle), // end of shift, 10 min
+        ];
+        let inputs = Inputs {
+            from: at(0),
+            to: at(480),
+            intervals: intervals_from_changes(&changes, at(480)),
+            produced: 4_800,
+            good: 4_752,
+            planned_run_time_per_item: Duration::milliseconds(4_500),
+            micro_stop: Duration::minutes(5),
+        };
+        let (e, k) = kpis(&inputs);
+        assert_eq!(e.pot, 480.0 * 60.0);
+        assert_eq!(e.planned_downtime, 30.0 * 60.0);
+        assert_eq!(e.pbt, 450.0 * 60.0);
+        assert_eq!(e.apt, 400.0 * 60.0);
+        assert_eq!(e.adet, 22.0 * 60.0);
+        assert_eq!(e.adot, 28.0 * 60.0);
+        assert_eq!((e.failures, e.micro_stops), (1, 2));
+        assert!(close(k.availability, 400.0 / 450.0));
+        assert!(close(k.effectiveness, 0.9));
+        assert!(close(k.quality_ratio, 0.99));
+        assert!(close(k.oee, 400.0 / 450.0 * 0.9 * 0.99));
+        assert!(close(k.oee, 0.792));
+        assert!(close(k.nee, 0.792), "no setup: NEE equals OEE");
+        assert!(close(k.allocation_efficiency, 422.0 / 450.0));
+        assert!(close(k.utilisation_efficiency, 400.0 / 422.0));
+        assert!(close(k.technical_efficiency, 400.0 / 422.0));
+        assert!(close(k.setup_ratio, 0.0));
+        assert!(close(k.mtbf, 422.0 * 60.0));
+        assert!(close(k.mttr, 1_200.0));
+    }
+
+    /// An ideal cycle set too long in master data: effectiveness above 100 % is kept, so someone
+    /// notices — capping it would hide the wrong master data.
+    #[test]
+    fn effectiveness_is_never_capped() {
+        let inputs = Inputs {
+            from: at(0),
+            to: at(60),
+            intervals: vec![Interval {
+                start: at(0),
+                end: at(60),
+                category: MachineCategory::Running,
+            }],
+            produced: 1_000,
+            good: 1_000,
+            planned_run_time_per_item: Duration::seconds(6),
+            micro_stop: Duration::minutes(5),
+        };
+        let (_, k) = kpis(&inputs);
+        // 6 s × 1 000 / 3 600 s = 1.666…
+        assert!(close(k.effectiveness, 6_000.0 / 3_600.0));
+        assert!(k.oee.is_some_and(|oee| oee > 1.0));
+    }
+
+    #[test]
+    fn nothing_planned_or_made_gives_no_ratio_not_a_division_by_zero() {
+        let inputs = Inputs {
+            from: at(0),
+            to: at(0),
+            intervals: Vec::new(),
+            produced: 0,
+            good: 0,
+            planned_run_time_per_item: Duration::seconds(4),
+            micro_stop: Duration::minutes(5),
+        };
+        let (_, k) = kpis(&inputs);
+        assert_eq!(k, Kpis::default());
+    }
+
+    #[test]
+    fn intervals_are_clipped_to_the_window() {
+        let inputs = Inputs {
+            from: at(10),
+            to: at(20),
+            intervals: intervals_from_changes(
+                &[
+                    (at(0), MachineCategory::Running),
+                    (at(15), MachineCategory::Idle),
+                ],
+                at(30),
+            ),
+            produced: 0,
+            good: 0,
+            planned_run_time_per_item: Duration::seconds(4),
+            micro_stop: Duration::minutes(5),
+        };
+        let e = elements(&inputs);
+        assert_eq!((e.apt, e.adot), (300.0, 300.0));
+    }
+}
