@@ -195,6 +195,7 @@ fn master_records(start: NaiveDate) -> Vec<MasterRecord> {
                 .collect(),
             output_material: MaterialId::from(op.output_material),
             output: op.output,
+            ideal_cycle_ms: None,
         })
         .collect();
     records.push(MasterRecord::Routing(Routing {

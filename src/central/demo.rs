@@ -133,6 +133,12 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
         let short = &product[3..]; // 200 / 210
         let machined = format!("{product}-M");
         let assembled = format!("{product}-A");
+        // The ideal cycles of DEMO_PLANT.md, in demo time.
+        let ideal = |op: &str| match op {
+            "OP10" => 4_500,
+            "OP20" => 3_800,
+            _ => 3_000,
+        };
         let step =
             |op: &str, name: &str, station: &str, output: &str, kind: OutputKind| RoutingStep {
                 operation: OperationId::from(op),
@@ -140,6 +146,7 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
                 stations: vec![StationId::from(station)],
                 output_material: MaterialId::new(output),
                 output: kind,
+                ideal_cycle_ms: Some(ideal(op)),
             };
         records.push(MasterRecord::Routing(Routing {
             product: ProductId::from(product),

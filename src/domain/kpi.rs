@@ -165,6 +165,52 @@ pub fn intervals_from_changes(
         .collect()
 }
 
+/// Declared planned downtime (a break, a changeover) counts as planned whatever the machine
+/// reports meanwhile: those stretches become planned downtime.
+pub fn with_planned(
+    intervals: &[Interval],
+    planned: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Vec<Interval> {
+    let mut out = Vec::new();
+    for interval in intervals {
+        let mut pieces = vec![*interval];
+        for (from, to) in planned {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|piece| {
+                    if piece.category == MachineCategory::PlannedDowntime
+                        || *to <= piece.start
+                        || *from >= piece.end
+                    {
+                        return vec![piece];
+                    }
+                    let mut split = Vec::new();
+                    if *from > piece.start {
+                        split.push(Interval {
+                            end: *from,
+                            ..piece
+                        });
+                    }
+                    split.push(Interval {
+                        start: (*from).max(piece.start),
+                        end: (*to).min(piece.end),
+                        category: MachineCategory::PlannedDowntime,
+                    });
+                    if *to < piece.end {
+                        split.push(Interval {
+                            start: *to,
+                            ..piece
+                        });
+                    }
+                    split
+                })
+                .collect();
+        }
+        out.extend(pieces);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +321,33 @@ mod tests {
         };
         let (_, k) = kpis(&inputs);
         assert_eq!(k, Kpis::default());
+    }
+
+    #[test]
+    fn declared_planned_downtime_overrides_what_the_machine_reports() {
+        let intervals = intervals_from_changes(
+            &[
+                (at(0), MachineCategory::Running),
+                (at(10), MachineCategory::Idle),
+            ],
+            at(60),
+        );
+        // A break declared from minute 20 to 50, while the machine stood idle.
+        let overlaid = with_planned(&intervals, &[(at(20), at(50))]);
+        let inputs = Inputs {
+            from: at(0),
+            to: at(60),
+            intervals: overlaid,
+            produced: 0,
+            good: 0,
+            planned_run_time_per_item: Duration::seconds(4),
+            micro_stop: Duration::minutes(5),
+        };
+        let e = elements(&inputs);
+        assert_eq!(e.apt, 600.0);
+        assert_eq!(e.planned_downtime, 1_800.0);
+        assert_eq!(e.adot, 1_200.0, "idle 10-20 and 50-60");
+        assert_eq!(e.pbt, 1_800.0);
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct RoutingStep {
     /// What the operation makes: a semi-finished material, or the product at the last step.
     pub output_material: MaterialId,
     pub output: OutputKind,
+    /// The planned run time per item (ideal cycle) in milliseconds: PRI of ISO 22400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ideal_cycle_ms: Option<u64>,
 }
 
 /// The operations a product goes through, in order.

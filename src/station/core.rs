@@ -3,8 +3,11 @@
 //! It runs on its own thread, so a busy disk never freezes the screen.
 
 use super::notice::{Level, Notice, describe};
+use super::view::KpiView;
 use super::view::{CentralView, PlcLink, View};
 use crate::clock::Clock;
+use crate::domain::kpi;
+use crate::domain::machine::MachineCategory;
 use crate::domain::{
     Command, Entry, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
 };
@@ -94,7 +97,15 @@ pub struct Core {
     state_unknown: bool,
     /// Labels of new outputs go here; none when no printer is configured.
     printer: Option<Printer>,
+    /// The machine's category changes of the last [`KPI_HORIZON`], for live KPIs.
+    machine_changes: Vec<(DateTime<Utc>, MachineCategory)>,
 }
+
+/// How far back live KPIs look: an order running longer shows its last day.
+pub const KPI_HORIZON: chrono::Duration = chrono::Duration::hours(24);
+
+/// Unplanned stops shorter than this are micro-stops, not failures, in live KPIs.
+pub const MICRO_STOP: chrono::Duration = chrono::Duration::minutes(2);
 
 struct Printer {
     jobs: mpsc::Sender<LabelJob>,
@@ -111,6 +122,7 @@ impl Core {
     ) -> Result<Core, StoreError> {
         let state = store.load_state()?;
         let sync = store.sync_status()?;
+        let machine_changes = store.machine_changes_since(clock.now() - KPI_HORIZON)?;
         let mut view = View::empty(state.station.as_str());
         match plc_address {
             Some(address) => view.plc.address = address.to_owned(),
@@ -137,6 +149,7 @@ impl Core {
             duplicate_window: DUPLICATE_SCAN_WINDOW,
             state_unknown: false,
             printer: None,
+            machine_changes,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -163,6 +176,11 @@ impl Core {
 
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The view as last published.
+    pub fn view(&self) -> &View {
+        &self.view
     }
 
     /// The plant's code patterns and output id pattern (checked by the configuration loader).
@@ -359,6 +377,15 @@ impl Core {
             self.outputs.appended.send_replace(last.seq);
         }
         self.print_labels(&sealed);
+        for event in &sealed {
+            if let crate::domain::EventKind::MachineStateChanged { category, .. } = event.kind {
+                self.machine_changes.push((event.at, category));
+            }
+        }
+        // Keep memory bounded: what lies before the horizon matters only as the starting state.
+        if self.machine_changes.len() > 20_000 {
+            self.machine_changes.drain(..10_000);
+        }
         Ok(sealed)
     }
 
@@ -507,6 +534,58 @@ impl Core {
                 ))
             }
         }
+    }
+
+    /// ISO 22400 KPIs of the active order since it started (at most [`KPI_HORIZON`] back), from the
+    /// recorded machine transitions, declared planned downtime and the order's counts.
+    fn live_kpis(&self, now: DateTime<Utc>) -> Option<KpiView> {
+        let (id, progress) = self.state.active_progress()?;
+        let started = progress.started_at?;
+        let order = self.state.master.work_orders.get(id)?;
+        let step = self
+            .state
+            .master
+            .step_at(&order.product, &self.state.station)?;
+        let ideal = chrono::Duration::milliseconds(i64::try_from(step.ideal_cycle_ms?).ok()?);
+        let from = started.max(now - KPI_HORIZON);
+        let at_start = self
+            .machine_changes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= from)
+            .map(|(_, category)| (from, *category));
+        let changes: Vec<(DateTime<Utc>, MachineCategory)> = at_start
+            .into_iter()
+            .chain(
+                self.machine_changes
+                    .iter()
+                    .filter(|(at, _)| *at > from && *at <= now)
+                    .copied(),
+            )
+            .collect();
+        let planned: Vec<(DateTime<Utc>, DateTime<Utc>)> = self
+            .state
+            .downtimes
+            .iter()
+            .filter(|stop| stop.planned)
+            .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(now)))
+            .collect();
+        let intervals = kpi::with_planned(&kpi::intervals_from_changes(&changes, now), &planned);
+        let (_, kpis) = kpi::kpis(&kpi::Inputs {
+            from,
+            to: now,
+            intervals,
+            produced: progress.produced,
+            good: progress.good(),
+            planned_run_time_per_item: ideal,
+            micro_stop: MICRO_STOP,
+        });
+        Some(KpiView {
+            oee: kpis.oee,
+            availability: kpis.availability,
+            effectiveness: kpis.effectiveness,
+            quality: kpis.quality_ratio,
+        })
     }
 
     /// Link facts a sample brings: contact restored after an outage, a heartbeat that stood still
@@ -717,6 +796,10 @@ impl Core {
     pub fn publish(&mut self) {
         self.view.now = self.clock.now();
         self.view.fill_from_state(&self.state);
+        let kpi = self.live_kpis(self.view.now);
+        if let Some(active) = &mut self.view.active {
+            active.kpi = kpi;
+        }
         let last_seq = self.store.last_seq();
         self.view.last_seq = last_seq;
         self.view.backlog = last_seq.saturating_sub(self.acked_through);

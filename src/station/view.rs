@@ -53,9 +53,20 @@ pub struct ActiveView {
     pub started_at: Option<DateTime<Utc>>,
     /// The routing operation this order runs here, e.g. "OP10 machining".
     pub operation: Option<String>,
+    /// ISO 22400 KPIs of this order so far; none without an ideal cycle or before it starts.
+    pub kpi: Option<KpiView>,
     /// One line per material of the operation's bill of materials.
     pub materials: Vec<MaterialLine>,
     pub output: Option<OutputView>,
+}
+
+/// Live ISO 22400 KPIs, as fractions (0.9 = 90 %); none where a denominator is still zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KpiView {
+    pub oee: Option<f64>,
+    pub availability: Option<f64>,
+    pub effectiveness: Option<f64>,
+    pub quality: Option<f64>,
 }
 
 /// A material the running operation needs, and the lot feeding it.
@@ -214,6 +225,7 @@ impl View {
                     .and_then(|o| state.master.step_at(&o.product, &state.station))
                     .map(|step| format!("{} {}", step.operation, step.name)),
                 materials: material_lines(state, order, self.now),
+                kpi: None,
                 output: output_view(state, order, progress),
             }
         });

@@ -6,6 +6,7 @@
 
 mod audit;
 mod genealogy;
+mod machine;
 mod projection;
 mod schema;
 

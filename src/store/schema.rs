@@ -112,5 +112,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX output_edge_input ON output_edge(input);
     CREATE INDEX output_edge_seq ON output_edge(seq);
+    -- Machine transitions by time, for live KPIs.
+    CREATE INDEX event_log_kind_at ON event_log(kind, at);
     "#,
 ];

@@ -456,6 +456,24 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             )));
         }
     }
+    // Only once there is time to measure: dashes on a fresh order tell nobody anything.
+    if let Some(kpi) = active.kpi.filter(|kpi| kpi.availability.is_some()) {
+        let percent = |value: Option<f64>| match value {
+            Some(value) => format!("{:.1}%", value * 100.0),
+            None => "-".to_owned(),
+        };
+        lines.push(Line::from(if compact {
+            format!(" OEE {}", percent(kpi.oee))
+        } else {
+            format!(
+                " OEE      {}   availability {}  performance {}  quality {}",
+                percent(kpi.oee),
+                percent(kpi.availability),
+                percent(kpi.effectiveness),
+                percent(kpi.quality)
+            )
+        }));
+    }
     if let Some(call) = &app.view.andon {
         let minutes = app
             .view

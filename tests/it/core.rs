@@ -564,3 +564,36 @@ async fn an_andon_call_reaches_the_plc_and_its_answer_is_timed() {
         })
     ));
 }
+
+/// Live OEE of the running order against a hand calculation: 60 s running, then 20 s down with a
+/// fault; 12 units made, 1 rejected; ideal cycle (PRI) 4.5 s at OP10.
+///
+/// A = APT / PBT = 60 / 80 = 0.75; E = PRI × PQ / APT = 4.5 × 12 / 60 = 0.9;
+/// QR = GQ / PQ = 11 / 12; OEE = 0.75 × 0.9 × 11/12 = 0.618 75.
+#[tokio::test]
+async fn live_oee_matches_a_hand_calculation() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
+    rig.scan("@START");
+    rig.beat(10, 0, 1);
+    rig.clock.advance(chrono::Duration::seconds(60));
+    rig.beat(22, 1, 2);
+    rig.machine(22, 1, 3, PackMlState::Stopped, 1);
+    rig.clock.advance(chrono::Duration::seconds(20));
+    rig.machine(22, 1, 4, PackMlState::Stopped, 1);
+    let kpi = rig
+        .core
+        .view()
+        .active
+        .as_ref()
+        .and_then(|a| a.kpi)
+        .expect("live KPIs");
+    let close =
+        |value: Option<f64>, expected: f64| value.is_some_and(|v| (v - expected).abs() < 1e-9);
+    assert!(close(kpi.availability, 0.75), "{kpi:?}");
+    assert!(close(kpi.effectiveness, 0.9), "{kpi:?}");
+    assert!(close(kpi.quality, 11.0 / 12.0), "{kpi:?}");
+    assert!(close(kpi.oee, 0.618_75), "{kpi:?}");
+}
