@@ -83,7 +83,12 @@ pub fn code(
         .iter()
         .rev()
         .find(|d| d.ended_at.is_none() && !d.planned);
-    let target = open_unplanned.or_else(|| state.downtimes.iter().rev().find(|d| d.uncoded()));
+    // A planned reason with no stop open declares planned downtime; it never recodes an old stop.
+    let target = if planned {
+        open_unplanned
+    } else {
+        open_unplanned.or_else(|| state.downtimes.iter().rev().find(|d| d.uncoded()))
+    };
     match target {
         Some(stop) => Ok(vec![event(EventKind::DowntimeCoded {
             started_at: stop.started_at,

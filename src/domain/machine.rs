@@ -81,7 +81,11 @@ impl CategoryTable {
     /// its neighbours, whatever state it reports), then a fault's stop reason, then the state.
     pub fn category(&self, reading: &MachineReading) -> MachineCategory {
         let state = PackMlState::from_code(reading.packml);
-        if state != PackMlState::Execute {
+        // The bits explain waiting, never a fault: a machine that faults while its outfeed is full
+        // is down, not blocked.
+        let waiting = matches!(state, PackMlState::Idle | PackMlState::Suspended)
+            || (state == PackMlState::Stopped && reading.stop_reason == 0);
+        if waiting {
             if reading.blocked {
                 return MachineCategory::Blocked;
             }
@@ -140,6 +144,9 @@ mod tests {
             // Running through a momentary interlock flicker is still running.
             (S::Execute, 0, INTERLOCK_BLOCKED, C::Running),
             (S::Complete, 0, 0, C::Idle),
+            // A fault with the outfeed full is a fault.
+            (S::Stopped, 1, INTERLOCK_BLOCKED, C::UnplannedDowntime),
+            (S::Aborted, 0, INTERLOCK_STARVED, C::UnplannedDowntime),
         ] {
             assert_eq!(
                 table.category(&reading(state, reason, interlock)),

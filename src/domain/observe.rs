@@ -124,8 +124,13 @@ fn count_units(state: &State, sample: &PlcSample, now: DateTime<Utc>) -> Vec<New
     };
     let produced = sample.processed.wrapping_sub(baseline.processed) & mask;
     let rejected = sample.defective.wrapping_sub(baseline.defective) & mask;
-    let processed_continues = produced <= MAX_PLAUSIBLE_COUNTER_STEP;
-    let defective_continues = rejected <= MAX_PLAUSIBLE_COUNTER_STEP;
+    // A 16-bit counter wraps every 65 536 units, so a reset to zero looks like a forward step of
+    // tens of thousands: at 16 bits a step beyond 4 096 units between two polls (over an hour of
+    // a fast machine) is taken as a reset. The cost: a 16-bit PLC out of reach that long loses its
+    // counts; 32-bit counters have no such blind spot.
+    let limit = MAX_PLAUSIBLE_COUNTER_STEP.min(mask / 16);
+    let processed_continues = produced <= limit;
+    let defective_continues = rejected <= limit;
     // A new boot epoch means the PLC restarted and its counters began again at zero (DESIGN §6):
     // what it shows now was made since. PLCs with retentive counters need a per-station setting
     // (the register-map configuration), not a guess from the numbers.

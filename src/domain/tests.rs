@@ -527,3 +527,90 @@ fn raw_machine_transitions_are_recorded_once_each_with_their_category() {
         [(5, 0, machine::MachineCategory::Starved)]
     );
 }
+
+fn started_16bit(processed: u32, defective: u32) -> State {
+    let mut state = plant();
+    state.settings.counter_bits = 16;
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+    state.counters = Some(CounterBaseline {
+        epoch: 7,
+        processed,
+        defective,
+    });
+    state
+}
+
+#[test]
+fn sixteen_bit_processed_reset_without_new_epoch_books_no_phantom_units() {
+    // A PLC program that zeroes its 16-bit counter (shift reset) without a reboot.
+    let state = started_16bit(40_000, 0);
+    let events = observe(&state, &sample(7, 0, 0), now());
+    assert_eq!(
+        produced(&events),
+        vec![],
+        "65536-40000 = 25536 phantom units booked"
+    );
+}
+
+#[test]
+fn sixteen_bit_defective_reset_does_not_reject_every_later_unit() {
+    let mut state = started_16bit(1_000, 500);
+    // defective counter zeroed alone, one good unit made
+    let events = observe(&state, &sample(7, 1_001, 0), now());
+    assert_eq!(produced(&events), vec![(1, 0)]);
+    apply_all(&mut state, events);
+    let events = observe(&state, &sample(7, 1_002, 0), now());
+    assert_eq!(
+        produced(&events),
+        vec![(1, 0)],
+        "good units keep being booked as rejects"
+    );
+}
+
+#[test]
+fn a_planned_reason_declares_downtime_even_with_an_old_suggested_stop() {
+    let mut state = plant();
+    let master = std::sync::Arc::make_mut(&mut state.master);
+    for (code, planned) in [("R-11", false), ("R-81", true)] {
+        master.codes.insert(
+            code.into(),
+            Code {
+                code: code.into(),
+                text: code.into(),
+                kind: CodeKind::Downtime { planned },
+            },
+        );
+    }
+    login(&mut state);
+    // A stop opened by the PLC (suggested reason only) and closed long ago.
+    state.downtimes.push(downtime::Downtime {
+        started_at: now() - chrono::Duration::hours(3),
+        ended_at: Some(now() - chrono::Duration::hours(3) + chrono::Duration::seconds(20)),
+        planned: false,
+        plc_reason: 1,
+        reason: Some("R-11".into()),
+        coded_by: None,
+    });
+    let kinds = run(
+        &mut state,
+        Command::CodeDowntime {
+            reason: "R-81".into(),
+        },
+    )
+    .expect("code");
+    assert!(
+        matches!(
+            kinds.as_slice(),
+            [EventKind::PlannedDowntimeDeclared { .. }]
+        ),
+        "break scanned while running recoded a 3-hour-old stop instead: {kinds:?}"
+    );
+}

@@ -443,7 +443,7 @@ impl StatusLayout {
                     .find(|(chunk, _)| {
                         chunk.kind == field.kind
                             && address >= chunk.start
-                            && address < chunk.start.saturating_add(chunk.count)
+                            && u32::from(address) < u32::from(chunk.start) + u32::from(chunk.count)
                     })
                     .and_then(|(chunk, words)| words.get(usize::from(address - chunk.start)))
                     .copied()
@@ -832,5 +832,24 @@ mod tests {
         assert!(layout.decode(&[]).is_err());
         assert!(layout.decode(&[vec![0; 23]]).is_err());
         assert!(layout.decode(&[vec![0; 24], vec![0; 3]]).is_err());
+    }
+
+    #[test]
+    fn a_field_at_the_top_of_the_address_space_decodes() {
+        let layout = StatusLayout::new(&section(
+            r#"
+            [fields.recipe]
+            address = 65534
+            "#,
+        ))
+        .expect("accepted by the checks");
+        let reads: Vec<Vec<u16>> = layout
+            .plan()
+            .iter()
+            .map(|c| vec![0u16; usize::from(c.count)])
+            .collect();
+        layout
+            .decode(&reads)
+            .expect("65535 is inside chunk 65534..+2");
     }
 }

@@ -404,17 +404,15 @@ impl Link<'_> {
             )
             .await?;
         }
-        self.write_field("write andon call", &c.andon_call, u32::from(wanted.andon))
+        // The heartbeat before the andon call: a PLC refusing the andon register must still see
+        // the station alive.
+        self.write_field(HEARTBEAT, &c.station_heartbeat, u32::from(heartbeat))
             .await?;
-        self.write_field(
-            "write station heartbeat",
-            &c.station_heartbeat,
-            u32::from(heartbeat),
-        )
-        .await
+        self.write_field("write andon call", &c.andon_call, u32::from(wanted.andon))
+            .await
     }
 
-    /// One command signal: a coil (on when the value is odd), one register, or two in its order.
+    /// One command signal: a coil, one register, or two in the field's word order.
     async fn write_field(
         &mut self,
         what: &'static str,
@@ -422,7 +420,15 @@ impl Link<'_> {
         value: u32,
     ) -> Result<(), Fault> {
         match field.kind {
-            RegisterKind::Coil => self.write_coil(what, field.address, value % 2 == 1).await,
+            // On a coil the heartbeat toggles (odd on, even off); anything else is on when set.
+            RegisterKind::Coil => {
+                let on = if what == HEARTBEAT {
+                    value % 2 == 1
+                } else {
+                    value != 0
+                };
+                self.write_coil(what, field.address, on).await
+            }
             _ => {
                 let words = CommandLayout::words(field, value);
                 match words.as_slice() {
@@ -491,6 +497,8 @@ impl Link<'_> {
         }
     }
 }
+
+const HEARTBEAT: &str = "write station heartbeat";
 
 fn bad_reply(what: &'static str, detail: String) -> Fault {
     Fault::Link(LinkError::BadReply { what, detail })
