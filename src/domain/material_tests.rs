@@ -131,25 +131,9 @@ fn units(state: &mut State, produced: u64, rejected: u64) -> Vec<EventKind> {
     commit(state, events)
 }
 
+/// A running PLC's sample at boot epoch 1 (the domain tests' own helper).
 fn sample(processed: u32, defective: u32) -> PlcSample {
-    PlcSample {
-        map_version: 1,
-        heartbeat: 0,
-        epoch: 1,
-        state: crate::domain::PackMlState::Execute,
-        unit_mode: 1,
-        stop_reason: 0,
-        warning: 0,
-        interlock_bits: 0,
-        stacklight_bits: 0,
-        speed_x100: 0,
-        processed,
-        defective,
-        consumed: 0,
-        cycles: processed,
-        last_cycle_ms: 0,
-        recipe: 0,
-    }
+    crate::domain::tests::sample(1, processed, defective)
 }
 
 #[test]

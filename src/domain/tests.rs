@@ -265,7 +265,7 @@ fn a_hold_learned_from_central_blocks_start_and_the_permit() {
     );
 }
 
-fn sample(epoch: u16, processed: u32, defective: u32) -> PlcSample {
+pub(crate) fn sample(epoch: u16, processed: u32, defective: u32) -> PlcSample {
     PlcSample {
         map_version: 1,
         heartbeat: 0,

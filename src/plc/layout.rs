@@ -138,6 +138,17 @@ pub struct FieldOverride {
     pub scale: Option<f64>,
 }
 
+impl FieldOverride {
+    /// The default field with what the station changed.
+    fn apply_to(&self, field: &mut Field) {
+        field.address = self.address.unwrap_or(field.address);
+        field.kind = self.kind.unwrap_or(field.kind);
+        field.width = self.width.unwrap_or(field.width);
+        field.word_order = self.word_order.unwrap_or(field.word_order);
+        field.scale = self.scale.unwrap_or(field.scale);
+    }
+}
+
 /// `[plc.map]` in the station config.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -199,18 +210,7 @@ impl CommandLayout {
             if change.scale.is_some() {
                 return Err(problem("commands are written as they are: no scale"));
             }
-            if let Some(address) = change.address {
-                field.address = address;
-            }
-            if let Some(kind) = change.kind {
-                field.kind = kind;
-            }
-            if let Some(width) = change.width {
-                field.width = width;
-            }
-            if let Some(order) = change.word_order {
-                field.word_order = order;
-            }
+            change.apply_to(field);
             if matches!(field.kind, RegisterKind::Input | RegisterKind::Discrete) {
                 return Err(problem(
                     "a PLC cannot be written through input registers or discrete inputs: use \"holding\" or \"coil\"",
@@ -238,20 +238,7 @@ impl CommandLayout {
             ("station_heartbeat", layout.station_heartbeat),
             ("andon_call", layout.andon_call),
         ];
-        let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
-        for (name, field) in fields {
-            for offset in 0..field.span() {
-                let address = field.address.saturating_add(offset);
-                if let Some(other) = taken.insert((field.kind, address), name) {
-                    return Err(LayoutError::Overlap {
-                        first: other.to_owned(),
-                        second: name.to_owned(),
-                        kind: field.kind.words(),
-                        address,
-                    });
-                }
-            }
-        }
+        no_overlap(fields.iter().map(|(name, field)| (*name, field)))?;
         Ok(layout)
     }
 
@@ -367,21 +354,7 @@ impl StatusLayout {
             let field = fields
                 .get_mut(key)
                 .ok_or_else(|| LayoutError::UnknownField(name.clone()))?;
-            if let Some(address) = change.address {
-                field.address = address;
-            }
-            if let Some(kind) = change.kind {
-                field.kind = kind;
-            }
-            if let Some(width) = change.width {
-                field.width = width;
-            }
-            if let Some(order) = change.word_order {
-                field.word_order = order;
-            }
-            if let Some(scale) = change.scale {
-                field.scale = scale;
-            }
+            change.apply_to(field);
         }
         for (name, field) in &fields {
             check_field(name, field)?;
@@ -593,7 +566,8 @@ fn check_field(name: &str, field: &Field) -> Result<(), LayoutError> {
     Ok(())
 }
 
-fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutError> {
+/// No two signals may share a register (or bit) of the same type.
+fn no_overlap<'a>(fields: impl Iterator<Item = (&'a str, &'a Field)>) -> Result<(), LayoutError> {
     let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
     for (name, field) in fields {
         for offset in 0..field.span() {
@@ -601,13 +575,18 @@ fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutEr
             if let Some(other) = taken.insert((field.kind, address), name) {
                 return Err(LayoutError::Overlap {
                     first: other.to_owned(),
-                    second: (*name).to_owned(),
+                    second: name.to_owned(),
                     kind: field.kind.words(),
                     address,
                 });
             }
         }
     }
+    Ok(())
+}
+
+fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutError> {
+    no_overlap(fields.iter().map(|(name, field)| (*name, field)))?;
     // Counters must wrap alike: units are the difference of processed and defective.
     let widths: Vec<Width> = COUNTERS
         .iter()
