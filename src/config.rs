@@ -5,6 +5,7 @@ use crate::scan::MAX_SCAN_LEN;
 use crate::scan::keys::{self, ScanSettings, Terminator};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The commented configuration `takt station --print-default-config` prints.
@@ -56,6 +57,16 @@ connect_timeout_ms = 3000
 # until someone scans the reason:
 # [machine.stop_reasons]
 # "1" = "R-11"
+
+[calendar]
+# The plant's shifts, for KPIs per shift (a break is planned downtime). Left out: the demo plant's
+# Early 06:00-14:00, Late 14:00-22:00 and Night 22:00-06:00, each with a 30-minute break mid-shift.
+# utc_offset = "+01:00"
+# shifts = [
+#   { name = "Early", start = "06:00", end = "14:00", breaks = ["10:00-10:30"] },
+#   { name = "Late",  start = "14:00", end = "22:00", breaks = ["18:00-18:30"] },
+#   { name = "Night", start = "22:00", end = "06:00", breaks = ["02:00-02:30"] },
+# ]
 
 [central]
 # The central backend. Leave url empty to run stand-alone (events wait in the local log).
@@ -149,6 +160,75 @@ pub struct StationConfig {
     pub machine: MachineSection,
     #[serde(default)]
     pub output: OutputSection,
+    #[serde(default)]
+    pub calendar: CalendarSection,
+}
+
+/// `[calendar]`: the plant's shifts, for KPIs per shift. Empty: the demo plant's three shifts.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarSection {
+    /// The plant's offset from UTC, "+01:00".
+    pub utc_offset: Option<String>,
+    pub shifts: Vec<ShiftEntry>,
+}
+
+/// One shift: `{ name = "Early", start = "06:00", end = "14:00", breaks = ["10:00-10:30"] }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftEntry {
+    pub name: String,
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub breaks: Vec<String>,
+}
+
+impl CalendarSection {
+    /// The shift calendar, or what to fix in words.
+    pub fn calendar(&self) -> Result<crate::domain::shift::ShiftCalendar, String> {
+        use crate::domain::shift::{ShiftCalendar, ShiftPattern};
+        let default = ShiftCalendar::default();
+        let offset = match &self.utc_offset {
+            None => default.offset(),
+            Some(text) => chrono::FixedOffset::from_str(text.trim()).map_err(|_| {
+                format!("[calendar] utc_offset = {text:?}: expected an offset like \"+01:00\"")
+            })?,
+        };
+        let time = |text: &str, what: &str| {
+            chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M")
+                .map_err(|_| format!("[calendar] {what} {text:?}: expected a time like \"06:00\""))
+        };
+        let patterns = if self.shifts.is_empty() {
+            default.patterns().to_vec()
+        } else {
+            self.shifts
+                .iter()
+                .map(|entry| {
+                    let what = format!("shift {}", entry.name);
+                    let breaks = entry
+                        .breaks
+                        .iter()
+                        .map(|text| {
+                            let (from, to) = text.split_once('-').ok_or_else(|| {
+                                format!(
+                                    "[calendar] {what}: break {text:?}: expected \"10:00-10:30\""
+                                )
+                            })?;
+                            Ok((time(from, &what)?, time(to, &what)?))
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Ok(ShiftPattern {
+                        name: entry.name.trim().to_owned(),
+                        start: time(&entry.start, &what)?,
+                        end: time(&entry.end, &what)?,
+                        breaks,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?
+        };
+        ShiftCalendar::new(offset, patterns).map_err(|e| format!("[calendar] {e}"))
+    }
 }
 
 /// `[machine]`: how PLC states count as time.
@@ -514,6 +594,7 @@ impl StationConfig {
         self.scanner.settings()?;
         self.machine.table()?;
         self.machine.stop_reasons()?;
+        self.calendar.calendar()?;
         self.codes
             .patterns()
             .check()

@@ -87,6 +87,10 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
                 .machine
                 .stop_reasons()
                 .map_err(|error| anyhow::anyhow!("config: {error}"))?,
+            calendar: config
+                .calendar
+                .calendar()
+                .map_err(|error| anyhow::anyhow!("config: {error}"))?,
         },
     })
 }

@@ -140,20 +140,23 @@ pub fn apply(state: &mut State, kind: &EventKind, by: Option<&Badge>, at: DateTi
             }
         }
         EventKind::MachineStateChanged { category, .. } => {
-            // Leaving downtime closes it: an unplanned stop when the machine is no longer down, a
-            // planned one when it runs again.
             for stop in state.downtimes.iter_mut().filter(|d| d.ended_at.is_none()) {
-                let ends = if stop.planned {
-                    *category == MachineCategory::Running
-                } else {
-                    *category != MachineCategory::UnplannedDowntime
-                };
-                if ends {
+                if stop_ends(stop.planned, *category) {
                     stop.ended_at = Some(at);
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// Whether the machine entering `category` ends an open stop: an unplanned stop ends when the
+/// machine is no longer down, a declared planned one when it runs again.
+pub fn stop_ends(planned: bool, category: MachineCategory) -> bool {
+    if planned {
+        category == MachineCategory::Running
+    } else {
+        category != MachineCategory::UnplannedDowntime
     }
 }
 

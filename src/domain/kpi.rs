@@ -34,8 +34,10 @@ pub struct Inputs {
     /// PQ and GQ: produced (good + rejected) and good quantity in the window.
     pub produced: u64,
     pub good: u64,
-    /// PRI: planned run time per item (the ideal cycle).
-    pub planned_run_time_per_item: Duration,
+    /// PRI × PQ: the planned run time per item (the ideal cycle) times the items produced, summed
+    /// over the products made in the window. `None` when some counted item has no planned run time
+    /// (effectiveness is then unknown, not guessed).
+    pub planned_run_time: Option<Duration>,
     /// Unplanned stops shorter than this are micro-stops: delay time, but not failures.
     pub micro_stop: Duration,
 }
@@ -126,9 +128,10 @@ pub fn kpis(inputs: &Inputs) -> (Elements, Kpis) {
     let e = elements(inputs);
     let produced = inputs.produced as f64;
     let good = inputs.good as f64;
-    let pri = seconds(inputs.planned_run_time_per_item);
     let availability = ratio(e.apt, e.pbt);
-    let effectiveness = ratio(pri * produced, e.apt);
+    let effectiveness = inputs
+        .planned_run_time
+        .and_then(|earned| ratio(seconds(earned), e.apt));
     let quality_ratio = ratio(good, produced);
     let product = |a: Option<f64>, b: Option<f64>, c: Option<f64>| Some(a? * b? * c?);
     let k = Kpis {
@@ -148,21 +151,29 @@ pub fn kpis(inputs: &Inputs) -> (Elements, Kpis) {
     (e, k)
 }
 
-/// The intervals a sequence of category changes describes, the last one running to `until`.
+/// The intervals a sequence of category changes describes, the last one running to `until`. A
+/// change into the category already in effect (a fault whose stop reason changes) continues the
+/// interval: one stop is one failure, however many raw transitions it had.
 pub fn intervals_from_changes(
     changes: &[(DateTime<Utc>, MachineCategory)],
     until: DateTime<Utc>,
 ) -> Vec<Interval> {
-    changes
-        .iter()
-        .enumerate()
-        .map(|(index, (start, category))| Interval {
-            start: *start,
-            end: changes.get(index + 1).map_or(until, |(next, _)| *next),
-            category: *category,
-        })
-        .filter(|interval| interval.end > interval.start)
-        .collect()
+    let mut intervals: Vec<Interval> = Vec::new();
+    for &(start, category) in changes {
+        if let Some(last) = intervals.last_mut() {
+            if last.category == category {
+                continue;
+            }
+            last.end = start;
+        }
+        intervals.push(Interval {
+            start,
+            end: until,
+            category,
+        });
+    }
+    intervals.retain(|interval| interval.end > interval.start);
+    intervals
 }
 
 /// Declared planned downtime (a break, a changeover) counts as planned whatever the machine
@@ -260,7 +271,7 @@ mod tests {
             intervals: intervals_from_changes(&changes, at(480)),
             produced: 4_800,
             good: 4_752,
-            planned_run_time_per_item: Duration::milliseconds(4_500),
+            planned_run_time: Some(Duration::milliseconds(4_500 * 4_800)),
             micro_stop: Duration::minutes(5),
         };
         let (e, k) = kpis(&inputs);
@@ -299,7 +310,7 @@ mod tests {
             }],
             produced: 1_000,
             good: 1_000,
-            planned_run_time_per_item: Duration::seconds(6),
+            planned_run_time: Some(Duration::seconds(6 * 1_000)),
             micro_stop: Duration::minutes(5),
         };
         let (_, k) = kpis(&inputs);
@@ -316,7 +327,7 @@ mod tests {
             intervals: Vec::new(),
             produced: 0,
             good: 0,
-            planned_run_time_per_item: Duration::seconds(4),
+            planned_run_time: Some(Duration::zero()),
             micro_stop: Duration::minutes(5),
         };
         let (_, k) = kpis(&inputs);
@@ -340,7 +351,7 @@ mod tests {
             intervals: overlaid,
             produced: 0,
             good: 0,
-            planned_run_time_per_item: Duration::seconds(4),
+            planned_run_time: Some(Duration::zero()),
             micro_stop: Duration::minutes(5),
         };
         let e = elements(&inputs);
@@ -364,10 +375,37 @@ mod tests {
             ),
             produced: 0,
             good: 0,
-            planned_run_time_per_item: Duration::seconds(4),
+            planned_run_time: Some(Duration::zero()),
             micro_stop: Duration::minutes(5),
         };
         let e = elements(&inputs);
         assert_eq!((e.apt, e.adot), (300.0, 300.0));
+    }
+
+    #[test]
+    fn a_stop_whose_reason_changes_is_one_failure_not_two_micro_stops() {
+        use MachineCategory::*;
+        // Down 4 min in all, the stop reason changing after 1 min: one raw transition more, but
+        // still one stop of 4 min, which at a 2 min threshold is one failure.
+        let intervals = intervals_from_changes(
+            &[
+                (at(0), Running),
+                (at(10), UnplannedDowntime),
+                (at(11), UnplannedDowntime),
+                (at(14), Running),
+            ],
+            at(20),
+        );
+        assert_eq!(intervals.len(), 3);
+        let e = elements(&Inputs {
+            from: at(0),
+            to: at(20),
+            intervals,
+            produced: 0,
+            good: 0,
+            planned_run_time: Some(Duration::zero()),
+            micro_stop: Duration::minutes(2),
+        });
+        assert_eq!((e.failures, e.micro_stops, e.adet), (1, 0, 240.0));
     }
 }

@@ -279,6 +279,25 @@ impl MasterData {
             .find(|step| step.stations.contains(station))
     }
 
+    /// The planned run time per item (ideal cycle) of `work_order` at `station`, from its routing.
+    pub fn ideal_cycle(
+        &self,
+        work_order: &WorkOrderId,
+        station: &StationId,
+    ) -> Option<chrono::Duration> {
+        let order = self.work_orders.get(work_order)?;
+        let millis = self.step_at(&order.product, station)?.ideal_cycle_ms?;
+        Some(chrono::Duration::milliseconds(i64::try_from(millis).ok()?))
+    }
+
+    /// Whether `reason` is a planned downtime reason (a break, a changeover).
+    pub fn is_planned_reason(&self, reason: &str) -> bool {
+        matches!(
+            self.codes.get(reason).map(|code| &code.kind),
+            Some(CodeKind::Downtime { planned: true })
+        )
+    }
+
     pub fn bom(&self, product: &ProductId, operation: &OperationId) -> Option<&Bom> {
         self.boms.get(&(product.clone(), operation.clone()))
     }

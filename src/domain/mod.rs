@@ -15,9 +15,11 @@ pub mod andon;
 mod decide;
 pub mod downtime;
 pub mod kpi;
+pub mod kpi_history;
 pub mod machine;
 pub mod material;
 mod observe;
+pub mod shift;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};
 pub use event::{

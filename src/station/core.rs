@@ -3,11 +3,10 @@
 //! It runs on its own thread, so a busy disk never freezes the screen.
 
 use super::notice::{Level, Notice, describe};
-use super::view::KpiView;
-use super::view::{CentralView, PlcLink, View};
+use super::view::{CentralView, KpiView, PlcLink, ShiftView, View};
 use crate::clock::Clock;
-use crate::domain::kpi;
-use crate::domain::machine::MachineCategory;
+use crate::domain::kpi_history::{self, KpiHistory};
+use crate::domain::shift::ShiftCalendar;
 use crate::domain::{
     Command, Entry, NewEvent, PlcSample, State, decide, evidence_of_refusal, observe, station_pause,
 };
@@ -97,8 +96,10 @@ pub struct Core {
     state_unknown: bool,
     /// Labels of new outputs go here; none when no printer is configured.
     printer: Option<Printer>,
-    /// The machine's category changes of the last [`KPI_HORIZON`], for live KPIs.
-    machine_changes: Vec<(DateTime<Utc>, MachineCategory)>,
+    /// The facts of the last [`KPI_HORIZON`] live KPIs are computed from.
+    kpi_history: KpiHistory,
+    /// The plant's shifts: the window and the breaks of the shift KPIs.
+    calendar: ShiftCalendar,
 }
 
 /// How far back live KPIs look: an order running longer shows its last day.
@@ -122,7 +123,10 @@ impl Core {
     ) -> Result<Core, StoreError> {
         let state = store.load_state()?;
         let sync = store.sync_status()?;
-        let machine_changes = store.machine_changes_since(clock.now() - KPI_HORIZON)?;
+        let mut kpi_history = KpiHistory::default();
+        for event in store.kpi_events_since(clock.now() - KPI_HORIZON)? {
+            kpi_history.record(&event);
+        }
         let mut view = View::empty(state.station.as_str());
         match plc_address {
             Some(address) => view.plc.address = address.to_owned(),
@@ -149,7 +153,8 @@ impl Core {
             duplicate_window: DUPLICATE_SCAN_WINDOW,
             state_unknown: false,
             printer: None,
-            machine_changes,
+            kpi_history,
+            calendar: ShiftCalendar::default(),
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -203,6 +208,11 @@ impl Core {
     /// The reason code each PLC stop reason usually means, from the station config.
     pub fn set_stop_reasons(&mut self, stop_reasons: std::collections::BTreeMap<u16, String>) {
         self.state.settings.stop_reasons = stop_reasons;
+    }
+
+    /// The plant's shift calendar, from the station config.
+    pub fn set_calendar(&mut self, calendar: ShiftCalendar) {
+        self.calendar = calendar;
     }
 
     /// How PLC states count as time, from the station config.
@@ -378,13 +388,7 @@ impl Core {
         }
         self.print_labels(&sealed);
         for event in &sealed {
-            if let crate::domain::EventKind::MachineStateChanged { category, .. } = event.kind {
-                self.machine_changes.push((event.at, category));
-            }
-        }
-        // Keep memory bounded: what lies before the horizon matters only as the starting state.
-        if self.machine_changes.len() > 20_000 {
-            self.machine_changes.drain(..10_000);
+            self.kpi_history.record(event);
         }
         Ok(sealed)
     }
@@ -536,56 +540,46 @@ impl Core {
         }
     }
 
-    /// ISO 22400 KPIs of the active order since it started (at most [`KPI_HORIZON`] back), from the
-    /// recorded machine transitions, declared planned downtime and the order's counts.
-    fn live_kpis(&self, now: DateTime<Utc>) -> Option<KpiView> {
-        let (id, progress) = self.state.active_progress()?;
-        let started = progress.started_at?;
-        let order = self.state.master.work_orders.get(id)?;
-        let step = self
-            .state
-            .master
-            .step_at(&order.product, &self.state.station)?;
-        let ideal = chrono::Duration::milliseconds(i64::try_from(step.ideal_cycle_ms?).ok()?);
-        let from = started.max(now - KPI_HORIZON);
-        let at_start = self
-            .machine_changes
-            .iter()
-            .rev()
-            .find(|(at, _)| *at <= from)
-            .map(|(_, category)| (from, *category));
-        let changes: Vec<(DateTime<Utc>, MachineCategory)> = at_start
-            .into_iter()
-            .chain(
-                self.machine_changes
-                    .iter()
-                    .filter(|(at, _)| *at > from && *at <= now)
-                    .copied(),
-            )
-            .collect();
-        let planned: Vec<(DateTime<Utc>, DateTime<Utc>)> = self
-            .state
-            .downtimes
-            .iter()
-            .filter(|stop| stop.planned)
-            .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(now)))
-            .collect();
-        let intervals = kpi::with_planned(&kpi::intervals_from_changes(&changes, now), &planned);
-        let (_, kpis) = kpi::kpis(&kpi::Inputs {
+    /// ISO 22400 KPIs of the active order since it started (at most [`KPI_HORIZON`] back) and of
+    /// the shift so far, from the recorded machine transitions, stops and counts.
+    fn live_kpis(&mut self, now: DateTime<Utc>) -> (Option<KpiView>, Option<ShiftView>) {
+        // Memory stays bounded: what lies before the horizon matters only as the starting state.
+        self.kpi_history.forget_before(now - KPI_HORIZON);
+        let shift_now = self.calendar.shift_at(now);
+        let master = &self.state.master;
+        let station = &self.state.station;
+        let ideal_cycle = |order: &crate::domain::WorkOrderId| master.ideal_cycle(order, station);
+        let planned_reason = |reason: &str| master.is_planned_reason(reason);
+        let query = |from, breaks, work_order| kpi_history::Query {
             from,
             to: now,
-            intervals,
-            produced: progress.produced,
-            good: progress.good(),
-            planned_run_time_per_item: ideal,
+            breaks,
+            work_order,
             micro_stop: MICRO_STOP,
+            ideal_cycle: &ideal_cycle,
+            planned_reason: &planned_reason,
+        };
+        let order = self.state.active_progress().and_then(|(id, progress)| {
+            let started = progress.started_at?;
+            let report =
+                self.kpi_history
+                    .kpis(&query(started.max(now - KPI_HORIZON), &[], Some(id)));
+            Some(KpiView::from(&report.kpis))
         });
-        Some(KpiView {
-            oee: kpis.oee,
-            availability: kpis.availability,
-            effectiveness: kpis.effectiveness,
-            quality: kpis.quality_ratio,
-        })
+        let shift = shift_now.as_ref().map(|shift| {
+            let report = self
+                .kpi_history
+                .kpis(&query(shift.start, &shift.breaks, None));
+            ShiftView {
+                label: shift.label(),
+                starts_at: shift.start,
+                ends_at: shift.end,
+                kpi: KpiView::from(&report.kpis),
+                produced: report.produced,
+                good: report.good,
+            }
+        });
+        (order, shift)
     }
 
     /// Link facts a sample brings: contact restored after an outage, a heartbeat that stood still
@@ -796,10 +790,11 @@ impl Core {
     pub fn publish(&mut self) {
         self.view.now = self.clock.now();
         self.view.fill_from_state(&self.state);
-        let kpi = self.live_kpis(self.view.now);
+        let (order_kpi, shift) = self.live_kpis(self.view.now);
         if let Some(active) = &mut self.view.active {
-            active.kpi = kpi;
+            active.kpi = order_kpi;
         }
+        self.view.shift = shift;
         let last_seq = self.store.last_seq();
         self.view.last_seq = last_seq;
         self.view.backlog = last_seq.saturating_sub(self.acked_through);

@@ -52,6 +52,8 @@ pub struct StationOptions {
     pub categories: crate::domain::machine::CategoryTable,
     /// The reason code each PLC stop reason usually means (`[machine.stop_reasons]`).
     pub stop_reasons: std::collections::BTreeMap<u16, String>,
+    /// The plant's shifts (`[calendar]`).
+    pub calendar: crate::domain::shift::ShiftCalendar,
 }
 
 impl Default for StationOptions {
@@ -64,6 +66,7 @@ impl Default for StationOptions {
             counter_bits: 32,
             categories: crate::domain::machine::CategoryTable::default(),
             stop_reasons: std::collections::BTreeMap::new(),
+            calendar: crate::domain::shift::ShiftCalendar::default(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl Station {
         core.set_counter_bits(options.counter_bits);
         core.set_categories(options.categories);
         core.set_stop_reasons(options.stop_reasons);
+        core.set_calendar(options.calendar);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer
             && printer.sink != crate::label::Sink::None

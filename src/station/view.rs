@@ -29,6 +29,10 @@ pub struct View {
     pub uncoded_stops: usize,
     /// The open andon call.
     pub andon: Option<crate::domain::andon::AndonCall>,
+    /// The latest stops, oldest first, for the Downtime screen.
+    pub stops: Vec<crate::domain::downtime::Downtime>,
+    /// The shift running now, from the shift calendar; none outside every shift.
+    pub shift: Option<ShiftView>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +71,29 @@ pub struct KpiView {
     pub availability: Option<f64>,
     pub effectiveness: Option<f64>,
     pub quality: Option<f64>,
+}
+
+impl From<&crate::domain::kpi::Kpis> for KpiView {
+    fn from(kpis: &crate::domain::kpi::Kpis) -> Self {
+        KpiView {
+            oee: kpis.oee,
+            availability: kpis.availability,
+            effectiveness: kpis.effectiveness,
+            quality: kpis.quality_ratio,
+        }
+    }
+}
+
+/// The shift running now (from the shift calendar) and its KPIs so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftView {
+    /// "Early 2026-11-25".
+    pub label: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub kpi: KpiView,
+    pub produced: u64,
+    pub good: u64,
 }
 
 /// A material the running operation needs, and the lot feeding it.
@@ -191,6 +218,8 @@ impl View {
             open_stop: None,
             uncoded_stops: 0,
             andon: None,
+            stops: Vec::new(),
+            shift: None,
         }
     }
 
@@ -263,6 +292,7 @@ impl View {
             .find(|stop| stop.ended_at.is_none())
             .cloned();
         self.uncoded_stops = state.downtimes.iter().filter(|s| s.uncoded()).count();
+        self.stops.clone_from(&state.downtimes);
         self.andon = state.andon;
     }
 }

@@ -1,0 +1,333 @@
+//! The raw facts KPIs are computed from, gathered event by event: the machine's category changes,
+//! its stops and their reasons, and the units it counted per work order. The station keeps one
+//! live; central builds one from a station's log for a query. Both compute through [`KpiHistory::kpis`],
+//! so a KPI is the same wherever it is asked for, and a stop re-coded later (as a break, say)
+//! changes it.
+
+use super::downtime::stop_ends;
+use super::event::{Event, EventKind};
+use super::ids::WorkOrderId;
+use super::kpi::{self, Elements, Inputs, Kpis};
+use super::machine::MachineCategory;
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stop {
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    /// Declared as planned at the station (not a machine stop).
+    declared: bool,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Count {
+    at: DateTime<Utc>,
+    work_order: Option<WorkOrderId>,
+    produced: u64,
+    rejected: u64,
+}
+
+/// What KPIs of one work unit are computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KpiHistory {
+    changes: Vec<(DateTime<Utc>, MachineCategory)>,
+    stops: Vec<Stop>,
+    counts: Vec<Count>,
+}
+
+/// The window and the rules a KPI query is computed with.
+pub struct Query<'a> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Planned downtime from the shift calendar (breaks).
+    pub breaks: &'a [(DateTime<Utc>, DateTime<Utc>)],
+    /// Only the units of this work order (the order's KPIs); all units when `None`.
+    pub work_order: Option<&'a WorkOrderId>,
+    pub micro_stop: Duration,
+    /// The planned run time per item of a work order.
+    pub ideal_cycle: &'a dyn Fn(&WorkOrderId) -> Option<Duration>,
+    /// Whether a reason code is planned downtime: a stop coded with one counts as planned.
+    pub planned_reason: &'a dyn Fn(&str) -> bool,
+}
+
+/// KPIs with the quantities behind them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KpiReport {
+    pub elements: Elements,
+    pub kpis: Kpis,
+    pub produced: u64,
+    pub good: u64,
+}
+
+impl KpiHistory {
+    /// Takes in one event of the station's log, in log order.
+    pub fn record(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::MachineStateChanged { category, .. } => {
+                self.changes.push((event.at, *category));
+                for stop in self.stops.iter_mut().filter(|s| s.ended_at.is_none()) {
+                    if stop_ends(stop.declared, *category) {
+                        stop.ended_at = Some(event.at);
+                    }
+                }
+            }
+            EventKind::DowntimeStarted {
+                suggested_reason, ..
+            } => self.stops.push(Stop {
+                started_at: event.at,
+                ended_at: None,
+                declared: false,
+                reason: suggested_reason.clone(),
+            }),
+            EventKind::PlannedDowntimeDeclared { reason } => self.stops.push(Stop {
+                started_at: event.at,
+                ended_at: None,
+                declared: true,
+                reason: Some(reason.clone()),
+            }),
+            EventKind::DowntimeCoded { started_at, reason } => {
+                if let Some(stop) = self.stops.iter_mut().find(|s| s.started_at == *started_at) {
+                    stop.reason = Some(reason.clone());
+                }
+            }
+            EventKind::UnitsProduced {
+                work_order,
+                produced,
+                rejected,
+                ..
+            } => self.counts.push(Count {
+                at: event.at,
+                work_order: work_order.clone(),
+                produced: *produced,
+                rejected: *rejected,
+            }),
+            _ => {}
+        }
+    }
+
+    /// Forgets what ended before `before`, keeping the category in effect at `before`.
+    pub fn forget_before(&mut self, before: DateTime<Utc>) {
+        let in_effect = self.changes.iter().rposition(|(at, _)| *at <= before);
+        if let Some(index) = in_effect {
+            self.changes.drain(..index);
+        }
+        self.stops
+            .retain(|stop| stop.ended_at.is_none_or(|ended| ended > before));
+        self.counts.retain(|count| count.at >= before);
+    }
+
+    /// The KPIs of the query's window.
+    pub fn kpis(&self, query: &Query<'_>) -> KpiReport {
+        let in_effect = self
+            .changes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= query.from)
+            .map(|(_, category)| (query.from, *category));
+        let changes: Vec<(DateTime<Utc>, MachineCategory)> = in_effect
+            .into_iter()
+            .chain(
+                self.changes
+                    .iter()
+                    .filter(|(at, _)| *at > query.from && *at < query.to)
+                    .copied(),
+            )
+            .collect();
+        let mut planned: Vec<(DateTime<Utc>, DateTime<Utc>)> = query.breaks.to_vec();
+        planned.extend(
+            self.stops
+                .iter()
+                .filter(|stop| {
+                    stop.declared
+                        || stop
+                            .reason
+                            .as_deref()
+                            .is_some_and(|reason| (query.planned_reason)(reason))
+                })
+                .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(query.to))),
+        );
+        let intervals =
+            kpi::with_planned(&kpi::intervals_from_changes(&changes, query.to), &planned);
+
+        let (mut produced, mut rejected) = (0u64, 0u64);
+        let mut earned = Some(Duration::zero());
+        for count in self.counts.iter().filter(|c| {
+            c.at >= query.from
+                && c.at <= query.to
+                && query
+                    .work_order
+                    .is_none_or(|order| c.work_order.as_ref() == Some(order))
+        }) {
+            produced += count.produced;
+            rejected += count.rejected;
+            let ideal = count
+                .work_order
+                .as_ref()
+                .and_then(|order| (query.ideal_cycle)(order));
+            earned = match (earned, ideal, i32::try_from(count.produced)) {
+                (Some(sum), Some(ideal), Ok(units)) => Some(sum + ideal * units),
+                _ => None,
+            };
+        }
+        let good = produced.saturating_sub(rejected);
+        let (elements, kpis) = kpi::kpis(&Inputs {
+            from: query.from,
+            to: query.to,
+            intervals,
+            produced,
+            good,
+            planned_run_time: earned,
+            micro_stop: query.micro_stop,
+        });
+        KpiReport {
+            elements,
+            kpis,
+            produced,
+            good,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{Actor, GENESIS_HASH, SCHEMA_VERSION};
+    use crate::domain::ids::StationId;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_050_400, 0).unwrap_or_default() + Duration::minutes(minutes)
+    }
+
+    fn event(minute: i64, kind: EventKind) -> Event {
+        Event {
+            schema: SCHEMA_VERSION,
+            station: StationId::new("L1-S1"),
+            seq: 0,
+            id: uuid::Uuid::nil(),
+            at: at(minute),
+            actor: Actor::Station,
+            kind,
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        }
+    }
+
+    fn state(minute: i64, category: MachineCategory) -> Event {
+        event(
+            minute,
+            EventKind::MachineStateChanged {
+                packml: 0,
+                stop_reason: 0,
+                blocked: false,
+                starved: false,
+                category,
+            },
+        )
+    }
+
+    fn units(minute: i64, order: &str, produced: u64, rejected: u64) -> Event {
+        event(
+            minute,
+            EventKind::UnitsProduced {
+                work_order: Some(WorkOrderId::new(order)),
+                produced,
+                rejected,
+                plc_epoch: 1,
+                processed_total: 0,
+                defective_total: 0,
+            },
+        )
+    }
+
+    fn report(history: &KpiHistory, planned: &dyn Fn(&str) -> bool) -> KpiReport {
+        let ideal = |order: &WorkOrderId| match order.as_str() {
+            "WO-A" => Some(Duration::seconds(6)),
+            "WO-B" => Some(Duration::seconds(3)),
+            _ => None,
+        };
+        history.kpis(&Query {
+            from: at(0),
+            to: at(60),
+            breaks: &[],
+            work_order: None,
+            micro_stop: Duration::minutes(2),
+            ideal_cycle: &ideal,
+            planned_reason: planned,
+        })
+    }
+
+    /// An hour: running 0–20, a fault 20–30 (coded later), running 30–60. Two orders: WO-A made
+    /// 200 at 6 s (1 200 s earned), WO-B 400 at 3 s (1 200 s earned), 24 rejected.
+    ///
+    /// Coded as a fault:  A = 50/60 = 0.8333…, E = 2 400 s / 3 000 s = 0.8, QR = 576/600 = 0.96.
+    /// Coded as a break:  PBT = 50 min, A = 50/50 = 1.
+    #[test]
+    fn a_stop_recoded_as_planned_changes_availability() {
+        let mut history = KpiHistory::default();
+        for e in [
+            state(0, MachineCategory::Running),
+            state(20, MachineCategory::UnplannedDowntime),
+            event(
+                20,
+                EventKind::DowntimeStarted {
+                    plc_reason: 1,
+                    suggested_reason: Some("R-11".into()),
+                },
+            ),
+            state(30, MachineCategory::Running),
+            units(25, "WO-A", 200, 10),
+            units(50, "WO-B", 400, 14),
+        ] {
+            history.record(&e);
+        }
+        let never = |_: &str| false;
+        let fault = report(&history, &never);
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(close(fault.kpis.availability, 50.0 / 60.0));
+        assert!(close(fault.kpis.effectiveness, 0.8));
+        assert!(close(fault.kpis.quality_ratio, 0.96));
+        assert_eq!(
+            (fault.elements.failures, fault.produced, fault.good),
+            (1, 600, 576)
+        );
+
+        history.record(&event(
+            40,
+            EventKind::DowntimeCoded {
+                started_at: at(20),
+                reason: "R-81".into(),
+            },
+        ));
+        let is_break = |reason: &str| reason == "R-81";
+        let coded = report(&history, &is_break);
+        assert_eq!(coded.elements.pbt, 3_000.0);
+        assert_eq!(coded.kpis.availability, Some(1.0));
+        assert_eq!(coded.elements.failures, 0);
+    }
+
+    #[test]
+    fn a_unit_without_an_ideal_cycle_leaves_effectiveness_unknown() {
+        let mut history = KpiHistory::default();
+        history.record(&state(0, MachineCategory::Running));
+        history.record(&units(10, "WO-A", 10, 0));
+        history.record(&units(20, "WO-X", 10, 0));
+        let report = report(&history, &|_| false);
+        assert_eq!(report.kpis.effectiveness, None);
+        assert_eq!(report.kpis.availability, Some(1.0));
+    }
+
+    #[test]
+    fn forgetting_keeps_the_category_in_effect() {
+        let mut history = KpiHistory::default();
+        history.record(&state(0, MachineCategory::Running));
+        history.record(&state(5, MachineCategory::Idle));
+        history.record(&units(4, "WO-A", 10, 0));
+        history.forget_before(at(30));
+        let report = report(&history, &|_| false);
+        // The idle from minute 5 on is still known: the change into it was kept.
+        assert_eq!(report.elements.apt, 0.0);
+        assert_eq!(report.elements.adot, 3_300.0);
+        assert_eq!(report.produced, 0);
+    }
+}
