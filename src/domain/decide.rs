@@ -35,6 +35,9 @@ pub enum Command {
     /// A downtime reason scanned: codes the latest uncoded stop, or declares planned downtime.
     CodeDowntime {
         reason: String,
+        /// The stop to code, by when it started (chosen on the Downtime screen); none: the open
+        /// stop, else the latest one nobody has coded.
+        stop: Option<DateTime<Utc>>,
     },
     /// An andon barcode: calls, or answers the open call of that kind.
     Andon {
@@ -55,7 +58,7 @@ impl Command {
             Command::Complete => "complete".into(),
             Command::LoadLot { label, .. } => format!("load lot {}", label.lot),
             Command::ConsumeKeyed { quantity } => format!("consume {quantity}"),
-            Command::CodeDowntime { reason } => format!("downtime reason {reason}"),
+            Command::CodeDowntime { reason, .. } => format!("downtime reason {reason}"),
             Command::Andon { kind } => format!("andon {}", kind.words()),
         }
     }
@@ -222,12 +225,12 @@ pub fn decide(
             let actor = operator_actor()?;
             consume_keyed(state, quantity, actor, now)
         }
-        Command::CodeDowntime { reason } => {
+        Command::CodeDowntime { reason, stop } => {
             let badge = match operator_actor()? {
                 Actor::Operator(badge) => badge,
                 _ => return Err(Rejection::NotLoggedIn),
             };
-            super::downtime::code(state, &reason, badge, now)
+            super::downtime::code(state, &reason, stop, badge, now)
         }
         // Anyone may call for help, logged in or not: the station says who if it knows.
         Command::Andon { kind } => {

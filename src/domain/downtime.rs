@@ -57,11 +57,13 @@ pub fn stop_opened(
     })
 }
 
-/// A reason code scanned: it codes the latest stop nobody has coded yet, or, when the machine is
-/// not down and the code is a planned one, declares planned downtime from now.
+/// A reason code scanned: it codes the stop chosen on the Downtime screen; with none chosen, the
+/// open stop or the latest one nobody has coded yet, or, when the machine is not down and the code
+/// is a planned one, declares planned downtime from now.
 pub fn code(
     state: &State,
     reason: &str,
+    chosen: Option<DateTime<Utc>>,
     badge: Badge,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, Rejection> {
@@ -78,6 +80,17 @@ pub fn code(
         actor: Actor::Operator(badge.clone()),
         kind,
     };
+    if let Some(started_at) = chosen {
+        return match state.downtimes.iter().find(|d| d.started_at == started_at) {
+            Some(stop) => Ok(vec![event(EventKind::DowntimeCoded {
+                started_at: stop.started_at,
+                reason: code.code.clone(),
+            })]),
+            None => Err(Rejection::StopNotKept(
+                started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            )),
+        };
+    }
     let open_unplanned = state
         .downtimes
         .iter()

@@ -117,7 +117,8 @@ impl KpiHistory {
         self.counts.retain(|count| count.at >= before);
     }
 
-    /// The KPIs of the query's window.
+    /// The KPIs of the query's window. Time before the first known machine state (a station
+    /// installed mid-shift) is not planned operation time: not knowing is not standing still.
     pub fn kpis(&self, query: &Query<'_>) -> KpiReport {
         let in_effect = self
             .changes
@@ -125,6 +126,15 @@ impl KpiHistory {
             .rev()
             .find(|(at, _)| *at <= query.from)
             .map(|(_, category)| (query.from, *category));
+        let known_from = match in_effect {
+            Some(_) => query.from,
+            None => self
+                .changes
+                .iter()
+                .map(|(at, _)| *at)
+                .find(|at| *at > query.from)
+                .map_or(query.to, |first| first.min(query.to)),
+        };
         let changes: Vec<(DateTime<Utc>, MachineCategory)> = in_effect
             .into_iter()
             .chain(
@@ -172,7 +182,7 @@ impl KpiHistory {
         }
         let good = produced.saturating_sub(rejected);
         let (elements, kpis) = kpi::kpis(&Inputs {
-            from: query.from,
+            from: known_from,
             to: query.to,
             intervals,
             produced,
@@ -329,5 +339,16 @@ mod tests {
         assert_eq!(report.elements.apt, 0.0);
         assert_eq!(report.elements.adot, 3_300.0);
         assert_eq!(report.produced, 0);
+    }
+
+    #[test]
+    fn time_before_the_first_known_state_is_not_planned_operation_time() {
+        let mut history = KpiHistory::default();
+        assert_eq!(report(&history, &|_| false).kpis.availability, None);
+        // The station first heard the machine at minute 30: the window's first half is unknown.
+        history.record(&state(30, MachineCategory::Running));
+        let report = report(&history, &|_| false);
+        assert_eq!(report.elements.pot, 1_800.0);
+        assert_eq!(report.kpis.availability, Some(1.0));
     }
 }

@@ -100,6 +100,8 @@ pub enum Rejection {
         "There is no stop to give a reason for. To declare planned downtime, scan a planned reason (changeover, break, maintenance)."
     )]
     NoStopToCode,
+    #[error("The stop that began at {0} is no longer kept here; code it at central.")]
+    StopNotKept(String),
     #[error("A {open} call is open. Answer it (scan its andon barcode again) before another call.")]
     AndonOpen { open: &'static str },
     #[error("A quantity drawn must be more than zero.")]

@@ -603,6 +603,7 @@ fn a_planned_reason_declares_downtime_even_with_an_old_suggested_stop() {
         &mut state,
         Command::CodeDowntime {
             reason: "R-81".into(),
+            stop: None,
         },
     )
     .expect("code");

@@ -131,7 +131,7 @@ impl Scan {
                     "{code} is a defect code: defects are recorded on the Inspect screen."
                 )));
             }
-            Scan::DowntimeReason(reason) => Command::CodeDowntime { reason },
+            Scan::DowntimeReason(reason) => Command::CodeDowntime { reason, stop: None },
         })
     }
 }

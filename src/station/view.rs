@@ -33,6 +33,15 @@ pub struct View {
     pub stops: Vec<crate::domain::downtime::Downtime>,
     /// The shift running now, from the shift calendar; none outside every shift.
     pub shift: Option<ShiftView>,
+    /// The downtime reasons of master data, by code: the Downtime screen chooses from them.
+    pub reasons: Vec<ReasonView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonView {
+    pub code: String,
+    pub text: String,
+    pub planned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +229,7 @@ impl View {
             andon: None,
             stops: Vec::new(),
             shift: None,
+            reasons: Vec::new(),
         }
     }
 
@@ -293,6 +303,19 @@ impl View {
             .cloned();
         self.uncoded_stops = state.downtimes.iter().filter(|s| s.uncoded()).count();
         self.stops.clone_from(&state.downtimes);
+        self.reasons = state
+            .master
+            .codes
+            .values()
+            .filter_map(|code| match code.kind {
+                crate::domain::CodeKind::Downtime { planned } => Some(ReasonView {
+                    code: code.code.clone(),
+                    text: code.text.clone(),
+                    planned,
+                }),
+                _ => None,
+            })
+            .collect();
         self.andon = state.andon;
     }
 }

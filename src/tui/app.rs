@@ -1,6 +1,7 @@
 //! The UI model: which screen, the scan line, the last notices, the help overlay. `on_*` methods
 //! change it synchronously and return the effects they want as data; the loop carries them out.
 
+use super::downtime::DowntimeScreen;
 use super::keymap::{Key, KeyCommand, Keymap, Layer};
 use super::scanner_test::ScannerTest;
 use super::trace::TraceScreen;
@@ -23,6 +24,7 @@ pub enum Screen {
     Run,
     ScannerTest,
     Trace,
+    Downtime,
 }
 
 impl Screen {
@@ -33,6 +35,7 @@ impl Screen {
             Screen::Run => Layer::Run,
             Screen::ScannerTest => Layer::ScannerTest,
             Screen::Trace => Layer::Trace,
+            Screen::Downtime => Layer::Downtime,
         }
     }
 
@@ -43,6 +46,7 @@ impl Screen {
             Screen::Run => "Run",
             Screen::ScannerTest => "Scanner test",
             Screen::Trace => "Trace",
+            Screen::Downtime => "Downtime",
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct App {
     pub decoder: ScanDecoder,
     pub scanner_test: ScannerTest,
     pub trace: TraceScreen,
+    pub downtime: DowntimeScreen,
     pub help: bool,
     pub notices: VecDeque<Notice>,
     pub selected: usize,
@@ -101,6 +106,7 @@ impl App {
             decoder: ScanDecoder::default(),
             scanner_test: ScannerTest::default(),
             trace: TraceScreen::default(),
+            downtime: DowntimeScreen::default(),
             help: false,
             notices: VecDeque::new(),
             selected: 0,
@@ -130,13 +136,14 @@ impl App {
         let was_logged_in = self.view.operator.is_some();
         let active = view.active.as_ref().map(|a| a.id.clone());
         let was_active = self.view.active.as_ref().map(|a| a.id.clone());
-        if !logged_in && self.screen == Screen::Trace {
-            // Tracing is for people at work; leaving shows the login screen, not a stale answer.
+        if !logged_in && matches!(self.screen, Screen::Trace | Screen::Downtime) {
+            // Tracing and coding stops are for people at work; leaving shows the login screen.
             self.screen = Screen::Login;
         }
         let screen = match self.screen {
             Screen::ScannerTest => &mut self.scanner_test.back,
             Screen::Trace => &mut self.trace.back,
+            Screen::Downtime => &mut self.downtime.back,
             _ => &mut self.screen,
         };
         if !logged_in {
@@ -228,6 +235,17 @@ impl App {
             // Blanks typed before Enter are no scan: Enter still picks the highlighted item.
             return self.choose_highlighted();
         }
+        if self.screen == Screen::Downtime
+            && let Some(reason) = self
+                .view
+                .reasons
+                .iter()
+                .find(|r| r.code == scan.text.trim())
+        {
+            // A reason read here codes the marked stop, not the latest one.
+            let reason = reason.code.clone();
+            return self.code_marked_stop(reason);
+        }
         let input = match scan.entry {
             Entry::Scanned => CoreInput::Scan(scan.text),
             Entry::Keyed => CoreInput::Keyed(scan.text),
@@ -235,7 +253,35 @@ impl App {
         vec![Effect::Core(input)]
     }
 
+    fn code_marked_stop(&mut self, reason: String) -> Vec<Effect> {
+        let Some(stop) = self.downtime.marked_stop(&self.view) else {
+            return self.on_notice(Notice::new(
+                Level::Refused,
+                "There is no stop to give a reason for.",
+                self.view.now,
+            ));
+        };
+        let started_at = stop.started_at;
+        // The mark stays on the stop just coded, wherever it moves in the list.
+        self.downtime.marked = Some(started_at);
+        vec![Effect::Core(CoreInput::Command(Command::CodeDowntime {
+            reason,
+            stop: Some(started_at),
+        }))]
+    }
+
     fn choose_highlighted(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::Downtime {
+            let chosen = self
+                .view
+                .reasons
+                .get(self.downtime.reason)
+                .map(|r| r.code.clone());
+            return match chosen {
+                Some(reason) => self.code_marked_stop(reason),
+                None => Vec::new(),
+            };
+        }
         match (self.screen, self.view.queue.get(self.selected)) {
             (Screen::Queue, Some(row)) => {
                 vec![Effect::Core(CoreInput::Command(Command::SelectWorkOrder {
@@ -260,6 +306,8 @@ impl App {
                     self.screen = self.scanner_test.back;
                 } else if self.screen == Screen::Trace {
                     self.screen = self.trace.back;
+                } else if self.screen == Screen::Downtime {
+                    self.screen = self.downtime.back;
                 }
                 Vec::new()
             }
@@ -293,6 +341,49 @@ impl App {
                     self.scanner_test.back = self.screen;
                     self.screen = Screen::ScannerTest;
                 }
+                Vec::new()
+            }
+            KeyCommand::ShowDowntime => {
+                if self.view.operator.is_none() {
+                    return self.show(Screen::Downtime);
+                }
+                if !matches!(self.screen, Screen::Downtime | Screen::ScannerTest) {
+                    let back = if self.screen == Screen::Trace {
+                        self.trace.back
+                    } else {
+                        self.screen
+                    };
+                    self.downtime.open(back, &self.view);
+                    self.screen = Screen::Downtime;
+                }
+                Vec::new()
+            }
+            KeyCommand::PauseResume => {
+                let paused = self
+                    .view
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.status == crate::domain::ExecStatus::Paused);
+                core(if paused {
+                    Command::Resume
+                } else {
+                    Command::Pause
+                })
+            }
+            KeyCommand::ReasonNext => {
+                self.downtime.move_reason(&self.view, 1);
+                Vec::new()
+            }
+            KeyCommand::ReasonPrev => {
+                self.downtime.move_reason(&self.view, -1);
+                Vec::new()
+            }
+            KeyCommand::SelectNext if self.screen == Screen::Downtime => {
+                self.downtime.move_mark(&self.view, 1);
+                Vec::new()
+            }
+            KeyCommand::SelectPrev if self.screen == Screen::Downtime => {
+                self.downtime.move_mark(&self.view, -1);
                 Vec::new()
             }
             KeyCommand::Quit => vec![Effect::Quit],

@@ -70,11 +70,12 @@ pub enum Layer {
     Help,
     ScannerTest,
     Trace,
+    Downtime,
 }
 
 impl Layer {
     /// Every layer, in the order they are printed.
-    pub const ALL: [Layer; 7] = [
+    pub const ALL: [Layer; 8] = [
         Layer::Global,
         Layer::Login,
         Layer::Queue,
@@ -82,6 +83,7 @@ impl Layer {
         Layer::Help,
         Layer::ScannerTest,
         Layer::Trace,
+        Layer::Downtime,
     ];
 
     /// The table name used in keymap files.
@@ -94,6 +96,7 @@ impl Layer {
             Layer::Help => "help",
             Layer::ScannerTest => "scanner-test",
             Layer::Trace => "trace",
+            Layer::Downtime => "downtime",
         }
     }
 
@@ -159,11 +162,18 @@ pub enum KeyCommand {
     TraceDirection,
     /// Show the next station of those this terminal runs (the demo runs a whole line).
     NextStation,
+    /// Open the Downtime screen: the stops of the shift, uncoded first.
+    ShowDowntime,
+    /// Pause the running order, or resume the paused one: one key for both.
+    PauseResume,
+    /// On the Downtime screen: the next or previous reason to assign.
+    ReasonNext,
+    ReasonPrev,
 }
 
 impl KeyCommand {
     /// Every command.
-    pub const ALL: [KeyCommand; 20] = [
+    pub const ALL: [KeyCommand; 24] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -184,6 +194,10 @@ impl KeyCommand {
         KeyCommand::ShowTrace,
         KeyCommand::TraceDirection,
         KeyCommand::NextStation,
+        KeyCommand::ShowDowntime,
+        KeyCommand::PauseResume,
+        KeyCommand::ReasonNext,
+        KeyCommand::ReasonPrev,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -209,6 +223,10 @@ impl KeyCommand {
             KeyCommand::ShowTrace => "show-trace",
             KeyCommand::TraceDirection => "trace-direction",
             KeyCommand::NextStation => "next-station",
+            KeyCommand::ShowDowntime => "show-downtime",
+            KeyCommand::PauseResume => "pause-resume",
+            KeyCommand::ReasonNext => "reason-next",
+            KeyCommand::ReasonPrev => "reason-prev",
         }
     }
 
@@ -240,6 +258,10 @@ impl KeyCommand {
             KeyCommand::ShowTrace => "Trace a lot or serial: what is in it, where it went",
             KeyCommand::TraceDirection => "Trace backward (made from) or forward (went into)",
             KeyCommand::NextStation => "Next station of the line (demo)",
+            KeyCommand::ShowDowntime => "Downtime: the stops of the shift, uncoded first",
+            KeyCommand::PauseResume => "Pause or resume the work order",
+            KeyCommand::ReasonNext => "Next reason",
+            KeyCommand::ReasonPrev => "Previous reason",
         }
     }
 
@@ -266,6 +288,10 @@ impl KeyCommand {
             KeyCommand::ShowTrace => "Trace",
             KeyCommand::TraceDirection => "Direction",
             KeyCommand::NextStation => "Station",
+            KeyCommand::ShowDowntime => "Downtime",
+            KeyCommand::PauseResume => "Pause",
+            KeyCommand::ReasonNext => "Reason",
+            KeyCommand::ReasonPrev => "Reason",
         }
     }
 
@@ -292,6 +318,8 @@ impl KeyCommand {
                 | KeyCommand::DeleteChar
                 | KeyCommand::SelectNext
                 | KeyCommand::SelectPrev
+                | KeyCommand::ReasonNext
+                | KeyCommand::ReasonPrev
         )
     }
 }
@@ -1252,8 +1280,12 @@ mod tests {
             (Layer::Queue, "f5", Some(KeyCommand::Start)),
             (Layer::Queue, "f6", None),
             (Layer::Run, "f5", Some(KeyCommand::Start)),
-            (Layer::Run, "f6", Some(KeyCommand::Pause)),
-            (Layer::Run, "f7", Some(KeyCommand::Resume)),
+            (Layer::Run, "f6", Some(KeyCommand::PauseResume)),
+            (Layer::Run, "f7", Some(KeyCommand::ShowDowntime)),
+            (Layer::Login, "f7", None),
+            (Layer::Downtime, "left", Some(KeyCommand::ReasonPrev)),
+            (Layer::Downtime, "right", Some(KeyCommand::ReasonNext)),
+            (Layer::Downtime, "esc", Some(KeyCommand::Close)),
             (Layer::Run, "f8", Some(KeyCommand::Complete)),
             (Layer::Run, "up", None),
             (Layer::Login, "f5", None),
@@ -1571,7 +1603,7 @@ mod tests {
         assert_eq!(
             msg,
             "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help, \
-             scanner-test, trace"
+             scanner-test, trace, downtime"
         );
         // A stray top-level value is not a layer either.
         let (err, _) = load_err("version = 1\n");
@@ -1602,7 +1634,9 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.ends_with("show-trace, trace-direction, next-station, or \"none\" to unbind"),
+            msg.ends_with(
+                "next-station, show-downtime, pause-resume, reason-next, reason-prev, or \"none\" to unbind"
+            ),
             "{msg}"
         );
     }
@@ -1828,7 +1862,11 @@ mod tests {
             run,
             vec![
                 ("f5".into(), KeyCommand::Start, "Start work order".into()),
-                ("f6".into(), KeyCommand::Pause, "Pause work order".into()),
+                (
+                    "f6".into(),
+                    KeyCommand::PauseResume,
+                    "Pause or resume work order".into()
+                ),
                 ("f8".into(), KeyCommand::Pause, "Hold".into()),
                 (
                     "f11".into(),
@@ -1888,6 +1926,7 @@ mod tests {
                 (Layer::Global, "f2".into(), KeyCommand::ShowQueue),
                 (Layer::Global, "f3".into(), KeyCommand::ShowRun),
                 (Layer::Global, "f4".into(), KeyCommand::ShowTrace),
+                (Layer::Global, "f7".into(), KeyCommand::ShowDowntime),
                 (Layer::Global, "f9".into(), KeyCommand::Logout),
                 (Layer::Global, "f10".into(), KeyCommand::Quit),
                 (Layer::Global, "f11".into(), KeyCommand::ScannerTest),
@@ -1923,7 +1962,7 @@ mod tests {
                 "F2 Queue",
                 "F5 Start",
                 "F6 Pause",
-                "F7 Resume",
+                "F7 Downtime",
                 "F8 Complete",
                 "F9 Logout",
                 "F10 Quit"
@@ -1931,7 +1970,14 @@ mod tests {
         );
         assert_eq!(
             legend(Layer::Help),
-            ["F1 Close", "F2 Queue", "F3 Run", "F9 Logout", "F10 Quit"]
+            [
+                "F1 Close",
+                "F2 Queue",
+                "F3 Run",
+                "F7 Downtime",
+                "F9 Logout",
+                "F10 Quit"
+            ]
         );
         assert_eq!(
             legend(Layer::ScannerTest),
@@ -1968,7 +2014,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",    desc = \"Start work order\" },  # keymaps/default.toml:65\n"
+                "  { on = \"f5\",           run = \"start\",        desc = \"Start work order\" },  # keymaps/default.toml:67\n"
             ),
             "{printed}"
         );

@@ -2,6 +2,7 @@
 //! terminal set-up (`terminal`).
 
 pub mod app;
+pub mod downtime;
 pub mod keymap;
 pub mod render;
 pub mod run;

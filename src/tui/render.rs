@@ -89,6 +89,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Run => draw_run(frame, body, app, &theme, compact),
         Screen::ScannerTest => super::scanner_test::draw(frame, body, app, compact),
         Screen::Trace => super::trace::draw(frame, body, app, compact),
+        Screen::Downtime => super::downtime::draw(frame, body, app, compact),
     }
     draw_notice(frame, notice, app, &theme);
     draw_scan_line(frame, scan, app, &theme);
@@ -457,22 +458,34 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         }
     }
     // Only once there is time to measure: dashes on a fresh order tell nobody anything.
+    let percent = |value: Option<f64>| match value {
+        Some(value) => format!("{:.1}%", value * 100.0),
+        None => "-".to_owned(),
+    };
+    let kpi_words = |kpi: &crate::station::view::KpiView| {
+        format!(
+            "{}   availability {}  performance {}  quality {}",
+            percent(kpi.oee),
+            percent(kpi.availability),
+            percent(kpi.effectiveness),
+            percent(kpi.quality)
+        )
+    };
     if let Some(kpi) = active.kpi.filter(|kpi| kpi.availability.is_some()) {
-        let percent = |value: Option<f64>| match value {
-            Some(value) => format!("{:.1}%", value * 100.0),
-            None => "-".to_owned(),
-        };
         lines.push(Line::from(if compact {
             format!(" OEE {}", percent(kpi.oee))
         } else {
-            format!(
-                " OEE      {}   availability {}  performance {}  quality {}",
-                percent(kpi.oee),
-                percent(kpi.availability),
-                percent(kpi.effectiveness),
-                percent(kpi.quality)
-            )
+            format!(" OEE      {}", kpi_words(&kpi))
         }));
+    }
+    if !compact
+        && let Some(shift) = app
+            .view
+            .shift
+            .as_ref()
+            .filter(|shift| shift.kpi.availability.is_some())
+    {
+        lines.push(Line::from(format!(" Shift    {}", kpi_words(&shift.kpi))));
     }
     if let Some(call) = &app.view.andon {
         let minutes = app

@@ -473,3 +473,151 @@ async fn the_demo_walks_the_line_with_f12() {
     drop(links);
     station.shutdown().await;
 }
+
+/// Stops open by themselves when the simulated machine faults; F7 lists the shift's stops, uncoded
+/// first, with the PLC's usual reason as a suggestion; the arrows and Enter code the marked stop, a
+/// reason scanned on the screen codes the stop marked (not the latest), and the Run screen shows
+/// the shift's KPIs.
+#[tokio::test]
+async fn the_downtime_screen_codes_the_marked_stop_by_keys_and_by_scan() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        takt::sim::SimConfig {
+            cycle_time: Duration::from_millis(40),
+            defect_rate: 0.0,
+            scenario: takt::sim::Scenario::parse(["fault-every=6units,reason=2,clear-after=300ms"])
+                .expect("scenario"),
+            ..takt::sim::SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let db = dir.path().join("station.db");
+    {
+        drop(crate::support::station_store_with_demo_master(&db).await);
+    }
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db,
+        plc: Some(takt::plc::PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            ..takt::plc::PollerConfig::default()
+        }),
+        sync: None,
+        clock: Arc::new(takt::clock::SystemClock),
+        options: takt::station::StationOptions {
+            stop_reasons: [(2u16, "R-12".to_owned())].into_iter().collect(),
+            ..Default::default()
+        },
+    })
+    .await
+    .expect("station");
+    let mut view = station.view.clone();
+    let mut ui = Ui::start(&mut station, 110, 30);
+    ui.wait_for("PLC idle").await;
+    ui.scan("EMP-1001");
+    ui.wait_for("Queue - 4 orders").await;
+    ui.scan("WO-24001");
+    ui.wait_for("Run - WO-24001").await;
+    ui.scan(CASTING_C24_1107_TYPED);
+    ui.scan("@START");
+    // Two stops over and done, the third perhaps open.
+    wait_for(&mut view, "two ended stops", Duration::from_secs(30), |v| {
+        v.stops.iter().filter(|s| s.ended_at.is_some()).count() >= 2
+    })
+    .await;
+    // Shift KPIs from the demo calendar (every hour of the day is in one of its shifts).
+    ui.wait_for(" Shift    ").await;
+    // F6 pauses: no more units, so no more stops, and the list holds still.
+    ui.key(KeyCode::F(6));
+    wait_for(
+        &mut view,
+        "paused, every stop over",
+        Duration::from_secs(30),
+        |v| {
+            v.active
+                .as_ref()
+                .is_some_and(|a| a.status == takt::domain::ExecStatus::Paused)
+                && v.stops.iter().all(|s| s.ended_at.is_some())
+        },
+    )
+    .await;
+    let listed = |v: &takt::station::View, index: usize| {
+        takt::tui::downtime::rows(v)
+            .get(index)
+            .map(|(_, stop)| stop.started_at)
+            .expect("a listed stop")
+    };
+
+    ui.key(KeyCode::F(7));
+    let screen = ui.wait_for("Downtime - ").await;
+    assert!(screen.contains("UNCODED"), "{screen}");
+    assert!(
+        screen.contains("R-12?"),
+        "the PLC's suggestion shows: {screen}"
+    );
+    // The reason bar starts on the marked stop's suggestion; Right moves to the next reason.
+    assert!(screen.contains("Reason < R-12 fixture >"), "{screen}");
+    ui.key(KeyCode::Right);
+    ui.wait_for("Reason < R-20 electrical >").await;
+    let marked = listed(&view.borrow(), 0);
+    ui.key(KeyCode::Enter);
+    let coded = wait_for(
+        &mut view,
+        "the marked stop coded R-20",
+        Duration::from_secs(10),
+        |v| {
+            v.stops.iter().any(|s| {
+                s.started_at == marked && s.reason.as_deref() == Some("R-20") && !s.uncoded()
+            })
+        },
+    )
+    .await;
+    assert!(
+        coded
+            .stops
+            .iter()
+            .filter(|s| s.started_at != marked)
+            .all(|s| s.reason.as_deref() != Some("R-20")),
+        "only the marked stop was coded"
+    );
+    // The screen (its own copy of the view) shows the coding before the mark moves on.
+    ui.wait_for("EMP-1001 OK").await;
+    // To another stop and scan a reason barcode: that stop, not the newest, gets it. The coded
+    // stop (still marked) moved below the uncoded ones; step to its neighbour in the list.
+    let (key, second) = {
+        let v = view.borrow();
+        let rows = takt::tui::downtime::rows(&v);
+        let at = rows
+            .iter()
+            .position(|(_, stop)| stop.started_at == marked)
+            .expect("the coded stop is listed");
+        match rows.get(at + 1) {
+            Some((_, next)) => (KeyCode::Down, next.started_at),
+            None => (KeyCode::Up, rows[at - 1].1.started_at),
+        }
+    };
+    ui.key(key);
+    assert_ne!(second, marked);
+    ui.scan("R-11");
+    wait_for(
+        &mut view,
+        "the second stop coded R-11",
+        Duration::from_secs(10),
+        |v| {
+            v.stops
+                .iter()
+                .any(|s| s.started_at == second && s.reason.as_deref() == Some("R-11"))
+        },
+    )
+    .await;
+    ui.wait_for("R-11 ").await;
+    // Esc goes back to the Run screen.
+    ui.key(KeyCode::Esc);
+    ui.wait_for("Run - WO-24001").await;
+    ui.quit().await;
+    station.shutdown().await;
+    sim.shutdown().await;
+}
