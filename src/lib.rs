@@ -25,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod genealogy;
+pub mod kpi_client;
 pub mod label;
 pub mod launch;
 pub mod logging;

@@ -51,6 +51,74 @@ enum Commands {
     /// everything made from it and the finished units that contain it (the recall list). Exits 2
     /// when central does not know the lot.
     Trace(TraceArgs),
+    /// ISO 22400-2 KPIs from central.
+    Kpi {
+        #[command(subcommand)]
+        command: KpiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KpiCommand {
+    /// OEE and the other ISO 22400-2 KPIs of a station or a line over a shift, a day or a time
+    /// window, with the time elements and quantities behind them. Without a period: the shift
+    /// running now. Exits 2 when central does not know the station or line, 1 on other errors.
+    #[command(after_help = KPI_EXAMPLE)]
+    Oee(OeeArgs),
+}
+
+const KPI_EXAMPLE: &str = "\
+Examples:
+  takt kpi oee --station L1-S1                                  # the shift running now
+  takt kpi oee --line L1 --shift Early --date 2026-11-25
+  takt kpi oee --line L1 --day 2026-11-25 --json
+  takt kpi oee --station L1-S2 --from 2026-11-25T06:00:00Z --to 2026-11-25T10:00:00Z";
+
+#[derive(Args)]
+struct OeeArgs {
+    #[command(flatten)]
+    whose: OeeTarget,
+    /// A shift of central's calendar (e.g. Early), with --date.
+    #[arg(long, requires = "date", conflicts_with_all = ["day", "from", "to"])]
+    shift: Option<String>,
+    /// The plant-local day the shift starts on, YYYY-MM-DD.
+    #[arg(long, requires = "shift")]
+    date: Option<chrono::NaiveDate>,
+    /// A production day, YYYY-MM-DD: every shift that starts on it.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    day: Option<chrono::NaiveDate>,
+    /// Start of a time window, RFC 3339 (2026-11-25T06:00:00Z); only shift time inside it counts.
+    #[arg(long, requires = "to", value_parser = parse_instant)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the time window, RFC 3339.
+    #[arg(long, requires = "from", value_parser = parse_instant)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print central's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Central's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    central: String,
+    /// Seconds to wait for central.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct OeeTarget {
+    /// One station, e.g. L1-S1.
+    #[arg(long)]
+    station: Option<String>,
+    /// Every station of a line, with the line's total, e.g. L1.
+    #[arg(long)]
+    line: Option<String>,
+}
+
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}: give an RFC 3339 time like 2026-11-25T06:00:00Z"))
 }
 
 #[derive(Subcommand)]
@@ -191,6 +259,11 @@ struct CentralArgs {
     /// Load the demo plant (DEMO_PLANT.md) if the database has no master data yet.
     #[arg(long)]
     demo_data: bool,
+    /// The plant's shifts for KPIs: a TOML file with a [calendar] section as in station.toml (a
+    /// station.toml itself will do). Default: the demo plant's Early 06-14, Late 14-22, Night
+    /// 22-06 (UTC), each with a 30-minute break mid-shift.
+    #[arg(long, value_name = "FILE")]
+    calendar: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -417,6 +490,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Commands::Trace(args) => trace(args),
+        Commands::Kpi {
+            command: KpiCommand::Oee(args),
+        } => kpi_oee(args),
+    }
+}
+
+fn kpi_oee(args: OeeArgs) -> anyhow::Result<ExitCode> {
+    use takt::central::kpi::{OeeRequest, Period, Target};
+    use takt::kpi_client::{KpiClientError, fetch, render};
+    let target = match (args.whose.station, args.whose.line) {
+        (Some(station), _) => Target::Station(takt::domain::StationId::new(station)),
+        (None, Some(line)) => Target::Line(line),
+        (None, None) => anyhow::bail!("say whose KPIs: --station S or --line L"),
+    };
+    let period = match (args.shift, args.date, args.day, args.from, args.to) {
+        (Some(name), Some(date), ..) => Period::Shift { name, date },
+        (_, _, Some(day), ..) => Period::Day(day),
+        (_, _, _, Some(from), Some(to)) => Period::Range { from, to },
+        _ => Period::Current,
+    };
+    let request = OeeRequest { target, period };
+    let timeout = Duration::from_secs(args.timeout);
+    match runtime()?.block_on(fetch(&args.central, &request, timeout)) {
+        Ok(fetched) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&fetched.json)?);
+            } else {
+                print!("{}", render(&fetched.report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ KpiClientError::NotFound { .. }) => {
+            eprintln!("takt: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -538,6 +647,10 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
+            let calendar = match &args.calendar {
+                Some(path) => takt::central::load_calendar(path)?,
+                None => takt::domain::shift::ShiftCalendar::default(),
+            };
             if args.demo_data {
                 takt::central::seed_demo(&args.db, chrono::Utc::now().date_naive())?;
             }
@@ -550,7 +663,8 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     "takt central listening on http://{addr} (database {})",
                     args.db.display()
                 );
-                takt::central::serve(listener, &args.db, async {
+                println!("shifts (UTC{}): {}", calendar.offset(), describe(&calendar));
+                takt::central::serve_with_calendar(listener, &args.db, calendar, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await
@@ -558,4 +672,32 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// "Early 06:00-14:00 (break 10:00-10:30), …": the calendar central works with.
+fn describe(calendar: &takt::domain::shift::ShiftCalendar) -> String {
+    let time = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
+    calendar
+        .patterns()
+        .iter()
+        .map(|shift| {
+            let breaks: Vec<String> = shift
+                .breaks
+                .iter()
+                .map(|(from, to)| format!("{}-{}", time(*from), time(*to)))
+                .collect();
+            let breaks = if breaks.is_empty() {
+                String::new()
+            } else {
+                format!(" (break {})", breaks.join(", "))
+            };
+            format!(
+                "{} {}-{}{breaks}",
+                shift.name,
+                time(shift.start),
+                time(shift.end)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

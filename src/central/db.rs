@@ -4,9 +4,10 @@
 //! Methods are blocking; the HTTP layer calls them inside `spawn_blocking`.
 
 use crate::domain::event::ChainError;
+use crate::domain::machine::MachineCategory;
 use crate::domain::{
-    Actor, Badge, Event, EventKind, GENESIS_HASH, Lot, LotId, LotOrigin, LotStatus, Material,
-    MaterialId, OperationId, OutputForm, Quantity, StationId, WorkOrderId,
+    Actor, Badge, Event, EventKind, GENESIS_HASH, Lot, LotId, LotOrigin, LotStatus, MasterData,
+    Material, MaterialId, OperationId, OutputForm, Quantity, StationId, WorkOrderId,
 };
 use crate::genealogy;
 use crate::protocol::{
@@ -159,6 +160,10 @@ const MIGRATIONS: &[&str] = &[
         source  TEXT NOT NULL
     );
     CREATE INDEX lot_status_log_lot ON lot_status_log(lot);
+    "#,
+    // 3: KPIs read a station's machine states, stops and counts of a time window.
+    r#"
+    CREATE INDEX events_station_kind_at ON events(station, kind, at);
     "#,
 ];
 
@@ -799,6 +804,138 @@ impl Db {
             good: produced.saturating_sub(rejected),
             stations,
         }))
+    }
+
+    /// The line a station is on: `None` when central does not know the station, `Some(None)` for
+    /// a station on no line.
+    pub fn station_line(&self, station: &StationId) -> Result<Option<Option<String>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT line FROM stations WHERE id = ?1",
+                params![station.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The stations of a line, in id order; `None` when central knows no such line.
+    pub fn line_stations(&self, line: &str) -> Result<Option<Vec<StationId>>> {
+        let known: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM lines WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM stations WHERE line = ?1)",
+            params![line],
+            |row| row.get(0),
+        )?;
+        if !known {
+            return Ok(None);
+        }
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id FROM stations WHERE line = ?1 ORDER BY id")?;
+        let stations = statement
+            .query_map(params![line], |row| row.get::<_, String>(0))?
+            .map(|id| id.map(StationId::new))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some(stations))
+    }
+
+    /// The master data KPIs need: work orders and routings (the ideal cycle of an order at a
+    /// station) and the codes (which downtime reasons are planned), as they stand now.
+    pub fn kpi_master(&self) -> Result<MasterData> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT kind, key, body FROM master_records
+             WHERE kind IN ('work_order', 'routing', 'code')",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut master = MasterData::default();
+        for row in rows {
+            let (kind, key, body) = row?;
+            let record: MasterRecord = serde_json::from_str(&body)
+                .map_err(|e| DbError::Corrupt(format!("{kind} {key}: {e}")))?;
+            record.apply_to(&mut master);
+        }
+        Ok(master)
+    }
+
+    /// The events of `station` that KPIs of `from..to` are computed from, in log order: machine
+    /// states, stops and declared planned downtime from the last time the machine ran before
+    /// `from` (so the state in effect at `from`, and every stop still open then, is known) up
+    /// to `to`; counts of `from..=to`; and every reason coded since, however late — a stop coded
+    /// after the window still counts with its reason.
+    pub fn kpi_events(
+        &self,
+        station: &StationId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Event>> {
+        let station = station.as_str();
+        let (from, to) = (timestamp(from), timestamp(to));
+        let parse = |seq: i64, body: &str| -> Result<Event> {
+            serde_json::from_str(body)
+                .map_err(|e| DbError::Corrupt(format!("event {seq} of station {station}: {e}")))
+        };
+        // Walk back to the last time the machine ran: running ends every stop, so nothing older
+        // than that is still open at `from`.
+        let mut anchor: Option<(i64, String)> = None;
+        {
+            let mut statement = self.conn.prepare_cached(
+                "SELECT seq, at, body FROM events
+                 WHERE station = ?1 AND kind = 'machine_state_changed' AND at < ?2
+                 ORDER BY at DESC, seq DESC",
+            )?;
+            let mut rows = statement.query(params![station, from])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let body: String = row.get(2)?;
+                if let EventKind::MachineStateChanged {
+                    category: MachineCategory::Running,
+                    ..
+                } = parse(seq, &body)?.kind
+                {
+                    anchor = Some((seq, row.get(1)?));
+                    break;
+                }
+            }
+        }
+        let (anchor_seq, anchor_at) = anchor.unwrap_or((0, String::new()));
+        let mut bodies: std::collections::BTreeMap<i64, String> = Default::default();
+        let mut collect = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<()> {
+            let mut statement = self.conn.prepare_cached(sql)?;
+            let rows = statement.query_map(args, |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, body) = row?;
+                if seq >= anchor_seq {
+                    bodies.insert(seq, body);
+                }
+            }
+            Ok(())
+        };
+        collect(
+            "SELECT seq, body FROM events WHERE station = ?1
+             AND kind IN ('machine_state_changed', 'downtime_started', 'planned_downtime_declared')
+             AND at >= ?2 AND at <= ?3",
+            &[&station, &anchor_at, &to],
+        )?;
+        collect(
+            "SELECT seq, body FROM events WHERE station = ?1 AND kind = 'units_produced'
+             AND at >= ?2 AND at <= ?3",
+            &[&station, &from, &to],
+        )?;
+        collect(
+            "SELECT seq, body FROM events WHERE station = ?1 AND kind = 'downtime_coded'
+             AND at >= ?2",
+            &[&station, &anchor_at],
+        )?;
+        bodies.iter().map(|(seq, body)| parse(*seq, body)).collect()
     }
 
     /// Re-walks a station's stored chain and checks it ends at the recorded head.

@@ -2,6 +2,8 @@
 //! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
 
 use super::db::{Db, DbError, IngestError};
+use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
+use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
 use crate::protocol::{
     ApiError, BatchAck, ChangePage, EventBatch, Genealogy, MAX_BATCH_EVENTS, MAX_GENEALOGY_DEPTH,
@@ -28,12 +30,14 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     db: Arc<Mutex<Db>>,
+    calendar: Arc<ShiftCalendar>,
 }
 
 impl AppState {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, calendar: ShiftCalendar) -> Self {
         AppState {
             db: Arc::new(Mutex::new(db)),
+            calendar: Arc::new(calendar),
         }
     }
 
@@ -62,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stations/{station}/changes", get(get_changes))
         .route("/api/v1/work-orders/{id}", get(get_work_order))
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
+        .route("/api/v1/kpi/oee", get(get_oee))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -269,4 +274,36 @@ async fn get_genealogy(
     genealogy
         .map(Json)
         .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("unknown lot {id}")))
+}
+
+impl From<KpiError> for Failure {
+    fn from(error: KpiError) -> Self {
+        let text = error.to_string();
+        match error {
+            KpiError::UnknownStation(_)
+            | KpiError::UnknownLine(_)
+            | KpiError::Period(PeriodError::NoShiftNow { .. }) => {
+                Failure::new(StatusCode::NOT_FOUND, text)
+            }
+            KpiError::Period(_) => Failure::new(StatusCode::BAD_REQUEST, text),
+            KpiError::Db(error) => Failure::from(error),
+        }
+    }
+}
+
+/// ISO 22400-2 KPIs of a station or a line over a shift, a day or a window, from the ingested
+/// events. A plant query: no station token asked for.
+async fn get_oee(
+    State(state): State<AppState>,
+    query: Result<Query<OeeParams>, QueryRejection>,
+) -> Result<Json<OeeReport>, Failure> {
+    let Query(params) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let request = params
+        .request()
+        .map_err(|message| Failure::new(StatusCode::BAD_REQUEST, message))?;
+    let calendar = Arc::clone(&state.calendar);
+    let report = state
+        .with_db(move |db| kpi::oee(db, &calendar, &request, Utc::now()))
+        .await??;
+    Ok(Json(report))
 }

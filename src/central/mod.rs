@@ -2,7 +2,8 @@
 //!
 //! Stations push their hash-chained event logs (`POST /api/v1/stations/{station}/events`) and pull
 //! master data (`GET /api/v1/stations/{station}/changes`); plant users read work-order progress
-//! (`GET /api/v1/work-orders/{id}`) and lot genealogy (`GET /api/v1/lots/{id}/genealogy`). Ingest is
+//! (`GET /api/v1/work-orders/{id}`), lot genealogy (`GET /api/v1/lots/{id}/genealogy`) and ISO
+//! 22400-2 KPIs per station or line and shift, day or window (`GET /api/v1/kpi/oee`). Ingest is
 //! exactly-once: `(station, seq)` is unique, a re-sent event must match the stored one, and a batch
 //! is acknowledged only after its commit. The lots stations register or make become master records
 //! in the same transaction, so the next operation's station learns them at its next pull.
@@ -13,9 +14,12 @@
 mod db;
 pub mod demo;
 mod http;
+pub mod kpi;
 
 pub use db::{Db, DbError, IngestError, LotHoldOutcome};
+pub use kpi::{CalendarFileError, load_calendar};
 
+use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
 use crate::store::VerifyReport;
 use anyhow::Context;
@@ -105,14 +109,25 @@ pub fn verify_station_chain(db_path: &Path, station: &str) -> anyhow::Result<Ver
     Ok(db.verify_chain(&StationId::from(station))?)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests. KPIs
+/// per shift follow the demo plant's calendar; see [`serve_with_calendar`].
 pub async fn serve(
     listener: TcpListener,
     db_path: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_calendar(listener, db_path, ShiftCalendar::default(), shutdown).await
+}
+
+/// [`serve`] with the plant's shift calendar (`takt central --calendar FILE`).
+pub async fn serve_with_calendar(
+    listener: TcpListener,
+    db_path: &Path,
+    calendar: ShiftCalendar,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let db = open_db(db_path.to_owned()).await?;
-    serve_db(listener, db, shutdown).await
+    serve_db(listener, db, calendar, shutdown).await
 }
 
 async fn open_db(db_path: PathBuf) -> anyhow::Result<Db> {
@@ -127,11 +142,12 @@ async fn open_db(db_path: PathBuf) -> anyhow::Result<Db> {
 async fn serve_db(
     listener: TcpListener,
     db: Db,
+    calendar: ShiftCalendar,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "central listening");
-    let app = http::router(http::AppState::new(db));
+    let app = http::router(http::AppState::new(db, calendar));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -172,15 +188,25 @@ impl CentralHandle {
     }
 }
 
-/// Binds `listen` (port 0 picks a free one), opens the database and serves in the background.
+/// Binds `listen` (port 0 picks a free one), opens the database and serves in the background,
+/// with the demo plant's shift calendar.
 pub async fn spawn(listen: SocketAddr, db_path: PathBuf) -> anyhow::Result<CentralHandle> {
+    spawn_with_calendar(listen, db_path, ShiftCalendar::default()).await
+}
+
+/// [`spawn`] with the plant's shift calendar.
+pub async fn spawn_with_calendar(
+    listen: SocketAddr,
+    db_path: PathBuf,
+    calendar: ShiftCalendar,
+) -> anyhow::Result<CentralHandle> {
     let db = open_db(db_path).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_db(listener, db, async move {
+    let task = tokio::spawn(serve_db(listener, db, calendar, async move {
         // A dropped handle stops the server too.
         let _ = stopped.await;
     }));

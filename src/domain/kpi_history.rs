@@ -58,6 +58,33 @@ pub struct KpiReport {
     pub kpis: Kpis,
     pub produced: u64,
     pub good: u64,
+    /// PRI × PQ: the planned run time of the units counted; `None` when some unit had none.
+    pub planned_run_time: Option<Duration>,
+}
+
+impl KpiReport {
+    /// Several reports as one (the shifts of a day, the stations of a line): elements and
+    /// quantities summed, the KPIs derived from the sums. Nothing summed is an empty report.
+    pub fn total<'a>(reports: impl IntoIterator<Item = &'a KpiReport>) -> KpiReport {
+        let mut elements = Elements::default();
+        let (mut produced, mut good) = (0u64, 0u64);
+        let mut planned_run_time = Some(Duration::zero());
+        for report in reports {
+            elements = elements + report.elements;
+            produced = produced.saturating_add(report.produced);
+            good = good.saturating_add(report.good);
+            planned_run_time = planned_run_time
+                .zip(report.planned_run_time)
+                .map(|(sum, more)| sum + more);
+        }
+        KpiReport {
+            elements,
+            kpis: kpi::kpis_from_elements(&elements, produced, good, planned_run_time),
+            produced,
+            good,
+            planned_run_time,
+        }
+    }
 }
 
 impl KpiHistory {
@@ -157,8 +184,22 @@ impl KpiHistory {
                 })
                 .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(query.to))),
         );
-        let intervals =
+        let mut intervals =
             kpi::with_planned(&kpi::intervals_from_changes(&changes, query.to), &planned);
+        // Before the first machine state known in the window nothing says what the machine did,
+        // but the calendar's breaks there are still planned downtime: a station that reported
+        // nothing still had its break.
+        let known_from = intervals.first().map_or(query.to, |first| first.start);
+        for &(from, to) in query.breaks {
+            let (start, end) = (from.max(query.from), to.min(known_from));
+            if start < end {
+                intervals.push(kpi::Interval {
+                    start,
+                    end,
+                    category: MachineCategory::PlannedDowntime,
+                });
+            }
+        }
 
         let (mut produced, mut rejected) = (0u64, 0u64);
         let mut earned = Some(Duration::zero());
@@ -195,6 +236,7 @@ impl KpiHistory {
             kpis,
             produced,
             good,
+            planned_run_time: earned,
         }
     }
 }
@@ -314,6 +356,99 @@ mod tests {
         assert_eq!(coded.elements.pbt, 3_000.0);
         assert_eq!(coded.kpis.availability, Some(1.0));
         assert_eq!(coded.elements.failures, 0);
+    }
+
+    fn query<'a>(
+        from: i64,
+        to: i64,
+        breaks: &'a [(DateTime<Utc>, DateTime<Utc>)],
+        ideal: &'a dyn Fn(&WorkOrderId) -> Option<Duration>,
+        planned: &'a dyn Fn(&str) -> bool,
+    ) -> Query<'a> {
+        Query {
+            from: at(from),
+            to: at(to),
+            breaks,
+            work_order: None,
+            micro_stop: Duration::minutes(2),
+            ideal_cycle: ideal,
+            planned_reason: planned,
+        }
+    }
+
+    /// The calendar's break is planned downtime even where no machine state is known yet (a
+    /// station that reported nothing still had its break): an hour with a break 20–50 and the
+    /// first state, running, at 30. POT 60 min, planned 30 (20–30 unknown, 30–50 running, both
+    /// the break), PBT 30, APT 10 (50–60), the 0–20 before any state in no element.
+    #[test]
+    fn a_break_is_planned_before_any_machine_state_is_known() {
+        let ideal = |_: &WorkOrderId| None;
+        let never = |_: &str| false;
+        let breaks = [(at(20), at(50))];
+        let empty = KpiHistory::default().kpis(&query(0, 60, &breaks, &ideal, &never));
+        assert_eq!(empty.elements.planned_downtime, 1_800.0);
+        assert_eq!(empty.elements.pbt, 1_800.0);
+        assert_eq!(empty.kpis.availability, Some(0.0));
+
+        let mut history = KpiHistory::default();
+        history.record(&state(30, MachineCategory::Running));
+        let report = history.kpis(&query(0, 60, &breaks, &ideal, &never));
+        assert_eq!(report.elements.planned_downtime, 1_800.0);
+        assert_eq!(report.elements.pbt, 1_800.0);
+        assert_eq!(report.elements.apt, 600.0);
+        assert_eq!(report.kpis.availability, Some(600.0 / 1_800.0));
+    }
+
+    /// Two half hours of the same history as one: running 0–20, fault 20–30 (a failure), running
+    /// 30–60; WO-A 200 units (10 rejected) at minute 25 at 6 s, WO-B 400 (14 rejected) at 50 at 3 s.
+    /// 0–30: APT 20 min, ADET 10, PQ 200, PRI × PQ 1 200 s. 30–60: APT 30 min, PQ 400, 1 200 s.
+    /// Total: POT 60 min, APT 50, ADET 10, PQ 600, GQ 576, PRI × PQ 2 400 s:
+    /// A = 50 / 60 = 0.833…, E = 2 400 / 3 000 = 0.8, QR = 576 / 600 = 0.96 — the hour's own KPIs.
+    #[test]
+    fn a_total_of_reports_sums_elements_and_quantities() {
+        let mut history = KpiHistory::default();
+        for e in [
+            state(0, MachineCategory::Running),
+            state(20, MachineCategory::UnplannedDowntime),
+            state(30, MachineCategory::Running),
+            units(25, "WO-A", 200, 10),
+            units(50, "WO-B", 400, 14),
+        ] {
+            history.record(&e);
+        }
+        let ideal = |order: &WorkOrderId| match order.as_str() {
+            "WO-A" => Some(Duration::seconds(6)),
+            "WO-B" => Some(Duration::seconds(3)),
+            _ => None,
+        };
+        let never = |_: &str| false;
+        let first = history.kpis(&query(0, 30, &[], &ideal, &never));
+        let second = history.kpis(&query(30, 60, &[], &ideal, &never));
+        assert_eq!(first.planned_run_time, Some(Duration::seconds(1_200)));
+        let total = KpiReport::total([&first, &second]);
+        let hour = history.kpis(&query(0, 60, &[], &ideal, &never));
+        assert_eq!(total.elements, hour.elements);
+        assert_eq!((total.produced, total.good), (600, 576));
+        assert_eq!(total.planned_run_time, Some(Duration::seconds(2_400)));
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(close(total.kpis.availability, 50.0 / 60.0));
+        assert!(close(total.kpis.effectiveness, 0.8));
+        assert!(close(total.kpis.quality_ratio, 0.96));
+        assert_eq!(total.kpis, hour.kpis);
+
+        // A unit with no ideal cycle anywhere makes the total's effectiveness unknown.
+        let unknown = KpiReport {
+            planned_run_time: None,
+            ..second
+        };
+        assert_eq!(
+            KpiReport::total([&first, &unknown]).kpis.effectiveness,
+            None
+        );
+        // Nothing summed: zero time, no ratio.
+        let nothing = KpiReport::total([]);
+        assert_eq!(nothing.elements, Elements::default());
+        assert_eq!(nothing.kpis, Kpis::default());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod crash;
 mod e2e;
 mod flow;
 mod genealogy;
+mod kpi;
 mod label;
 mod plc;
 mod scanner;
