@@ -184,22 +184,8 @@ impl KpiHistory {
                 })
                 .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(query.to))),
         );
-        let mut intervals =
+        let intervals =
             kpi::with_planned(&kpi::intervals_from_changes(&changes, query.to), &planned);
-        // Before the first machine state known in the window nothing says what the machine did,
-        // but the calendar's breaks there are still planned downtime: a station that reported
-        // nothing still had its break.
-        let known_from = intervals.first().map_or(query.to, |first| first.start);
-        for &(from, to) in query.breaks {
-            let (start, end) = (from.max(query.from), to.min(known_from));
-            if start < end {
-                intervals.push(kpi::Interval {
-                    start,
-                    end,
-                    category: MachineCategory::PlannedDowntime,
-                });
-            }
-        }
 
         let (mut produced, mut rejected) = (0u64, 0u64);
         let mut earned = Some(Duration::zero());
@@ -376,27 +362,27 @@ mod tests {
         }
     }
 
-    /// The calendar's break is planned downtime even where no machine state is known yet (a
-    /// station that reported nothing still had its break): an hour with a break 20–50 and the
-    /// first state, running, at 30. POT 60 min, planned 30 (20–30 unknown, 30–50 running, both
-    /// the break), PBT 30, APT 10 (50–60), the 0–20 before any state in no element.
+    /// Time before the first known machine state is no planned operation time, and the calendar's
+    /// break there is no planned downtime either: an hour with a break 20–50 and the first state,
+    /// running, at 30. Known from 30: POT 30 min, planned 20 (30–50), PBT 10, APT 10 (50–60), A = 1.
+    /// A station that reported nothing has no KPIs at all (not 0 %).
     #[test]
-    fn a_break_is_planned_before_any_machine_state_is_known() {
+    fn a_break_before_any_known_machine_state_is_outside_the_window() {
         let ideal = |_: &WorkOrderId| None;
         let never = |_: &str| false;
         let breaks = [(at(20), at(50))];
         let empty = KpiHistory::default().kpis(&query(0, 60, &breaks, &ideal, &never));
-        assert_eq!(empty.elements.planned_downtime, 1_800.0);
-        assert_eq!(empty.elements.pbt, 1_800.0);
-        assert_eq!(empty.kpis.availability, Some(0.0));
+        assert_eq!(empty.elements.pot, 0.0);
+        assert_eq!(empty.kpis.availability, None);
 
         let mut history = KpiHistory::default();
         history.record(&state(30, MachineCategory::Running));
         let report = history.kpis(&query(0, 60, &breaks, &ideal, &never));
-        assert_eq!(report.elements.planned_downtime, 1_800.0);
-        assert_eq!(report.elements.pbt, 1_800.0);
+        assert_eq!(report.elements.pot, 1_800.0);
+        assert_eq!(report.elements.planned_downtime, 1_200.0);
+        assert_eq!(report.elements.pbt, 600.0);
         assert_eq!(report.elements.apt, 600.0);
-        assert_eq!(report.kpis.availability, Some(600.0 / 1_800.0));
+        assert_eq!(report.kpis.availability, Some(1.0));
     }
 
     /// Two half hours of the same history as one: running 0–20, fault 20–30 (a failure), running

@@ -105,9 +105,6 @@ pub struct Core {
 /// How far back live KPIs look: an order running longer shows its last day.
 pub const KPI_HORIZON: chrono::Duration = chrono::Duration::hours(24);
 
-/// Unplanned stops shorter than this are micro-stops, not failures, in live KPIs.
-pub const MICRO_STOP: chrono::Duration = chrono::Duration::minutes(2);
-
 struct Printer {
     jobs: mpsc::Sender<LabelJob>,
     status: watch::Receiver<PrinterStatus>,
@@ -555,7 +552,7 @@ impl Core {
             to: now,
             breaks,
             work_order,
-            micro_stop: MICRO_STOP,
+            micro_stop: crate::domain::kpi::MICRO_STOP,
             ideal_cycle: &ideal_cycle,
             planned_reason: &planned_reason,
         };

@@ -339,9 +339,9 @@ async fn a_shift_at_central_matches_the_hand_calculation_and_a_recoded_stop_chan
     assert_eq!(report.stations[0].line.as_deref(), Some("L1"));
     assert_machining_by_hand(&report.stations[0].figures);
 
-    // The same through a time window: only shift time inside it is planned operation time, so
-    // 05:00–14:00 adds the hour of the night shift before (05:30–05:50 running, then idle; its
-    // 200 units at 05:45).
+    // The same through a time window: only shift time inside it is planned operation time, and
+    // only from the first machine state known, so 05:00–14:00 adds the half hour of the night
+    // shift from 05:30 (05:30–05:50 running, then idle; its 200 units at 05:45).
     let window = plant
         .oee(&format!(
             "station=L1-S1&from={}&to={}",
@@ -351,7 +351,7 @@ async fn a_shift_at_central_matches_the_hand_calculation_and_a_recoded_stop_chan
         .await;
     let e = &window.stations[0].figures.elements;
     assert_eq!(window.window.shifts.len(), 2);
-    assert_eq!(e.pot, 540.0 * MIN);
+    assert_eq!(e.pot, 510.0 * MIN);
     assert_eq!(e.apt, 380.0 * MIN);
     assert_eq!(window.stations[0].figures.quantities.pq, 4_520);
 
@@ -380,14 +380,14 @@ async fn a_shift_at_central_matches_the_hand_calculation_and_a_recoded_stop_chan
 /// L1-S2 by hand: POT 480, break 30, PBT 450, APT 480 − 30 − 10 = 440, ADET 10 (a failure),
 /// PQ 6 000 at 3.8 s = 22 800 s, GQ 5 940; A = 440 / 450, E = 22 800 / 26 400, QR = 0.99,
 /// OEE = 22 800 / 27 000 × 0.99 = 0.836.
-/// L1-S3 sent nothing: POT 480, its break still planned (30), PBT 450, nothing else; A = 0, the
-/// rest unknown.
+/// L1-S3 sent nothing: no machine state known, so no planned operation time (not knowing is not
+/// standing still): every element 0, every KPI unknown — it neither helps nor drags the line.
 ///
-/// Line: POT 1 440, planned 90, PBT 1 350, APT 360 + 440 = 800, ADET 51 + 10 = 61, AUBT 861,
+/// Line: POT 960, planned 60, PBT 900, APT 360 + 440 = 800, ADET 51 + 10 = 61, AUBT 861,
 /// ADOT 39, failures 3 (repair 60 min), one micro-stop; PQ 10 320, GQ 10 152, PRI × PQ
 /// 19 440 + 22 800 = 42 240 s.
-/// A = 800 / 1 350 = 0.592 592…, E = 42 240 / 48 000 = 0.88, QR = 10 152 / 10 320 = 0.983 720…,
-/// OEE = 0.512 992…, MTBF = 861 / 3 min = 17 220 s, MTTR = 20 min = 1 200 s.
+/// A = 800 / 900 = 0.888 888…, E = 42 240 / 48 000 = 0.88, QR = 10 152 / 10 320 = 0.983 720…,
+/// OEE = 0.769 488…, MTBF = 861 / 3 min = 17 220 s, MTTR = 20 min = 1 200 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_total_comes_from_its_stations_summed_elements() {
     let plant = Plant::start().await;
@@ -421,9 +421,9 @@ async fn a_line_total_comes_from_its_stations_summed_elements() {
             s3.elements.planned_downtime,
             s3.elements.pbt
         ),
-        (480.0 * MIN, 30.0 * MIN, 450.0 * MIN)
+        (0.0, 0.0, 0.0)
     );
-    assert!(close(s3.kpis.availability, 0.0));
+    assert_eq!(s3.kpis.availability, None);
     assert_eq!(
         (s3.kpis.effectiveness, s3.kpis.quality_ratio, s3.kpis.oee),
         (None, None, None)
@@ -433,9 +433,9 @@ async fn a_line_total_comes_from_its_stations_summed_elements() {
     assert_eq!(line.line, "L1");
     assert_eq!(line.stations, ["L1-S1", "L1-S2", "L1-S3"]);
     let e = &line.figures.elements;
-    assert_eq!(e.pot, 1_440.0 * MIN);
-    assert_eq!(e.planned_downtime, 90.0 * MIN);
-    assert_eq!(e.pbt, 1_350.0 * MIN);
+    assert_eq!(e.pot, 960.0 * MIN);
+    assert_eq!(e.planned_downtime, 60.0 * MIN);
+    assert_eq!(e.pbt, 900.0 * MIN);
     assert_eq!(e.apt, 800.0 * MIN);
     assert_eq!(e.adet, 61.0 * MIN);
     assert_eq!(e.aubt, 861.0 * MIN);
@@ -448,13 +448,13 @@ async fn a_line_total_comes_from_its_stations_summed_elements() {
         (10_320, 10_152, Some(42_240.0))
     );
     let k = &line.figures.kpis;
-    let (a, eff, qr) = (800.0 / 1_350.0, 0.88, 10_152.0 / 10_320.0);
+    let (a, eff, qr) = (800.0 / 900.0, 0.88, 10_152.0 / 10_320.0);
     assert!(close(k.availability, a), "{k:?}");
     assert!(close(k.effectiveness, eff), "{k:?}");
     assert!(close(k.quality_ratio, qr), "{k:?}");
     assert!(close(k.oee, a * eff * qr), "{k:?}");
-    assert!((a * eff * qr - 0.512_992).abs() < 1e-6);
-    assert!(close(k.allocation_efficiency, 861.0 / 1_350.0), "{k:?}");
+    assert!((a * eff * qr - 0.769_488).abs() < 1e-6);
+    assert!(close(k.allocation_efficiency, 861.0 / 900.0), "{k:?}");
     assert!(close(k.utilisation_efficiency, 800.0 / 861.0), "{k:?}");
     assert!(close(k.mtbf, 17_220.0), "{k:?}");
     assert!(close(k.mttr, 1_200.0), "{k:?}");
@@ -680,7 +680,7 @@ async fn takt_kpi_oee_prints_the_table_or_centrals_json() {
     };
     assert_eq!(
         cells("Planned operation time (POT)"),
-        ["8:00:00", "8:00:00", "8:00:00", "24:00:00"],
+        ["8:00:00", "8:00:00", "0:00:00", "16:00:00"],
         "{table}"
     );
     assert_eq!(
@@ -691,12 +691,12 @@ async fn takt_kpi_oee_prints_the_table_or_centrals_json() {
     assert_eq!(cells("Failures"), ["2", "1", "0", "3"], "{table}");
     assert_eq!(
         cells("Availability (A = APT / PBT)"),
-        ["80.0 %", "97.8 %", "0.0 %", "59.3 %"],
+        ["80.0 %", "97.8 %", "-", "88.9 %"],
         "{table}"
     );
     assert_eq!(
         cells("OEE index (A x E x QR)"),
-        ["70.2 %", "83.6 %", "-", "51.3 %"],
+        ["70.2 %", "83.6 %", "-", "76.9 %"],
         "{table}"
     );
     assert_eq!(
@@ -853,11 +853,8 @@ async fn takt_central_takes_the_plants_calendar_from_a_file() {
     assert_eq!((report.window.from, report.window.to), (t(6, 0), t(14, 30)));
     assert_eq!(report.window.shifts[0].label, format!("Day {}", day()));
     let e = &report.stations[0].figures.elements;
-    // Nothing was sent: the break is planned, the rest unknown.
-    assert_eq!(
-        (e.pot, e.planned_downtime, e.apt),
-        (510.0 * MIN, 30.0 * MIN, 0.0)
-    );
+    // Nothing was sent: no machine state known, no planned operation time.
+    assert_eq!((e.pot, e.planned_downtime, e.apt), (0.0, 0.0, 0.0));
     let (status, error) = {
         let response = client
             .get(format!(
