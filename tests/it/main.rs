@@ -10,6 +10,7 @@ mod flow;
 mod genealogy;
 mod label;
 mod plc;
+mod pymodbus;
 mod scanner;
 mod sim_scenarios;
 mod support;
