@@ -61,11 +61,21 @@ pub struct MachineReading {
 impl MachineReading {
     pub fn of(sample: &PlcSample) -> MachineReading {
         MachineReading {
-            packml: sample.state.code(),
+            packml: recorded_code(sample.state),
             stop_reason: sample.stop_reason,
             blocked: sample.interlock_bits & INTERLOCK_BLOCKED != 0,
             starved: sample.interlock_bits & INTERLOCK_STARVED != 0,
         }
+    }
+}
+
+/// The PackML code a state is recorded as. A code the PLC's own state table (`[plc.map.states]`)
+/// does not name is no PackML state: where its number would read back as a TR88 state (the PLC's
+/// unnamed 6 is not Execute), it is recorded as 0, PackML's Undefined.
+fn recorded_code(state: PackMlState) -> u16 {
+    match state {
+        PackMlState::Other(code) if PackMlState::from_code(code) != state => 0,
+        state => state.code(),
     }
 }
 
@@ -154,6 +164,22 @@ mod tests {
                 "{state:?} reason {reason} interlock {interlock}"
             );
         }
+    }
+
+    #[test]
+    fn a_code_the_state_table_does_not_name_is_not_the_tr88_state_of_its_number() {
+        let mut sample = crate::domain::tests::sample(1, 0, 0);
+        sample.state = PackMlState::Other(6);
+        let reading = MachineReading::of(&sample);
+        assert_eq!(reading.packml, 0);
+        assert_eq!(
+            CategoryTable::default().category(&reading),
+            MachineCategory::Idle
+        );
+        sample.state = PackMlState::Other(99);
+        assert_eq!(MachineReading::of(&sample).packml, 99);
+        sample.state = PackMlState::Execute;
+        assert_eq!(MachineReading::of(&sample).packml, 6);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod genealogy;
 mod kpi;
 mod label;
 mod plc;
+mod pymodbus;
 mod scanner;
 mod sim_scenarios;
 mod support;
