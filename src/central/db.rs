@@ -1227,6 +1227,9 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
                 next_operation.as_ref().map(|op| op.as_str()),
                 machine_state.as_deref()
             ])?;
+            // The station that made it hears of it too: a quality hold on its own output stops it
+            // making more of the same (the permit-to-run interlock).
+            dispatch_lot(tx, output.as_str(), station)?;
             if let Some(next) = next_operation {
                 for target in next_stations(tx, work_order, next)? {
                     dispatch_lot(tx, output.as_str(), &target)?;

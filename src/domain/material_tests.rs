@@ -539,3 +539,59 @@ fn a_keyed_quantity_from_a_held_or_empty_lot_is_refused() {
         "keyed draw from a lot on hold was accepted"
     );
 }
+
+/// Quality holds a tote this order made here: the machine must not make more of the same until
+/// quality decides. The permit drops with the hold's reason in words, and comes back on release.
+#[test]
+fn a_hold_on_this_orders_own_output_drops_the_permit_until_released() {
+    use crate::domain::interlock::{Blocker, blockers};
+    let mut state = at("L1-S1", "WO-24001");
+    run(&mut state, label("C24-1107", CAST_200, None)).expect("castings");
+    run(&mut state, Command::Start).expect("start");
+    let kinds = units(&mut state, 20, 0);
+    let tote = kinds
+        .iter()
+        .find_map(|k| match k {
+            EventKind::OutputCreated { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .expect("a full tote");
+    assert!(state.permit_to_run(now()));
+    // Central's record of the tote, now on hold (what the downlink brings).
+    let mut held = state.lots[&tote].clone();
+    held.status = LotStatus::OnHold;
+    held.status_reason = Some("bore out of tolerance".into());
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(tote.clone(), held.clone());
+    assert!(!state.permit_to_run(now()));
+    let found = blockers(&state, now());
+    assert_eq!(
+        found,
+        vec![Blocker::QualityHold {
+            lot: tote.clone(),
+            status: LotStatus::OnHold,
+            reason: Some("bore out of tolerance".into()),
+        }]
+    );
+    assert_eq!(
+        found[0].words(),
+        format!("QUALITY HOLD: {tote} made here is on hold (bore out of tolerance)")
+    );
+    // Another station's or another order's held lot is not this machine's business.
+    let mut elsewhere = held.clone();
+    elsewhere.id = LotId::from("L1-S9-000001");
+    elsewhere.origin = crate::domain::LotOrigin::Produced {
+        station: StationId::from("L1-S9"),
+        work_order: crate::domain::WorkOrderId::from("WO-24001"),
+        operation: crate::domain::OperationId::from("OP10"),
+        at: now(),
+    };
+    // Released by quality: the permit is back.
+    held.status = LotStatus::Released;
+    held.status_reason = None;
+    let master = std::sync::Arc::make_mut(&mut state.master);
+    master.lots.insert(tote, held);
+    master.lots.insert(elsewhere.id.clone(), elsewhere);
+    assert!(state.permit_to_run(now()), "{:?}", blockers(&state, now()));
+}

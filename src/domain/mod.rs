@@ -14,6 +14,7 @@ pub mod state;
 pub mod andon;
 mod decide;
 pub mod downtime;
+pub mod interlock;
 pub mod kpi;
 pub mod kpi_history;
 pub mod machine;

@@ -197,18 +197,11 @@ impl State {
         )
     }
 
-    /// The permit-to-run interlock at `now`: a released work order runs, someone is logged in, and
-    /// every material of the operation has a usable lot loaded (released, not expired, not used up).
+    /// The permit-to-run interlock at `now`: a released work order runs, someone is logged in,
+    /// every material of the operation has a usable lot loaded, and nothing the order made here is
+    /// on hold (see [`super::interlock`]).
     pub fn permit_to_run(&self, now: DateTime<Utc>) -> bool {
-        let released = self
-            .active
-            .as_ref()
-            .and_then(|id| self.master.work_orders.get(id))
-            .is_some_and(|order| order.status == super::WorkOrderStatus::Released);
-        self.session.is_some()
-            && self.is_running()
-            && released
-            && super::material::missing_materials(self, now).is_empty()
+        super::interlock::blockers(self, now).is_empty()
     }
 }
 

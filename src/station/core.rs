@@ -713,6 +713,7 @@ impl Core {
             }
             SyncReport::Changes(page) => {
                 let active_before = self.active_planning_status();
+                let holds_before = self.quality_holds();
                 if let Err(error) = self.store.apply_changes(&mut self.state, &page) {
                     tracing::error!(%error, "could not apply changes from central");
                     return Some(Notice::new(
@@ -726,6 +727,21 @@ impl Core {
                     self.view.central = CentralView::Online;
                 }
                 let active_after = self.active_planning_status();
+                let new_holds: Vec<String> = self
+                    .quality_holds()
+                    .into_iter()
+                    .filter(|hold| !holds_before.contains(hold))
+                    .collect();
+                if let Some(hold) = new_holds.first() {
+                    return Some(Notice::new(
+                        Level::Error,
+                        format!(
+                            "{hold}. The machine stays stopped until quality releases it; set the \
+                             parts aside."
+                        ),
+                        now,
+                    ));
+                }
                 match (active_before, active_after) {
                     (Some((id, before)), Some((_, after))) if before != after => Some(Notice::new(
                         if self.state.permit_to_run(now) || !self.state.is_running() {
@@ -775,6 +791,15 @@ impl Core {
                 })
             }
         }
+    }
+
+    /// The quality holds on what the active order made here, in words.
+    fn quality_holds(&self) -> Vec<String> {
+        use crate::domain::interlock::{Blocker, quality_holds};
+        quality_holds(&self.state)
+            .iter()
+            .map(Blocker::words)
+            .collect()
     }
 
     fn active_planning_status(&self) -> Option<(String, crate::domain::WorkOrderStatus)> {

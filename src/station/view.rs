@@ -71,6 +71,8 @@ pub struct ActiveView {
     /// One line per material of the operation's bill of materials.
     pub materials: Vec<MaterialLine>,
     pub output: Option<OutputView>,
+    /// Quality holds on what this order made here, in words: the permit stays off while any holds.
+    pub quality_holds: Vec<String>,
 }
 
 /// Live ISO 22400 KPIs, as fractions (0.9 = 90 %); none where a denominator is still zero.
@@ -266,6 +268,10 @@ impl View {
                 materials: material_lines(state, order, self.now),
                 kpi: None,
                 output: output_view(state, order, progress),
+                quality_holds: crate::domain::interlock::quality_holds(state)
+                    .iter()
+                    .map(crate::domain::interlock::Blocker::words)
+                    .collect(),
             }
         });
         self.queue = state

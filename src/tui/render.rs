@@ -487,6 +487,12 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
     {
         lines.push(Line::from(format!(" Shift    {}", kpi_words(&shift.kpi))));
     }
+    for hold in active.quality_holds.iter().take(2) {
+        lines.push(Line::styled(
+            format!(" {hold}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some(call) = &app.view.andon {
         let minutes = app
             .view

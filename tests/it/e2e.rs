@@ -361,3 +361,119 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
     station.shutdown().await;
     sim.shutdown().await;
 }
+
+/// Quality at central holds a tote the running order just made: the hold reaches the station by
+/// sync, the permit drops and the simulated machine stops (its permit register reads 0), the
+/// operator is told why; released, the machine runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quality_hold_on_this_orders_output_stops_the_machine_until_released() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let central_db = dir.path().join("central.db");
+    takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
+    let token = takt::central::add_station(&central_db, STATION).expect("token");
+    let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
+        .await
+        .expect("central");
+    let sim = takt::sim::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig {
+            cycle_time: Duration::from_millis(30),
+            defect_rate: 0.0,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let db = dir.path().join("station").join("station.db");
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db.clone(),
+        plc: Some(PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            ..PollerConfig::default()
+        }),
+        sync: Some(SyncConfig {
+            pull_interval: Duration::from_millis(200),
+            backoff_max: Duration::from_millis(500),
+            ..SyncConfig::new(central.url(), token, station_id(), db.clone())
+        }),
+        clock: Arc::new(SystemClock),
+        options: Default::default(),
+    })
+    .await
+    .expect("station");
+    let mut notices = std::mem::replace(
+        &mut station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    wait_view(&mut station.view, "WO-24001 dispatched", |v| {
+        v.queue.iter().any(|q| q.id == "WO-24001")
+    })
+    .await;
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24001").await;
+    scan(&station, CASTING_C24_1107).await;
+    scan(&station, "@START").await;
+    // A tote of 20 is full and synced to central.
+    let view = wait_view(&mut station.view, "a full tote synced", |v| {
+        v.active.as_ref().is_some_and(|a| a.produced >= 20) && v.backlog == 0
+    })
+    .await;
+    assert!(view.plc.permit);
+    let tote = {
+        let conn = connect(&db, true).expect("station db");
+        read_events_after(&conn, 0, u64::MAX)
+            .expect("events")
+            .into_iter()
+            .find_map(|event| match event.kind {
+                EventKind::OutputCreated { output, .. } => Some(output.to_string()),
+                _ => None,
+            })
+            .expect("a tote was made")
+    };
+
+    takt::central::set_lot_hold(&central_db, &tote, Some("bore out of tolerance")).expect("hold");
+    let held = wait_view(&mut station.view, "the permit off for the hold", |v| {
+        !v.plc.permit
+            && v.active
+                .as_ref()
+                .is_some_and(|a| a.quality_holds.iter().any(|h| h.contains(&tote)))
+    })
+    .await;
+    assert_eq!(
+        held.active.as_ref().map(|a| a.quality_holds.clone()),
+        Some(vec![format!(
+            "QUALITY HOLD: {tote} made here is on hold (bore out of tolerance)"
+        )])
+    );
+    // The machine itself lost its permit: it stops making units.
+    wait_view(&mut station.view, "the machine stopped", |v| {
+        v.plc.state != Some(takt::domain::PackMlState::Execute)
+    })
+    .await;
+    let mut told = false;
+    while let Ok(notice) = notices.try_recv() {
+        told |= notice.text.contains("QUALITY HOLD")
+            && notice.text.contains("until quality releases it");
+    }
+    assert!(told, "the operator is told why the machine stopped");
+    let stopped_at = station
+        .view
+        .borrow()
+        .active
+        .as_ref()
+        .map_or(0, |a| a.produced);
+
+    takt::central::set_lot_hold(&central_db, &tote, None).expect("release");
+    wait_view(&mut station.view, "running again after release", |v| {
+        v.plc.permit
+            && v.active
+                .as_ref()
+                .is_some_and(|a| a.produced > stopped_at + 3)
+    })
+    .await;
+    station.shutdown().await;
+    sim.shutdown().await;
+    central.shutdown().await;
+}

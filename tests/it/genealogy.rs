@@ -549,9 +549,26 @@ async fn made_lots_reach_the_next_station_and_central_holds_reach_every_station(
         !learned.contains(&w1),
         "OP10 output is not OP30's: {learned:?}"
     );
+    // S3's own finished serials come back to S3 alone: a quality hold on them stops its machine.
     assert!(
-        !learned.iter().any(|id| id.starts_with("L1-S3-")),
+        learned.iter().any(|id| id.starts_with("L1-S3-")),
         "{learned:?}"
+    );
+    let db = rusqlite::Connection::open(&plant.db).expect("open central db");
+    let (own, elsewhere): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*) FILTER (WHERE station = 'L1-S3'),
+                    COUNT(*) FILTER (WHERE station <> 'L1-S3')
+             FROM lot_dispatch WHERE lot LIKE 'L1-S3-%'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("dispatch rows");
+    drop(db);
+    assert_eq!(
+        (own, elsewhere),
+        (3, 0),
+        "finished units go to no other station"
     );
     // Supplier lots first scanned somewhere go everywhere; A is used up (40 of 40 drawn).
     let page = s1.pull(&plant).await;

@@ -1,0 +1,123 @@
+//! The permit-to-run interlock: what must hold for the machine to be allowed to run, and, when it
+//! is not, every reason why in words an operator acts on. The station writes the permit to the PLC;
+//! its own heartbeat beside it lets the PLC drop the permit when the station dies.
+
+use super::ids::{LotId, MaterialId, WorkOrderId};
+use super::master::{LotOrigin, LotStatus, WorkOrderStatus};
+use super::state::State;
+use chrono::{DateTime, Utc};
+
+/// One reason the machine may not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    NoOperator,
+    /// No work order is running here (none active, or it is paused or complete).
+    NotRunning,
+    /// Central holds, cancelled or never released the order.
+    OrderNotReleased {
+        work_order: WorkOrderId,
+        status: WorkOrderStatus,
+    },
+    /// A material of the operation has no usable lot loaded.
+    MaterialNotReady {
+        material: MaterialId,
+        why: String,
+    },
+    /// Something this order made here is on hold or quarantined: until quality decides, making
+    /// more of the same would only make more suspect parts.
+    QualityHold {
+        lot: LotId,
+        status: LotStatus,
+        reason: Option<String>,
+    },
+}
+
+impl Blocker {
+    /// The reason in an operator's words.
+    pub fn words(&self) -> String {
+        match self {
+            Blocker::NoOperator => "nobody is logged in".into(),
+            Blocker::NotRunning => "no work order is running".into(),
+            Blocker::OrderNotReleased { work_order, status } => {
+                format!("central set {work_order} {}", status.words())
+            }
+            Blocker::MaterialNotReady { material, why } => format!("{material}: {why}"),
+            Blocker::QualityHold {
+                lot,
+                status,
+                reason,
+            } => format!(
+                "QUALITY HOLD: {lot} made here is {}{}",
+                status.words(),
+                reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Every reason the machine may not run at `now`; empty means the permit is on.
+pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
+    let mut blockers = Vec::new();
+    if state.session.is_none() {
+        blockers.push(Blocker::NoOperator);
+    }
+    if !state.is_running() {
+        blockers.push(Blocker::NotRunning);
+    }
+    let Some(active) = state.active.as_ref() else {
+        return blockers;
+    };
+    match state
+        .master
+        .work_orders
+        .get(active)
+        .map(|order| order.status)
+    {
+        Some(WorkOrderStatus::Released) => {}
+        status => blockers.push(Blocker::OrderNotReleased {
+            work_order: active.clone(),
+            // An order central never sent is as good as unreleased.
+            status: status.unwrap_or(WorkOrderStatus::Planned),
+        }),
+    }
+    blockers.extend(
+        super::material::missing_materials(state, now)
+            .into_iter()
+            .map(|missing| Blocker::MaterialNotReady {
+                material: missing.material,
+                why: missing.why,
+            }),
+    );
+    blockers.extend(quality_holds(state));
+    blockers
+}
+
+/// The lots the active order made at this station that quality holds: its own output on hold. A
+/// lot central knows wins over the station's own record of it.
+pub fn quality_holds(state: &State) -> Vec<Blocker> {
+    let Some(active) = state.active.as_ref() else {
+        return Vec::new();
+    };
+    let made_here = |origin: &LotOrigin| {
+        matches!(origin, LotOrigin::Produced { station, work_order, .. }
+            if *station == state.station && work_order == active)
+    };
+    let central = state.master.lots.values();
+    let local_only = state
+        .lots
+        .values()
+        .filter(|lot| !state.master.lots.contains_key(&lot.id));
+    central
+        .chain(local_only)
+        .filter(|lot| made_here(&lot.origin))
+        .filter(|lot| matches!(lot.status, LotStatus::OnHold | LotStatus::Quarantined))
+        .map(|lot| Blocker::QualityHold {
+            lot: lot.id.clone(),
+            status: lot.status,
+            reason: lot.status_reason.clone(),
+        })
+        .collect()
+}
