@@ -292,7 +292,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let now = timestamp(now);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO lines (id, name) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
             params![line, name],
@@ -322,7 +324,9 @@ impl Db {
     /// global version; an unchanged record keeps its version, so re-importing the same data sends
     /// nothing to the stations.
     pub fn upsert_master(&mut self, records: &[MasterRecord]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for record in records {
             upsert_record(&tx, record)?;
             if let MasterRecord::Lot(lot) = record {
@@ -347,7 +351,9 @@ impl Db {
         hold: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<LotHoldOutcome> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut record = load_lot_record(&tx, lot.as_str())?
             .ok_or_else(|| DbError::UnknownLot(lot.to_string()))?;
         let before = (record.status, record.status_reason.clone());
@@ -641,7 +647,9 @@ impl Db {
             });
         }
         let received_at = timestamp(now);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = load_head(&tx, station.as_str())?;
         let mut advanced = false;
         for event in events {

@@ -43,6 +43,8 @@ pub enum Command {
     Andon {
         kind: super::andon::AndonKind,
     },
+    /// Restart the stopped machine (PackML Reset, or Clear after an abort).
+    ResetMachine,
 }
 
 impl Command {
@@ -60,6 +62,7 @@ impl Command {
             Command::ConsumeKeyed { quantity } => format!("consume {quantity}"),
             Command::CodeDowntime { reason, .. } => format!("downtime reason {reason}"),
             Command::Andon { kind } => format!("andon {}", kind.words()),
+            Command::ResetMachine => "reset the machine".into(),
         }
     }
 }
@@ -231,6 +234,13 @@ pub fn decide(
                 _ => return Err(Rejection::NotLoggedIn),
             };
             super::downtime::code(state, &reason, stop, badge, now)
+        }
+        Command::ResetMachine => {
+            let badge = match operator_actor()? {
+                Actor::Operator(badge) => badge,
+                _ => return Err(Rejection::NotLoggedIn),
+            };
+            Ok(vec![super::downtime::reset(state, badge, now)?])
         }
         // Anyone may call for help, logged in or not: the station says who if it knows.
         Command::Andon { kind } => {

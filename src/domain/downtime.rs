@@ -114,6 +114,44 @@ pub fn code(
     }
 }
 
+/// PackML commands the station sends (the command block's CntrlCmd).
+pub const PACKML_RESET: u16 = 1;
+pub const PACKML_CLEAR: u16 = 9;
+
+/// Someone asks the stopped machine to restart: Clear from Aborted, Reset from Stopped. The stop
+/// must have a reason first, so no stop leaves the shift uncoded because the line was in a hurry.
+pub fn reset(state: &State, badge: Badge, now: DateTime<Utc>) -> Result<NewEvent, Rejection> {
+    use super::plc::PackMlState;
+    let state_now = state
+        .machine
+        .as_ref()
+        .map(|(reading, _)| PackMlState::from_code(reading.packml));
+    let command = match state_now {
+        Some(PackMlState::Aborted) => PACKML_CLEAR,
+        Some(PackMlState::Stopped) => PACKML_RESET,
+        Some(other) => return Err(Rejection::NothingToReset(other.words())),
+        None => return Err(Rejection::NothingToReset("not heard from yet".into())),
+    };
+    if let Some(stop) = state
+        .downtimes
+        .iter()
+        .rev()
+        .find(|d| d.ended_at.is_none() && !d.planned && d.uncoded())
+    {
+        let hint = stop
+            .reason
+            .as_deref()
+            .map(|r| format!(" (the PLC suggests {r})"))
+            .unwrap_or_default();
+        return Err(Rejection::StopNotCoded(hint));
+    }
+    Ok(NewEvent {
+        at: now,
+        actor: Actor::Operator(badge),
+        kind: EventKind::MachineCommandSent { command },
+    })
+}
+
 /// How a downtime event changes the records.
 pub fn apply(state: &mut State, kind: &EventKind, by: Option<&Badge>, at: DateTime<Utc>) {
     match kind {

@@ -230,6 +230,10 @@ pub enum EventKind {
         call: super::andon::AndonKind,
         response_ms: u64,
     },
+    /// A PackML command sent to the machine from the station (1 Reset, 9 Clear).
+    MachineCommandSent {
+        command: u16,
+    },
 }
 
 impl EventKind {
@@ -260,6 +264,7 @@ impl EventKind {
             EventKind::PlannedDowntimeDeclared { .. } => "planned_downtime_declared",
             EventKind::AndonCalled { .. } => "andon_called",
             EventKind::AndonAnswered { .. } => "andon_answered",
+            EventKind::MachineCommandSent { .. } => "machine_command_sent",
         }
     }
 

@@ -102,6 +102,10 @@ pub enum Rejection {
     NoStopToCode,
     #[error("The stop that began at {0} is no longer kept here; code it at central.")]
     StopNotKept(String),
+    #[error("The machine is {0}: there is nothing to reset.")]
+    NothingToReset(String),
+    #[error("Give the stop a reason before restarting the machine: scan the reason barcode{0}.")]
+    StopNotCoded(String),
     #[error("A {open} call is open. Answer it (scan its andon barcode again) before another call.")]
     AndonOpen { open: &'static str },
     #[error("A quantity drawn must be more than zero.")]

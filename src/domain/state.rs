@@ -297,7 +297,8 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::PlcFresh { .. }
         | EventKind::DowntimeStarted { .. }
         | EventKind::DowntimeCoded { .. }
-        | EventKind::PlannedDowntimeDeclared { .. } => {}
+        | EventKind::PlannedDowntimeDeclared { .. }
+        | EventKind::MachineCommandSent { .. } => {}
         EventKind::AndonCalled { call } => {
             state.andon = Some(super::andon::AndonCall {
                 kind: *call,

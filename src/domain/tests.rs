@@ -615,3 +615,64 @@ fn a_planned_reason_declares_downtime_even_with_an_old_suggested_stop() {
         "break scanned while running recoded a 3-hour-old stop instead: {kinds:?}"
     );
 }
+
+#[test]
+fn a_stopped_machine_is_reset_only_once_its_stop_has_a_reason() {
+    let mut state = plant();
+    state.settings.stop_reasons = [(1u16, "R-11".to_owned())].into_iter().collect();
+    std::sync::Arc::make_mut(&mut state.master).codes.insert(
+        "R-12".into(),
+        Code {
+            code: "R-12".into(),
+            text: "fixture".into(),
+            kind: CodeKind::Downtime { planned: false },
+        },
+    );
+    login(&mut state);
+    let mut stopped = sample(1, 0, 0);
+    stopped.state = PackMlState::Stopped;
+    stopped.stop_reason = 1;
+    let events = observe(&state, &stopped, now());
+    apply_all(&mut state, events);
+    assert_eq!(
+        run(&mut state, Command::ResetMachine)
+            .expect_err("uncoded")
+            .to_string(),
+        "Give the stop a reason before restarting the machine: scan the reason barcode (the PLC suggests R-11)."
+    );
+    run(
+        &mut state,
+        Command::CodeDowntime {
+            reason: "R-12".into(),
+            stop: None,
+        },
+    )
+    .expect("coded");
+    assert_eq!(
+        run(&mut state, Command::ResetMachine).expect("reset"),
+        [EventKind::MachineCommandSent {
+            command: downtime::PACKML_RESET
+        }]
+    );
+    // An aborted machine is cleared first; a running one has nothing to reset.
+    let mut aborted = stopped;
+    aborted.state = PackMlState::Aborted;
+    let events = observe(&state, &aborted, now());
+    apply_all(&mut state, events);
+    assert_eq!(
+        run(&mut state, Command::ResetMachine).expect("clear"),
+        [EventKind::MachineCommandSent {
+            command: downtime::PACKML_CLEAR
+        }]
+    );
+    let mut running = sample(1, 0, 0);
+    running.state = PackMlState::Execute;
+    let events = observe(&state, &running, now());
+    apply_all(&mut state, events);
+    assert_eq!(
+        run(&mut state, Command::ResetMachine)
+            .expect_err("running")
+            .to_string(),
+        "The machine is running: there is nothing to reset."
+    );
+}

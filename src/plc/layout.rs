@@ -162,20 +162,25 @@ pub struct MapSection {
 }
 
 /// The command signals the station writes, by name.
-pub const COMMAND_NAMES: [&str; 4] = [
+pub const COMMAND_NAMES: [&str; 6] = [
     "permit",
     "work_order_numeric",
     "station_heartbeat",
     "andon_call",
+    "packml_command",
+    "change_request",
 ];
 
-/// Where the station writes its interlock, work order and heartbeat.
+/// Where the station writes its interlock, work order, heartbeat, andon call and PackML commands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CommandLayout {
     pub permit: Field,
     pub work_order_numeric: Field,
     pub station_heartbeat: Field,
     pub andon_call: Field,
+    /// PackML CntrlCmd (1 Reset, 9 Clear, ...) and the change request that hands it over.
+    pub packml_command: Field,
+    pub change_request: Field,
 }
 
 impl Default for CommandLayout {
@@ -186,6 +191,8 @@ impl Default for CommandLayout {
             work_order_numeric: Field::holding(c.work_order_numeric, Width::U32),
             station_heartbeat: Field::holding(c.station_heartbeat, Width::U16),
             andon_call: Field::holding(c.andon_call, Width::U16),
+            packml_command: Field::holding(c.packml_command, Width::U16),
+            change_request: Field::holding(c.change_request, Width::U16),
         }
     }
 }
@@ -201,6 +208,8 @@ impl CommandLayout {
                 "work_order_numeric" => &mut layout.work_order_numeric,
                 "station_heartbeat" => &mut layout.station_heartbeat,
                 "andon_call" => &mut layout.andon_call,
+                "packml_command" => &mut layout.packml_command,
+                "change_request" => &mut layout.change_request,
                 _ => return Err(LayoutError::UnknownCommand(name.clone())),
             };
             let problem = |problem: &str| LayoutError::Command {
@@ -237,6 +246,8 @@ impl CommandLayout {
             ("work_order_numeric", layout.work_order_numeric),
             ("station_heartbeat", layout.station_heartbeat),
             ("andon_call", layout.andon_call),
+            ("packml_command", layout.packml_command),
+            ("change_request", layout.change_request),
         ];
         no_overlap(fields.iter().map(|(name, field)| (*name, field)))?;
         Ok(layout)

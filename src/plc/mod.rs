@@ -6,4 +6,4 @@ pub mod poller;
 
 pub use layout::{MapSection, StatusLayout};
 pub use map::{MapError, RegisterMap, decode_status};
-pub use poller::{PlcEvent, PlcOutputs, PollerConfig, backoff_delay, spawn_poller};
+pub use poller::{MachineCommand, PlcEvent, PlcOutputs, PollerConfig, backoff_delay, spawn_poller};

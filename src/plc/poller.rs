@@ -67,6 +67,16 @@ pub struct PlcOutputs {
     pub work_order_numeric: u32,
     /// The open andon call (0 none, 1 help, 2 material, 3 quality, 4 maintenance).
     pub andon: u16,
+    /// A PackML command to send once (Reset, Clear), while it is fresh.
+    pub machine_command: Option<MachineCommand>,
+}
+
+/// A PackML command for the PLC's CntrlCmd, sent once: `id` (the event's seq) tells a new command
+/// from the same one still published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineCommand {
+    pub id: u64,
+    pub code: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +170,8 @@ async fn run(
     let mut core_seen = Instant::now();
     let mut attempt: u32 = 0;
     let mut heartbeat: u16 = 0;
+    // Outlives a link: a command sent before a reconnect is not sent again.
+    let mut command_sent: Option<u64> = None;
     loop {
         let connected = tokio::select! {
             result = connect(&config) => result,
@@ -178,6 +190,7 @@ async fn run(
                     ctx,
                     config: &config,
                     events: &events,
+                    command_sent: &mut command_sent,
                 };
                 match link
                     .poll_until_down(&mut outputs, &mut core_seen, &mut heartbeat, &mut attempt)
@@ -256,6 +269,8 @@ struct Link<'a> {
     ctx: Context,
     config: &'a PollerConfig,
     events: &'a mpsc::Sender<PlcEvent>,
+    /// The id of the last machine command written.
+    command_sent: &'a mut Option<u64>,
 }
 
 impl Link<'_> {
@@ -409,7 +424,23 @@ impl Link<'_> {
         self.write_field(HEARTBEAT, &c.station_heartbeat, u32::from(heartbeat))
             .await?;
         self.write_field("write andon call", &c.andon_call, u32::from(wanted.andon))
-            .await
+            .await?;
+        if let Some(command) = wanted.machine_command
+            && *self.command_sent != Some(command.id)
+        {
+            // The command, then the change request that tells the PLC to take it (it clears the
+            // request when it has).
+            self.write_field(
+                "write PackML command",
+                &c.packml_command,
+                u32::from(command.code),
+            )
+            .await?;
+            self.write_field("write command change request", &c.change_request, 1)
+                .await?;
+            *self.command_sent = Some(command.id);
+        }
+        Ok(())
     }
 
     /// One command signal: a coil, one register, or two in the field's word order.

@@ -31,10 +31,11 @@ pub enum BarcodeCommand {
     AndonMaterial,
     AndonQuality,
     AndonMaintenance,
+    ResetMachine,
 }
 
 impl BarcodeCommand {
-    const ALL: [(&'static str, BarcodeCommand); 12] = [
+    const ALL: [(&'static str, BarcodeCommand); 13] = [
         ("@START", BarcodeCommand::Start),
         ("@PAUSE", BarcodeCommand::Pause),
         ("@RESUME", BarcodeCommand::Resume),
@@ -47,6 +48,8 @@ impl BarcodeCommand {
         ("@ANDON-MAT", BarcodeCommand::AndonMaterial),
         ("@ANDON-QUAL", BarcodeCommand::AndonQuality),
         ("@ANDON-MAINT", BarcodeCommand::AndonMaintenance),
+        // Beyond DEMO_PLANT's twelve: restart a stopped machine once its stop has a reason.
+        ("@RESET", BarcodeCommand::ResetMachine),
     ];
 
     /// The command printed as `code` (upper case), if it is one.
@@ -115,6 +118,7 @@ impl Scan {
             Scan::Command(BarcodeCommand::AndonMaintenance) => Command::Andon {
                 kind: AndonKind::Maintenance,
             },
+            Scan::Command(BarcodeCommand::ResetMachine) => Command::ResetMachine,
             Scan::Command(other) => return Err(ScanError::NotHandledYet(other.code().to_owned())),
             Scan::Serial { serial, .. } => {
                 return Err(ScanError::NotHere(format!(

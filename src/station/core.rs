@@ -100,7 +100,13 @@ pub struct Core {
     kpi_history: KpiHistory,
     /// The plant's shifts: the window and the breaks of the shift KPIs.
     calendar: ShiftCalendar,
+    /// The last PackML command recorded for the machine, and when.
+    machine_command: Option<(crate::plc::MachineCommand, DateTime<Utc>)>,
 }
+
+/// A machine command older than this is not sent any more: a station restarting must not reset a
+/// machine long after someone asked for it.
+const MACHINE_COMMAND_FRESH: chrono::Duration = chrono::Duration::seconds(10);
 
 /// How far back live KPIs look: an order running longer shows its last day.
 pub const KPI_HORIZON: chrono::Duration = chrono::Duration::hours(24);
@@ -152,6 +158,7 @@ impl Core {
             printer: None,
             kpi_history,
             calendar: ShiftCalendar::default(),
+            machine_command: None,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -386,6 +393,13 @@ impl Core {
         self.print_labels(&sealed);
         for event in &sealed {
             self.kpi_history.record(event);
+            if let crate::domain::EventKind::MachineCommandSent { command } = event.kind {
+                let command = crate::plc::MachineCommand {
+                    id: event.seq,
+                    code: command,
+                };
+                self.machine_command = Some((command, event.at));
+            }
         }
         Ok(sealed)
     }
@@ -829,6 +843,10 @@ impl Core {
                 .and_then(|id| self.state.master.work_orders.get(id))
                 .map_or(0, |order| order.numeric_id),
             andon: self.state.andon.map_or(0, |call| call.kind.code()),
+            machine_command: self
+                .machine_command
+                .filter(|(_, at)| self.view.now.signed_duration_since(*at) <= MACHINE_COMMAND_FRESH)
+                .map(|(command, _)| command),
         };
         self.view.plc.permit = outputs.permit;
         self.view.printer = self

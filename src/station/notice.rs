@@ -162,6 +162,13 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 call.words(),
                 response_ms / 1000
             ),
+            EventKind::MachineCommandSent { command } => match *command {
+                crate::domain::downtime::PACKML_CLEAR => {
+                    "Clear sent to the machine: it leaves the abort; reset it next (@RESET).".into()
+                }
+                _ => "Reset sent to the machine: it runs again when the work order is running."
+                    .into(),
+            },
             EventKind::PlannedDowntimeDeclared { reason } => format!(
                 "Planned downtime {reason}{} from now until the machine runs again.",
                 reason_text(state, reason)

@@ -370,6 +370,7 @@ impl App {
                     Command::Pause
                 })
             }
+            KeyCommand::ResetMachine => core(Command::ResetMachine),
             KeyCommand::ReasonNext => {
                 self.downtime.move_reason(&self.view, 1);
                 Vec::new()

@@ -169,11 +169,13 @@ pub enum KeyCommand {
     /// On the Downtime screen: the next or previous reason to assign.
     ReasonNext,
     ReasonPrev,
+    /// Restart the stopped machine (PackML Reset, or Clear after an abort).
+    ResetMachine,
 }
 
 impl KeyCommand {
     /// Every command.
-    pub const ALL: [KeyCommand; 24] = [
+    pub const ALL: [KeyCommand; 25] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -198,6 +200,7 @@ impl KeyCommand {
         KeyCommand::PauseResume,
         KeyCommand::ReasonNext,
         KeyCommand::ReasonPrev,
+        KeyCommand::ResetMachine,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -227,6 +230,7 @@ impl KeyCommand {
             KeyCommand::PauseResume => "pause-resume",
             KeyCommand::ReasonNext => "reason-next",
             KeyCommand::ReasonPrev => "reason-prev",
+            KeyCommand::ResetMachine => "reset-machine",
         }
     }
 
@@ -262,6 +266,7 @@ impl KeyCommand {
             KeyCommand::PauseResume => "Pause or resume the work order",
             KeyCommand::ReasonNext => "Next reason",
             KeyCommand::ReasonPrev => "Previous reason",
+            KeyCommand::ResetMachine => "Restart the stopped machine (once its stop has a reason)",
         }
     }
 
@@ -292,6 +297,7 @@ impl KeyCommand {
             KeyCommand::PauseResume => "Pause",
             KeyCommand::ReasonNext => "Reason",
             KeyCommand::ReasonPrev => "Reason",
+            KeyCommand::ResetMachine => "Reset",
         }
     }
 
@@ -1635,7 +1641,7 @@ mod tests {
         );
         assert!(
             msg.ends_with(
-                "next-station, show-downtime, pause-resume, reason-next, reason-prev, or \"none\" to unbind"
+                "show-downtime, pause-resume, reason-next, reason-prev, reset-machine, or \"none\" to unbind"
             ),
             "{msg}"
         );

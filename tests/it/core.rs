@@ -156,6 +156,7 @@ async fn the_permit_follows_login_start_pause_and_logout() {
             permit: true,
             work_order_numeric: 24001,
             andon: 0,
+            ..PlcOutputs::default()
         }
     );
     rig.scan("@PAUSE");
@@ -263,6 +264,7 @@ async fn a_machine_never_restarts_unattended() {
         permit: true,
         work_order_numeric: 0,
         andon: 0,
+        ..PlcOutputs::default()
     });
     let core = Core::new(
         store,

@@ -143,6 +143,7 @@ async fn poller_connects_and_samples_decode() {
         permit: false,
         work_order_numeric: 0x0001_0002,
         andon: 0,
+        ..PlcOutputs::default()
     });
     let mut station_heartbeats = Vec::new();
     st.next("command block written", |e| {
@@ -174,6 +175,7 @@ async fn permit_runs_the_line_and_withdrawing_it_stops_the_counts() {
         permit: true,
         work_order_numeric: 17,
         andon: 0,
+        ..PlcOutputs::default()
     });
     let running = st
         .sample_where("Execute with units counted", |s| {
@@ -221,6 +223,7 @@ async fn counters_roll_over_as_u32() {
         permit: true,
         work_order_numeric: 1,
         andon: 0,
+        ..PlcOutputs::default()
     });
     // The station side going away must not stop the poller: it keeps writing the last outputs,
     // so the line keeps running and the counter reaches the rollover.
@@ -506,6 +509,7 @@ async fn a_stuck_core_loses_the_permit_and_the_line_stops() {
         permit: true,
         work_order_numeric: 9,
         andon: 0,
+        ..PlcOutputs::default()
     };
     let running = timeout(WAIT, async {
         loop {
@@ -598,6 +602,7 @@ async fn a_foreign_map_is_read_through_the_configured_layout() {
         permit: true,
         work_order_numeric: 24001,
         andon: 0,
+        ..PlcOutputs::default()
     });
     let mut samples = 0;
     st.next("five polls without an exception", |e| match e {

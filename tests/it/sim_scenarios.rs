@@ -122,6 +122,54 @@ async fn a_scheduled_fault_stops_production_and_the_station_shows_its_reason() {
     rig.settle_and_compare().await;
 }
 
+/// A fault that does not clear itself: the station refuses to reset the machine until the stop has
+/// a reason, then sends PackML Reset through the command block (command + change request, which
+/// the PLC clears when taken), and the machine runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_station_resets_a_faulted_machine_once_its_stop_is_coded() {
+    let mut rig = running(&["fault-every=15units,reason=2"], Duration::from_secs(1)).await;
+    let mut notices = std::mem::replace(
+        &mut rig.station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    wait_view(&mut rig.station.view, "Stopped with reason 2", |v| {
+        v.plc.state == Some(PackMlState::Stopped) && v.open_stop.is_some()
+    })
+    .await;
+    let said = |notices: &mut tokio::sync::mpsc::UnboundedReceiver<takt::station::Notice>| {
+        let mut texts = Vec::new();
+        while let Ok(notice) = notices.try_recv() {
+            texts.push(notice.text);
+        }
+        texts
+    };
+    said(&mut notices);
+    scan(&rig.station, "@RESET").await;
+    crate::support::eventually("the reset refused", Duration::from_secs(10), || {
+        let texts = said(&mut notices);
+        async move {
+            texts
+                .iter()
+                .any(|t| t.contains("Give the stop a reason before restarting the machine"))
+        }
+    })
+    .await;
+    assert_eq!(rig.sim.state(), PackMlState::Stopped, "nothing was sent");
+    scan(&rig.station, "R-12").await;
+    scan(&rig.station, "@RESET").await;
+    wait_view(
+        &mut rig.station.view,
+        "running again after the reset",
+        |v| v.plc.state == Some(PackMlState::Execute) && booked(v) > 15,
+    )
+    .await;
+    let view = rig.station.view.borrow().clone();
+    let stop = view.stops.last().cloned().expect("the stop");
+    assert_eq!(stop.reason.as_deref(), Some("R-12"));
+    assert!(stop.ended_at.is_some(), "running again ends the stop");
+    rig.settle_and_compare().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_and_a_plc_restart_lose_no_unit_and_count_none_twice() {
     let mut rig = running(&["drop-every=400ms"], Duration::from_millis(500)).await;
