@@ -159,6 +159,10 @@ pub struct MapSection {
     /// The PLC's own state codes and the PackML state each means (`"3" = "execute"`). Empty: the
     /// PLC numbers states as PackML TR88 does.
     pub states: BTreeMap<String, String>,
+    /// The most unmapped addresses one read may span between two signals. Unset: any gap within
+    /// the Modbus limits (fewest requests). 0 for PLCs that refuse reads of addresses they do not
+    /// map (an "illegal data address" exception).
+    pub max_gap: Option<u16>,
 }
 
 /// The command signals the station writes, by name.
@@ -386,7 +390,7 @@ impl StatusLayout {
                 Ok((code, state))
             })
             .collect::<Result<BTreeMap<_, _>, LayoutError>>()?;
-        let plan = plan(&fields);
+        let plan = plan(&fields, section.max_gap);
         Ok(StatusLayout {
             fields,
             states,
@@ -613,8 +617,8 @@ fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutEr
 }
 
 /// As few reads as the limits allow: per register type, addresses in order, a new read when the
-/// next value would not fit in the current one.
-fn plan(fields: &BTreeMap<&'static str, Field>) -> Vec<Chunk> {
+/// next value would not fit in the current one or lies more than `max_gap` addresses beyond it.
+fn plan(fields: &BTreeMap<&'static str, Field>, max_gap: Option<u16>) -> Vec<Chunk> {
     let mut spans: Vec<(RegisterKind, u16, u16)> = fields
         .values()
         .map(|field| (field.kind, field.address, field.span()))
@@ -626,7 +630,11 @@ fn plan(fields: &BTreeMap<&'static str, Field>) -> Vec<Chunk> {
         match chunks.last_mut() {
             Some(chunk)
                 if chunk.kind == kind
-                    && end - u32::from(chunk.start) <= u32::from(kind.limit()) =>
+                    && end - u32::from(chunk.start) <= u32::from(kind.limit())
+                    && max_gap.is_none_or(|gap| {
+                        u32::from(address)
+                            <= u32::from(chunk.start) + u32::from(chunk.count) + u32::from(gap)
+                    }) =>
             {
                 let chunk_end = u32::from(chunk.start) + u32::from(chunk.count);
                 chunk.count = u16::try_from(end.max(chunk_end) - u32::from(chunk.start))
@@ -669,6 +677,31 @@ mod tests {
         assert_eq!(sample.state, PackMlState::Execute);
         assert_eq!(sample.processed, 70_000);
         assert_eq!(layout.counter_bits(), 32);
+    }
+
+    #[test]
+    fn a_max_gap_splits_reads_at_unmapped_addresses() {
+        // The default map leaves HR9 unmapped (stacklight at 8, speed from 10).
+        let strict = StatusLayout::new(&section("max_gap = 0")).expect("layout");
+        let holding = |start, count| Chunk {
+            kind: RegisterKind::Holding,
+            start,
+            count,
+        };
+        assert_eq!(strict.plan(), [holding(0, 9), holding(10, 14)]);
+        let mut words = vec![0u16; 24];
+        words[3] = 6;
+        words[12..14].copy_from_slice(&u32_to_words(70_000));
+        let sample = strict
+            .decode(&[words[0..9].to_vec(), words[10..24].to_vec()])
+            .expect("decode");
+        assert_eq!(
+            (sample.state, sample.processed),
+            (PackMlState::Execute, 70_000)
+        );
+        // A gap of one is bridged again: one read.
+        let bridged = StatusLayout::new(&section("max_gap = 1")).expect("layout");
+        assert_eq!(bridged.plan(), [holding(0, 24)]);
     }
 
     #[test]
