@@ -27,6 +27,7 @@ pub struct PollerConfig {
     /// "host:port"; resolved at every connect so a DNS change is picked up.
     pub address: String,
     pub unit_id: u8,
+    /// Zero polls back to back, with no wait between polls (the poll benchmark).
     pub poll_interval: Duration,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -281,14 +282,21 @@ impl Link<'_> {
         heartbeat: &mut u16,
         attempt: &mut u32,
     ) -> End {
-        // A zero period would make `interval` panic.
-        let period = self.config.poll_interval.max(Duration::from_millis(1));
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // A zero period polls back to back, for the poll benchmark (a station's configuration asks
+        // for 50 ms or more).
+        let mut ticks = (!self.config.poll_interval.is_zero()).then(|| {
+            let mut ticks = tokio::time::interval(self.config.poll_interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
         loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                () = self.events.closed() => return End::Stop,
+            match ticks.as_mut() {
+                Some(ticks) => tokio::select! {
+                    _ = ticks.tick() => {}
+                    () = self.events.closed() => return End::Stop,
+                },
+                None if self.events.is_closed() => return End::Stop,
+                None => {}
             }
 
             let sample = match self.read_status().await {
