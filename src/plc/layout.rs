@@ -689,7 +689,7 @@ mod tests {
             count,
         };
         assert_eq!(strict.plan(), [holding(0, 9), holding(10, 14)]);
-        let mut words = vec![0u16; 24];
+        let mut words = [0u16; 24];
         words[3] = 6;
         words[12..14].copy_from_slice(&u32_to_words(70_000));
         let sample = strict
