@@ -3,6 +3,7 @@
 
 use crate::central::kpi::{KpiFigures, OeeReport, OeeRequest, Period, Target};
 use crate::protocol::ApiError;
+use crate::trace::reason;
 use chrono::{DateTime, FixedOffset, Utc};
 use reqwest::{StatusCode, Url};
 use std::fmt::Write as _;
@@ -122,27 +123,6 @@ pub async fn fetch(
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(bad_answer)?;
     let report: OeeReport = serde_json::from_value(json.clone()).map_err(bad_answer)?;
     Ok(Fetched { report, json })
-}
-
-/// The causes of a failed request in plain words, innermost last ("connection refused"), as
-/// `takt trace` says them.
-fn reason(error: &reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        return format!("no answer within {} s", timeout.as_secs_f64());
-    }
-    let mut words: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !words.iter().any(|seen| seen.contains(&text)) {
-            words.push(text);
-        }
-        source = cause.source();
-    }
-    match words.last() {
-        Some(innermost) => innermost.clone(),
-        None => error.to_string(),
-    }
 }
 
 /// A table row: its label and how one column's figures show in it.

@@ -123,8 +123,9 @@ pub async fn fetch(request: &TraceRequest) -> Result<Genealogy, TraceError> {
     })
 }
 
-/// The causes of a failed request in plain words, innermost last ("connection refused").
-fn reason(error: &reqwest::Error, timeout: Duration) -> String {
+/// The causes of a failed request in plain words, innermost last ("connection refused"); every
+/// command that asks central says them this way.
+pub fn reason(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
         return format!("no answer within {} s", timeout.as_secs_f64());
     }

@@ -48,8 +48,18 @@ async fn scan(station: &Station, text: &str) {
         .expect("core running");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
+/// A cell on loopback: a real central (demo data, this station registered), a simulator, and the
+/// station polling one and syncing with the other, its store in `dir`.
+struct Cell {
+    dir: tempfile::TempDir,
+    central_db: std::path::PathBuf,
+    central: takt::central::CentralHandle,
+    sim: takt::sim::SimHandle,
+    station: Station,
+    db: std::path::PathBuf,
+}
+
+async fn cell(sim_config: SimConfig) -> Cell {
     let dir = tempfile::tempdir().expect("temp dir");
     let central_db = dir.path().join("central.db");
     takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
@@ -57,22 +67,11 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
         .await
         .expect("central");
-    let central_addr: SocketAddr = central.addr();
-    let central_url = central.url();
-    let sim = takt::sim::spawn(
-        ([127, 0, 0, 1], 0).into(),
-        SimConfig {
-            cycle_time: Duration::from_millis(40),
-            defect_rate: 0.2,
-            seed: Some(7),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
-
+    let sim = takt::sim::spawn(([127, 0, 0, 1], 0).into(), sim_config)
+        .await
+        .expect("sim");
     let db = dir.path().join("station").join("station.db");
-    let mut station = Station::start(StationSetup {
+    let station = Station::start(StationSetup {
         station: station_id(),
         db_path: db.clone(),
         plc: Some(PollerConfig {
@@ -83,13 +82,41 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
         sync: Some(SyncConfig {
             pull_interval: Duration::from_millis(200),
             backoff_max: Duration::from_millis(500),
-            ..SyncConfig::new(central_url.clone(), token, station_id(), db.clone())
+            ..SyncConfig::new(central.url(), token, station_id(), db.clone())
         }),
         clock: Arc::new(SystemClock),
         options: Default::default(),
     })
     .await
     .expect("station");
+    Cell {
+        dir,
+        central_db,
+        central,
+        sim,
+        station,
+        db,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db,
+    } = cell(SimConfig {
+        cycle_time: Duration::from_millis(40),
+        defect_rate: 0.2,
+        seed: Some(7),
+        ..SimConfig::default()
+    })
+    .await;
+    let central_addr: SocketAddr = central.addr();
+    let central_url = central.url();
 
     // Work orders arrive from central; then the operator scans badge, order, @START.
     wait_view(&mut station.view, "WO-24001 dispatched", |v| {
@@ -367,42 +394,19 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
 /// operator is told why; released, the machine runs again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quality_hold_on_this_orders_output_stops_the_machine_until_released() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let central_db = dir.path().join("central.db");
-    takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
-    let token = takt::central::add_station(&central_db, STATION).expect("token");
-    let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
-        .await
-        .expect("central");
-    let sim = takt::sim::spawn(
-        ([127, 0, 0, 1], 0).into(),
-        SimConfig {
-            cycle_time: Duration::from_millis(30),
-            defect_rate: 0.0,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim");
-    let db = dir.path().join("station").join("station.db");
-    let mut station = Station::start(StationSetup {
-        station: station_id(),
-        db_path: db.clone(),
-        plc: Some(PollerConfig {
-            address: sim.local_addr().to_string(),
-            poll_interval: Duration::from_millis(50),
-            ..PollerConfig::default()
-        }),
-        sync: Some(SyncConfig {
-            pull_interval: Duration::from_millis(200),
-            backoff_max: Duration::from_millis(500),
-            ..SyncConfig::new(central.url(), token, station_id(), db.clone())
-        }),
-        clock: Arc::new(SystemClock),
-        options: Default::default(),
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db,
+    } = cell(SimConfig {
+        cycle_time: Duration::from_millis(30),
+        defect_rate: 0.0,
+        ..SimConfig::default()
     })
-    .await
-    .expect("station");
+    .await;
     let mut notices = std::mem::replace(
         &mut station.notices,
         tokio::sync::mpsc::unbounded_channel().1,
