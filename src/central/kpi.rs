@@ -920,15 +920,21 @@ mod tests {
         }
     }
 
-    /// Running from 05:00 all day. A day is its three shifts, 24 h of POT less three 30 min
-    /// breaks: PBT 22.5 h, all of it running, so A = 1. A count at 14:00 sharp belongs to Late
-    /// only, and one at 13:59 to Early: the day has each once.
+    /// Running from 05:00 all day but for the three 30 min breaks (idle). A day is its three
+    /// shifts, 24 h of POT less the breaks: PBT 22.5 h, all of it running, so A = 1. A count at
+    /// 14:00 sharp belongs to Late only, and one at 13:59 to Early: the day has each once.
     #[test]
     fn a_day_sums_its_shifts_and_counts_each_unit_once() {
         let events = chain(vec![
             (utc("2026-11-25T05:00:00Z"), state(MachineCategory::Running)),
+            (utc("2026-11-25T10:00:00Z"), state(MachineCategory::Idle)),
+            (utc("2026-11-25T10:30:00Z"), state(MachineCategory::Running)),
             (utc("2026-11-25T13:59:00Z"), units(7)),
             (utc("2026-11-25T14:00:00Z"), units(5)),
+            (utc("2026-11-25T18:00:00Z"), state(MachineCategory::Idle)),
+            (utc("2026-11-25T18:30:00Z"), state(MachineCategory::Running)),
+            (utc("2026-11-26T02:00:00Z"), state(MachineCategory::Idle)),
+            (utc("2026-11-26T02:30:00Z"), state(MachineCategory::Running)),
         ]);
         let calendar = ShiftCalendar::default();
         let now = utc("2026-12-01T00:00:00Z");

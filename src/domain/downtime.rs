@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Stops kept in station state for the screens; the log keeps every one.
-pub const KEPT_DOWNTIMES: usize = 200;
+pub const KEPT_DOWNTIMES: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Downtime {
@@ -107,6 +107,11 @@ pub fn code(
             started_at: stop.started_at,
             reason: code.code.clone(),
         })]),
+        // Declared while the machine runs, it would book running time (and any fault until the
+        // machine next runs) as planned: it starts when the machine has stopped.
+        None if planned && matches!(state.machine, Some((_, MachineCategory::Running))) => {
+            Err(Rejection::PlannedWhileRunning(code.code.clone()))
+        }
         None if planned => Ok(vec![event(EventKind::PlannedDowntimeDeclared {
             reason: code.code.clone(),
         })]),
@@ -122,6 +127,9 @@ pub const PACKML_CLEAR: u16 = 9;
 /// must have a reason first, so no stop leaves the shift uncoded because the line was in a hurry.
 pub fn reset(state: &State, badge: Badge, now: DateTime<Utc>) -> Result<NewEvent, Rejection> {
     use super::plc::PackMlState;
+    if !state.settings.machine_commands {
+        return Err(Rejection::NoMachineCommands);
+    }
     let state_now = state
         .machine
         .as_ref()

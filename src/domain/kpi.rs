@@ -25,6 +25,22 @@ pub struct Interval {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub category: MachineCategory,
+    /// The whole episode this stretch belongs to, before a window edge or a break cut it: a stop
+    /// is a failure or a micro-stop by its whole length, and counts once, in the window where it
+    /// began.
+    pub episode: (DateTime<Utc>, DateTime<Utc>),
+}
+
+impl Interval {
+    /// A stretch that is a whole episode.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, category: MachineCategory) -> Interval {
+        Interval {
+            start,
+            end,
+            category,
+            episode: (start, end),
+        }
+    }
 }
 
 /// What the KPIs are computed from, for one work unit and one period.
@@ -96,6 +112,7 @@ pub fn elements(inputs: &Inputs) -> Elements {
         pot: seconds(inputs.to.signed_duration_since(inputs.from)).max(0.0),
         ..Elements::default()
     };
+    let mut stops_counted: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     for interval in &inputs.intervals {
         let start = interval.start.max(inputs.from);
         let end = interval.end.min(inputs.to);
@@ -107,12 +124,21 @@ pub fn elements(inputs: &Inputs) -> Elements {
             MachineCategory::Running => e.apt += length,
             MachineCategory::UnplannedDowntime => {
                 e.adet += length;
-                // The stop's whole length decides failure or micro-stop, not the clipped part.
-                if interval.end.signed_duration_since(interval.start) >= inputs.micro_stop {
-                    e.failures += 1;
+                // The stop's whole length decides failure or micro-stop, not the part in this
+                // window or between two breaks; it counts once, where it began.
+                let (began, ended) = interval.episode;
+                let failure = ended.signed_duration_since(began) >= inputs.micro_stop;
+                if failure {
                     e.repair += length;
-                } else {
-                    e.micro_stops += 1;
+                }
+                let began_here = began >= inputs.from && began < inputs.to;
+                if began_here && !stops_counted.contains(&interval.episode) {
+                    stops_counted.push(interval.episode);
+                    if failure {
+                        e.failures += 1;
+                    } else {
+                        e.micro_stops += 1;
+                    }
                 }
             }
             MachineCategory::Idle | MachineCategory::Blocked | MachineCategory::Starved => {
@@ -210,11 +236,10 @@ pub fn intervals_from_changes(
             }
             last.end = start;
         }
-        intervals.push(Interval {
-            start,
-            end: until,
-            category,
-        });
+        intervals.push(Interval::new(start, until, category));
+    }
+    for interval in &mut intervals {
+        interval.episode = (interval.start, interval.end);
     }
     intervals.retain(|interval| interval.end > interval.start);
     intervals
@@ -233,8 +258,12 @@ pub fn with_planned(
             pieces = pieces
                 .into_iter()
                 .flat_map(|piece| {
-                    if piece.category == MachineCategory::PlannedDowntime
-                        || *to <= piece.start
+                    // A machine that runs through a break was not down: only time it stood (or
+                    // was about to stand) becomes planned.
+                    if matches!(
+                        piece.category,
+                        MachineCategory::PlannedDowntime | MachineCategory::Running
+                    ) || *to <= piece.start
                         || *from >= piece.end
                     {
                         return vec![piece];
@@ -246,11 +275,11 @@ pub fn with_planned(
                             ..piece
                         });
                     }
-                    split.push(Interval {
-                        start: (*from).max(piece.start),
-                        end: (*to).min(piece.end),
-                        category: MachineCategory::PlannedDowntime,
-                    });
+                    split.push(Interval::new(
+                        (*from).max(piece.start),
+                        (*to).min(piece.end),
+                        MachineCategory::PlannedDowntime,
+                    ));
                     if *to < piece.end {
                         split.push(Interval {
                             start: *to,
@@ -438,11 +467,7 @@ mod tests {
         let inputs = Inputs {
             from: at(0),
             to: at(60),
-            intervals: vec![Interval {
-                start: at(0),
-                end: at(60),
-                category: MachineCategory::Running,
-            }],
+            intervals: vec![Interval::new(at(0), at(60), MachineCategory::Running)],
             produced: 1_000,
             good: 1_000,
             planned_run_time: Some(Duration::seconds(6 * 1_000)),

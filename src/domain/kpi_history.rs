@@ -24,6 +24,9 @@ struct Stop {
 struct Count {
     at: DateTime<Utc>,
     work_order: Option<WorkOrderId>,
+    /// Whose ideal cycle the units earn: their order's, or for units made while no order was
+    /// active (the last cycle after @COMPLETE) the order that ran last.
+    paced_by: Option<WorkOrderId>,
     produced: u64,
     rejected: u64,
 }
@@ -123,12 +126,21 @@ impl KpiHistory {
                 produced,
                 rejected,
                 ..
-            } => self.counts.push(Count {
-                at: event.at,
-                work_order: work_order.clone(),
-                produced: *produced,
-                rejected: *rejected,
-            }),
+            } => {
+                let paced_by = work_order.clone().or_else(|| {
+                    self.counts
+                        .iter()
+                        .rev()
+                        .find_map(|count| count.paced_by.clone())
+                });
+                self.counts.push(Count {
+                    at: event.at,
+                    work_order: work_order.clone(),
+                    paced_by,
+                    produced: *produced,
+                    rejected: *rejected,
+                });
+            }
             _ => {}
         }
     }
@@ -147,12 +159,15 @@ impl KpiHistory {
     /// The KPIs of the query's window. Time before the first known machine state (a station
     /// installed mid-shift) is not planned operation time: not knowing is not standing still.
     pub fn kpis(&self, query: &Query<'_>) -> KpiReport {
+        // The change in effect at the window's start keeps its own time, and the first change
+        // after the window ends the last stretch: a stop cut by the window is judged by its whole
+        // length (failure or micro-stop) and counted where it began.
         let in_effect = self
             .changes
             .iter()
             .rev()
             .find(|(at, _)| *at <= query.from)
-            .map(|(_, category)| (query.from, *category));
+            .copied();
         let known_from = match in_effect {
             Some(_) => query.from,
             None => self
@@ -162,6 +177,7 @@ impl KpiHistory {
                 .find(|at| *at > query.from)
                 .map_or(query.to, |first| first.min(query.to)),
         };
+        let after = self.changes.iter().find(|(at, _)| *at >= query.to).copied();
         let changes: Vec<(DateTime<Utc>, MachineCategory)> = in_effect
             .into_iter()
             .chain(
@@ -170,7 +186,9 @@ impl KpiHistory {
                     .filter(|(at, _)| *at > query.from && *at < query.to)
                     .copied(),
             )
+            .chain(after)
             .collect();
+        let until = after.map_or(query.to, |(at, _)| at);
         let mut planned: Vec<(DateTime<Utc>, DateTime<Utc>)> = query.breaks.to_vec();
         planned.extend(
             self.stops
@@ -184,29 +202,30 @@ impl KpiHistory {
                 })
                 .map(|stop| (stop.started_at, stop.ended_at.unwrap_or(query.to))),
         );
-        let intervals =
-            kpi::with_planned(&kpi::intervals_from_changes(&changes, query.to), &planned);
+        let intervals = kpi::with_planned(&kpi::intervals_from_changes(&changes, until), &planned);
 
+        // Half open, [from, to): a count at a shift change belongs to the shift that begins.
         let (mut produced, mut rejected) = (0u64, 0u64);
-        let mut earned = Some(Duration::zero());
+        let mut units_paced_by: std::collections::BTreeMap<Option<&WorkOrderId>, u64> =
+            std::collections::BTreeMap::new();
         for count in self.counts.iter().filter(|c| {
             c.at >= query.from
-                && c.at <= query.to
+                && c.at < query.to
                 && query
                     .work_order
                     .is_none_or(|order| c.work_order.as_ref() == Some(order))
         }) {
             produced += count.produced;
             rejected += count.rejected;
-            let ideal = count
-                .work_order
-                .as_ref()
-                .and_then(|order| (query.ideal_cycle)(order));
-            earned = match (earned, ideal, i32::try_from(count.produced)) {
-                (Some(sum), Some(ideal), Ok(units)) => Some(sum + ideal * units),
-                _ => None,
-            };
+            *units_paced_by.entry(count.paced_by.as_ref()).or_default() += count.produced;
         }
+        let earned =
+            units_paced_by
+                .into_iter()
+                .try_fold(Duration::zero(), |sum, (order, units)| {
+                    let ideal = (query.ideal_cycle)(order?)?;
+                    Some(sum + ideal * i32::try_from(units).ok()?)
+                });
         let good = produced.saturating_sub(rejected);
         let (elements, kpis) = kpi::kpis(&Inputs {
             from: known_from,
@@ -364,8 +383,9 @@ mod tests {
 
     /// Time before the first known machine state is no planned operation time, and the calendar's
     /// break there is no planned downtime either: an hour with a break 20–50 and the first state,
-    /// running, at 30. Known from 30: POT 30 min, planned 20 (30–50), PBT 10, APT 10 (50–60), A = 1.
-    /// A station that reported nothing has no KPIs at all (not 0 %).
+    /// running, at 30, idle from 35 (the break), running again at 50. Known from 30: POT 30 min,
+    /// planned 15 (35–50; running through a break is running), PBT 15, APT 15 (30–35, 50–60),
+    /// A = 1. A station that reported nothing has no KPIs at all (not 0 %).
     #[test]
     fn a_break_before_any_known_machine_state_is_outside_the_window() {
         let ideal = |_: &WorkOrderId| None;
@@ -377,11 +397,13 @@ mod tests {
 
         let mut history = KpiHistory::default();
         history.record(&state(30, MachineCategory::Running));
+        history.record(&state(35, MachineCategory::Idle));
+        history.record(&state(50, MachineCategory::Running));
         let report = history.kpis(&query(0, 60, &breaks, &ideal, &never));
         assert_eq!(report.elements.pot, 1_800.0);
-        assert_eq!(report.elements.planned_downtime, 1_200.0);
-        assert_eq!(report.elements.pbt, 600.0);
-        assert_eq!(report.elements.apt, 600.0);
+        assert_eq!(report.elements.planned_downtime, 900.0);
+        assert_eq!(report.elements.pbt, 900.0);
+        assert_eq!(report.elements.apt, 900.0);
         assert_eq!(report.kpis.availability, Some(1.0));
     }
 
@@ -471,5 +493,97 @@ mod tests {
         let report = report(&history, &|_| false);
         assert_eq!(report.elements.pot, 1_800.0);
         assert_eq!(report.kpis.availability, Some(1.0));
+    }
+
+    /// A 3-minute fault from 13:58:30 to 14:01:30 across the Early/Late change (2 min threshold):
+    /// one failure, counted in Early where it began, judged by its whole 3 minutes; Late has its
+    /// 1.5 minutes of delay (and repair) but no new stop. The day (the two summed) has one failure
+    /// and 3 minutes of repair, as one window over both shifts has.
+    #[test]
+    fn a_stop_across_a_shift_change_is_one_failure_where_it_began() {
+        let minute = |m: f64| (m * 60.0) as i64;
+        let at_s = |seconds: i64| at(0) + Duration::seconds(seconds);
+        let mut history = KpiHistory::default();
+        for (seconds, category) in [
+            (0, MachineCategory::Running),
+            (minute(480.0 - 1.5), MachineCategory::UnplannedDowntime),
+            (minute(480.0 + 1.5), MachineCategory::Running),
+        ] {
+            let mut e = state(0, category);
+            e.at = at_s(seconds);
+            history.record(&e);
+        }
+        let ideal = |_: &WorkOrderId| None;
+        let never = |_: &str| false;
+        let early = history.kpis(&query(0, 480, &[], &ideal, &never));
+        let late = history.kpis(&query(480, 960, &[], &ideal, &never));
+        assert_eq!(
+            (early.elements.failures, early.elements.micro_stops),
+            (1, 0)
+        );
+        assert_eq!((late.elements.failures, late.elements.micro_stops), (0, 0));
+        assert_eq!((early.elements.adet, late.elements.adet), (90.0, 90.0));
+        let day = KpiReport::total([&early, &late]);
+        let whole = history.kpis(&query(0, 960, &[], &ideal, &never));
+        assert_eq!(
+            (day.elements.failures, day.elements.repair),
+            (whole.elements.failures, whole.elements.repair)
+        );
+        assert_eq!((day.elements.failures, day.elements.repair), (1, 180.0));
+        assert_eq!(day.kpis.mttr, Some(180.0));
+    }
+
+    /// A fault 09:55–10:40 across the 10:00–10:30 break: one stop of 15 unplanned minutes (5
+    /// before the break, 10 after), one failure, MTTR 900 s; the break itself is planned.
+    #[test]
+    fn a_stop_across_a_break_is_one_failure() {
+        let mut history = KpiHistory::default();
+        history.record(&state(0, MachineCategory::Running));
+        history.record(&state(235, MachineCategory::UnplannedDowntime));
+        history.record(&state(280, MachineCategory::Running));
+        let ideal = |_: &WorkOrderId| None;
+        let never = |_: &str| false;
+        let breaks = [(at(240), at(270))];
+        let report = history.kpis(&query(0, 480, &breaks, &ideal, &never));
+        assert_eq!(
+            (report.elements.failures, report.elements.micro_stops),
+            (1, 0)
+        );
+        assert_eq!(report.elements.adet, 900.0);
+        assert_eq!(report.elements.planned_downtime, 1_800.0);
+        assert_eq!(report.kpis.mttr, Some(900.0));
+    }
+
+    /// The last cycle finished after @COMPLETE is counted with no order: it earns the ideal cycle
+    /// of the order that ran, so one such unit does not blank the shift's effectiveness.
+    /// 700 units of WO-A (6 s) + 1 unassigned = 701 × 6 s = 4 206 s over an hour running.
+    #[test]
+    fn a_unit_counted_after_the_order_ended_is_paced_by_the_order_before() {
+        let mut history = KpiHistory::default();
+        history.record(&state(0, MachineCategory::Running));
+        history.record(&units(20, "WO-A", 700, 0));
+        let mut last = units(59, "WO-A", 1, 0);
+        if let EventKind::UnitsProduced { work_order, .. } = &mut last.kind {
+            *work_order = None;
+        }
+        history.record(&last);
+        let report = report(&history, &|_| false);
+        assert_eq!(report.produced, 701);
+        assert_eq!(report.planned_run_time, Some(Duration::seconds(4_206)));
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(close(report.kpis.effectiveness, 4_206.0 / 3_600.0));
+    }
+
+    /// Windows are half open: a count at the boundary belongs to the window that begins there.
+    #[test]
+    fn a_count_at_a_window_boundary_is_counted_once() {
+        let mut history = KpiHistory::default();
+        history.record(&state(0, MachineCategory::Running));
+        history.record(&units(30, "WO-A", 10, 0));
+        let ideal = |_: &WorkOrderId| None;
+        let never = |_: &str| false;
+        let first = history.kpis(&query(0, 30, &[], &ideal, &never));
+        let second = history.kpis(&query(30, 60, &[], &ideal, &never));
+        assert_eq!((first.produced, second.produced), (0, 10));
     }
 }

@@ -102,6 +102,14 @@ pub enum Rejection {
     NoStopToCode,
     #[error("The stop that began at {0} is no longer kept here; code it at central.")]
     StopNotKept(String),
+    #[error(
+        "The machine is running: planned downtime {0} starts when it has stopped. Pause the order (@PAUSE), then scan {0}."
+    )]
+    PlannedWhileRunning(String),
+    #[error(
+        "This machine's register map has no PackML command registers: reset it at the machine."
+    )]
+    NoMachineCommands,
     #[error("The machine is {0}: there is nothing to reset.")]
     NothingToReset(String),
     #[error("Give the stop a reason before restarting the machine: scan the reason barcode{0}.")]

@@ -141,6 +141,8 @@ pub struct Settings {
     pub categories: super::machine::CategoryTable,
     /// The reason code a PLC stop reason usually means (`1` → `R-11`).
     pub stop_reasons: BTreeMap<u16, String>,
+    /// Whether the register map has PackML command registers the station may write (Reset).
+    pub machine_commands: bool,
 }
 
 impl Default for Settings {
@@ -150,6 +152,7 @@ impl Default for Settings {
             counter_bits: 32,
             categories: super::machine::CategoryTable::default(),
             stop_reasons: BTreeMap::new(),
+            machine_commands: true,
         }
     }
 }

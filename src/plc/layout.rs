@@ -182,9 +182,11 @@ pub struct CommandLayout {
     pub work_order_numeric: Field,
     pub station_heartbeat: Field,
     pub andon_call: Field,
-    /// PackML CntrlCmd (1 Reset, 9 Clear, ...) and the change request that hands it over.
-    pub packml_command: Field,
-    pub change_request: Field,
+    /// PackML CntrlCmd (1 Reset, 9 Clear, ...) and the change request that hands it over; none
+    /// when a site maps its own command block without naming them (then @RESET is refused rather
+    /// than written to a register that may mean something else on that PLC).
+    pub packml_command: Option<Field>,
+    pub change_request: Option<Field>,
 }
 
 impl Default for CommandLayout {
@@ -195,8 +197,8 @@ impl Default for CommandLayout {
             work_order_numeric: Field::holding(c.work_order_numeric, Width::U32),
             station_heartbeat: Field::holding(c.station_heartbeat, Width::U16),
             andon_call: Field::holding(c.andon_call, Width::U16),
-            packml_command: Field::holding(c.packml_command, Width::U16),
-            change_request: Field::holding(c.change_request, Width::U16),
+            packml_command: Some(Field::holding(c.packml_command, Width::U16)),
+            change_request: Some(Field::holding(c.change_request, Width::U16)),
         }
     }
 }
@@ -206,14 +208,33 @@ impl CommandLayout {
     /// holding registers and coils can take them; the work order id needs a register.
     pub fn new(section: &MapSection) -> Result<CommandLayout, LayoutError> {
         let mut layout = CommandLayout::default();
+        let named = |name: &str| section.commands.contains_key(name);
+        if named("packml_command") != named("change_request") {
+            return Err(LayoutError::Command {
+                field: "packml_command".into(),
+                problem: "name both packml_command and change_request (the PLC takes a command \
+                          when its change request is set), or neither"
+                    .into(),
+            });
+        }
+        if !section.commands.is_empty() && !named("packml_command") {
+            layout.packml_command = None;
+            layout.change_request = None;
+        }
+        let mut packml_command = layout
+            .packml_command
+            .unwrap_or(Field::holding(100, Width::U16));
+        let mut change_request = layout
+            .change_request
+            .unwrap_or(Field::holding(101, Width::U16));
         for (name, change) in &section.commands {
             let field = match name.as_str() {
                 "permit" => &mut layout.permit,
                 "work_order_numeric" => &mut layout.work_order_numeric,
                 "station_heartbeat" => &mut layout.station_heartbeat,
                 "andon_call" => &mut layout.andon_call,
-                "packml_command" => &mut layout.packml_command,
-                "change_request" => &mut layout.change_request,
+                "packml_command" => &mut packml_command,
+                "change_request" => &mut change_request,
                 _ => return Err(LayoutError::UnknownCommand(name.clone())),
             };
             let problem = |problem: &str| LayoutError::Command {
@@ -245,15 +266,24 @@ impl CommandLayout {
                 problem: "a work order id needs a holding register, not a coil".into(),
             });
         }
+        if layout.packml_command.is_some() {
+            layout.packml_command = Some(packml_command);
+            layout.change_request = Some(change_request);
+        }
         let fields = [
-            ("permit", layout.permit),
-            ("work_order_numeric", layout.work_order_numeric),
-            ("station_heartbeat", layout.station_heartbeat),
-            ("andon_call", layout.andon_call),
+            ("permit", Some(layout.permit)),
+            ("work_order_numeric", Some(layout.work_order_numeric)),
+            ("station_heartbeat", Some(layout.station_heartbeat)),
+            ("andon_call", Some(layout.andon_call)),
             ("packml_command", layout.packml_command),
             ("change_request", layout.change_request),
         ];
-        no_overlap(fields.iter().map(|(name, field)| (*name, field)))?;
+        no_overlap(
+            "commands",
+            fields
+                .iter()
+                .filter_map(|(name, field)| field.as_ref().map(|field| (*name, field))),
+        )?;
         Ok(layout)
     }
 
@@ -292,8 +322,9 @@ pub enum LayoutError {
     UnknownField(String),
     #[error("[plc.map.fields.{field}]: {problem}")]
     Field { field: String, problem: String },
-    #[error("[plc.map.fields]: {first} and {second} overlap at {kind} {address}")]
+    #[error("[plc.map.{section}]: {first} and {second} overlap at {kind} {address}")]
     Overlap {
+        section: &'static str,
         first: String,
         second: String,
         kind: &'static str,
@@ -582,13 +613,17 @@ fn check_field(name: &str, field: &Field) -> Result<(), LayoutError> {
 }
 
 /// No two signals may share a register (or bit) of the same type.
-fn no_overlap<'a>(fields: impl Iterator<Item = (&'a str, &'a Field)>) -> Result<(), LayoutError> {
+fn no_overlap<'a>(
+    section: &'static str,
+    fields: impl Iterator<Item = (&'a str, &'a Field)>,
+) -> Result<(), LayoutError> {
     let mut taken: BTreeMap<(RegisterKind, u16), &str> = BTreeMap::new();
     for (name, field) in fields {
         for offset in 0..field.span() {
             let address = field.address.saturating_add(offset);
             if let Some(other) = taken.insert((field.kind, address), name) {
                 return Err(LayoutError::Overlap {
+                    section,
                     first: other.to_owned(),
                     second: name.to_owned(),
                     kind: field.kind.words(),
@@ -601,7 +636,7 @@ fn no_overlap<'a>(fields: impl Iterator<Item = (&'a str, &'a Field)>) -> Result<
 }
 
 fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutError> {
-    no_overlap(fields.iter().map(|(name, field)| (*name, field)))?;
+    no_overlap("fields", fields.iter().map(|(name, field)| (*name, field)))?;
     // Counters must wrap alike: units are the difference of processed and defective.
     let widths: Vec<Width> = COUNTERS
         .iter()
@@ -677,6 +712,30 @@ mod tests {
         assert_eq!(sample.state, PackMlState::Execute);
         assert_eq!(sample.processed, 70_000);
         assert_eq!(layout.counter_bits(), 32);
+    }
+
+    #[test]
+    fn a_site_command_block_has_packml_commands_only_when_it_names_them() {
+        assert!(CommandLayout::default().packml_command.is_some());
+        // A foreign PLC's block: the andon call where the default CntrlCmd would be, and no
+        // PackML registers named, so nothing is ever written to HR100/101 there.
+        let foreign = section("[commands.andon_call]\naddress = 100\n");
+        let layout = CommandLayout::new(&foreign).expect("layout");
+        assert_eq!((layout.packml_command, layout.change_request), (None, None));
+        let named = section(
+            "[commands.andon_call]\naddress = 100\n[commands.packml_command]\naddress = 300\n\
+             [commands.change_request]\naddress = 301\n",
+        );
+        let layout = CommandLayout::new(&named).expect("layout");
+        assert_eq!(layout.packml_command.map(|f| f.address), Some(300));
+        assert_eq!(layout.change_request.map(|f| f.address), Some(301));
+        let half = section("[commands.packml_command]\naddress = 300\n");
+        assert!(CommandLayout::new(&half).is_err());
+        let clash = section("[commands.andon_call]\naddress = 103\n");
+        assert_eq!(
+            CommandLayout::new(&clash).expect_err("overlap").to_string(),
+            "[plc.map.commands]: station_heartbeat and andon_call overlap at holding register 103"
+        );
     }
 
     #[test]

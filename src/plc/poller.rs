@@ -435,16 +435,17 @@ impl Link<'_> {
             .await?;
         if let Some(command) = wanted.machine_command
             && *self.command_sent != Some(command.id)
+            && let (Some(command_field), Some(request_field)) = (c.packml_command, c.change_request)
         {
             // The command, then the change request that tells the PLC to take it (it clears the
             // request when it has).
             self.write_field(
                 "write PackML command",
-                &c.packml_command,
+                &command_field,
                 u32::from(command.code),
             )
             .await?;
-            self.write_field("write command change request", &c.change_request, 1)
+            self.write_field("write command change request", &request_field, 1)
                 .await?;
             *self.command_sent = Some(command.id);
         }

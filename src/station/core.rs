@@ -214,6 +214,11 @@ impl Core {
         self.state.settings.stop_reasons = stop_reasons;
     }
 
+    /// Whether the PLC's register map lets the station send PackML commands (Reset, Clear).
+    pub fn set_machine_commands(&mut self, mapped: bool) {
+        self.state.settings.machine_commands = mapped;
+    }
+
     /// The plant's shift calendar, from the station config.
     pub fn set_calendar(&mut self, calendar: ShiftCalendar) {
         self.calendar = calendar;
@@ -311,6 +316,9 @@ impl Core {
             Ok(command) => command,
             Err(error) => return self.refuse_scan(text, error.to_string(), entry),
         };
+        if let Some(reason) = self.link_refuses(&command, now) {
+            return self.refuse_scan(text, reason, entry);
+        }
         match decide(&self.state, command, now) {
             Ok(events) => {
                 let notice = self.record(events);
@@ -326,12 +334,51 @@ impl Core {
     /// A command from a key: like a scan, but a refusal is only said, not recorded.
     pub fn command(&mut self, command: Command) -> Notice {
         let now = self.clock.now();
+        if let Some(reason) = self.link_refuses(&command, now) {
+            return Notice::new(Level::Refused, reason, now);
+        }
         match decide(&self.state, command, now) {
             Ok(events) => self.record(events),
             Err(rejection) => {
                 tracing::info!(%rejection, "command refused");
                 Notice::new(Level::Refused, rejection.to_string(), now)
             }
+        }
+    }
+
+    /// What the PLC link says against a machine command: a Reset is only worth recording when the
+    /// PLC can hear it now and none is already on its way (a second press would reset twice).
+    fn link_refuses(&self, command: &Command, now: DateTime<Utc>) -> Option<String> {
+        if *command != Command::ResetMachine {
+            return None;
+        }
+        if self.view.plc.link != PlcLink::Online || self.view.plc.stale {
+            return Some(
+                "The machine cannot be reached now: nothing was sent. Reset it when the PLC \
+                 answers again."
+                    .into(),
+            );
+        }
+        // The same command again while the last one is fresh; Clear then Reset is a sequence.
+        let aborted = self.state.machine.as_ref().is_some_and(|(reading, _)| {
+            crate::domain::PackMlState::from_code(reading.packml)
+                == crate::domain::PackMlState::Aborted
+        });
+        let next = if aborted {
+            crate::domain::downtime::PACKML_CLEAR
+        } else {
+            crate::domain::downtime::PACKML_RESET
+        };
+        match self.machine_command {
+            Some((sent, at))
+                if sent.code == next && now.signed_duration_since(at) <= MACHINE_COMMAND_FRESH =>
+            {
+                Some(format!(
+                    "A reset was sent at {} UTC; give the machine a moment.",
+                    at.format("%H:%M:%S")
+                ))
+            }
+            _ => None,
         }
     }
 
@@ -570,13 +617,29 @@ impl Core {
             ideal_cycle: &ideal_cycle,
             planned_reason: &planned_reason,
         };
-        let order = self.state.active_progress().and_then(|(id, progress)| {
-            let started = progress.started_at?;
-            let report =
-                self.kpi_history
-                    .kpis(&query(started.max(now - KPI_HORIZON), &[], Some(id)));
-            Some(KpiView::from(&report.kpis))
-        });
+        // The order's window has the calendar's breaks too: the two lines count a break alike.
+        let order_from = self
+            .state
+            .active_progress()
+            .and_then(|(_, progress)| progress.started_at)
+            .map(|started| started.max(now - KPI_HORIZON));
+        let order_breaks: Vec<(DateTime<Utc>, DateTime<Utc>)> = order_from
+            .map(|from| {
+                self.calendar
+                    .shifts_between(from, now)
+                    .into_iter()
+                    .flat_map(|shift| shift.breaks)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let order = self
+            .state
+            .active_progress()
+            .zip(order_from)
+            .map(|((id, _), from)| {
+                let report = self.kpi_history.kpis(&query(from, &order_breaks, Some(id)));
+                KpiView::from(&report.kpis)
+            });
         let shift = shift_now.as_ref().map(|shift| {
             let report = self
                 .kpi_history

@@ -121,6 +121,12 @@ impl Station {
         core.set_counter_bits(options.counter_bits);
         core.set_categories(options.categories);
         core.set_stop_reasons(options.stop_reasons);
+        core.set_machine_commands(
+            setup
+                .plc
+                .as_ref()
+                .is_some_and(|plc| plc.commands.packml_command.is_some()),
+        );
         core.set_calendar(options.calendar);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer

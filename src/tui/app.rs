@@ -217,7 +217,7 @@ impl App {
 
     /// A completed read of the scan line, scanned or keyed: the core classifies and records it,
     /// unless the scanner test is open, which shows it and books nothing.
-    fn on_read(&mut self, scan: Scan) -> Vec<Effect> {
+    pub(crate) fn on_read(&mut self, scan: Scan) -> Vec<Effect> {
         if self.screen == Screen::ScannerTest {
             self.scanner_test.record(scan, self.view.now.date_naive());
             return Vec::new();
@@ -235,14 +235,20 @@ impl App {
             // Blanks typed before Enter are no scan: Enter still picks the highlighted item.
             return self.choose_highlighted();
         }
+        // A reason read here codes the marked stop when it still wants one (open or uncoded).
+        // Recoding a stop that has its reason takes a deliberate Enter on it; a scan then goes the
+        // usual way (a planned reason with nothing to code declares planned downtime).
         if self.screen == Screen::Downtime
             && let Some(reason) = self
                 .view
                 .reasons
                 .iter()
                 .find(|r| r.code == scan.text.trim())
+            && self
+                .downtime
+                .marked_stop(&self.view)
+                .is_some_and(|stop| stop.ended_at.is_none() || stop.uncoded())
         {
-            // A reason read here codes the marked stop, not the latest one.
             let reason = reason.code.clone();
             return self.code_marked_stop(reason);
         }

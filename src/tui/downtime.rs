@@ -167,22 +167,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &super::app::App, compact: bool)
     // Keep the marked row in sight on a short screen.
     let visible = usize::from(list_area.height.saturating_sub(2)).max(1);
     let first = marked.saturating_sub(visible.saturating_sub(1));
-    let mut last_section = None;
-    for (index, (section, stop)) in rows.iter().enumerate().skip(first) {
-        if lines.len() >= visible {
-            break;
-        }
-        if !compact && last_section != Some(*section) && *section == Section::EarlierUncoded {
-            lines.push(Line::from(Span::styled(
-                "  before this shift:",
-                Style::default().add_modifier(Modifier::ITALIC),
-            )));
-        }
-        last_section = Some(*section);
+    // One line per stop, so the marked one is always drawn.
+    for (index, (section, stop)) in rows.iter().enumerate().skip(first).take(visible) {
         let mark = if index == marked { "> " } else { "  " };
         let state = match (stop.ended_at, stop.uncoded(), stop.planned) {
             (None, _, true) => ("PLANNED", Color::Blue),
             (None, _, false) => ("DOWN", Color::Red),
+            _ if *section == Section::EarlierUncoded => ("UNCODED, EARLIER SHIFT", Color::Yellow),
             (_, true, _) => ("UNCODED", Color::Yellow),
             (_, false, _) => ("OK", Color::Green),
         };
@@ -259,4 +250,142 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &super::app::App, compact: bool)
         Paragraph::new(reason_lines).block(Block::default().borders(Borders::ALL)),
         reason_area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Badge, Command, Entry};
+    use crate::scan::keys::{How, Scan};
+    use crate::station::CoreInput;
+    use crate::station::view::{OperatorView, ReasonView};
+    use crate::tui::app::{App, Effect, UiOptions};
+    use crate::tui::keymap::Keymap;
+    use chrono::{Duration, TimeZone};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn stop(started_min_ago: i64, length_s: i64, coded: Option<&str>) -> Downtime {
+        let started_at = now() - Duration::minutes(started_min_ago);
+        Downtime {
+            started_at,
+            ended_at: Some(started_at + Duration::seconds(length_s)),
+            planned: false,
+            plc_reason: 1,
+            reason: coded.map(str::to_owned),
+            coded_by: coded.map(|_| Badge::new("EMP-1001")),
+        }
+    }
+
+    fn app_with(stops: Vec<Downtime>) -> App {
+        let mut view = View::empty("L1-S1");
+        view.now = now();
+        view.operator = Some(OperatorView {
+            badge: "EMP-1001".into(),
+            name: "Demo Operator A".into(),
+            since: now(),
+        });
+        view.stops = stops;
+        view.reasons = vec![
+            ReasonView {
+                code: "R-11".into(),
+                text: "spindle".into(),
+                planned: false,
+            },
+            ReasonView {
+                code: "R-80".into(),
+                text: "changeover".into(),
+                planned: true,
+            },
+        ];
+        let mut app = App::new(
+            Keymap::embedded_default().expect("keymap"),
+            view,
+            UiOptions {
+                bell: false,
+                color: false,
+                login_hints: vec![],
+            },
+        );
+        app.downtime.open(Screen::Run, &app.view);
+        app.screen = Screen::Downtime;
+        app
+    }
+
+    fn scanned(text: &str) -> Scan {
+        Scan {
+            text: text.into(),
+            entry: Entry::Scanned,
+            how: How::Burst,
+            mean_gap: None,
+            dropped_keys: 0,
+        }
+    }
+
+    fn commands(effects: Vec<Effect>) -> Vec<Command> {
+        effects
+            .into_iter()
+            .filter_map(|effect| match effect {
+                Effect::Core(CoreInput::Command(command)) => Some(command),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_scanned_reason_codes_the_marked_stop_only_while_it_wants_one() {
+        let uncoded = stop(30, 300, None);
+        let mut app = app_with(vec![stop(60, 600, Some("R-11")), uncoded.clone()]);
+        assert_eq!(
+            commands(app.on_read(scanned("R-11"))),
+            [Command::CodeDowntime {
+                reason: "R-11".into(),
+                stop: Some(uncoded.started_at),
+            }]
+        );
+        // Every stop coded: a planned reason scanned here must not recode the marked old fault
+        // as a changeover; it goes the usual way (the core declares or refuses).
+        let mut app = app_with(vec![stop(60, 600, Some("R-11"))]);
+        let effects = app.on_read(scanned("R-80"));
+        assert!(
+            matches!(effects.as_slice(), [Effect::Core(CoreInput::Scan(text))] if text == "R-80"),
+            "{effects:?}"
+        );
+    }
+
+    #[test]
+    fn the_marked_stop_is_always_drawn_and_small_screens_do_not_panic() {
+        // 30 uncoded stops from before the shift and 5 coded ones in it.
+        let mut stops: Vec<Downtime> = (0..30).map(|i| stop(30 * 60 - i, 30, None)).collect();
+        stops.extend((0..5).map(|i| stop(60 - i, 60, Some("R-11"))));
+        let mut app = app_with(stops);
+        let draw = |app: &App, width, height| {
+            let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+            let frame = terminal
+                .draw(|frame| crate::tui::render::draw(frame, app))
+                .expect("draw");
+            crate::tui::run::buffer_text(frame.buffer)
+        };
+        for index in 0..35 {
+            let marked = app
+                .downtime
+                .marked_stop(&app.view)
+                .expect("a stop")
+                .started_at;
+            let screen = draw(&app, 80, 24);
+            assert!(
+                screen.contains(&format!("> {}", marked.format("%m-%d %H:%M:%S"))),
+                "row {index} marked but not drawn:\n{screen}"
+            );
+            app.downtime.move_mark(&app.view, 1);
+        }
+        for (width, height) in [(40, 16), (20, 8), (1, 1)] {
+            draw(&app, width, height);
+        }
+    }
 }

@@ -508,6 +508,17 @@ async fn a_fault_opens_a_stop_that_the_operator_codes_by_scanning() {
         rig.scan("R-20").text,
         "There is no stop to give a reason for. To declare planned downtime, scan a planned reason (changeover, break, maintenance)."
     );
+    // A break declared while the machine runs would book running time as planned: refused.
+    let refused = rig.scan("R-81");
+    assert!(
+        refused
+            .text
+            .contains("planned downtime R-81 starts when it has stopped"),
+        "{}",
+        refused.text
+    );
+    rig.clock.advance(chrono::Duration::seconds(2));
+    rig.machine(12, 0, 3, PackMlState::Idle, 0);
     let planned = rig.scan("R-81");
     assert!(
         planned.text.contains("Planned downtime R-81 (break)"),
@@ -598,4 +609,51 @@ async fn live_oee_matches_a_hand_calculation() {
     assert!(close(kpi.effectiveness, 0.9), "{kpi:?}");
     assert!(close(kpi.quality, 11.0 / 12.0), "{kpi:?}");
     assert!(close(kpi.oee, 0.618_75), "{kpi:?}");
+}
+
+/// A reset is worth recording only when the PLC can hear it, once: refused while the link is down
+/// or the PLC is stale, and a second press while the first is on its way is refused too.
+#[tokio::test]
+async fn a_reset_is_refused_while_the_plc_cannot_hear_it_and_sent_once() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
+    rig.scan("@START");
+    rig.sample(10, 0);
+    rig.machine(12, 0, 1, PackMlState::Stopped, 1);
+    rig.scan("R-12");
+    // The link drops: nothing is recorded, the operator is told why.
+    rig.input(CoreInput::Plc(PlcEvent::LinkDown {
+        error: "connection reset".into(),
+        retry_in: std::time::Duration::from_millis(250),
+    }));
+    let refused = rig.scan("@RESET");
+    assert_eq!(refused.level, Level::Refused);
+    assert!(
+        refused.text.contains("The machine cannot be reached now"),
+        "{}",
+        refused.text
+    );
+    rig.clock.advance(chrono::Duration::seconds(1));
+    rig.machine(12, 0, 2, PackMlState::Stopped, 1);
+    let sent = rig.scan("@RESET");
+    assert_eq!(sent.level, Level::Ok, "{}", sent.text);
+    assert_eq!(
+        rig.plc.borrow().machine_command.map(|c| c.code),
+        Some(takt::domain::downtime::PACKML_RESET)
+    );
+    // Pressed again at once (the key has no double-read window): refused, nothing new recorded.
+    let again = rig.core.command(takt::domain::Command::ResetMachine);
+    assert!(again.text.contains("A reset was sent at"), "{}", again.text);
+    let sent_events = rig
+        .kinds()
+        .iter()
+        .filter(|k| matches!(k, EventKind::MachineCommandSent { .. }))
+        .count();
+    assert_eq!(sent_events, 1);
+    // Ten seconds on, the command is no longer published: a restart cannot replay it.
+    rig.clock.advance(chrono::Duration::seconds(11));
+    rig.machine(12, 0, 3, PackMlState::Stopped, 1);
+    assert_eq!(rig.plc.borrow().machine_command, None);
 }

@@ -237,6 +237,9 @@ async fn assembly_shift(plant: &Plant) -> Station {
     let mut s2 = Station::open(plant, "L1-S2");
     s2.plc(t(5, 0), vec![state(Running)]);
     s2.plc(t(9, 0), vec![units(3_000, 30)]);
+    // The line stops for the break.
+    s2.plc(t(10, 0), vec![state(Idle)]);
+    s2.plc(t(10, 30), vec![state(Running)]);
     s2.plc(t(12, 0), vec![state(UnplannedDowntime), stop("R-12")]);
     s2.plc(t(12, 10), vec![state(Running)]);
     s2.plc(t(13, 0), vec![units(3_000, 30)]);
@@ -377,7 +380,7 @@ async fn a_shift_at_central_matches_the_hand_calculation_and_a_recoded_stop_chan
 
 /// Line L1's Early shift, its total from the stations' summed elements:
 ///
-/// L1-S2 by hand: POT 480, break 30, PBT 450, APT 480 − 30 − 10 = 440, ADET 10 (a failure),
+/// L1-S2 by hand (idle in the break): POT 480, break 30, PBT 450, APT 480 − 30 − 10 = 440, ADET 10 (a failure),
 /// PQ 6 000 at 3.8 s = 22 800 s, GQ 5 940; A = 440 / 450, E = 22 800 / 26 400, QR = 0.99,
 /// OEE = 22 800 / 27 000 × 0.99 = 0.836.
 /// L1-S3 sent nothing: no machine state known, so no planned operation time (not knowing is not
