@@ -29,6 +29,10 @@ poll_interval_ms = 250
 # Longest wait for one reply before the connection is dropped and rebuilt.
 request_timeout_ms = 1000
 connect_timeout_ms = 3000
+# Per-part records (serial-level results): read the head of the PLC's part-record FIFO (HR32-47)
+# every poll, record each part, then acknowledge its record_seq (HR104-105). Only for PLCs that
+# keep such a FIFO; off, nothing is read or written for it.
+part_records = false
 
 # The register map: Takt's default (README) unless overridden, signal by signal. Each signal takes
 # address, kind ("holding", "input", "coil", "discrete"), width ("u16", "u32", "i32", "f32"),
@@ -45,6 +49,9 @@ connect_timeout_ms = 3000
 # [plc.map.commands.permit]
 # kind = "coil"
 # address = 10
+# With part_records, the FIFO head moves the same way (record_seq, record_result, record_reason,
+# record_cycle_ms, record_serial: width "ascii", 10 registers, word_order "low_first" for a PLC
+# that puts the first character in the low byte), and the ack in [plc.map.commands.ack_record_seq].
 
 [machine]
 # How PLC states count as time. By default Execute runs; a stop with a fault (stop reason), an abort
@@ -336,6 +343,8 @@ pub struct PlcSection {
     pub poll_interval_ms: u64,
     pub request_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Read the per-part record FIFO and acknowledge each record once it is recorded.
+    pub part_records: bool,
     pub map: crate::plc::MapSection,
 }
 
@@ -347,8 +356,25 @@ impl Default for PlcSection {
             poll_interval_ms: 250,
             request_timeout_ms: 1000,
             connect_timeout_ms: 3000,
+            part_records: false,
             map: crate::plc::MapSection::default(),
         }
+    }
+}
+
+impl PlcSection {
+    /// What the station reads: `[plc.map]`, with the part-record FIFO head when switched on.
+    pub fn status_layout(
+        &self,
+    ) -> Result<crate::plc::StatusLayout, crate::plc::layout::LayoutError> {
+        crate::plc::StatusLayout::for_plc(&self.map, self.part_records)
+    }
+
+    /// Where the station writes: `[plc.map.commands]`, with the part-record ack when switched on.
+    pub fn command_layout(
+        &self,
+    ) -> Result<crate::plc::layout::CommandLayout, crate::plc::layout::LayoutError> {
+        crate::plc::layout::CommandLayout::for_plc(&self.map, self.part_records)
     }
 }
 
@@ -566,8 +592,8 @@ impl StationConfig {
                 self.plc.address
             ));
         }
-        crate::plc::StatusLayout::new(&self.plc.map).map_err(|e| e.to_string())?;
-        crate::plc::layout::CommandLayout::new(&self.plc.map).map_err(|e| e.to_string())?;
+        self.plc.status_layout().map_err(|e| e.to_string())?;
+        self.plc.command_layout().map_err(|e| e.to_string())?;
         if !(50..=5000).contains(&self.plc.poll_interval_ms) {
             return Err(format!(
                 "[plc] poll_interval_ms = {}: choose between 50 and 5000",

@@ -36,10 +36,14 @@ pub fn load_keymap(config: &StationConfig) -> anyhow::Result<Keymap> {
 /// The station set-up a configuration describes.
 pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup> {
     let station = StationId::new(config.station.clone());
-    let layout = crate::plc::StatusLayout::new(&config.plc.map)
+    let layout = config
+        .plc
+        .status_layout()
         .map_err(|error| anyhow::anyhow!("config: {error}"))?;
     let counter_bits = layout.counter_bits();
-    let commands = crate::plc::layout::CommandLayout::new(&config.plc.map)
+    let commands = config
+        .plc
+        .command_layout()
         .map_err(|error| anyhow::anyhow!("config: {error}"))?;
     let plc = PollerConfig {
         layout,

@@ -354,6 +354,15 @@ struct SimArgs {
     /// Start value of the processed, consumed and cycle counters, e.g. just below a wrap.
     #[arg(long, default_value_t = 0)]
     start_processed: u32,
+    /// Keep a per-part record FIFO: every unit pushes a record (serial, good/reject, cycle time)
+    /// shown at HR32-47 until the station writes its record_seq to HR104-105. A full ring blocks
+    /// the machine (HR7 bit 0, Suspended) until records are acknowledged. For stations with
+    /// `[plc] part_records = true`.
+    #[arg(long)]
+    part_records: bool,
+    /// Records the FIFO keeps unacknowledged before the machine blocks (with --part-records).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    part_ring: u16,
 }
 
 /// Checks one `--scenario` spec while clap parses, so a bad one is reported like any bad argument.
@@ -433,6 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             config.scenario = scenario;
             config.start_processed = args.start_processed;
+            config.part_records = args.part_records.then_some(usize::from(args.part_ring));
             runtime()?.block_on(takt::sim::run_cli(args.listen, config))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -597,12 +607,29 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
             args.config.display(),
             config.station
         );
-        let layout = takt::plc::StatusLayout::new(&config.plc.map)?;
+        let layout = config.plc.status_layout()?;
         println!(
             "PLC reads per poll: {}; counters wrap at {} bits.",
             layout.describe(),
             layout.counter_bits()
         );
+        let ack = config.plc.command_layout()?.ack_record_seq;
+        match (
+            layout.field("record_seq"),
+            layout.field("record_serial"),
+            ack,
+        ) {
+            (Some(seq), Some(serial), Some(ack)) => println!(
+                "Part records: on; FIFO head record_seq at {} {}, serial at {} {}; ack written to {} {}.",
+                seq.kind.words(),
+                seq.address,
+                serial.kind.words(),
+                serial.address,
+                ack.kind.words(),
+                ack.address
+            ),
+            _ => println!("Part records: off ([plc] part_records = true reads the PLC's FIFO)."),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let _log = takt::logging::to_file(&config.log_dir())?;

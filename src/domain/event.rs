@@ -234,6 +234,18 @@ pub enum EventKind {
     MachineCommandSent {
         command: u16,
     },
+    /// A per-part record from the PLC's FIFO (serial-level result), recorded before its
+    /// `record_seq` is acknowledged to the PLC. `(plc_epoch, record_seq)` identifies it: the seq
+    /// starts again when the PLC restarts.
+    PartRecorded {
+        record_seq: u32,
+        plc_epoch: u16,
+        result: super::part_record::PartResult,
+        reject_reason: u16,
+        cycle_ms: u32,
+        serial: String,
+        work_order: Option<WorkOrderId>,
+    },
 }
 
 impl EventKind {
@@ -265,6 +277,7 @@ impl EventKind {
             EventKind::AndonCalled { .. } => "andon_called",
             EventKind::AndonAnswered { .. } => "andon_answered",
             EventKind::MachineCommandSent { .. } => "machine_command_sent",
+            EventKind::PartRecorded { .. } => "part_recorded",
         }
     }
 
@@ -280,6 +293,7 @@ impl EventKind {
             | EventKind::LotConsumed { work_order, .. }
             | EventKind::OutputCreated { work_order, .. } => Some(work_order),
             EventKind::UnitsProduced { work_order, .. } => work_order.as_ref(),
+            EventKind::PartRecorded { work_order, .. } => work_order.as_ref(),
             _ => None,
         }
     }

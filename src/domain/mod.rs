@@ -20,6 +20,7 @@ pub mod kpi_history;
 pub mod machine;
 pub mod material;
 mod observe;
+pub mod part_record;
 pub mod shift;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};

@@ -127,6 +127,8 @@ pub struct State {
     pub downtimes: Vec<super::downtime::Downtime>,
     /// The open andon call, if any.
     pub andon: Option<super::andon::AndonCall>,
+    /// The per-part record recorded last: what a FIFO head read again is checked against.
+    pub last_part: Option<super::part_record::LastPart>,
     pub settings: Settings,
 }
 
@@ -173,6 +175,7 @@ impl State {
             machine: None,
             downtimes: Vec::new(),
             andon: None,
+            last_part: None,
             settings: Settings::default(),
         }
     }
@@ -309,6 +312,7 @@ pub fn apply(state: &mut State, event: &Event) {
             });
         }
         EventKind::AndonAnswered { .. } => state.andon = None,
+        EventKind::PartRecorded { .. } => super::part_record::apply(state, &event.kind),
         EventKind::MachineStateChanged {
             packml,
             stop_reason,

@@ -5,7 +5,8 @@
 //! A layout turns into a read plan (as few requests as the Modbus limits allow: 125 registers or
 //! 2000 bits each) and decodes what those requests returned into a [`PlcSample`].
 
-use super::map::RegisterMap;
+use super::map::{RegisterMap, SERIAL_REGISTERS, text_from_words};
+use crate::domain::part_record::PartRecordHead;
 use crate::domain::plc::{PackMlState, PlcSample};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -54,6 +55,9 @@ pub enum Width {
     U32,
     I32,
     F32,
+    /// Text, two ASCII characters a register (the part serial: 10 registers, 20 characters).
+    /// `word_order` says which byte comes first: `high_first` (our map) or `low_first`.
+    Ascii,
 }
 
 impl Width {
@@ -61,6 +65,7 @@ impl Width {
         match self {
             Width::U16 => 1,
             Width::U32 | Width::I32 | Width::F32 => 2,
+            Width::Ascii => SERIAL_REGISTERS,
         }
     }
 }
@@ -124,6 +129,15 @@ pub const FIELD_NAMES: [&str; 16] = [
     "recipe",
 ];
 
+/// The head of the per-part record FIFO, read only with `[plc] part_records = true`.
+pub const PART_RECORD_FIELD_NAMES: [&str; 5] = [
+    "record_seq",
+    "record_result",
+    "record_reason",
+    "record_cycle_ms",
+    "record_serial",
+];
+
 /// Counters: whole numbers that only count up; their width sets where they wrap.
 const COUNTERS: [&str; 4] = ["processed", "defective", "consumed", "cycles"];
 
@@ -166,13 +180,14 @@ pub struct MapSection {
 }
 
 /// The command signals the station writes, by name.
-pub const COMMAND_NAMES: [&str; 6] = [
+pub const COMMAND_NAMES: [&str; 7] = [
     "permit",
     "work_order_numeric",
     "station_heartbeat",
     "andon_call",
     "packml_command",
     "change_request",
+    "ack_record_seq",
 ];
 
 /// Where the station writes its interlock, work order, heartbeat, andon call and PackML commands.
@@ -187,6 +202,8 @@ pub struct CommandLayout {
     /// than written to a register that may mean something else on that PLC).
     pub packml_command: Option<Field>,
     pub change_request: Option<Field>,
+    /// Where the station acknowledges a per-part record; none while part records are off.
+    pub ack_record_seq: Option<Field>,
 }
 
 impl Default for CommandLayout {
@@ -199,6 +216,7 @@ impl Default for CommandLayout {
             andon_call: Field::holding(c.andon_call, Width::U16),
             packml_command: Some(Field::holding(c.packml_command, Width::U16)),
             change_request: Some(Field::holding(c.change_request, Width::U16)),
+            ack_record_seq: None,
         }
     }
 }
@@ -207,6 +225,11 @@ impl CommandLayout {
     /// The default command block with the station's overrides. Commands are written, so only
     /// holding registers and coils can take them; the work order id needs a register.
     pub fn new(section: &MapSection) -> Result<CommandLayout, LayoutError> {
+        CommandLayout::for_plc(section, false)
+    }
+
+    /// [`Self::new`], with the part-record acknowledgement when `part_records` is on.
+    pub fn for_plc(section: &MapSection, part_records: bool) -> Result<CommandLayout, LayoutError> {
         let mut layout = CommandLayout::default();
         let named = |name: &str| section.commands.contains_key(name);
         if named("packml_command") != named("change_request") {
@@ -227,6 +250,7 @@ impl CommandLayout {
         let mut change_request = layout
             .change_request
             .unwrap_or(Field::holding(101, Width::U16));
+        let mut ack = Field::holding(RegisterMap::default().command.ack_record_seq, Width::U32);
         for (name, change) in &section.commands {
             let field = match name.as_str() {
                 "permit" => &mut layout.permit,
@@ -235,6 +259,7 @@ impl CommandLayout {
                 "andon_call" => &mut layout.andon_call,
                 "packml_command" => &mut packml_command,
                 "change_request" => &mut change_request,
+                "ack_record_seq" => &mut ack,
                 _ => return Err(LayoutError::UnknownCommand(name.clone())),
             };
             let problem = |problem: &str| LayoutError::Command {
@@ -253,7 +278,7 @@ impl CommandLayout {
             if field.kind == RegisterKind::Coil && field.width != Width::U16 {
                 return Err(problem("a coil holds one bit: width must be \"u16\""));
             }
-            if matches!(field.width, Width::I32 | Width::F32) {
+            if matches!(field.width, Width::I32 | Width::F32 | Width::Ascii) {
                 return Err(problem("width \"u16\" or \"u32\""));
             }
             if u32::from(field.address) + u32::from(field.span()) > 65_536 {
@@ -270,6 +295,15 @@ impl CommandLayout {
             layout.packml_command = Some(packml_command);
             layout.change_request = Some(change_request);
         }
+        if ack.kind == RegisterKind::Coil {
+            return Err(LayoutError::Command {
+                field: "ack_record_seq".into(),
+                problem: "a record seq needs a holding register, not a coil".into(),
+            });
+        }
+        if part_records {
+            layout.ack_record_seq = Some(ack);
+        }
         let fields = [
             ("permit", Some(layout.permit)),
             ("work_order_numeric", Some(layout.work_order_numeric)),
@@ -277,6 +311,7 @@ impl CommandLayout {
             ("andon_call", Some(layout.andon_call)),
             ("packml_command", layout.packml_command),
             ("change_request", layout.change_request),
+            ("ack_record_seq", layout.ack_record_seq),
         ];
         no_overlap(
             "commands",
@@ -318,7 +353,7 @@ pub struct StatusLayout {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    #[error("[plc.map.fields.{0}]: no such signal; the signals are {names}", names = FIELD_NAMES.join(", "))]
+    #[error("[plc.map.fields.{0}]: no such signal; the signals are {names}, and with part records {parts}", names = FIELD_NAMES.join(", "), parts = PART_RECORD_FIELD_NAMES.join(", "))]
     UnknownField(String),
     #[error("[plc.map.fields.{field}]: {problem}")]
     Field { field: String, problem: String },
@@ -365,6 +400,12 @@ impl StatusLayout {
     /// The default map with the station's overrides, checked: known names, sane widths and
     /// scales, no two signals sharing a register, a state table naming PackML states.
     pub fn new(section: &MapSection) -> Result<StatusLayout, LayoutError> {
+        StatusLayout::for_plc(section, false)
+    }
+
+    /// [`Self::new`], reading the head of the per-part record FIFO too when `part_records` is on.
+    /// Overrides of the record fields are checked either way; only then are they read.
+    pub fn for_plc(section: &MapSection, part_records: bool) -> Result<StatusLayout, LayoutError> {
         let defaults = RegisterMap::default().status;
         let mut fields: BTreeMap<&'static str, Field> = BTreeMap::new();
         let short = [
@@ -393,8 +434,22 @@ impl StatusLayout {
         for (name, address) in long {
             fields.insert(name, Field::holding(address, Width::U32));
         }
+        let record = RegisterMap::default().part_record;
+        for (name, address, width) in [
+            ("record_seq", record.record_seq, Width::U32),
+            ("record_result", record.result, Width::U16),
+            ("record_reason", record.reject_reason, Width::U16),
+            ("record_cycle_ms", record.cycle_ms, Width::U32),
+            ("record_serial", record.serial, Width::Ascii),
+        ] {
+            fields.insert(name, Field::holding(address, width));
+        }
         for (name, change) in &section.fields {
-            let Some(key) = FIELD_NAMES.iter().find(|known| *known == name) else {
+            let Some(key) = FIELD_NAMES
+                .iter()
+                .chain(PART_RECORD_FIELD_NAMES.iter())
+                .find(|known| *known == name)
+            else {
                 return Err(LayoutError::UnknownField(name.clone()));
             };
             let field = fields
@@ -404,6 +459,9 @@ impl StatusLayout {
         }
         for (name, field) in &fields {
             check_field(name, field)?;
+        }
+        if !part_records {
+            fields.retain(|name, _| !PART_RECORD_FIELD_NAMES.contains(name));
         }
         check_overlaps(&fields)?;
         let states = section
@@ -488,6 +546,8 @@ impl StatusLayout {
                 Width::U16 | Width::U32 => f64::from(bits),
                 Width::I32 => f64::from(bits as i32),
                 Width::F32 => f64::from(f32::from_bits(bits)),
+                // Text is no number; the checks keep it off every numeric signal.
+                Width::Ascii => 0.0,
             };
             Ok(number * field.scale)
         };
@@ -524,6 +584,100 @@ impl StatusLayout {
             last_cycle_ms: large("last_cycle_ms")?,
             recipe: large("recipe")?,
         })
+    }
+
+    /// Whether this layout reads the per-part record FIFO.
+    pub fn reads_part_records(&self) -> bool {
+        self.fields.contains_key("record_seq")
+    }
+
+    /// The head of the per-part record FIFO in the answers to [`Self::plan`], with the PLC's boot
+    /// epoch read alongside; none when this layout does not read part records. A head with
+    /// `record_seq` 0 is an empty FIFO.
+    pub fn decode_part_record(
+        &self,
+        reads: &[Vec<u16>],
+    ) -> Result<Option<PartRecordHead>, DecodeError> {
+        if !self.reads_part_records() {
+            return Ok(None);
+        }
+        let field = |name: &'static str| {
+            self.fields
+                .get(name)
+                .copied()
+                .ok_or(DecodeError::Missing(name))
+        };
+        let words = |name: &'static str| -> Result<(Field, Vec<u16>), DecodeError> {
+            let field = field(name)?;
+            let words = (0..field.span())
+                .map(|offset| {
+                    self.word_at(
+                        reads,
+                        field.kind,
+                        field.address.saturating_add(offset),
+                        name,
+                    )
+                })
+                .collect::<Result<Vec<u16>, DecodeError>>()?;
+            Ok((field, words))
+        };
+        // A number in its width and word order, times its scale (record_seq is never scaled).
+        let number = |name: &'static str| -> Result<f64, DecodeError> {
+            let (field, words) = words(name)?;
+            let bits = match (words.as_slice(), field.word_order) {
+                ([word], _) => u32::from(*word),
+                ([first, second, ..], WordOrder::HighFirst) => {
+                    (u32::from(*first) << 16) | u32::from(*second)
+                }
+                ([first, second, ..], WordOrder::LowFirst) => {
+                    (u32::from(*second) << 16) | u32::from(*first)
+                }
+                ([], _) => return Err(DecodeError::Missing(name)),
+            };
+            let number = match field.width {
+                Width::U16 | Width::U32 => f64::from(bits),
+                Width::I32 => f64::from(bits as i32),
+                Width::F32 => f64::from(f32::from_bits(bits)),
+                Width::Ascii => 0.0,
+            };
+            Ok(number * field.scale)
+        };
+        let (serial_field, serial_words) = words("record_serial")?;
+        Ok(Some(PartRecordHead {
+            plc_epoch: clamp_u16(number("epoch")?),
+            record_seq: clamp_u32(number("record_seq")?),
+            result: clamp_u16(number("record_result")?),
+            reject_reason: clamp_u16(number("record_reason")?),
+            cycle_ms: clamp_u32(number("record_cycle_ms")?),
+            serial: text_from_words(
+                &serial_words,
+                serial_field.word_order == WordOrder::HighFirst,
+            ),
+        }))
+    }
+
+    /// One register (or bit) from the answers to the plan.
+    fn word_at(
+        &self,
+        reads: &[Vec<u16>],
+        kind: RegisterKind,
+        address: u16,
+        name: &'static str,
+    ) -> Result<u16, DecodeError> {
+        if reads.len() != self.plan.len() {
+            return Err(DecodeError::Missing("a planned read"));
+        }
+        self.plan
+            .iter()
+            .zip(reads)
+            .find(|(chunk, _)| {
+                chunk.kind == kind
+                    && address >= chunk.start
+                    && u32::from(address) < u32::from(chunk.start) + u32::from(chunk.count)
+            })
+            .and_then(|(chunk, words)| words.get(usize::from(address - chunk.start)))
+            .copied()
+            .ok_or(DecodeError::Missing(name))
     }
 
     /// The width the unit counters wrap at (16 or 32 bits).
@@ -596,6 +750,30 @@ fn check_field(name: &str, field: &Field) -> Result<(), LayoutError> {
             "scale {} must be a number other than 0",
             field.scale
         )));
+    }
+    if name == "record_serial" {
+        if field.width != Width::Ascii || field.kind.is_bit() {
+            return Err(problem(
+                "the part serial is text in registers: kind \"holding\" or \"input\", width \"ascii\"".into(),
+            ));
+        }
+        if field.scale != 1.0 {
+            return Err(problem("text is not scaled: leave scale at 1".into()));
+        }
+    } else if field.width == Width::Ascii {
+        return Err(problem(
+            "width \"ascii\" is for the part serial (record_serial) only".into(),
+        ));
+    }
+    if name == "record_seq"
+        && (field.scale != 1.0
+            || matches!(field.width, Width::I32 | Width::F32)
+            || field.kind.is_bit())
+    {
+        return Err(problem(
+            "a record seq is a whole number in registers: width \"u16\" or \"u32\", no scale"
+                .into(),
+        ));
     }
     if COUNTERS.contains(&name) {
         if field.scale != 1.0 {
@@ -914,6 +1092,165 @@ mod tests {
         assert!(layout.decode(&[]).is_err());
         assert!(layout.decode(&[vec![0; 23]]).is_err());
         assert!(layout.decode(&[vec![0; 24], vec![0; 3]]).is_err());
+    }
+
+    #[test]
+    fn part_records_are_read_only_when_switched_on() {
+        let off = StatusLayout::for_plc(&MapSection::default(), false).expect("off");
+        assert!(!off.reads_part_records());
+        assert_eq!(off.plan(), StatusLayout::default().plan());
+        assert_eq!(off.decode_part_record(&[vec![0; 24]]), Ok(None));
+        assert_eq!(CommandLayout::default().ack_record_seq, None);
+
+        let on = StatusLayout::for_plc(&MapSection::default(), true).expect("on");
+        assert!(on.reads_part_records());
+        // Still one request: the FIFO head (HR32-47) joins the status block.
+        assert_eq!(
+            on.plan(),
+            [Chunk {
+                kind: RegisterKind::Holding,
+                start: 0,
+                count: 48
+            }]
+        );
+        let mut words = vec![0u16; 48];
+        words[2] = 9;
+        // record_seq 70 000 = 0x0001_1170, high word first: the u32 needs both registers.
+        words[32..34].copy_from_slice(&u32_to_words(70_000));
+        words[34] = 2;
+        words[35] = 3;
+        words[36..38].copy_from_slice(&u32_to_words(4_500));
+        let serial = crate::plc::map::text_to_words("S9-070000", 10);
+        words[38..48].copy_from_slice(&serial);
+        let head = on
+            .decode_part_record(&[words.clone()])
+            .expect("decode")
+            .expect("a head");
+        assert_eq!(
+            head,
+            PartRecordHead {
+                plc_epoch: 9,
+                record_seq: 70_000,
+                result: 2,
+                reject_reason: 3,
+                cycle_ms: 4_500,
+                serial: "S9-070000".into(),
+            }
+        );
+        // The sample from the same reads is untouched by the FIFO.
+        assert_eq!(on.decode(&[words]).expect("sample").epoch, 9);
+        assert!(on.decode_part_record(&[vec![0; 47]]).is_err());
+
+        // A PLC that refuses unmapped addresses reads the FIFO head in a request of its own.
+        let strict = StatusLayout::for_plc(&section("max_gap = 0\n"), true).expect("strict");
+        let spans: Vec<(u16, u16)> = strict.plan().iter().map(|c| (c.start, c.count)).collect();
+        assert_eq!(spans, [(0, 9), (10, 14), (32, 16)]);
+
+        let commands = CommandLayout::for_plc(&MapSection::default(), true).expect("commands");
+        let ack = commands.ack_record_seq.expect("ack field");
+        assert_eq!(
+            (ack.kind, ack.address, ack.width),
+            (RegisterKind::Holding, 104, Width::U32)
+        );
+        assert_eq!(CommandLayout::words(&ack, 70_000), [0x0001, 0x1170]);
+    }
+
+    #[test]
+    fn part_record_fields_move_like_every_signal() {
+        let section = section(
+            r#"
+            [fields.record_seq]
+            kind = "input"
+            address = 400
+            word_order = "low_first"
+            [fields.record_result]
+            kind = "input"
+            address = 402
+            [fields.record_reason]
+            kind = "input"
+            address = 403
+            [fields.record_cycle_ms]
+            kind = "input"
+            address = 404
+            scale = 100.0
+            width = "u16"
+            [fields.record_serial]
+            kind = "input"
+            address = 405
+            word_order = "low_first"
+            [commands.ack_record_seq]
+            address = 110
+            width = "u16"
+            "#,
+        );
+        let layout = StatusLayout::for_plc(&section, true).expect("layout");
+        assert_eq!(
+            layout.plan()[1],
+            Chunk {
+                kind: RegisterKind::Input,
+                start: 400,
+                count: 15
+            }
+        );
+        let mut input = vec![0u16; 15];
+        input[0] = 0x1170;
+        input[1] = 0x0001;
+        input[2] = 1;
+        input[4] = 45;
+        // Low byte first: "AB" is 0x4241.
+        input[5] = 0x4241;
+        input[6] = 0x0043;
+        let head = layout
+            .decode_part_record(&[vec![0; 24], input])
+            .expect("decode")
+            .expect("head");
+        assert_eq!(head.record_seq, 70_000);
+        assert_eq!(head.result, 1);
+        assert_eq!(head.cycle_ms, 4_500, "tenths of a second, scaled");
+        assert_eq!(head.serial, "ABC");
+        let ack = CommandLayout::for_plc(&section, true)
+            .expect("commands")
+            .ack_record_seq
+            .expect("ack");
+        assert_eq!((ack.address, ack.width), (110, Width::U16));
+        // Switched off, the same overrides are checked but nothing of them is read.
+        let off = StatusLayout::for_plc(&section, false).expect("off");
+        assert_eq!(off.plan().len(), 1);
+    }
+
+    #[test]
+    fn bad_part_record_maps_are_refused_in_words() {
+        let error = |text: &str, on: bool| {
+            let section = section(text);
+            StatusLayout::for_plc(&section, on)
+                .map(|_| ())
+                .and_then(|()| CommandLayout::for_plc(&section, on).map(|_| ()))
+                .expect_err(text)
+                .to_string()
+        };
+        assert!(
+            error("[fields.record_serial]\nwidth = \"u16\"\n", false).contains("width \"ascii\"")
+        );
+        assert!(error("[fields.record_serial]\nkind = \"coil\"\n", false).contains("one bit"));
+        assert!(error("[fields.recipe]\nwidth = \"ascii\"\n", false).contains("record_serial"));
+        assert!(error("[fields.record_seq]\nscale = 2.0\n", false).contains("no scale"));
+        assert!(error("[fields.record_sequence]\naddress = 1\n", true).contains("record_seq"));
+        assert!(error("[fields.record_seq]\naddress = 12\n", true).contains("overlap"));
+        assert!(
+            error(
+                "[commands.ack_record_seq]\nkind = \"coil\"\nwidth = \"u16\"\n",
+                true
+            )
+            .contains("holding register")
+        );
+        assert!(error("[commands.ack_record_seq]\naddress = 107\n", true).contains("overlap"));
+        assert!(error("[commands.ack_record_seq]\nwidth = \"ascii\"\n", false).contains("u32"));
+        // Off, a record field may sit where the PLC has something else: it is never read.
+        let section = section(
+            "[fields.record_seq]\naddress = 12\n[commands.ack_record_seq]\naddress = 107\n",
+        );
+        assert!(StatusLayout::for_plc(&section, false).is_ok());
+        assert!(CommandLayout::for_plc(&section, false).is_ok());
     }
 
     #[test]

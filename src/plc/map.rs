@@ -79,6 +79,36 @@ impl Default for CommandFields {
     }
 }
 
+/// The head of the per-part record FIFO in the status block (read only when a station turns part
+/// records on). u32 fields name the first (high) word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRecordFields {
+    /// `record_seq` of the oldest unacknowledged record (u32); 0: the FIFO is empty.
+    pub record_seq: u16,
+    /// 1 good, 2 reject.
+    pub result: u16,
+    pub reject_reason: u16,
+    /// Cycle time of the part in ms (u32).
+    pub cycle_ms: u16,
+    /// First of [`SERIAL_REGISTERS`] registers of ASCII text, two characters a register.
+    pub serial: u16,
+}
+
+/// Registers the part serial takes: 20 ASCII characters.
+pub const SERIAL_REGISTERS: u16 = 10;
+
+impl Default for PartRecordFields {
+    fn default() -> Self {
+        PartRecordFields {
+            record_seq: 32,
+            result: 34,
+            reject_reason: 35,
+            cycle_ms: 36,
+            serial: 38,
+        }
+    }
+}
+
 /// The whole map. `Default` is the Takt default map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegisterMap {
@@ -87,6 +117,8 @@ pub struct RegisterMap {
     /// Registers in the status block; at most 125 (the FC3 limit).
     pub status_len: u16,
     pub status: StatusFields,
+    /// The per-part record FIFO head, inside the status block.
+    pub part_record: PartRecordFields,
     /// First register of the command block (the PLC accepts writes only here).
     pub command_start: u16,
     pub command_len: u16,
@@ -101,6 +133,7 @@ impl Default for RegisterMap {
             status_start: 0,
             status_len: 64,
             status: StatusFields::default(),
+            part_record: PartRecordFields::default(),
             command_start: 100,
             command_len: 12,
             command: CommandFields::default(),
@@ -166,6 +199,45 @@ pub fn u32_to_words(value: u32) -> [u16; 2] {
 /// Joins two registers, high word first.
 pub fn words_to_u32(high: u16, low: u16) -> u32 {
     (u32::from(high) << 16) | u32::from(low)
+}
+
+/// Text held in registers, two characters a register: the first in the high byte when
+/// `high_byte_first` (our map), else in the low byte. Padding (NUL, and spaces at either end) is
+/// not part of it; text ends at the first NUL. A byte that is not printable ASCII is kept as
+/// `\xNN` rather than guessed at.
+pub fn text_from_words(words: &[u16], high_byte_first: bool) -> String {
+    let bytes = words.iter().flat_map(|word| {
+        let [high, low] = word.to_be_bytes();
+        if high_byte_first {
+            [high, low]
+        } else {
+            [low, high]
+        }
+    });
+    let mut text = String::new();
+    for byte in bytes.take_while(|byte| *byte != 0) {
+        if byte.is_ascii_graphic() || byte == b' ' {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    text.trim_matches(' ').to_owned()
+}
+
+/// Text into `registers` registers, high byte first, NUL padded; what does not fit is cut off, and
+/// a character outside ASCII is sent as `?`.
+pub fn text_to_words(text: &str, registers: usize) -> Vec<u16> {
+    let mut bytes: Vec<u8> = text
+        .chars()
+        .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+        .take(registers * 2)
+        .collect();
+    bytes.resize(registers * 2, 0);
+    bytes
+        .chunks(2)
+        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+        .collect()
 }
 
 struct Block<'a> {
@@ -289,6 +361,36 @@ mod tests {
         map.status_start = 5;
         map.status_len = 64;
         assert!(map.decode_status(&[0; 64]).is_err());
+    }
+
+    #[test]
+    fn serial_text_is_two_characters_a_register_high_byte_first() {
+        // "S100-000042" as a PLC writes it: 'S' 0x53 in the high byte of the first register.
+        let words = text_to_words("S100-000042", usize::from(SERIAL_REGISTERS));
+        assert_eq!(words.len(), 10);
+        assert_eq!(words[0], 0x5331, "'S' then '1'");
+        assert_eq!(words[5], 0x3200, "'2' and a NUL pad");
+        assert_eq!(words[6..], [0; 4]);
+        assert_eq!(text_from_words(&words, true), "S100-000042");
+        // Odd length, space padding, low byte first (many Siemens and AB strings).
+        let swapped: Vec<u16> = text_to_words("AB7  ", 3)
+            .iter()
+            .map(|w| w.swap_bytes())
+            .collect();
+        assert_eq!(text_from_words(&swapped, false), "AB7");
+        assert_eq!(text_from_words(&[0x2020, 0x4142, 0x2020], true), "AB");
+        // Text ends at the first NUL; what follows is padding, not serial.
+        assert_eq!(text_from_words(&[0x4142, 0x0043, 0x4445], true), "AB");
+        assert_eq!(text_from_words(&[0; 10], true), "");
+        // A byte that is not printable ASCII is shown, not guessed.
+        assert_eq!(text_from_words(&[0x41C3, 0x0942], true), "A\\xC3\\x09B");
+        // 20 characters fill ten registers exactly; more are cut off.
+        let long = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        assert_eq!(
+            text_from_words(&text_to_words(long, 10), true),
+            "ABCDEFGHIJKLMNOPQRST"
+        );
+        assert_eq!(text_to_words("é", 1), [0x3F00]);
     }
 
     #[test]

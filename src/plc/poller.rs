@@ -20,6 +20,7 @@ use tokio_modbus::client::{Client, Context};
 use tokio_modbus::{Request, Response, Slave};
 
 use super::layout::{Chunk, CommandLayout, Field, RegisterKind, StatusLayout};
+use crate::domain::part_record::{PartAck, PartRecordHead};
 use crate::domain::plc::PlcSample;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +71,10 @@ pub struct PlcOutputs {
     pub andon: u16,
     /// A PackML command to send once (Reset, Clear), while it is fresh.
     pub machine_command: Option<MachineCommand>,
+    /// The per-part record the core has committed last. Written to the PLC only while the FIFO
+    /// head read on the same connection is that very record, so it is never acknowledged to a
+    /// PLC that restarted and counts its records anew.
+    pub part_ack: Option<PartAck>,
 }
 
 /// A PackML command for the PLC's CntrlCmd, sent once: `id` (the event's seq) tells a new command
@@ -86,6 +91,9 @@ pub enum PlcEvent {
         address: String,
     },
     Sample(PlcSample),
+    /// The head of the per-part record FIFO, read with the sample before it (only when the
+    /// layout reads part records and the FIFO is not empty).
+    PartRecord(PartRecordHead),
     /// The PLC answered with a Modbus exception (or a block the map cannot decode); the link stays.
     Exception {
         what: String,
@@ -289,6 +297,8 @@ impl Link<'_> {
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticks
         });
+        // The FIFO head (epoch, record_seq) this connection read last.
+        let mut fifo_head: Option<(u16, u32)> = None;
         loop {
             match ticks.as_mut() {
                 Some(ticks) => tokio::select! {
@@ -299,18 +309,39 @@ impl Link<'_> {
                 None => {}
             }
 
+            // The ack goes out before the read, so the read can already show the next record.
+            let committed = outputs.borrow().part_ack;
+            match self.acknowledge_part(committed, fifo_head).await {
+                Ok(()) => {}
+                Err(Fault::Link(error)) => return End::Down(error),
+                Err(Fault::Exception(what)) => {
+                    if self.exception(what).await.is_err() {
+                        return End::Stop;
+                    }
+                }
+            }
+
             let sample = match self.read_status().await {
                 Ok(reads) => self
                     .config
                     .layout
                     .decode(&reads)
+                    .and_then(|sample| Ok((sample, self.config.layout.decode_part_record(&reads)?)))
                     .map_err(|err| Fault::Exception(format!("decode status: {err}"))),
                 Err(fault) => Err(fault),
             };
             match sample {
-                Ok(sample) => {
+                Ok((sample, head)) => {
                     if self.events.send(PlcEvent::Sample(sample)).await.is_err() {
                         return End::Stop;
+                    }
+                    if let Some(head) = head {
+                        fifo_head = Some((head.plc_epoch, head.record_seq));
+                        if head.record_seq != 0
+                            && self.events.send(PlcEvent::PartRecord(head)).await.is_err()
+                        {
+                            return End::Stop;
+                        }
                     }
                 }
                 Err(Fault::Link(error)) => return End::Down(error),
@@ -349,6 +380,23 @@ impl Link<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Writes the acknowledgement of the record the core committed, if the PLC on this connection
+    /// shows that very record (same epoch, same seq) as its FIFO head: after a PLC restart the
+    /// same seq is another part, and a seq the PLC has already popped needs no ack.
+    async fn acknowledge_part(
+        &mut self,
+        committed: Option<PartAck>,
+        fifo_head: Option<(u16, u32)>,
+    ) -> Result<(), Fault> {
+        let Some(field) = self.config.commands.ack_record_seq else {
+            return Ok(());
+        };
+        match part_ack_due(committed, fifo_head) {
+            Some(seq) => self.write_field("write part-record ack", &field, seq).await,
+            None => Ok(()),
         }
     }
 
@@ -540,6 +588,14 @@ impl Link<'_> {
 
 const HEARTBEAT: &str = "write station heartbeat";
 
+/// The record_seq to acknowledge: the committed record, only while the FIFO head this connection
+/// read last is that record in the same PLC epoch.
+fn part_ack_due(committed: Option<PartAck>, fifo_head: Option<(u16, u32)>) -> Option<u32> {
+    let ack = committed?;
+    let (epoch, seq) = fifo_head?;
+    (seq != 0 && ack.plc_epoch == epoch && ack.record_seq == seq).then_some(seq)
+}
+
 fn bad_reply(what: &'static str, detail: String) -> Fault {
     Fault::Link(LinkError::BadReply { what, detail })
 }
@@ -582,6 +638,30 @@ mod tests {
         assert_eq!(
             backoff_delay(0, Duration::ZERO, Duration::ZERO, 0.5),
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn a_part_record_is_acknowledged_only_to_the_plc_run_it_was_read_from() {
+        let ack = |plc_epoch, record_seq| {
+            Some(PartAck {
+                plc_epoch,
+                record_seq,
+            })
+        };
+        assert_eq!(part_ack_due(ack(7, 5), Some((7, 5))), Some(5));
+        assert_eq!(part_ack_due(None, Some((7, 5))), None, "nothing committed");
+        assert_eq!(part_ack_due(ack(7, 5), None), None, "no head read yet");
+        assert_eq!(part_ack_due(ack(7, 5), Some((7, 0))), None, "empty FIFO");
+        assert_eq!(
+            part_ack_due(ack(7, 5), Some((7, 6))),
+            None,
+            "already popped; the next one is not recorded yet"
+        );
+        assert_eq!(
+            part_ack_due(ack(7, 5), Some((8, 5))),
+            None,
+            "a restarted PLC's seq 5 is another part"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The simulated PLC's registers and scan logic, without any networking, so it can be tested by
 //! driving time by hand.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
@@ -9,7 +10,7 @@ use tokio_modbus::{ExceptionCode, Request, Response};
 
 use super::scenario::{FaultTrigger, Scenario};
 use crate::domain::plc::PackMlState;
-use crate::plc::map::{RegisterMap, u32_to_words, words_to_u32};
+use crate::plc::map::{RegisterMap, SERIAL_REGISTERS, text_to_words, u32_to_words, words_to_u32};
 
 /// Registers the simulator exposes: 0..=111 (status block, a reserved gap, command block).
 pub const REGISTER_COUNT: usize = 112;
@@ -33,6 +34,11 @@ const COMMAND_RESET: u16 = 1;
 const COMMAND_CLEAR: u16 = 9;
 /// A scheduler hiccup must not turn into an unbounded loop inside the lock.
 const MAX_UNITS_PER_TICK: u32 = 10_000;
+/// Unacknowledged part records the simulator keeps by default before the machine blocks.
+pub const PART_RING: usize = 16;
+/// Part records kept for [`SimPlc::part_records`]; older ones are forgotten (memory stays bounded
+/// in a long-running `takt plc-sim`).
+const PART_HISTORY: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -48,6 +54,9 @@ pub struct SimConfig {
     pub seed: Option<u64>,
     /// Faults to stage and the counter width; the default stages none.
     pub scenario: Scenario,
+    /// A per-part record FIFO of this many unacknowledged records (e.g. [`PART_RING`]); `None`:
+    /// no FIFO, HR32–47 stay 0.
+    pub part_records: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -59,7 +68,71 @@ impl Default for SimConfig {
             start_processed: 0,
             seed: None,
             scenario: Scenario::default(),
+            part_records: None,
         }
+    }
+}
+
+/// One per-part record the simulated machine made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimPartRecord {
+    /// The boot epoch it was made in: `record_seq` starts again at 1 after a restart.
+    pub epoch: u16,
+    pub record_seq: u32,
+    pub good: bool,
+    /// 0 for a good part; 1–3 in rotation for a reject.
+    pub reject_reason: u16,
+    pub cycle_ms: u32,
+    /// "S" + epoch + "-" + record_seq, e.g. `S100-000042`: unique over restarts.
+    pub serial: String,
+}
+
+/// The PLC's part-record FIFO: records wait here until the station acknowledges them, oldest
+/// first. Like the counters it is not retentive: a restart loses what was not acknowledged.
+#[derive(Debug)]
+struct PartRing {
+    capacity: usize,
+    unacked: VecDeque<SimPartRecord>,
+    next_seq: u32,
+    /// Acknowledgement writes are dropped (a test stands in for a station that dies between its
+    /// commit and its ack).
+    ignore_acks: bool,
+    made: VecDeque<SimPartRecord>,
+    wiped: Vec<SimPartRecord>,
+}
+
+impl PartRing {
+    fn new(capacity: usize) -> PartRing {
+        PartRing {
+            capacity: capacity.max(1),
+            unacked: VecDeque::new(),
+            next_seq: 1,
+            ignore_acks: false,
+            made: VecDeque::new(),
+            wiped: Vec::new(),
+        }
+    }
+
+    fn space(&self) -> usize {
+        self.capacity.saturating_sub(self.unacked.len())
+    }
+
+    fn push(&mut self, epoch: u16, good: bool, cycle_ms: u32) {
+        let record_seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let record = SimPartRecord {
+            epoch,
+            record_seq,
+            good,
+            reject_reason: if good { 0 } else { 1 + (record_seq % 3) as u16 },
+            cycle_ms,
+            serial: format!("S{epoch}-{record_seq:06}"),
+        };
+        if self.made.len() == PART_HISTORY {
+            self.made.pop_front();
+        }
+        self.made.push_back(record.clone());
+        self.unacked.push_back(record);
     }
 }
 
@@ -105,6 +178,8 @@ pub struct SimPlc {
     /// Units made since start, across restarts, so tests can total what a run produced.
     lifetime_processed: u64,
     lifetime_defective: u64,
+    /// The per-part record FIFO, when configured.
+    parts: Option<PartRing>,
 }
 
 impl SimPlc {
@@ -139,6 +214,7 @@ impl SimPlc {
             fault_since: None,
             lifetime_processed: 0,
             lifetime_defective: 0,
+            parts: config.part_records.map(PartRing::new),
         };
         plc.rearm_fault();
         let s = map.status;
@@ -184,6 +260,37 @@ impl SimPlc {
         self.lifetime_defective
     }
 
+    /// Every part record made since the simulator started (the last 100 000), across restarts,
+    /// oldest first; empty without a FIFO.
+    pub fn part_records(&self) -> Vec<SimPartRecord> {
+        self.parts
+            .as_ref()
+            .map(|ring| ring.made.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records a restart wiped before their acknowledgement arrived. The station may have
+    /// recorded some of them already (committed, its ack not yet taken); the others are lost.
+    pub fn part_records_wiped(&self) -> Vec<SimPartRecord> {
+        self.parts
+            .as_ref()
+            .map(|ring| ring.wiped.clone())
+            .unwrap_or_default()
+    }
+
+    /// Records waiting for their acknowledgement.
+    pub fn part_records_waiting(&self) -> usize {
+        self.parts.as_ref().map_or(0, |ring| ring.unacked.len())
+    }
+
+    /// While set, writes to the acknowledgement registers are lost: the register keeps its old
+    /// value and no record is popped, as if the station died between its commit and its ack.
+    pub fn ignore_part_acks(&mut self, ignore: bool) {
+        if let Some(ring) = &mut self.parts {
+            ring.ignore_acks = ignore;
+        }
+    }
+
     /// The scenario this PLC stages (the server reads its network faults from here).
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
@@ -212,6 +319,14 @@ impl SimPlc {
         self.set(s.heartbeat, heartbeat);
         self.set(s.epoch, epoch);
         self.set(s.unit_mode, unit_mode);
+        if let Some(ring) = &mut self.parts {
+            // Non-retentive, as the counters: what the station had not acknowledged is gone, and
+            // record_seq counts from 1 in the new epoch.
+            let unacked: Vec<SimPartRecord> = ring.unacked.drain(..).collect();
+            ring.wiped.extend(unacked);
+            ring.next_seq = 1;
+        }
+        self.show_part_head();
         self.seen_station_heartbeat = 0;
         self.station_heartbeat_moved = None;
         self.cycle_started = None;
@@ -285,11 +400,18 @@ impl SimPlc {
         if start < first || end > last {
             return Err(ExceptionCode::IllegalDataAddress);
         }
+        let ack = self.map.command.ack_record_seq;
+        let ack_before = self.get_u32(ack);
         let target = self
             .regs
             .get_mut(start..end)
             .ok_or(ExceptionCode::IllegalDataAddress)?;
         target.copy_from_slice(words);
+        if self.parts.as_ref().is_some_and(|ring| ring.ignore_acks) {
+            self.set_u32(ack, ack_before);
+        }
+        // The PLC takes an acknowledgement as it arrives, so the next read shows the next record.
+        self.take_part_ack();
         Ok(())
     }
 
@@ -305,6 +427,7 @@ impl SimPlc {
         self.tick_heartbeat(now);
         self.take_command();
         self.take_unit_mode();
+        self.take_part_ack();
         self.auto_clear(now);
 
         let c = self.map.command;
@@ -316,7 +439,7 @@ impl SimPlc {
         let station_alive = self
             .station_heartbeat_moved
             .is_some_and(|t| now.saturating_duration_since(t) <= STATION_WATCHDOG);
-        let interlock = self.interlock(now);
+        let interlock = self.interlock(now) | self.part_ring_blocked();
         self.set(self.map.status.interlock_bits, interlock);
         let faulted = self.get(self.map.status.stop_reason) != 0;
         let released = self.get(c.permit) == 1 && station_alive;
@@ -346,6 +469,57 @@ impl SimPlc {
             bits |= INTERLOCK_STARVED;
         }
         bits
+    }
+
+    /// A full part-record FIFO blocks the machine: it cannot hand on a part whose record nobody
+    /// has taken (HR7 bit 0, Suspended, amber — waiting on the MES, not broken).
+    fn part_ring_blocked(&self) -> u16 {
+        if self.parts.as_ref().is_some_and(|ring| ring.space() == 0) {
+            INTERLOCK_BLOCKED
+        } else {
+            0
+        }
+    }
+
+    /// Pops the FIFO head when the station acknowledged exactly its record_seq.
+    fn take_part_ack(&mut self) {
+        let acked = self.get_u32(self.map.command.ack_record_seq);
+        let Some(ring) = &mut self.parts else {
+            return;
+        };
+        if ring
+            .unacked
+            .front()
+            .is_some_and(|head| head.record_seq == acked)
+        {
+            ring.unacked.pop_front();
+            self.show_part_head();
+        }
+    }
+
+    /// HR32–47: the oldest unacknowledged record, or zeros for an empty FIFO.
+    fn show_part_head(&mut self) {
+        let Some(ring) = &self.parts else {
+            return;
+        };
+        let f = self.map.part_record;
+        let (seq, result, reason, cycle_ms, serial) = match ring.unacked.front() {
+            Some(head) => (
+                head.record_seq,
+                if head.good { 1 } else { 2 },
+                head.reject_reason,
+                head.cycle_ms,
+                text_to_words(&head.serial, usize::from(SERIAL_REGISTERS)),
+            ),
+            None => (0, 0, 0, 0, vec![0; usize::from(SERIAL_REGISTERS)]),
+        };
+        self.set_u32(f.record_seq, seq);
+        self.set(f.result, result);
+        self.set(f.reject_reason, reason);
+        self.set_u32(f.cycle_ms, cycle_ms);
+        for (offset, word) in (0u16..).zip(serial) {
+            self.set(f.serial.wrapping_add(offset), word);
+        }
     }
 
     fn rearm_fault(&mut self) {
@@ -447,8 +621,17 @@ impl SimPlc {
         if due == 0 {
             return 0;
         }
-        let units = due.min(MAX_UNITS_PER_TICK).min(limit);
+        // A unit needs room for its record: the machine makes no part it cannot report.
+        let room = self.parts.as_ref().map_or(u32::MAX, |ring| {
+            u32::try_from(ring.space()).unwrap_or(u32::MAX)
+        });
+        let units = due.min(MAX_UNITS_PER_TICK).min(limit).min(room);
+        if room == 0 {
+            return 0;
+        }
         let s = self.map.status;
+        let epoch = self.get(s.epoch);
+        let cycle_ms = u32::try_from(self.cycle_time.as_millis()).unwrap_or(u32::MAX);
         for _ in 0..units {
             let defect = self.rng.random::<f64>() < self.defect_rate;
             self.add_counter(s.processed);
@@ -459,8 +642,11 @@ impl SimPlc {
                 self.add_counter(s.defective);
                 self.lifetime_defective += 1;
             }
+            if let Some(ring) = &mut self.parts {
+                ring.push(epoch, !defect, cycle_ms);
+            }
         }
-        let cycle_ms = u32::try_from(self.cycle_time.as_millis()).unwrap_or(u32::MAX);
+        self.show_part_head();
         self.set_u32(s.last_cycle_ms, cycle_ms);
         // Only the scheduler cap skips ahead; a fault limit stops the machine anyway.
         self.cycle_started = Some(if units < due && units == MAX_UNITS_PER_TICK {
@@ -536,6 +722,7 @@ mod tests {
             start_processed: 0,
             seed: Some(1),
             scenario: Scenario::default(),
+            part_records: None,
         }
     }
 
@@ -967,6 +1154,155 @@ mod tests {
         assert_eq!(windows.reply_delay(t0 + ms(2000)), Some(ms(700)));
         assert_eq!(windows.reply_delay(t0 + ms(3000)), None);
         assert_eq!(SimPlc::new(&config(100, 0.0), t0).reply_delay(t0), None);
+    }
+
+    fn with_parts(cycle_ms: u64, defect_rate: f64, ring: usize) -> SimConfig {
+        SimConfig {
+            part_records: Some(ring),
+            ..config(cycle_ms, defect_rate)
+        }
+    }
+
+    /// The FIFO head as the station reads it: (seq, result, reason, cycle ms, serial).
+    fn head(plc: &SimPlc) -> (u32, u16, u16, u32, String) {
+        let r = plc.registers();
+        (
+            words_to_u32(r[32], r[33]),
+            r[34],
+            r[35],
+            words_to_u32(r[36], r[37]),
+            crate::plc::map::text_from_words(&r[38..48], true),
+        )
+    }
+
+    #[test]
+    fn every_unit_pushes_a_record_and_the_head_is_the_oldest_until_acked() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_parts(100, 0.5, 16), t0);
+        assert_eq!(head(&plc), (0, 0, 0, 0, String::new()), "empty FIFO");
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(350));
+        assert_eq!(plc.processed(), 3);
+        let made = plc.part_records();
+        assert_eq!(made.len(), 3);
+        assert_eq!(
+            made.iter().filter(|r| !r.good).count() as u32,
+            plc.defective(),
+            "a reject record for every defective unit"
+        );
+        assert_eq!(made[0].serial, "S7-000001");
+        assert_eq!(made[2].record_seq, 3);
+        let (seq, result, reason, cycle_ms, serial) = head(&plc);
+        assert_eq!((seq, cycle_ms, serial.as_str()), (1, 100, "S7-000001"));
+        assert_eq!(result, if made[0].good { 1 } else { 2 });
+        assert_eq!(reason == 0, made[0].good);
+        assert_eq!(plc.part_records_waiting(), 3);
+
+        // An ack that is not the head's seq pops nothing; the head's seq pops it at once.
+        plc.write(104, &u32_to_words(2)).expect("ack");
+        assert_eq!(head(&plc).0, 1);
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        assert_eq!(head(&plc).0, 2);
+        assert_eq!(head(&plc).4, "S7-000002");
+        // The same ack again is harmless.
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        plc.tick(t0 + ms(360));
+        assert_eq!(head(&plc).0, 2);
+        for seq in 2..=3 {
+            plc.write(104, &u32_to_words(seq)).expect("ack");
+        }
+        assert_eq!(head(&plc), (0, 0, 0, 0, String::new()));
+        assert_eq!(plc.part_records_waiting(), 0);
+    }
+
+    #[test]
+    fn a_full_ring_blocks_the_machine_until_records_are_acked() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_parts(100, 0.0, 4), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        // Ten cycles are due, but only four parts have room for their records.
+        plc.tick(t0 + ms(1000));
+        assert_eq!(plc.processed(), 4);
+        plc.tick(t0 + ms(1050));
+        assert_eq!(plc.state(), PackMlState::Suspended);
+        assert_eq!(plc.registers()[7], INTERLOCK_BLOCKED);
+        assert_eq!(plc.registers()[8], STACK_AMBER);
+        plc.write(103, &[2]).expect("heartbeat");
+        plc.tick(t0 + ms(3000));
+        assert_eq!(plc.processed(), 4, "nothing made while blocked");
+
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        plc.tick(t0 + ms(3010));
+        assert_eq!(plc.state(), PackMlState::Execute);
+        assert_eq!(plc.registers()[7], 0);
+        plc.tick(t0 + ms(3110));
+        assert_eq!(plc.processed(), 5, "one more part, then blocked again");
+        plc.tick(t0 + ms(3500));
+        assert_eq!(plc.processed(), 5);
+        assert_eq!(plc.state(), PackMlState::Suspended);
+        let seqs: Vec<u32> = plc.part_records().iter().map(|r| r.record_seq).collect();
+        assert_eq!(
+            seqs,
+            [1, 2, 3, 4, 5],
+            "every part has its record, none lost"
+        );
+    }
+
+    #[test]
+    fn a_restart_counts_records_from_one_and_wipes_the_unacked() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_parts(100, 0.0, 16), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(250));
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        plc.restart();
+        assert_eq!(head(&plc).0, 0, "the FIFO is not retentive");
+        let wiped: Vec<String> = plc
+            .part_records_wiped()
+            .into_iter()
+            .map(|r| r.serial)
+            .collect();
+        assert_eq!(wiped, ["S7-000002"]);
+        release(&mut plc, 5);
+        plc.tick(t0 + ms(300));
+        plc.tick(t0 + ms(400));
+        assert_eq!(head(&plc).0, 1, "seq starts again");
+        assert_eq!(head(&plc).4, "S8-000001", "a serial of the new epoch");
+        assert_eq!(plc.part_records().len(), 3);
+    }
+
+    #[test]
+    fn ignored_acks_leave_the_register_and_the_head_alone() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&with_parts(100, 0.0, 16), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(150));
+        plc.ignore_part_acks(true);
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        plc.tick(t0 + ms(160));
+        assert_eq!(head(&plc).0, 1);
+        assert_eq!(plc.registers()[104..106], [0, 0], "the write never arrived");
+        plc.ignore_part_acks(false);
+        plc.tick(t0 + ms(170));
+        assert_eq!(head(&plc).0, 1, "nothing pops by itself");
+        plc.write(104, &u32_to_words(1)).expect("ack");
+        assert_eq!(head(&plc).0, 0);
+    }
+
+    #[test]
+    fn without_part_records_nothing_changes_in_hr32_to_47() {
+        let t0 = Instant::now();
+        let mut plc = SimPlc::new(&config(10, 0.5), t0);
+        release(&mut plc, 1);
+        plc.tick(t0);
+        plc.tick(t0 + ms(1000));
+        assert_eq!(plc.processed(), 100, "no FIFO, no limit");
+        assert!(plc.registers()[32..64].iter().all(|&w| w == 0));
+        assert!(plc.part_records().is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod logic;
 pub mod scenario;
 mod server;
 
-pub use logic::{SimConfig, SimPlc, derive_epoch};
+pub use logic::{PART_RING, SimConfig, SimPartRecord, SimPlc, derive_epoch};
 pub use scenario::{
     CounterWidth, FaultPlan, FaultTrigger, Scenario, ScenarioError, SlowReplies, Window,
 };

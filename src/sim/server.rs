@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_modbus::server::tcp::Server;
 use tokio_modbus::{ExceptionCode, Request, Response};
 
-use super::logic::{SimConfig, SimPlc};
+use super::logic::{SimConfig, SimPartRecord, SimPlc};
 use crate::domain::plc::PackMlState;
 
 /// Scan period of the simulated PLC program.
@@ -213,6 +213,28 @@ impl SimHandle {
     /// Defective units made since start, across PLC restarts.
     pub fn lifetime_defective(&self) -> u64 {
         lock(&self.plc).lifetime_defective()
+    }
+
+    /// Every per-part record the machine made since start, across restarts, oldest first.
+    pub fn part_records(&self) -> Vec<SimPartRecord> {
+        lock(&self.plc).part_records()
+    }
+
+    /// Part records a restart wiped before their acknowledgement arrived (see
+    /// [`SimPlc::part_records_wiped`]).
+    pub fn part_records_wiped(&self) -> Vec<SimPartRecord> {
+        lock(&self.plc).part_records_wiped()
+    }
+
+    /// Part records waiting for their acknowledgement.
+    pub fn part_records_waiting(&self) -> usize {
+        lock(&self.plc).part_records_waiting()
+    }
+
+    /// While set, the PLC loses every acknowledgement written to it (see
+    /// [`SimPlc::ignore_part_acks`]).
+    pub fn ignore_part_acks(&self, ignore: bool) {
+        lock(&self.plc).ignore_part_acks(ignore);
     }
 
     /// Closes every client connection now; clients may reconnect at once.

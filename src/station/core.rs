@@ -556,6 +556,7 @@ impl Core {
                     Err(_) => None,
                 }
             }
+            PlcEvent::PartRecord(head) => self.part_record(&head),
             PlcEvent::Exception { what } => {
                 // The PLC answers but not with data we can use: what it showed before is stale.
                 self.view.plc.state = None;
@@ -595,6 +596,44 @@ impl Core {
                     now,
                 ))
             }
+        }
+    }
+
+    /// The head of the PLC's part-record FIFO: recorded (durably) unless it is the record recorded
+    /// last. The ack follows in the outputs published after this, so the PLC pops a record only
+    /// once it is on disk; a failed write leaves it unacknowledged in the PLC, read again next poll.
+    fn part_record(&mut self, head: &crate::domain::part_record::PartRecordHead) -> Option<Notice> {
+        use crate::domain::part_record;
+        let now = self.clock.now();
+        let event = part_record::observe_part(&self.state, head, now)?;
+        let missed = part_record::gap(self.state.last_part.as_ref(), head);
+        if missed > 0 {
+            tracing::warn!(
+                missed,
+                plc_epoch = head.plc_epoch,
+                record_seq = head.record_seq,
+                "part records the station never saw: the PLC dropped them or someone else acknowledged them"
+            );
+        }
+        match self.append(vec![event]) {
+            Ok(_) => {
+                self.plc_write_failing = false;
+                None
+            }
+            Err(error) if !self.plc_write_failing => {
+                self.plc_write_failing = true;
+                tracing::error!(%error, "cannot record a part record");
+                Some(Notice::new(
+                    Level::Error,
+                    format!(
+                        "Cannot record machine data: {error}. Part records stay in the PLC (its machine waits \
+                         when they fill up) and are recorded once the disk accepts writes. Call your \
+                         line lead."
+                    ),
+                    now,
+                ))
+            }
+            Err(_) => None,
         }
     }
 
@@ -910,6 +949,12 @@ impl Core {
                 .machine_command
                 .filter(|(_, at)| self.view.now.signed_duration_since(*at) <= MACHINE_COMMAND_FRESH)
                 .map(|(command, _)| command),
+            // Memory may be ahead of disk after a failed write: acknowledge only what is on disk.
+            part_ack: if self.state_unknown {
+                None
+            } else {
+                crate::domain::part_record::ack(&self.state)
+            },
         };
         self.view.plc.permit = outputs.permit;
         self.view.printer = self

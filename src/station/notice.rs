@@ -190,6 +190,9 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 OutputForm::Serial => format!("Serial {output} made."),
                 OutputForm::Lot => format!("Output lot {output} ({quantity} units) made."),
             },
+            EventKind::PartRecorded { serial, result, .. } => {
+                format!("Part {serial} recorded ({}).", result.words())
+            }
         })
         .collect();
     sentences.join(" ")

@@ -183,6 +183,8 @@ pub struct PlcView {
     pub stale: bool,
     /// The stacklight as the PLC drives it (HR8 bits).
     pub stacklight: u16,
+    /// The per-part record recorded last, "S100-000042 good"; none without part records.
+    pub last_part: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +222,7 @@ impl View {
                 alarm: None,
                 stale: false,
                 stacklight: 0,
+                last_part: None,
             },
             central: CentralView::Connecting,
             backlog: 0,
@@ -323,6 +326,10 @@ impl View {
             })
             .collect();
         self.andon = state.andon;
+        self.plc.last_part = state
+            .last_part
+            .as_ref()
+            .map(|part| format!("{} {}", part.serial, part.result.words()));
     }
 }
 

@@ -109,6 +109,22 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             inputs
         ])?;
     }
+    if events
+        .iter()
+        .any(|event| matches!(event.kind, EventKind::PartRecorded { .. }))
+    {
+        // The deduplication key of the part-record handshake: in the same transaction as the
+        // record, like the counter baseline with its units.
+        tx.prepare_cached("UPDATE station_projection SET last_part = ?1 WHERE id = 1")?
+            .execute(params![
+                state
+                    .last_part
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ])?;
+    }
     let stops_changed = events.iter().any(|event| {
         matches!(
             event.kind,
@@ -235,6 +251,15 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("andon call: {e}")))?;
+    let last_part: Option<String> = conn.query_row(
+        "SELECT last_part FROM station_projection WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    state.last_part = last_part
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("last part record: {e}")))?;
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {

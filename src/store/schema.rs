@@ -115,4 +115,9 @@ pub const MIGRATIONS: &[&str] = &[
     -- Machine transitions by time, for live KPIs.
     CREATE INDEX event_log_kind_at ON event_log(kind, at);
     "#,
+    // 3: the per-part record recorded last (its PLC epoch and record_seq deduplicate a FIFO head
+    // read again after a crash between commit and ack), written with its event.
+    r#"
+    ALTER TABLE station_projection ADD COLUMN last_part TEXT;
+    "#,
 ];

@@ -449,6 +449,11 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
             plc.units_per_minute,
             f64::from(plc.last_cycle_ms) / 1000.0
         )));
+        lines.extend(
+            plc.last_part
+                .as_ref()
+                .map(|part| Line::from(format!(" Last part {part}"))),
+        );
         if let Some(started) = active.started_at {
             lines.push(Line::from(format!(
                 " Started  {}   due {}",

@@ -64,6 +64,52 @@ fn the_printed_default_config_checks_clean() {
 }
 
 #[test]
+fn check_config_shows_the_part_record_fifo_in_the_read_plan() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let off = write(dir.path(), "off.toml", "station = \"L1-S1\"\n");
+    let out = takt(&["station", "--config", &off, "--check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("holding register 0..23 (24 registers)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Part records: off"), "{stdout}");
+
+    let on = write(
+        dir.path(),
+        "on.toml",
+        "station = \"L1-S1\"\n[plc]\npart_records = true\n",
+    );
+    let out = takt(&["station", "--config", &on, "--check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("holding register 0..47 (48 registers)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("record_seq at holding register 32, serial at holding register 38")
+            && stdout.contains("ack written to holding register 104"),
+        "{stdout}"
+    );
+
+    let moved = write(
+        dir.path(),
+        "moved.toml",
+        "station = \"L1-S1\"\n[plc]\npart_records = true\n\
+         [plc.map.fields.record_serial]\naddress = 20\n",
+    );
+    let out = takt(&["station", "--config", &moved, "--check-config"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("moved.toml") && stderr.contains("overlap"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_configs_and_keymaps_are_clear_errors_on_stderr() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cases = [

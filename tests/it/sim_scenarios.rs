@@ -300,6 +300,7 @@ async fn sixteen_bit_counters_wrap_through_the_configured_map() {
             epoch: Some(7),
             start_processed: 65_530,
             scenario,
+            part_records: None,
         },
     )
     .await
