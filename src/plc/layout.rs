@@ -240,7 +240,10 @@ impl CommandLayout {
                     .into(),
             });
         }
-        if !section.commands.is_empty() && !named("packml_command") {
+        // Moving only the part-record ack keeps the default block; moving any signal of the
+        // block itself means the site maps its own, PackML commands included or not.
+        let maps_own_block = section.commands.keys().any(|name| name != "ack_record_seq");
+        if maps_own_block && !named("packml_command") {
             layout.packml_command = None;
             layout.change_request = None;
         }
@@ -907,6 +910,14 @@ mod tests {
         let layout = CommandLayout::new(&named).expect("layout");
         assert_eq!(layout.packml_command.map(|f| f.address), Some(300));
         assert_eq!(layout.change_request.map(|f| f.address), Some(301));
+        let ack_only = section("[commands.ack_record_seq]\naddress = 200\n");
+        assert!(
+            CommandLayout::new(&ack_only)
+                .expect("layout")
+                .packml_command
+                .is_some(),
+            "moving the part-record ack alone keeps the default PackML registers"
+        );
         let half = section("[commands.packml_command]\naddress = 300\n");
         assert!(CommandLayout::new(&half).is_err());
         let clash = section("[commands.andon_call]\naddress = 103\n");
