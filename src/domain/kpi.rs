@@ -9,6 +9,12 @@
 //! | idle, blocked, starved | ADOT (actual unit down time: available, not producing) |
 //! | planned downtime   | outside PBT (planned busy time = POT − planned downtime) |
 //!
+//! Planned downtime (the calendar's breaks, downtime declared at the station, stops coded with a
+//! planned reason) takes over whatever the machine reports in that time except running: a machine
+//! that runs through a break was producing. Time before the first known machine state is outside
+//! POT (not knowing is not standing still). A stop is a failure or a micro-stop by its whole length
+//! and counted once, where it began, however windows and breaks cut it.
+//!
 //! Setup is not yet told apart from planned downtime (AUST = 0), so AUPT = APT. Effectiveness is
 //! deliberately **not** capped at 100 %: above it, the planned run time per item is wrong.
 
