@@ -313,6 +313,28 @@ enum StationAdmin {
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
     },
+    /// Give a registered station a new token and print it; the old one stops working at once.
+    Rotate {
+        /// Station id, e.g. L1-S1.
+        id: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Revoke a station's token: its requests are refused from now on; its events are kept.
+    Revoke {
+        /// Station id, e.g. L1-S1.
+        id: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// List the registered stations: token, last event taken, last heard.
+    List {
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
 }
 
 const SIM_EXAMPLE: &str = "\
@@ -640,6 +662,52 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
 fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
     takt::logging::to_stderr();
     match args.admin {
+        Some(CentralAdmin::Station {
+            command: StationAdmin::Rotate { id, db },
+        }) => {
+            let token = takt::central::rotate_station_token(&db, &id)?;
+            println!("{token}");
+            eprintln!(
+                "Station {id} has a new token; the old one is refused from now on. Put it in its \
+                 station.toml ([central] token)."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Station {
+            command: StationAdmin::Revoke { id, db },
+        }) => {
+            takt::central::revoke_station(&db, &id)?;
+            println!("Station {id} revoked: its requests are refused. Its events are kept.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Station {
+            command: StationAdmin::List { db },
+        }) => {
+            println!(
+                "{:<12} {:<6} {:<8} {:>10}  {:<24}  created / rotated / revoked",
+                "station", "line", "token", "acked seq", "last event received"
+            );
+            for row in takt::central::list_stations(&db)? {
+                println!(
+                    "{:<12} {:<6} {:<8} {:>10}  {:<24}  {} / {} / {}",
+                    row.id,
+                    row.line.as_deref().unwrap_or("-"),
+                    if row.has_token {
+                        "active"
+                    } else if row.revoked_at.is_some() {
+                        "REVOKED"
+                    } else {
+                        "none"
+                    },
+                    row.acked_seq.map_or("-".to_owned(), |seq| seq.to_string()),
+                    row.last_received_at.as_deref().unwrap_or("never"),
+                    row.created_at,
+                    row.rotated_at.as_deref().unwrap_or("-"),
+                    row.revoked_at.as_deref().unwrap_or("-"),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(CentralAdmin::Station {
             command: StationAdmin::Add { id, db },
         }) => {

@@ -165,7 +165,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_station_kind_at ON events(station, kind, at);
     "#,
+    // 4: a station's token can be revoked (its hash removed, when kept here).
+    r#"
+    ALTER TABLE stations ADD COLUMN revoked_at TEXT;
+    "#,
 ];
+
+/// A station as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationRow {
+    pub id: String,
+    pub line: Option<String>,
+    pub has_token: bool,
+    pub created_at: String,
+    pub rotated_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The last event seq central took from it.
+    pub acked_seq: Option<u64>,
+    pub last_received_at: Option<String>,
+}
 
 /// Most rows a genealogy walk collects (one per link and level). A plant-sized forward trace of a
 /// raw lot is a few thousand; this only stops a forged, densely linked log from exhausting memory.
@@ -277,10 +295,59 @@ impl Db {
         let now = timestamp(now);
         self.conn.execute(
             "INSERT INTO stations (id, token_hash, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, rotated_at = ?3",
+             ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, rotated_at = ?3,
+             revoked_at = NULL",
             params![station.as_str(), token_hash, now],
         )?;
         Ok(())
+    }
+
+    /// Replaces the token of a known station; false when central knows no such station.
+    pub fn rotate_station_token(
+        &mut self,
+        station: &StationId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE stations SET token_hash = ?2, rotated_at = ?3, revoked_at = NULL WHERE id = ?1",
+            params![station.as_str(), token_hash, timestamp(now)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Removes a station's token: its requests are refused from now on (its events are kept).
+    /// False when central knows no such station.
+    pub fn revoke_station(&mut self, station: &StationId, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE stations SET token_hash = NULL, revoked_at = ?2 WHERE id = ?1",
+            params![station.as_str(), timestamp(now)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Every station with its token's state and what central last heard from it.
+    pub fn stations(&self) -> Result<Vec<StationRow>> {
+        let mut statement = self.conn.prepare(
+            "SELECT s.id, s.line, s.token_hash IS NOT NULL, s.created_at, s.rotated_at,
+                    s.revoked_at, h.seq,
+                    (SELECT MAX(received_at) FROM events e WHERE e.station = s.id)
+             FROM stations s LEFT JOIN station_heads h ON h.station = s.id
+             ORDER BY s.id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(StationRow {
+                id: row.get(0)?,
+                line: row.get(1)?,
+                has_token: row.get(2)?,
+                created_at: row.get(3)?,
+                rotated_at: row.get(4)?,
+                revoked_at: row.get(5)?,
+                acked_seq: row.get::<_, Option<i64>>(6)?.map(|seq| seq.max(0) as u64),
+                last_received_at: row.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Registers a line and its stations (without tokens) unless they exist.

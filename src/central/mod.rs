@@ -16,7 +16,7 @@ pub mod demo;
 mod http;
 pub mod kpi;
 
-pub use db::{Db, DbError, IngestError, LotHoldOutcome};
+pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use kpi::{CalendarFileError, load_calendar};
 
 use crate::domain::shift::ShiftCalendar;
@@ -64,6 +64,47 @@ pub fn add_station(db_path: &Path, station_id: &str) -> anyhow::Result<String> {
     .with_context(|| format!("storing the token of station {station_id}"))?;
     tracing::info!(station = station_id, "station token created");
     Ok(token)
+}
+
+/// Gives a registered station a new token and prints nothing: the old token stops working at
+/// once. Refused for a station central does not know (register it with `add`).
+pub fn rotate_station_token(db_path: &Path, station_id: &str) -> anyhow::Result<String> {
+    let bytes: [u8; 32] = rand::random();
+    let token = hex::encode(bytes);
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let known = db
+        .rotate_station_token(
+            &StationId::from(station_id),
+            &hash_token(&token),
+            Utc::now(),
+        )
+        .with_context(|| format!("storing the new token of station {station_id}"))?;
+    anyhow::ensure!(
+        known,
+        "central knows no station {station_id}: register it with `takt central station add {station_id}`"
+    );
+    tracing::info!(station = station_id, "station token rotated");
+    Ok(token)
+}
+
+/// Revokes a station's token: its requests are refused; its events stay.
+pub fn revoke_station(db_path: &Path, station_id: &str) -> anyhow::Result<()> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let known = db
+        .revoke_station(&StationId::from(station_id), Utc::now())
+        .with_context(|| format!("revoking station {station_id}"))?;
+    anyhow::ensure!(known, "central knows no station {station_id}");
+    tracing::warn!(station = station_id, "station token revoked");
+    Ok(())
+}
+
+/// The registered stations, their tokens' state and what central last took from each.
+pub fn list_stations(db_path: &Path) -> anyhow::Result<Vec<StationRow>> {
+    let db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(db.stations()?)
 }
 
 /// Loads the demo plant (DEMO_PLANT.md) unless the database already holds master data.

@@ -471,6 +471,112 @@ async fn stations_must_authenticate_as_themselves() {
     central.shutdown().await;
 }
 
+/// The admin rotates and revokes station tokens from the CLI: the old token is refused at once,
+/// the new one works; a revoked station is refused whatever token it sends, its events are kept,
+/// and `station list` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_rotated_and_revoked_from_the_cli() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let db_arg = db.display().to_string();
+    let takt = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
+                .args(&args)
+                .output()
+                .expect("run takt")
+        })
+    };
+    let args = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let client = reqwest::Client::new();
+    let url = central.url();
+    let first = station.produce("WO-24001", 1, 1, 0);
+    let response = post_batch(&client, &url, "L1-S1", &token, &first).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let rotated = takt(args(&[
+        "central", "station", "rotate", "L1-S1", "--db", &db_arg,
+    ]))
+    .await
+    .expect("takt ran");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let new_token = String::from_utf8_lossy(&rotated.stdout).trim().to_owned();
+    assert_eq!(new_token.len(), 64);
+    assert_ne!(new_token, token);
+    let second = station.produce("WO-24001", 1, 1, 0);
+    let response = post_batch(&client, &url, "L1-S1", &token, &second).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old token is refused"
+    );
+    let response = post_batch(&client, &url, "L1-S1", &new_token, &second).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let unknown = takt(args(&[
+        "central", "station", "rotate", "L9-S9", "--db", &db_arg,
+    ]))
+    .await
+    .expect("takt ran");
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("central knows no station L9-S9"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
+    let revoked = takt(args(&[
+        "central", "station", "revoke", "L1-S1", "--db", &db_arg,
+    ]))
+    .await
+    .expect("takt ran");
+    assert!(revoked.status.success());
+    let third = station.produce("WO-24001", 1, 1, 0);
+    let response = post_batch(&client, &url, "L1-S1", &new_token, &third).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "a revoked station is refused"
+    );
+    let response = client
+        .get(format!("{url}/api/v1/stations/L1-S1/changes?since=0"))
+        .bearer_auth(&new_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(stored_events(&db, "L1-S1"), 2, "its events are kept");
+
+    let listed = takt(args(&["central", "station", "list", "--db", &db_arg]))
+        .await
+        .expect("takt ran");
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    let row = listing
+        .lines()
+        .find(|line| line.starts_with("L1-S1 "))
+        .unwrap_or_default();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        columns.get(1..4),
+        Some(&["L1", "REVOKED", "2"][..]),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().any(
+            |line| line.starts_with("L1-S2 ") && line.split_whitespace().nth(2) == Some("none")
+        ),
+        "demo stations without a token: {listing}"
+    );
+    central.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_keeps_events_through_an_outage_and_delivers_them_once() {
     let dir = TempDir::new().expect("temp dir");
