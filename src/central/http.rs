@@ -172,6 +172,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Resu
     }
 }
 
+/// A gzip body, unpacked to at most [`MAX_BODY_BYTES`]: a small body that unpacks to gigabytes
+/// is refused, not followed.
+fn gunzip(body: &[u8]) -> Result<Bytes, Failure> {
+    use std::io::Read as _;
+    let mut unpacked = Vec::new();
+    let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
+    flate2::read::GzDecoder::new(body)
+        .take(limit + 1)
+        .read_to_end(&mut unpacked)
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("not valid gzip: {e}")))?;
+    if unpacked.len() > MAX_BODY_BYTES {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch unpacks to more than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(Bytes::from(unpacked))
+}
+
 async fn post_events(
     State(state): State<AppState>,
     Path(station): Path<String>,
@@ -179,6 +198,10 @@ async fn post_events(
 ) -> Result<Json<BatchAck>, Failure> {
     // Authenticate on the headers alone, before reading a byte of what the sender wrote.
     authorize(&state, request.headers(), &station).await?;
+    let encoding = request
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|value| value.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     let body: Bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
         .map_err(|e| {
@@ -187,6 +210,16 @@ async fn post_events(
                 format!("cannot read the batch (at most {MAX_BODY_BYTES} bytes): {e}"),
             )
         })?;
+    let body = match encoding.as_deref() {
+        None | Some("identity") => body,
+        Some("gzip") => gunzip(&body)?,
+        Some(other) => {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content encoding {other:?}: send the batch as gzip or plain JSON"),
+            ));
+        }
+    };
     let batch: EventBatch = serde_json::from_slice(&body).map_err(|e| {
         let status = if e.is_data() {
             StatusCode::UNPROCESSABLE_ENTITY

@@ -840,6 +840,61 @@ async fn oversized_batches_get_413() {
     central.shutdown().await;
 }
 
+/// Batches may come gzip-compressed: stored as if plain. Broken gzip, a body that unpacks past the
+/// limit (a zip bomb) and unknown encodings are refused with a clear error, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_batches_are_taken_and_bad_encodings_refused() {
+    use std::io::Write as _;
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).expect("compress");
+        encoder.finish().expect("compressed")
+    };
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let events = station.produce("WO-24001", 3, 1, 0);
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/stations/L1-S1/events", central.url());
+    let send = |body: Vec<u8>, encoding: &'static str| {
+        client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    let json = serde_json::to_vec(&EventBatch {
+        events: events.clone(),
+    })
+    .expect("json");
+
+    let response = send(b"not gzip at all".to_vec(), "gzip")
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(error.error.contains("not valid gzip"), "{}", error.error);
+    // 20 MiB of spaces pack into a few kilobytes.
+    let bomb = gzip(&vec![b' '; 20 * 1024 * 1024]);
+    assert!(bomb.len() < 100_000);
+    let response = send(bomb, "gzip").await.expect("sent");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let response = send(json.clone(), "br").await.expect("sent");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(stored_events(&db, "L1-S1"), 0, "nothing stored");
+
+    let response = send(gzip(&json), "gzip").await.expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let ack: takt::protocol::BatchAck = response.json().await.expect("ack");
+    assert_eq!(ack.acked_through, 3);
+    assert_eq!(stored_events(&db, "L1-S1"), 3);
+    central.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_rewinds_when_central_lacks_acked_events() {
     let dir = TempDir::new().expect("temp dir");
