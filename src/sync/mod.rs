@@ -314,7 +314,7 @@ impl Worker {
             store::read_events_after(&conn, after, MAX_BATCH_EVENTS as u64)
         })
         .await;
-        let events = match read {
+        let mut events = match read {
             Ok(Ok(events)) => events,
             Ok(Err(error)) => {
                 tracing::error!(%error, "sync: cannot read the event log");
@@ -322,6 +322,13 @@ impl Worker {
             }
             Err(error) => {
                 tracing::error!(%error, "sync: the log read task failed");
+                return self.local_failure();
+            }
+        };
+        let body = match batch_body(&mut events) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%error, "sync: cannot encode the batch");
                 return self.local_failure();
             }
         };
@@ -338,7 +345,9 @@ impl Worker {
             .client
             .post(url)
             .bearer_auth(&self.config.token)
-            .json(&EventBatch { events });
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(body);
         match exchange::<BatchAck>(request).await {
             Ok(ack) => {
                 tracing::debug!(
@@ -530,6 +539,37 @@ fn encode_segment(text: &str) -> String {
     encoded
 }
 
+/// A batch's JSON is kept to at most this many bytes (before compression): a backlog of large
+/// events goes in several requests rather than one that a proxy or central would refuse.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// The gzip-compressed JSON of the batch, trimmed from the end until its JSON fits in
+/// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. Empty events give an empty
+/// body (nothing to send).
+fn batch_body(events: &mut Vec<crate::domain::Event>) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut json = serde_json::to_vec(&EventBatch {
+        events: events.clone(),
+    })?;
+    while json.len() > MAX_BATCH_BYTES && events.len() > 1 {
+        // Shrink in proportion, so a week of big events is not cut one event at a time.
+        let keep = (events.len() * MAX_BATCH_BYTES / json.len()).clamp(1, events.len() - 1);
+        events.truncate(keep);
+        json = serde_json::to_vec(&EventBatch {
+            events: events.clone(),
+        })?;
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&json)?;
+    encoder.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +586,53 @@ mod tests {
             (0..50).any(|_| backoff(&config, 10) > Duration::from_secs(2)),
             "later attempts may wait longer"
         );
+    }
+
+    #[test]
+    fn a_batch_is_gzip_json_of_at_most_a_mebibyte() {
+        use crate::domain::{Actor, Event, EventKind, GENESIS_HASH, NewEvent};
+        use std::io::Read as _;
+        let event = |seq: u64, size: usize| {
+            Event::seal(
+                NewEvent {
+                    at: chrono::DateTime::from_timestamp(1_764_050_400, 0).unwrap_or_default(),
+                    actor: Actor::Station,
+                    kind: EventKind::ScanRefused {
+                        scanned: "X".repeat(size),
+                        reason: "test".into(),
+                        entry: None,
+                    },
+                },
+                StationId::from("L1-S1"),
+                seq,
+                uuid::Uuid::nil(),
+                GENESIS_HASH.into(),
+            )
+        };
+        let unpack = |body: &[u8]| {
+            let mut json = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut json)
+                .expect("gzip");
+            json
+        };
+        // 500 events of ~4 KiB: about 2 MiB of JSON, so the batch is cut to fit.
+        let mut events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
+        let body = batch_body(&mut events).expect("body");
+        let json = unpack(&body);
+        assert!(json.len() <= MAX_BATCH_BYTES, "{}", json.len());
+        assert!(events.len() > 150 && events.len() < 500, "{}", events.len());
+        let batch: EventBatch = serde_json::from_slice(&json).expect("a batch");
+        assert_eq!(batch.events, events, "in seq order, the first ones kept");
+        assert!(body.len() < json.len() / 10, "compressed: {}", body.len());
+        // Small events: all 500 go, whole.
+        let mut small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
+        batch_body(&mut small).expect("body");
+        assert_eq!(small.len(), 500);
+        // One event past the limit still goes, alone.
+        let mut huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
+        batch_body(&mut huge).expect("body");
+        assert_eq!(huge.len(), 1);
     }
 
     #[test]
