@@ -278,6 +278,15 @@ enum CentralAdmin {
         #[command(subcommand)]
         command: LotAdmin,
     },
+    /// Events central stored but set aside instead of applying, and why (newest first).
+    Quarantine {
+        /// Only this station's.
+        #[arg(long)]
+        station: Option<String>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -662,6 +671,23 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
 fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
     takt::logging::to_stderr();
     match args.admin {
+        Some(CentralAdmin::Quarantine { station, db }) => {
+            let rows = takt::central::quarantine(&db, station.as_deref())?;
+            if rows.is_empty() {
+                println!("Nothing set aside.");
+            }
+            for row in rows {
+                println!(
+                    "{}  {} seq {} ({}): {}",
+                    row.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    row.station,
+                    row.seq,
+                    row.kind,
+                    row.reason
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(CentralAdmin::Station {
             command: StationAdmin::Rotate { id, db },
         }) => {

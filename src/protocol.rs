@@ -23,6 +23,21 @@ pub struct BatchAck {
     pub acked_through: u64,
     pub chain_head: String,
     pub server_time: DateTime<Utc>,
+    /// Events of this batch central stored but set aside instead of applying (why, in words).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// An event central stored (its place in the chain is kept) but did not apply: it cannot be
+/// trusted to mean what it says. Shown at central and to the station; nothing is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub station: String,
+    pub seq: u64,
+    pub kind: String,
+    pub reason: String,
+    /// When central set it aside.
+    pub at: DateTime<Utc>,
 }
 
 /// The body of every error answer. `expected_seq` is set on 409 (gap or rewind).

@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::genealogy;
 use crate::protocol::{
     BatchAck, Change, ChangePage, Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, MasterRecord,
-    NodeOrigin, StationProgress, TraceDirection, Waiting, WorkOrderReport,
+    NodeOrigin, Quarantined, StationProgress, TraceDirection, Waiting, WorkOrderReport,
 };
 use crate::store::{ChainWalker, VerifyReport};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -168,6 +168,17 @@ const MIGRATIONS: &[&str] = &[
     // 4: a station's token can be revoked (its hash removed, when kept here).
     r#"
     ALTER TABLE stations ADD COLUMN revoked_at TEXT;
+    "#,
+    // 5: events stored in their chain but set aside instead of applied, with the reason.
+    r#"
+    CREATE TABLE quarantine (
+        station TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        PRIMARY KEY (station, seq)
+    );
     "#,
 ];
 
@@ -719,6 +730,7 @@ impl Db {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut head = load_head(&tx, station.as_str())?;
         let mut advanced = false;
+        let mut quarantined = Vec::new();
         for event in events {
             let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
             if event.seq == 0 {
@@ -736,7 +748,32 @@ impl Db {
             }
             event.verify_after(head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())))?;
             insert_event(&tx, event, &received_at)?;
-            project(&tx, event, &received_at)?;
+            // A fact central cannot trust to mean what it says keeps its place in the chain but
+            // changes no projection; the cursor moves on and the reason is kept and shown.
+            match semantic_problem(&tx, event, now)? {
+                None => project(&tx, event, &received_at)?,
+                Some(reason) => {
+                    tracing::warn!(%station, seq = event.seq, %reason, "ingest: event quarantined");
+                    tx.execute(
+                        "INSERT INTO quarantine (station, seq, kind, reason, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            station.as_str(),
+                            to_sql_int(event.seq),
+                            event.kind.name(),
+                            reason,
+                            received_at
+                        ],
+                    )?;
+                    quarantined.push(Quarantined {
+                        station: station.to_string(),
+                        seq: event.seq,
+                        kind: event.kind.name().to_owned(),
+                        reason,
+                        at: now,
+                    });
+                }
+            }
             head = Some((event.seq, event.hash.clone()));
             advanced = true;
         }
@@ -753,7 +790,29 @@ impl Db {
             acked_through,
             chain_head,
             server_time: now,
+            quarantined,
         })
+    }
+
+    /// The events set aside at ingest, newest first; one station's or all.
+    pub fn quarantine(&self, station: Option<&str>) -> Result<Vec<Quarantined>> {
+        let mut statement = self.conn.prepare(
+            "SELECT station, seq, kind, reason, at FROM quarantine
+             WHERE ?1 IS NULL OR station = ?1 ORDER BY at DESC, station, seq DESC",
+        )?;
+        let rows = statement.query_map(params![station], |row| {
+            let at: String = row.get(4)?;
+            Ok(Quarantined {
+                station: row.get(0)?,
+                seq: row.get::<_, i64>(1)?.max(0) as u64,
+                kind: row.get(2)?,
+                reason: row.get(3)?,
+                at: DateTime::parse_from_rfc3339(&at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// The last stored `(seq, hash)` of a station.
@@ -1149,6 +1208,45 @@ fn insert_event(
 }
 
 /// Projections derived from one event, inside the ingest transaction.
+/// How far ahead of central's clock an event's time may be before it is not believed.
+const MAX_CLOCK_LEAD: chrono::Duration = chrono::Duration::hours(24);
+
+/// Why an event with a valid chain still cannot be applied, if it cannot: written by a newer
+/// schema, dated a day or more ahead of central, or about a work order central never had.
+fn semantic_problem(
+    tx: &Transaction<'_>,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    if event.schema > crate::domain::SCHEMA_VERSION {
+        return Ok(Some(format!(
+            "written by a newer Takt (event schema {}); this central reads up to {}",
+            event.schema,
+            crate::domain::SCHEMA_VERSION
+        )));
+    }
+    if event.at > now + MAX_CLOCK_LEAD {
+        return Ok(Some(format!(
+            "dated {} but central's clock says {}: the station's clock is wrong",
+            event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    if let Some(work_order) = event.kind.work_order() {
+        let known: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM master_records WHERE kind = 'work_order' AND key = ?1)",
+            )?
+            .query_row(params![work_order.as_str()], |row| row.get(0))?;
+        if !known {
+            return Ok(Some(format!(
+                "work order {work_order} is unknown to central"
+            )));
+        }
+    }
+    Ok(None)
+}
+
 fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
     let station = event.station.as_str();
     match &event.kind {

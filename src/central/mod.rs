@@ -100,6 +100,16 @@ pub fn revoke_station(db_path: &Path, station_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The events set aside at ingest (stored, not applied), newest first.
+pub fn quarantine(
+    db_path: &Path,
+    station: Option<&str>,
+) -> anyhow::Result<Vec<crate::protocol::Quarantined>> {
+    let db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(db.quarantine(station)?)
+}
+
 /// The registered stations, their tokens' state and what central last took from each.
 pub fn list_stations(db_path: &Path) -> anyhow::Result<Vec<StationRow>> {
     let db = Db::open(db_path)

@@ -817,7 +817,25 @@ impl Core {
                     .acked_through
                     .max(ack.acked_through.min(self.store.last_seq()));
                 self.view.central = CentralView::Online;
-                None
+                // Set aside at central: the operator (and the lead) must hear of it.
+                ack.quarantined.first().map(|first| {
+                    let more = ack.quarantined.len() - 1;
+                    Notice::new(
+                        Level::Error,
+                        format!(
+                            "Central set aside event {} ({}): {}.{} It is kept; tell the line lead.",
+                            first.seq,
+                            first.kind,
+                            first.reason,
+                            if more > 0 {
+                                format!(" {more} more events too.")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        now,
+                    )
+                })
             }
             SyncReport::Rewind { expected_seq } => {
                 tracing::warn!(expected_seq, "central asked for a resend");

@@ -895,6 +895,73 @@ async fn gzip_batches_are_taken_and_bad_encodings_refused() {
     central.shutdown().await;
 }
 
+/// Events central cannot trust to mean what they say (a work order it never had, a time two days
+/// ahead of its clock) are stored in their chain but set aside, with the reason, in the ack and at
+/// central; the cursor moves on and later events are applied as usual. Nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantically_invalid_events_are_quarantined_and_the_cursor_moves_on() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    let mut events = station.append(vec![units("WO-99999", 5, 0)]);
+    let future = NewEvent {
+        at: Utc::now() + chrono::Duration::days(2),
+        actor: Actor::Plc,
+        kind: units("WO-24001", 7, 0),
+    };
+    events.extend(
+        station
+            .store
+            .append(&mut station.state, vec![future])
+            .expect("append"),
+    );
+    events.extend(station.produce("WO-24001", 1, 3, 1));
+    let client = reqwest::Client::new();
+    let url = central.url();
+    let response = post_batch(&client, &url, "L1-S1", &token, &events).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ack: takt::protocol::BatchAck = response.json().await.expect("ack");
+    assert_eq!(
+        ack.acked_through, 3,
+        "the cursor moves past the set-aside events"
+    );
+    let reasons: Vec<(u64, String)> = ack
+        .quarantined
+        .iter()
+        .map(|q| (q.seq, q.reason.clone()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(
+        reasons[0],
+        (1, "work order WO-99999 is unknown to central".to_owned())
+    );
+    assert_eq!(reasons[1].0, 2);
+    assert!(
+        reasons[1].1.contains("the station's clock is wrong"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        stored_events(&db, "L1-S1"),
+        3,
+        "stored in the chain all the same"
+    );
+    // Only the valid event moved the order's progress.
+    let report = work_order(&client, &url, "WO-24001").await;
+    assert_eq!((report.produced, report.rejected), (3, 1));
+    // A resend of the same batch changes nothing and sets nothing aside twice.
+    let response = post_batch(&client, &url, "L1-S1", &token, &events).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = central::quarantine(&db, Some("L1-S1")).expect("quarantine");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed.iter().map(|q| q.kind.as_str()).collect::<Vec<_>>(),
+        ["units_produced"; 2]
+    );
+    central.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_rewinds_when_central_lacks_acked_events() {
     let dir = TempDir::new().expect("temp dir");
@@ -907,6 +974,7 @@ async fn worker_rewinds_when_central_lacks_acked_events() {
     station
         .store
         .record_ack(&BatchAck {
+            quarantined: Vec::new(),
             acked_through: 3,
             chain_head: events[2].hash.clone(),
             server_time: Utc::now(),

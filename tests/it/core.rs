@@ -657,3 +657,31 @@ async fn a_reset_is_refused_while_the_plc_cannot_hear_it_and_sent_once() {
     rig.machine(12, 0, 3, PackMlState::Stopped, 1);
     assert_eq!(rig.plc.borrow().machine_command, None);
 }
+
+/// An ack naming events central set aside is said to the operator at once, as an error.
+#[tokio::test]
+async fn events_set_aside_by_central_are_said_on_the_station() {
+    let mut rig = rig().await;
+    rig.scan("EMP-1001");
+    let notice = rig
+        .input(CoreInput::Sync(takt::sync::SyncReport::Acked(
+            takt::protocol::BatchAck {
+                acked_through: 1,
+                chain_head: "x".into(),
+                server_time: chrono::Utc::now(),
+                quarantined: vec![takt::protocol::Quarantined {
+                    station: "L1-S1".into(),
+                    seq: 1,
+                    kind: "units_produced".into(),
+                    reason: "work order WO-99999 is unknown to central".into(),
+                    at: chrono::Utc::now(),
+                }],
+            },
+        )))
+        .expect("said");
+    assert_eq!(notice.level, Level::Error);
+    assert_eq!(
+        notice.text,
+        "Central set aside event 1 (units_produced): work order WO-99999 is unknown to central. It is kept; tell the line lead."
+    );
+}
