@@ -47,3 +47,22 @@ impl Clock for ManualClock {
             .unwrap_or_else(|e| *e.into_inner())
     }
 }
+
+/// The wall clock shifted by a fixed amount: a machine whose clock is set wrong (tests of the clock
+/// offset warning run a central "5 s ahead" this way).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    pub offset: chrono::Duration,
+}
+
+impl OffsetClock {
+    pub fn new(offset: chrono::Duration) -> Self {
+        OffsetClock { offset }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::db::{Db, DbError, IngestError};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
+use crate::clock::{Clock, SystemClock};
 use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
 use crate::protocol::{
@@ -16,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -31,6 +31,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct AppState {
     db: Arc<Mutex<Db>>,
     calendar: Arc<ShiftCalendar>,
+    /// Central's time: `server_time` in station answers, the `Date` header, received-at, KPI "now".
+    clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -38,7 +40,13 @@ impl AppState {
         AppState {
             db: Arc::new(Mutex::new(db)),
             calendar: Arc::new(calendar),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs `f` on the database on a blocking thread.
@@ -239,9 +247,12 @@ async fn post_events(
     }
     let station = StationId::new(station);
     let count = batch.events.len();
-    let ack = state
-        .with_db(move |db| db.ingest(&station, &batch.events, Utc::now()))
+    let received_at = state.clock.now();
+    let mut ack = state
+        .with_db(move |db| db.ingest(&station, &batch.events, received_at))
         .await??;
+    // Stamped as late as possible: stations take the midpoint of their round trip as this moment.
+    ack.server_time = state.clock.now();
     tracing::debug!(count, acked_through = ack.acked_through, "ingested a batch");
     Ok(Json(ack))
 }
@@ -266,9 +277,11 @@ async fn get_changes(
         .unwrap_or(DEFAULT_CHANGES_LIMIT)
         .clamp(1, MAX_CHANGES_LIMIT);
     let station = StationId::new(station);
-    let page = state
-        .with_db(move |db| db.changes(&station, since, limit, Utc::now()))
+    let now = state.clock.now();
+    let mut page = state
+        .with_db(move |db| db.changes(&station, since, limit, now))
         .await??;
+    page.server_time = state.clock.now();
     Ok(Json(page))
 }
 
@@ -335,8 +348,24 @@ async fn get_oee(
         .request()
         .map_err(|message| Failure::new(StatusCode::BAD_REQUEST, message))?;
     let calendar = Arc::clone(&state.calendar);
+    let now = state.clock.now();
     let report = state
-        .with_db(move |db| kpi::oee(db, &calendar, &request, Utc::now()))
+        .with_db(move |db| kpi::oee(db, &calendar, &request, now))
         .await??;
     Ok(Json(report))
+}
+
+/// Middleware: the standard `Date` header from central's clock on every answer, errors included
+/// (hyper would stamp the host's clock; one it finds set, it keeps).
+pub async fn stamp_date(
+    clock: Arc<dyn Clock>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let date = clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = header::HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }

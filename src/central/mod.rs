@@ -19,6 +19,7 @@ pub mod kpi;
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use kpi::{CalendarFileError, load_calendar};
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
 use crate::store::VerifyReport;
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -178,7 +180,7 @@ pub async fn serve_with_calendar(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = open_db(db_path.to_owned()).await?;
-    serve_db(listener, db, calendar, shutdown).await
+    serve_db(listener, db, calendar, Arc::new(SystemClock), shutdown).await
 }
 
 async fn open_db(db_path: PathBuf) -> anyhow::Result<Db> {
@@ -194,11 +196,15 @@ async fn serve_db(
     listener: TcpListener,
     db: Db,
     calendar: ShiftCalendar,
+    clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "central listening");
-    let app = http::router(http::AppState::new(db, calendar));
+    let state = http::AppState::new(db, calendar).with_clock(Arc::clone(&clock));
+    let app = http::router(state).layer(axum::middleware::from_fn(move |request, next| {
+        http::stamp_date(Arc::clone(&clock), request, next)
+    }));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -251,13 +257,24 @@ pub async fn spawn_with_calendar(
     db_path: PathBuf,
     calendar: ShiftCalendar,
 ) -> anyhow::Result<CentralHandle> {
+    spawn_with_clock(listen, db_path, calendar, Arc::new(SystemClock)).await
+}
+
+/// [`spawn_with_calendar`] with central's clock: the `server_time` and `Date` of every station
+/// answer, the time ingest records as received, and "now" for KPIs. Tests set it wrong on purpose.
+pub async fn spawn_with_clock(
+    listen: SocketAddr,
+    db_path: PathBuf,
+    calendar: ShiftCalendar,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<CentralHandle> {
     let db = open_db(db_path).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_db(listener, db, calendar, async move {
+    let task = tokio::spawn(serve_db(listener, db, calendar, clock, async move {
         // A dropped handle stops the server too.
         let _ = stopped.await;
     }));

@@ -924,6 +924,48 @@ impl Core {
                     )
                 })
             }
+            SyncReport::ClockOffset { offset_ms } => self.clock_offset(offset_ms, now),
+        }
+    }
+
+    /// Shows central's clock offset; says once when it goes past the limit and once when it is back.
+    /// Nothing is rewritten: events keep this terminal's time and their order comes from `seq`.
+    fn clock_offset(&mut self, offset_ms: i64, now: DateTime<Utc>) -> Option<Notice> {
+        use super::view::{CLOCK_CLEAR_MS, CLOCK_WARN_MS, clock_gap_words};
+        self.view.central_clock_offset_ms = Some(offset_ms);
+        let gap = offset_ms.abs();
+        let was = self.view.central_clock_warning;
+        let warn = if was {
+            gap > CLOCK_CLEAR_MS
+        } else {
+            gap > CLOCK_WARN_MS
+        };
+        self.view.central_clock_warning = warn;
+        match (was, warn) {
+            (false, true) => {
+                let way = if offset_ms > 0 { "behind" } else { "ahead of" };
+                tracing::warn!(offset_ms, "this terminal's clock differs from central's");
+                Some(Notice::new(
+                    Level::Info,
+                    format!(
+                        "This terminal's clock is {} {way} central's. Events keep their order; ask IT to fix the time.",
+                        clock_gap_words(offset_ms)
+                    ),
+                    now,
+                ))
+            }
+            (true, false) => {
+                tracing::info!(
+                    offset_ms,
+                    "this terminal's clock agrees with central's again"
+                );
+                Some(Notice::new(
+                    Level::Info,
+                    "This terminal's clock agrees with central's again.",
+                    now,
+                ))
+            }
+            _ => None,
         }
     }
 

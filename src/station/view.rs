@@ -16,6 +16,12 @@ pub struct View {
     pub queue: Vec<QueueRow>,
     pub plc: PlcView,
     pub central: CentralView,
+    /// Central's clock minus this terminal's, in milliseconds (positive: central is ahead), as last
+    /// estimated by sync; none before central first answered.
+    pub central_clock_offset_ms: Option<i64>,
+    /// The clocks differ by more than [`CLOCK_WARN_MS`] (cleared at [`CLOCK_CLEAR_MS`], so an offset
+    /// hovering near the limit does not flap).
+    pub central_clock_warning: bool,
     /// Events recorded here and not yet acknowledged by central.
     pub backlog: u64,
     pub last_seq: u64,
@@ -202,6 +208,33 @@ pub enum CentralView {
     },
 }
 
+/// Above this clock offset (either way) the terminal warns: event times from it would be misleading
+/// next to other stations'. Ordering is unaffected: it comes from `seq`.
+pub const CLOCK_WARN_MS: i64 = 2_000;
+/// At or below this the warning clears again.
+pub const CLOCK_CLEAR_MS: i64 = 1_500;
+
+/// A clock difference in words, without its sign: "3.4 s", "12 min", "5 h", "3 d".
+pub fn clock_gap_words(offset_ms: i64) -> String {
+    let ms = offset_ms.unsigned_abs();
+    match ms {
+        0..60_000 => {
+            let tenths = (ms + 50) / 100;
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+        60_000..3_600_000 => format!("{} min", ms / 60_000),
+        3_600_000..172_800_000 => format!("{} h", ms / 3_600_000),
+        // A clock years off (a dead RTC battery) needs no precision, only to fit.
+        _ => format!("{} d", (ms / 86_400_000).min(999)),
+    }
+}
+
+/// The status-bar word for a clock offset: "CLOCK +3.4 s" (central ahead) or "CLOCK -3.4 s".
+pub fn clock_status_words(offset_ms: i64) -> String {
+    let sign = if offset_ms < 0 { '-' } else { '+' };
+    format!("CLOCK {sign}{}", clock_gap_words(offset_ms))
+}
+
 impl View {
     /// The empty view the UI starts with, before the core's first publish.
     pub fn empty(station: &str) -> View {
@@ -225,6 +258,8 @@ impl View {
                 last_part: None,
             },
             central: CentralView::Connecting,
+            central_clock_offset_ms: None,
+            central_clock_warning: false,
             backlog: 0,
             last_seq: 0,
             unassigned_produced: 0,
@@ -467,4 +502,23 @@ fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
         units,
         oldest,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_offsets_in_short_words() {
+        assert_eq!(clock_status_words(3_420), "CLOCK +3.4 s");
+        assert_eq!(clock_status_words(-2_050), "CLOCK -2.1 s");
+        assert_eq!(clock_status_words(59_990), "CLOCK +60.0 s");
+        assert_eq!(clock_status_words(-754_000), "CLOCK -12 min");
+        assert_eq!(clock_status_words(5 * 3_600_000 + 1), "CLOCK +5 h");
+        assert_eq!(clock_status_words(-400 * 86_400_000), "CLOCK -400 d");
+        assert!(
+            clock_status_words(i64::MIN).len() <= "Central online".len(),
+            "never wider than what it replaces on the status bar"
+        );
+    }
 }

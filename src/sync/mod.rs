@@ -9,10 +9,18 @@
 //! retried after capped, jittered backoff. Other 4xx answers mean "central refused this" and are
 //! reported with central's words, then retried after backoff too: events are never dropped and the
 //! cursor never moves past an event central did not acknowledge.
+//!
+//! Time: every answer carries central's `server_time`; the worker estimates central's clock minus
+//! the station's (see [`offset`]) and reports it, so the screen can warn when they differ by more
+//! than 2 s. Events keep the station's wall time as recorded; ordering comes from `seq`.
+
+pub mod offset;
 
 use crate::domain::StationId;
 use crate::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS};
 use crate::store::{self, StoreError};
+use chrono::{DateTime, Utc};
+use offset::{OffsetEstimator, Sample};
 use rand::Rng;
 use reqwest::StatusCode;
 use rusqlite::Connection;
@@ -25,6 +33,9 @@ use tokio::time::Instant;
 
 /// Largest page of master-data changes asked for at once.
 const CHANGES_PAGE: u64 = 500;
+
+/// A new clock-offset estimate is reported when it moved at least this far from the last one.
+const OFFSET_REPORT_STEP_MS: i64 = 50;
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -88,6 +99,11 @@ pub enum SyncReport {
     Rejected {
         error: String,
     },
+    /// Central's clock minus this station's, in milliseconds (positive: central is ahead). Sent on
+    /// the first answer and whenever the estimate moves by 50 ms or more.
+    ClockOffset {
+        offset_ms: i64,
+    },
 }
 
 /// Starts the worker. `appended` carries the last appended seq and changes on every append; the task
@@ -148,6 +164,17 @@ struct Worker {
     pull_failures: u32,
     push_not_before: Instant,
     pull_due: Instant,
+    offset: OffsetEstimator,
+    reported_offset: Option<i64>,
+}
+
+/// A successful answer and when it was asked for.
+struct Timed<T> {
+    body: T,
+    /// The station's wall time just before sending.
+    sent_at: DateTime<Utc>,
+    /// Until the answer's headers arrived, by the monotonic clock.
+    round_trip: Duration,
 }
 
 impl Worker {
@@ -212,6 +239,8 @@ impl Worker {
             pull_failures: 0,
             push_not_before: now,
             pull_due: now,
+            offset: OffsetEstimator::default(),
+            reported_offset: None,
             config,
         })
     }
@@ -278,6 +307,34 @@ impl Worker {
         self.online = false;
         self.report(SyncReport::Link(CentralLink::Offline { error, retry_in }))
             .await
+    }
+
+    /// Feeds central's `server_time` to the offset estimate; reports the estimate when it moved.
+    async fn clock_sample(
+        &mut self,
+        sent_at: DateTime<Utc>,
+        round_trip: Duration,
+        server_time: DateTime<Utc>,
+    ) -> Flow {
+        let estimate = self
+            .offset
+            .add(Sample::new(sent_at, round_trip, server_time));
+        if self
+            .reported_offset
+            .is_some_and(|last| (estimate - last).abs() < OFFSET_REPORT_STEP_MS)
+        {
+            return Flow::Continue;
+        }
+        self.reported_offset = Some(estimate);
+        tracing::debug!(
+            offset_ms = estimate,
+            ?round_trip,
+            "sync: central's clock offset"
+        );
+        self.report(SyncReport::ClockOffset {
+            offset_ms: estimate,
+        })
+        .await
     }
 
     /// Records a failed push and reports it; the same batch is retried after the backoff.
@@ -349,7 +406,11 @@ impl Worker {
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .body(body);
         match exchange::<BatchAck>(request).await {
-            Ok(ack) => {
+            Ok(Timed {
+                body: ack,
+                sent_at,
+                round_trip,
+            }) => {
                 tracing::debug!(
                     first,
                     last,
@@ -358,6 +419,12 @@ impl Worker {
                 );
                 self.push_failures = 0;
                 if let Flow::Stop = self.went_online().await {
+                    return Push::Stop;
+                }
+                if let Flow::Stop = self
+                    .clock_sample(sent_at, round_trip, ack.server_time)
+                    .await
+                {
                     return Push::Stop;
                 }
                 // Never past what was sent: an ack beyond it would skip events never delivered.
@@ -420,9 +487,19 @@ impl Worker {
             );
             let request = self.client.get(url).bearer_auth(&self.config.token);
             match exchange::<ChangePage>(request).await {
-                Ok(page) => {
+                Ok(Timed {
+                    body: page,
+                    sent_at,
+                    round_trip,
+                }) => {
                     self.pull_failures = 0;
                     if let Flow::Stop = self.went_online().await {
+                        return Flow::Stop;
+                    }
+                    if let Flow::Stop = self
+                        .clock_sample(sent_at, round_trip, page.server_time)
+                        .await
+                    {
                         return Flow::Stop;
                     }
                     let advanced = page.cursor > self.downlink;
@@ -451,24 +528,36 @@ impl Worker {
     }
 }
 
-/// Sends a request and decodes a successful JSON answer, classifying every failure.
+/// Sends a request and decodes a successful JSON answer, timed for the clock offset, classifying
+/// every failure.
 async fn exchange<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
-) -> Result<T, Failure> {
+) -> Result<Timed<T>, Failure> {
+    let sent_at = Utc::now();
+    let started = Instant::now();
     let response = request
         .send()
         .await
         .map_err(|error| Failure::Transient(describe(&error)))?;
+    let round_trip = started.elapsed();
     let status = response.status();
     if status.is_success() {
         // A garbled success answer is treated like a lost one: the request is simply repeated,
         // which ingest and paging make harmless.
-        return response.json::<T>().await.map_err(|error| {
-            Failure::Transient(format!(
-                "unreadable answer from central: {}",
-                describe(&error)
-            ))
-        });
+        return response
+            .json::<T>()
+            .await
+            .map(|body| Timed {
+                body,
+                sent_at,
+                round_trip,
+            })
+            .map_err(|error| {
+                Failure::Transient(format!(
+                    "unreadable answer from central: {}",
+                    describe(&error)
+                ))
+            });
     }
     let body = response.bytes().await.unwrap_or_default();
     let error = serde_json::from_slice::<ApiError>(&body).unwrap_or_else(|_| ApiError {

@@ -5,7 +5,7 @@ use super::app::{App, Screen};
 use super::keymap::KeyCommand;
 use crate::domain::{ExecStatus, PackMlState, WorkOrderStatus};
 use crate::station::Level;
-use crate::station::view::{ActiveView, CentralView, PlcLink, Waiting};
+use crate::station::view::{ActiveView, CentralView, PlcLink, View, Waiting, clock_status_words};
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -153,7 +153,23 @@ fn machine_color(state: PackMlState) -> Color {
     }
 }
 
-fn central_words(view: &CentralView) -> (&'static str, Color) {
+/// Central's link in words; while the link is up and the clocks differ by more than 2 s, the
+/// offset instead ("CLOCK +3.4 s": central's clock is ahead), never wider than "Central online".
+fn central_spans(view: &View, theme: &Theme) -> Vec<Span<'static>> {
+    if view.central == CentralView::Online
+        && view.central_clock_warning
+        && let Some(offset_ms) = view.central_clock_offset_ms
+    {
+        return vec![Span::styled(
+            clock_status_words(offset_ms),
+            theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )];
+    }
+    let (words, color) = central_link_words(&view.central);
+    vec![Span::raw("Central "), Span::styled(words, theme.fg(color))]
+}
+
+fn central_link_words(view: &CentralView) -> (&'static str, Color) {
     match view {
         CentralView::Disabled => ("off", Color::DarkGray),
         CentralView::Connecting => ("connecting", Color::Yellow),
@@ -170,17 +186,14 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact:
         .as_ref()
         .map_or("no order".to_owned(), |a| a.id.clone());
     let (plc, plc_color) = plc_words(app);
-    let (central, central_color) = central_words(&view.central);
     let sep = || Span::raw(" | ");
-    let links = vec![
+    let mut links = vec![
         Span::raw("PLC "),
         Span::styled(plc, theme.fg(plc_color)),
         sep(),
-        Span::raw("Central "),
-        Span::styled(central, theme.fg(central_color)),
-        sep(),
-        Span::raw(format!("Backlog {}", view.backlog)),
     ];
+    links.extend(central_spans(view, theme));
+    links.extend([sep(), Span::raw(format!("Backlog {}", view.backlog))]);
     let links_width: usize = links.iter().map(|s| s.width()).sum();
     let head = |operator: String| {
         Line::from(vec![

@@ -94,7 +94,7 @@ impl Station {
                 .store
                 .apply_changes(&mut self.state, page)
                 .expect("apply changes"),
-            SyncReport::Link(_) | SyncReport::Rejected { .. } => {}
+            SyncReport::Link(_) | SyncReport::Rejected { .. } | SyncReport::ClockOffset { .. } => {}
         }
     }
 }

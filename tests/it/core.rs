@@ -685,3 +685,51 @@ async fn events_set_aside_by_central_are_said_on_the_station() {
         "Central set aside event 1 (units_produced): work order WO-99999 is unknown to central. It is kept; tell the line lead."
     );
 }
+
+/// Central's clock offset as sync reports it: shown always, a notice once past 2 s (either way) and
+/// once when back (at 1.5 s, so an offset hovering at the limit does not flap), and no event written.
+#[tokio::test]
+async fn a_clock_offset_past_two_seconds_is_said_once_and_its_end_too() {
+    let mut rig = rig().await;
+    let offset = |rig: &mut Rig, offset_ms: i64| {
+        rig.input(CoreInput::Sync(takt::sync::SyncReport::ClockOffset {
+            offset_ms,
+        }))
+    };
+    let last_seq = rig.core.view().last_seq;
+    assert_eq!(rig.core.view().central_clock_offset_ms, None);
+    assert!(offset(&mut rig, 1_900).is_none());
+    assert_eq!(rig.core.view().central_clock_offset_ms, Some(1_900));
+    assert!(!rig.core.view().central_clock_warning);
+    let notice = offset(&mut rig, 3_420).expect("past 2 s is said");
+    assert_eq!(notice.level, Level::Info);
+    assert_eq!(
+        notice.text,
+        "This terminal's clock is 3.4 s behind central's. Events keep their order; ask IT to fix the time."
+    );
+    assert!(rig.core.view().central_clock_warning);
+    assert!(offset(&mut rig, 4_000).is_none(), "said once");
+    assert!(offset(&mut rig, 1_800).is_none(), "near the limit it stays");
+    assert!(rig.core.view().central_clock_warning);
+    let back = offset(&mut rig, 300).expect("back in step is said");
+    assert!(
+        back.text.contains("agrees with central's again"),
+        "{}",
+        back.text
+    );
+    assert!(!rig.core.view().central_clock_warning);
+    assert!(offset(&mut rig, 200).is_none());
+    let ahead = offset(&mut rig, -125_000).expect("ahead is said too");
+    assert!(
+        ahead
+            .text
+            .starts_with("This terminal's clock is 2 min ahead of central's."),
+        "{}",
+        ahead.text
+    );
+    assert_eq!(
+        rig.core.view().last_seq,
+        last_seq,
+        "an offset is shown, never recorded or applied to events"
+    );
+}

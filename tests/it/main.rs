@@ -3,6 +3,7 @@
 mod central;
 mod classify;
 mod cli;
+mod clock;
 mod core;
 mod crash;
 mod e2e;
