@@ -10,6 +10,7 @@ mod flow;
 mod genealogy;
 mod kpi;
 mod label;
+mod metrics_openapi;
 mod part_records;
 mod plc;
 mod pymodbus;
