@@ -3,6 +3,7 @@
 //!
 //! Methods are blocking; the HTTP layer calls them inside `spawn_blocking`.
 
+use super::metrics::StationStats;
 use crate::domain::event::ChainError;
 use crate::domain::machine::MachineCategory;
 use crate::domain::{
@@ -813,6 +814,39 @@ impl Db {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Per station (every station central knows, in id order): its chain head seq, the events
+    /// stored from it, and when its latest event was stored. For `/metrics`: a lookup per station
+    /// by primary key, whatever the size of the log.
+    pub fn station_stats(&self) -> Result<Vec<StationStats>> {
+        let mut statement = self.conn.prepare(
+            "SELECT s.id, h.seq, e.received_at
+             FROM stations s
+             LEFT JOIN station_heads h ON h.station = s.id
+             LEFT JOIN events e ON e.station = h.station AND e.seq = h.seq
+             ORDER BY s.id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        let mut stats = Vec::new();
+        for row in rows {
+            let (station, seq, received_at) = row?;
+            // The chain is contiguous from seq 1, so the head's seq is the number of events.
+            let seq = seq.map_or(0, from_sql_int);
+            stats.push(StationStats {
+                station,
+                acked_seq: seq,
+                events: seq,
+                last_event_at: received_at.as_deref().map(parse_timestamp).transpose()?,
+            });
+        }
+        Ok(stats)
     }
 
     /// The last stored `(seq, hash)` of a station.

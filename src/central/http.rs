@@ -3,6 +3,7 @@
 
 use super::db::{Db, DbError, IngestError};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
+use super::metrics::{self, BatchOutcome, Metrics};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
@@ -33,6 +34,7 @@ pub struct AppState {
     calendar: Arc<ShiftCalendar>,
     /// Central's time: `server_time` in station answers, the `Date` header, received-at, KPI "now".
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             db: Arc::new(Mutex::new(db)),
             calendar: Arc::new(calendar),
             clock: Arc::new(SystemClock),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 
@@ -67,6 +70,20 @@ impl AppState {
     }
 }
 
+/// Every `(method, path)` the router serves. The OpenAPI document must describe exactly these, and
+/// [`router`] must route exactly these: tests hold all three together (the document, this list,
+/// and the route calls in [`router`], read from this file's source).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/stations/{station}/events"),
+    ("GET", "/api/v1/stations/{station}/changes"),
+    ("GET", "/api/v1/work-orders/{id}"),
+    ("GET", "/api/v1/lots/{id}/genealogy"),
+    ("GET", "/api/v1/kpi/oee"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/metrics"),
+];
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
@@ -75,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/work-orders/{id}", get(get_work_order))
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/kpi/oee", get(get_oee))
+        .route("/api/v1/openapi.json", get(get_openapi))
+        .route("/metrics", get(get_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -176,7 +195,10 @@ async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Resu
                 format!("this token belongs to station {owner}, not {station}"),
             ))
         }
-        Some(_) => Ok(()),
+        Some(_) => {
+            state.metrics.seen(station, state.clock.now());
+            Ok(())
+        }
     }
 }
 
@@ -199,7 +221,7 @@ fn gunzip(body: &[u8]) -> Result<Bytes, Failure> {
     Ok(Bytes::from(unpacked))
 }
 
-async fn post_events(
+async fn ingest_events(
     State(state): State<AppState>,
     Path(station): Path<String>,
     request: axum::extract::Request,
@@ -368,4 +390,45 @@ pub async fn stamp_date(
         response.headers_mut().insert(header::DATE, value);
     }
     response
+}
+
+/// [`ingest_events`], counted in `takt_central_batches_total` by outcome once the station is
+/// authenticated (a refused token is not counted: its station name is the caller's word).
+async fn post_events(
+    State(state): State<AppState>,
+    Path(station): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Json<BatchAck>, Failure> {
+    let result = ingest_events(State(state.clone()), Path(station.clone()), request).await;
+    let outcome = match &result {
+        Ok(_) => Some(BatchOutcome::Acked),
+        Err(failure) => match failure.status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => None,
+            StatusCode::CONFLICT if failure.body.expected_seq.is_some() => Some(BatchOutcome::Gap),
+            StatusCode::CONFLICT => Some(BatchOutcome::Tamper),
+            status if status.is_server_error() => Some(BatchOutcome::Error),
+            _ => Some(BatchOutcome::Invalid),
+        },
+    };
+    if let Some(outcome) = outcome {
+        state.metrics.count_batch(&station, outcome);
+    }
+    result
+}
+
+/// Prometheus text format. Unauthenticated, like the plant queries: central listens on the plant
+/// network, and scrapers seldom send a token.
+async fn get_metrics(State(state): State<AppState>) -> Result<Response, Failure> {
+    let stations = state.with_db(|db| db.station_stats()).await??;
+    let body = state.metrics.render(&stations, state.clock.now());
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response())
+}
+
+/// The OpenAPI document of this API (`src/central/openapi.json`).
+async fn get_openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::OPENAPI_JSON,
+    )
+        .into_response()
 }

@@ -7,6 +7,8 @@
 //! exactly-once: `(station, seq)` is unique, a re-sent event must match the stored one, and a batch
 //! is acknowledged only after its commit. The lots stations register or make become master records
 //! in the same transaction, so the next operation's station learns them at its next pull.
+//! `GET /metrics` exposes ingest and per-station liveness to Prometheus ([`metrics`]), and
+//! `GET /api/v1/openapi.json` describes every route ([`openapi`], [`ROUTES`]).
 //!
 //! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
 //! database file directly and may run while the server does (WAL lets them share the file).
@@ -15,8 +17,11 @@ mod db;
 pub mod demo;
 mod http;
 pub mod kpi;
+pub mod metrics;
+pub mod openapi;
 
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
+pub use http::ROUTES;
 pub use kpi::{CalendarFileError, load_calendar};
 
 use crate::clock::{Clock, SystemClock};

@@ -11,6 +11,7 @@ mod flow;
 mod genealogy;
 mod kpi;
 mod label;
+mod metrics_openapi;
 mod part_records;
 mod plc;
 mod pymodbus;
