@@ -71,8 +71,8 @@ impl AppState {
 }
 
 /// Every `(method, path)` the router serves. The OpenAPI document must describe exactly these, and
-/// [`router`] must route exactly these: tests hold all three together (the document, this list,
-/// and the route calls in [`router`], read from this file's source).
+/// `router()` must route exactly these: tests hold all three together (the document, this list,
+/// and the route calls in `router()`, read from this file's source).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/health"),
     ("POST", "/api/v1/stations/{station}/events"),
