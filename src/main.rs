@@ -278,11 +278,35 @@ enum CentralAdmin {
         #[command(subcommand)]
         command: LotAdmin,
     },
+    /// Admin tokens for imports, holds and other admin endpoints.
+    Admin {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
     /// Events central stored but set aside instead of applying, and why (newest first).
     Quarantine {
         /// Only this station's.
         #[arg(long)]
         station: Option<String>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Create (or replace) the admin token NAME and print it; only its hash is kept.
+    Add {
+        /// Who or what uses it, e.g. erp-import.
+        name: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Revoke the admin token NAME.
+    Revoke {
+        name: String,
         /// Central's database file.
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
@@ -671,6 +695,21 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
 fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
     takt::logging::to_stderr();
     match args.admin {
+        Some(CentralAdmin::Admin {
+            command: AdminTokenCommand::Add { name, db },
+        }) => {
+            let token = takt::central::add_admin_token(&db, &name)?;
+            println!("{token}");
+            eprintln!("Admin token {name} created. Send it as `Authorization: Bearer <token>`.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Admin {
+            command: AdminTokenCommand::Revoke { name, db },
+        }) => {
+            takt::central::revoke_admin_token(&db, &name)?;
+            println!("Admin token {name} revoked.");
+            Ok(ExitCode::SUCCESS)
+        }
         Some(CentralAdmin::Quarantine { station, db }) => {
             let rows = takt::central::quarantine(&db, station.as_deref())?;
             if rows.is_empty() {

@@ -181,6 +181,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (station, seq)
     );
     "#,
+    // 6: admin tokens (hashed), for imports, holds and other admin endpoints.
+    r#"
+    CREATE TABLE admin_tokens (
+        name       TEXT PRIMARY KEY,
+        token_hash TEXT UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    "#,
 ];
 
 /// A station as the admin sees it.
@@ -312,6 +321,43 @@ impl Db {
             params![station.as_str(), token_hash, now],
         )?;
         Ok(())
+    }
+
+    /// Creates (or replaces) the admin token named `name`.
+    pub fn set_admin_token(
+        &mut self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO admin_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash,
+             created_at = excluded.created_at, revoked_at = NULL",
+            params![name, token_hash, timestamp(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes the admin token named `name`; false when there is none.
+    pub fn revoke_admin_token(&mut self, name: &str, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE admin_tokens SET token_hash = NULL, revoked_at = ?2 WHERE name = ?1",
+            params![name, timestamp(now)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The name of the admin whose token hashes to `token_hash`, if any.
+    pub fn admin_for_token_hash(&self, token_hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name FROM admin_tokens WHERE token_hash = ?1",
+                params![token_hash],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     /// Replaces the token of a known station; false when central knows no such station.

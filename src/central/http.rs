@@ -79,6 +79,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/stations/{station}/changes"),
     ("GET", "/api/v1/work-orders/{id}"),
     ("GET", "/api/v1/lots/{id}/genealogy"),
+    ("POST", "/api/v1/lots/{id}/hold"),
+    ("POST", "/api/v1/lots/{id}/release"),
     ("GET", "/api/v1/kpi/oee"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/metrics"),
@@ -91,6 +93,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stations/{station}/changes", get(get_changes))
         .route("/api/v1/work-orders/{id}", get(get_work_order))
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
+        .route("/api/v1/lots/{id}/hold", post(post_lot_hold))
+        .route("/api/v1/lots/{id}/release", post(post_lot_release))
         .route("/api/v1/kpi/oee", get(get_oee))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
@@ -165,10 +169,9 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Checks that the bearer token belongs to `station`: 401 when missing or unknown, 403 when it is
-/// another station's.
-async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Result<(), Failure> {
-    let token = headers
+/// The bearer token of a request, if it carries one.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| {
@@ -178,6 +181,12 @@ async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Resu
                 .then(|| token.trim().to_owned())
         })
         .filter(|token| !token.is_empty())
+}
+
+/// Checks that the bearer token belongs to `station`: 401 when missing or unknown, 403 when it is
+/// another station's.
+async fn authorize(state: &AppState, headers: &HeaderMap, station: &str) -> Result<(), Failure> {
+    let token = bearer(headers)
         .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
     let token_hash = super::hash_token(&token);
     let owner = state
@@ -305,6 +314,95 @@ async fn get_changes(
         .await??;
     page.server_time = state.clock.now();
     Ok(Json(page))
+}
+
+/// Checks for an admin bearer token (`takt central admin add NAME`); answers who it is.
+async fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<String, Failure> {
+    let token = bearer(headers)
+        .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
+    let token_hash = super::hash_token(&token);
+    state
+        .with_db(move |db| db.admin_for_token_hash(&token_hash))
+        .await??
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "not an admin token (a station's token cannot hold or release lots)",
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldRequest {
+    reason: String,
+}
+
+/// The lot after a hold or release, and whether it changed (a repeated hold changes nothing).
+#[derive(Debug, serde::Serialize)]
+struct LotStatusAnswer {
+    lot: String,
+    status: crate::domain::LotStatus,
+    reason: Option<String>,
+    changed: bool,
+}
+
+async fn post_lot_hold(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<HoldRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<LotStatusAnswer>, Failure> {
+    let admin = authorize_admin(&state, &headers).await?;
+    let Json(request) = body.map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"reason\": \"...\"}}: {}", e.body_text()),
+        )
+    })?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "say why the lot is held: reason must not be empty",
+        ));
+    }
+    tracing::info!(%admin, lot = %id, %reason, "lot hold by API");
+    set_hold(&state, id, Some(reason)).await
+}
+
+async fn post_lot_release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<LotStatusAnswer>, Failure> {
+    let admin = authorize_admin(&state, &headers).await?;
+    tracing::info!(%admin, lot = %id, "lot release by API");
+    set_hold(&state, id, None).await
+}
+
+async fn set_hold(
+    state: &AppState,
+    id: String,
+    reason: Option<String>,
+) -> Result<Json<LotStatusAnswer>, Failure> {
+    let now = state.clock.now();
+    let lot = LotId::from(id.as_str());
+    let outcome = state
+        .with_db(move |db| db.set_lot_hold(&lot, reason.as_deref(), now))
+        .await?
+        .map_err(|error| match error {
+            DbError::UnknownLot(_) => {
+                Failure::new(StatusCode::NOT_FOUND, format!("central knows no lot {id}"))
+            }
+            other => Failure::from(other),
+        })?;
+    Ok(Json(LotStatusAnswer {
+        lot: outcome.lot.id.to_string(),
+        status: outcome.lot.status,
+        reason: outcome.lot.status_reason.clone(),
+        changed: outcome.version.is_some(),
+    }))
 }
 
 async fn get_work_order(

@@ -95,6 +95,34 @@ pub fn rotate_station_token(db_path: &Path, station_id: &str) -> anyhow::Result<
     Ok(token)
 }
 
+/// Creates (or replaces) an admin token for imports, holds and other admin endpoints, and
+/// returns it: only its hash is kept.
+pub fn add_admin_token(db_path: &Path, name: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !name.trim().is_empty(),
+        "give the admin token a name (who or what uses it), e.g. erp-import"
+    );
+    let bytes: [u8; 32] = rand::random();
+    let token = hex::encode(bytes);
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    db.set_admin_token(name.trim(), &hash_token(&token), Utc::now())?;
+    tracing::info!(name, "admin token created");
+    Ok(token)
+}
+
+/// Revokes the admin token named `name`.
+pub fn revoke_admin_token(db_path: &Path, name: &str) -> anyhow::Result<()> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    anyhow::ensure!(
+        db.revoke_admin_token(name, Utc::now())?,
+        "central has no admin token named {name}"
+    );
+    tracing::warn!(name, "admin token revoked");
+    Ok(())
+}
+
 /// Revokes a station's token: its requests are refused; its events stay.
 pub fn revoke_station(db_path: &Path, station_id: &str) -> anyhow::Result<()> {
     let mut db = Db::open(db_path)

@@ -152,17 +152,29 @@ mod tests {
                 .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
                 .collect();
             assert_eq!(declared, templated, "{method} {path}: path parameters");
-            let secured = operation["security"].is_array();
+            let scheme = operation["security"][0]
+                .as_object()
+                .and_then(|requirement| requirement.keys().next().cloned());
+            let wanted = if path.starts_with("/api/v1/stations/") {
+                Some("stationToken")
+            } else if path.ends_with("/hold") || path.ends_with("/release") {
+                Some("adminToken")
+            } else {
+                None
+            };
             assert_eq!(
-                secured,
-                path.starts_with("/api/v1/stations/"),
-                "{method} {path}: a bearer token is needed exactly on the station routes"
+                scheme.as_deref(),
+                wanted,
+                "{method} {path}: a station token on the station routes, an admin token on the \
+                 admin routes, none elsewhere"
             );
         }
-        assert_eq!(
-            document["components"]["securitySchemes"]["stationToken"]["scheme"],
-            "bearer"
-        );
+        for scheme in ["stationToken", "adminToken"] {
+            assert_eq!(
+                document["components"]["securitySchemes"][scheme]["scheme"],
+                "bearer"
+            );
+        }
     }
 
     #[test]

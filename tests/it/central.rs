@@ -962,6 +962,99 @@ async fn semantically_invalid_events_are_quarantined_and_the_cursor_moves_on() {
     central.shutdown().await;
 }
 
+/// Holds and releases through the API need an admin token (a station's will not do): the hold
+/// reaches the stations' next pull; a repeated hold changes nothing; unknown lots are 404, an empty
+/// reason 400; a revoked admin token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lots_are_held_and_released_through_the_api_with_an_admin_token() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let station_token = central::add_station(&db, "L1-S1").expect("token");
+    let admin = central::add_admin_token(&db, "quality").expect("admin token");
+    let central = start_central(&db).await;
+    let client = reqwest::Client::new();
+    let url = central.url();
+    let hold = |token: &str, lot: &str, body: serde_json::Value| {
+        client
+            .post(format!("{url}/api/v1/lots/{lot}/hold"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let why = serde_json::json!({ "reason": "porosity found at OP30" });
+
+    let response = hold(&station_token, "C24-1107", why.clone())
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let error: ApiError = response.json().await.expect("api error");
+    assert!(
+        error.error.contains("not an admin token"),
+        "{}",
+        error.error
+    );
+    let response = hold(&admin, "C24-1107", serde_json::json!({ "reason": " " }))
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = hold(&admin, "NO-SUCH-LOT", why.clone())
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let response = hold(&admin, "C24-1107", why.clone()).await.expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: serde_json::Value = response.json().await.expect("answer");
+    assert_eq!(answer["status"], "on_hold");
+    assert_eq!(answer["changed"], true);
+    let again: serde_json::Value = hold(&admin, "C24-1107", why.clone())
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("answer");
+    assert_eq!(again["changed"], false, "a repeated hold changes nothing");
+
+    // The station learns it at its next pull.
+    let page: ChangePage = client
+        .get(format!(
+            "{url}/api/v1/stations/L1-S1/changes?since=0&limit=1000"
+        ))
+        .bearer_auth(&station_token)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("page");
+    let held = page.changes.iter().find_map(|change| match &change.record {
+        MasterRecord::Lot(lot) if lot.id.as_str() == "C24-1107" => Some(lot.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        held.map(|lot| (lot.status, lot.status_reason)),
+        Some((
+            takt::domain::LotStatus::OnHold,
+            Some("porosity found at OP30".to_owned())
+        ))
+    );
+
+    let released: serde_json::Value = client
+        .post(format!("{url}/api/v1/lots/C24-1107/release"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("answer");
+    assert_eq!(released["status"], "released");
+    central::revoke_admin_token(&db, "quality").expect("revoke");
+    let response = hold(&admin, "C24-1107", why).await.expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    central.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_rewinds_when_central_lacks_acked_events() {
     let dir = TempDir::new().expect("temp dir");
