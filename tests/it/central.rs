@@ -1158,3 +1158,147 @@ async fn a_central_answering_500_gets_the_same_batch_again_until_it_stores_it() 
     worker.stop().await;
     central.shutdown().await;
 }
+
+/// A TCP proxy between stations and central that, until healed, refuses some connections, delays
+/// others and cuts every connection after a random lifetime, wherever its exchange is (after
+/// central may have committed a batch, before the ack arrives).
+struct FlakyProxy {
+    addr: SocketAddr,
+    healed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    faults: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FlakyProxy {
+    async fn start(upstream: SocketAddr, seed: u64) -> FlakyProxy {
+        use rand::{Rng, SeedableRng};
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind(any_port())
+            .await
+            .expect("proxy binds");
+        let addr = listener.local_addr().expect("proxy address");
+        let healed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let faults = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (healed_in, faults_in) = (healed.clone(), faults.clone());
+        let task = tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let roll: u32 = rng.random_range(0..10);
+                let wait = Duration::from_millis(rng.random_range(0..300));
+                let cut_after = Duration::from_millis(rng.random_range(10..400));
+                let healed = healed_in.load(Ordering::SeqCst);
+                let faults = faults_in.clone();
+                tokio::spawn(async move {
+                    if !healed {
+                        match roll {
+                            0 | 1 => {
+                                faults.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                            2 | 3 => tokio::time::sleep(wait).await,
+                            _ => {}
+                        }
+                    }
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let pipe = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    if healed {
+                        let _ = pipe.await;
+                    } else if timeout(cut_after, pipe).await.is_err() {
+                        // Cut wherever the exchange was: a kept-alive connection, or a batch
+                        // committed at central whose ack is still on its way.
+                        faults.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        FlakyProxy {
+            addr,
+            healed,
+            faults,
+            task,
+        }
+    }
+}
+
+/// Three stations sync through a network that refuses, delays and cuts connections at random
+/// (cuts land after central committed a batch, before its ack got back). After it heals, central's
+/// data equals the union of the stations' logs exactly: every event once, in order, same hashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flaky_network_heals_central_holds_exactly_every_station_log() {
+    use std::sync::atomic::Ordering;
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let central = start_central(&db).await;
+    let proxy = FlakyProxy::start(central.addr(), 11).await;
+    let mut cells = Vec::new();
+    for id in ["L1-S1", "L1-S2", "L1-S3"] {
+        let token = central::add_station(&db, id).expect("token");
+        let station = Station::open(&dir, id);
+        let worker = Worker::start(format!("http://{}", proxy.addr), token, &station);
+        cells.push((station, worker));
+    }
+    for _ in 0..16 {
+        for (station, worker) in &mut cells {
+            let made = station.produce("WO-24001", 15, 1, 0);
+            worker
+                .appended
+                .send_replace(made.last().map_or(0, |e| e.seq));
+            while let Ok(report) = worker.reports.try_recv() {
+                station.absorb(&report);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let faults = proxy.faults.load(Ordering::SeqCst);
+    eprintln!("the proxy refused or cut {faults} connections");
+    assert!(
+        faults >= 10,
+        "the network must really have failed: {faults} faults"
+    );
+    proxy.healed.store(true, Ordering::SeqCst);
+    let central_log = |station: &str| -> Vec<(i64, String)> {
+        let conn = rusqlite::Connection::open(&db).expect("central db");
+        let mut statement = conn
+            .prepare("SELECT seq, hash FROM events WHERE station = ?1 ORDER BY seq")
+            .expect("query");
+        statement
+            .query_map([station], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("events")
+    };
+    for (station, worker) in &mut cells {
+        // The ack may have come (and been absorbed) while the network was still flaky.
+        if station.store.sync_status().expect("status").acked_through < 240 {
+            wait_for(
+                station,
+                &mut worker.reports,
+                "every event acked",
+                acked_through(240),
+            )
+            .await;
+        }
+        let conn = takt::store::connect(&station.path, true).expect("station log");
+        let local: Vec<(i64, String)> = takt::store::read_events_after(&conn, 0, u64::MAX)
+            .expect("events")
+            .into_iter()
+            .map(|event| (event.seq as i64, event.hash))
+            .collect();
+        assert_eq!(local.len(), 240);
+        assert_eq!(central_log(station.id.as_str()), local, "{}", station.id);
+        assert_eq!(stored_events(&db, station.id.as_str()), 240);
+    }
+    let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
+    assert_eq!(
+        report.produced,
+        3 * 240,
+        "each unit counted once across the three stations"
+    );
+    for (_, worker) in cells {
+        worker.stop().await;
+    }
+    proxy.task.abort();
+    central.shutdown().await;
+}
