@@ -1302,3 +1302,87 @@ async fn after_a_flaky_network_heals_central_holds_exactly_every_station_log() {
     proxy.task.abort();
     central.shutdown().await;
 }
+
+/// `takt central` as a child process that can be killed outright (SIGKILL: no shutdown, no flush).
+struct CentralProcess {
+    child: std::process::Child,
+}
+
+impl CentralProcess {
+    fn start(addr: SocketAddr, db: &Path) -> CentralProcess {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
+            .args(["central", "--listen", &addr.to_string(), "--db"])
+            .arg(db)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("takt central starts");
+        CentralProcess { child }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Central killed again and again while a station pushes (some kills land after a commit and before
+/// the ack reached the station): after the last restart every event is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_killed_mid_batch_again_and_again_stores_every_event_once() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let addr = std::net::TcpListener::bind(any_port())
+        .and_then(|listener| listener.local_addr())
+        .expect("reserve a port");
+    let mut station = Station::open(&dir, "L1-S1");
+    // A backlog of many batches, so every kill lands while batches are in flight.
+    for _ in 0..6 {
+        station.produce("WO-24001", 1_200, 1, 0);
+    }
+    let mut worker = Worker::start(format!("http://{addr}"), token, &station);
+    let mut central = CentralProcess::start(addr, &db);
+    let mut kills_mid_stream = 0;
+    for round in 0..6 {
+        tokio::time::sleep(Duration::from_millis(120 + 40 * round)).await;
+        while let Ok(report) = worker.reports.try_recv() {
+            station.absorb(&report);
+        }
+        let stored = match central::verify_station_chain(&db, "L1-S1") {
+            Ok(VerifyReport::Intact { events, .. }) => events,
+            _ => 0,
+        };
+        if stored < station.store.last_seq() {
+            kills_mid_stream += 1;
+        }
+        central.kill();
+        central = CentralProcess::start(addr, &db);
+    }
+    assert!(
+        kills_mid_stream >= 2,
+        "{kills_mid_stream} kills landed mid-stream"
+    );
+    let total = 6 * 1_200;
+    if station.store.sync_status().expect("status").acked_through < total {
+        wait_for(
+            &mut station,
+            &mut worker.reports,
+            "every event acked",
+            acked_through(total),
+        )
+        .await;
+    }
+    central.kill();
+    assert_eq!(stored_events(&db, "L1-S1"), total, "each event stored once");
+    let conn = rusqlite::Connection::open(&db).expect("central db");
+    let produced: i64 = conn
+        .query_row(
+            "SELECT produced FROM work_order_progress WHERE work_order = 'WO-24001' AND station = 'L1-S1'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("progress");
+    assert_eq!(produced, 7_200, "projections applied once per event");
+    worker.stop().await;
+}
