@@ -1386,3 +1386,76 @@ async fn central_killed_mid_batch_again_and_again_stores_every_event_once() {
     assert_eq!(produced, 7_200, "projections applied once per event");
     worker.stop().await;
 }
+
+/// Someone edits an old event in the station's SQLite file (the append-only trigger dropped, one
+/// figure changed): the station's own check finds it, central refuses the batch carrying it and
+/// keeps what it had, and the station's sync says so and keeps refusing to skip past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_station_log_is_refused_and_alarmed_on_both_sides() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let central = start_central(&db).await;
+    let mut station = Station::open(&dir, "L1-S1");
+    station.produce("WO-24001", 5, 2, 0);
+    let mut worker = Worker::start(central.url(), token, &station);
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "5 acked",
+        acked_through(5),
+    )
+    .await;
+    let made = station.produce("WO-24001", 5, 2, 0);
+
+    // The tamperer: event 7 now says 20 units instead of 2.
+    {
+        let conn = rusqlite::Connection::open(&station.path).expect("station db");
+        conn.execute_batch("DROP TRIGGER event_log_no_update")
+            .expect("drop trigger");
+        let changed = conn
+            .execute(
+                "UPDATE event_log SET body = replace(body, '\"produced\":2', '\"produced\":20')
+                 WHERE seq = 7",
+                [],
+            )
+            .expect("tamper");
+        assert_eq!(changed, 1);
+    }
+    match takt::store::verify_chain(&takt::store::connect(&station.path, true).expect("db"))
+        .expect("verify")
+    {
+        VerifyReport::Broken { seq, .. } => assert_eq!(seq, 7, "the station's own check finds it"),
+        other => panic!("tampering not found locally: {other:?}"),
+    }
+
+    worker.appended.send_replace(made[4].seq);
+    let seen = wait_for(&mut station, &mut worker.reports, "the refusal", |report| {
+        matches!(report, SyncReport::Rejected { .. })
+    })
+    .await;
+    let Some(SyncReport::Rejected { error }) = seen.last() else {
+        panic!("no refusal: {seen:?}");
+    };
+    assert!(error.contains("does not match its hash"), "{error}");
+    assert_eq!(
+        stored_events(&db, "L1-S1"),
+        5,
+        "central keeps only the genuine events"
+    );
+    // It does not skip past the tampered event: the next try is refused again.
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "refused again",
+        |report| matches!(report, SyncReport::Rejected { .. }),
+    )
+    .await;
+    assert_eq!(stored_events(&db, "L1-S1"), 5);
+    assert_eq!(
+        station.store.sync_status().expect("status").acked_through,
+        5
+    );
+    worker.stop().await;
+    central.shutdown().await;
+}
