@@ -1459,3 +1459,41 @@ async fn a_tampered_station_log_is_refused_and_alarmed_on_both_sides() {
     worker.stop().await;
     central.shutdown().await;
 }
+
+/// A station offline while 100,000 events pile up, then central comes back: everything arrives
+/// exactly once, and an event recorded after the reconnect is acknowledged within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_events_backlog_arrives_once_and_live_events_get_through() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let addr = std::net::TcpListener::bind(any_port())
+        .and_then(|listener| listener.local_addr())
+        .expect("reserve a port");
+    let mut station = Station::open(&dir, "L1-S1");
+    let mut worker = Worker::start(format!("http://{addr}"), token, &station);
+    for _ in 0..100 {
+        station.produce("WO-24001", 1_000, 1, 0);
+    }
+    assert_eq!(station.store.last_seq(), 100_000);
+    let started = Instant::now();
+    let central = central::spawn(addr, db.clone()).await.expect("central up");
+    let live = station.produce("WO-24001", 1, 1, 0);
+    let live_seq = live[0].seq;
+    worker.appended.send_replace(live_seq);
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "the live event acked",
+        acked_through(live_seq),
+    )
+    .await;
+    let took = started.elapsed();
+    eprintln!("100,000-event backlog and the live event acked in {took:?}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert_eq!(stored_events(&db, "L1-S1"), 100_001);
+    let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
+    assert_eq!(report.produced, 100_001, "each event applied once");
+    worker.stop().await;
+    central.shutdown().await;
+}
