@@ -446,6 +446,32 @@ async fn stations_must_authenticate_as_themselves() {
 
     let response = post_batch(&client, &url, "L1-S1", "not-a-token", &events).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Malformed bodies: not JSON at all, and JSON of the wrong shape. Clear words, nothing stored.
+    for (body, status, words) in [
+        (
+            "{\"events\": [",
+            StatusCode::BAD_REQUEST,
+            "invalid event batch",
+        ),
+        (
+            "{\"events\": 5}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid event batch",
+        ),
+    ] {
+        let response = client
+            .post(format!("{url}/api/v1/stations/L1-S1/events"))
+            .bearer_auth(&token_s1)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), status, "{body}");
+        let error: ApiError = response.json().await.expect("api error body");
+        assert!(error.error.contains(words), "{}", error.error);
+    }
+    assert_eq!(stored_events(&db, "L1-S1"), 0);
     let response = post_batch(&client, &url, "L1-S1", &token_s2, &events).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A station may only write its own events, even under its own path.
