@@ -778,6 +778,8 @@ impl Db {
         let mut head = load_head(&tx, station.as_str())?;
         let mut advanced = false;
         let mut quarantined = Vec::new();
+        // Work orders found in this batch: a batch names the same few hundreds of times.
+        let mut known_orders: std::collections::HashSet<String> = std::collections::HashSet::new();
         for event in events {
             let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
             if event.seq == 0 {
@@ -797,7 +799,7 @@ impl Db {
             insert_event(&tx, event, &received_at)?;
             // A fact central cannot trust to mean what it says keeps its place in the chain but
             // changes no projection; the cursor moves on and the reason is kept and shown.
-            match semantic_problem(&tx, event, now)? {
+            match semantic_problem(&tx, event, now, &mut known_orders)? {
                 None => project(&tx, event, &received_at)?,
                 Some(reason) => {
                     tracing::warn!(%station, seq = event.seq, %reason, "ingest: event quarantined");
@@ -1297,6 +1299,7 @@ fn semantic_problem(
     tx: &Transaction<'_>,
     event: &Event,
     now: DateTime<Utc>,
+    known_orders: &mut std::collections::HashSet<String>,
 ) -> Result<Option<String>> {
     if event.schema > crate::domain::SCHEMA_VERSION {
         return Ok(Some(format!(
@@ -1312,7 +1315,9 @@ fn semantic_problem(
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )));
     }
-    if let Some(work_order) = event.kind.work_order() {
+    if let Some(work_order) = event.kind.work_order()
+        && !known_orders.contains(work_order.as_str())
+    {
         let known: bool = tx
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM master_records WHERE kind = 'work_order' AND key = ?1)",
@@ -1323,6 +1328,7 @@ fn semantic_problem(
                 "work order {work_order} is unknown to central"
             )));
         }
+        known_orders.insert(work_order.to_string());
     }
     Ok(None)
 }
