@@ -21,6 +21,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod plant;
+
 /// Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;
 /// add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -189,6 +191,16 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         revoked_at TEXT
     );
+    "#,
+    // 7: plant queries. The latest event of a kind at a station (line overview) and a station's
+    // events of one kind in seq order, or the seqs of a time window (events paging), are index
+    // lookups; open WIP is the released lots made at stations (a partial index: the shop floor
+    // now, not the history).
+    r#"
+    CREATE INDEX events_station_kind_seq ON events(station, kind, seq);
+    CREATE INDEX events_station_at_seq ON events(station, at, seq);
+    CREATE INDEX lots_open_produced ON lots(id) WHERE status = 'released' AND origin = 'produced';
+    CREATE INDEX stations_line ON stations(line, id);
     "#,
 ];
 

@@ -84,6 +84,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/kpi/oee"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/lines/{line}/overview"),
+    ("GET", "/api/v1/events"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -98,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/kpi/oee", get(get_oee))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
+        .route("/api/v1/lines/{line}/overview", get(get_line_overview))
+        .route("/api/v1/events", get(get_events))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -529,4 +533,116 @@ async fn get_openapi() -> Response {
         super::openapi::OPENAPI_JSON,
     )
         .into_response()
+}
+
+/// Every station of a line now: machine state, active work order, queue, WIP, last cycle, link.
+/// A plant query: no token asked for.
+async fn get_line_overview(
+    State(state): State<AppState>,
+    Path(line): Path<String>,
+) -> Result<Json<super::LineOverview>, Failure> {
+    let now = state.clock.now();
+    let metrics = Arc::clone(&state.metrics);
+    let lookup = line.clone();
+    let overview = state
+        .with_db(move |db| {
+            db.line_overview(&lookup, now, &|station: &str| metrics.last_seen(station))
+        })
+        .await??;
+    overview
+        .map(Json)
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("unknown line {line}")))
+}
+
+/// Default and largest page of raw events.
+const DEFAULT_EVENTS_LIMIT: u64 = 100;
+const MAX_EVENTS_LIMIT: u64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsParams {
+    station: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
+    after_seq: Option<u64>,
+    limit: Option<u64>,
+}
+
+impl EventsParams {
+    /// The query these parameters ask for, or what is wrong with them.
+    fn query(self) -> Result<super::EventQuery, String> {
+        let station = self
+            .station
+            .filter(|station| !station.trim().is_empty())
+            .ok_or("give station=S")?;
+        let time = |name: &str,
+                    text: Option<String>|
+         -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+            text.map(|text| {
+                chrono::DateTime::parse_from_rfc3339(text.trim())
+                    .map(|at| at.with_timezone(&chrono::Utc))
+                    .map_err(|e| format!("{name}={text:?} is not an RFC 3339 time: {e}"))
+            })
+            .transpose()
+        };
+        let from = time("from", self.from)?;
+        let to = time("to", self.to)?;
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            return Err("from must be before to".into());
+        }
+        if let Some(kind) = &self.kind {
+            // The event kinds are the variants of EventKind: serde names them all, or refuses.
+            let probe = serde_json::json!({ "type": kind, "data": {} });
+            if let Err(e) = serde_json::from_value::<crate::domain::EventKind>(probe)
+                && e.to_string().contains("unknown variant")
+            {
+                return Err(format!("kind={kind:?} is no event kind: {e}"));
+            }
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_EVENTS_LIMIT);
+        if !(1..=MAX_EVENTS_LIMIT).contains(&limit) {
+            return Err(format!(
+                "limit must be 1 to {MAX_EVENTS_LIMIT}, not {limit}"
+            ));
+        }
+        Ok(super::EventQuery {
+            station: StationId::new(station),
+            from,
+            to,
+            kind: self.kind,
+            after_seq: self.after_seq.unwrap_or(0),
+            limit,
+        })
+    }
+}
+
+/// The raw events of a station, in seq order, by time and/or kind, paged. A plant query (for
+/// auditors and analytics): no token asked for.
+async fn get_events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsParams>, QueryRejection>,
+) -> Result<Json<super::EventPage>, Failure> {
+    let Query(params) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let query = params
+        .query()
+        .map_err(|message| Failure::new(StatusCode::BAD_REQUEST, message))?;
+    let station = query.station.clone();
+    let page = state
+        .with_db(move |db| {
+            if db.station_known(&query.station)? {
+                db.events_page(&query).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .await??;
+    page.map(Json).ok_or_else(|| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("central knows no station {station}"),
+        )
+    })
 }

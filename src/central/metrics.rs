@@ -92,6 +92,11 @@ impl Metrics {
         *last = (*last).max(at);
     }
 
+    /// The last authenticated request of `station` since central started, if any.
+    pub fn last_seen(&self, station: &str) -> Option<DateTime<Utc>> {
+        self.counters().last_seen.get(station).copied()
+    }
+
     pub fn count_batch(&self, station: &str, outcome: BatchOutcome) {
         *self
             .counters()

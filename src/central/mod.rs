@@ -20,6 +20,10 @@ pub mod kpi;
 pub mod metrics;
 pub mod openapi;
 
+pub use db::plant::{
+    ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
+    Wip,
+};
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use http::ROUTES;
 pub use kpi::{CalendarFileError, load_calendar};

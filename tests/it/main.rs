@@ -13,6 +13,7 @@ mod kpi;
 mod label;
 mod metrics_openapi;
 mod part_records;
+mod plant;
 mod plc;
 mod pymodbus;
 mod scanner;
