@@ -87,6 +87,9 @@ impl Metrics {
 
     /// A request authenticated as `station` at `at`.
     pub fn seen(&self, station: &str, at: DateTime<Utc>) {
+        // To the millisecond, like every time central stores: a request and the events it stored
+        // in the same millisecond are one moment, not two.
+        let at = chrono::SubsecRound::trunc_subsecs(at, 3);
         let mut counters = self.counters();
         let last = counters.last_seen.entry(station.to_owned()).or_insert(at);
         *last = (*last).max(at);

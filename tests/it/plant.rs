@@ -163,9 +163,13 @@ fn consumed(lot: &str, units: u64) -> EventKind {
     }
 }
 
-/// An hour ago, to the second: what central stores, to the millisecond.
+/// An hour before the test run began, to the second (what central stores, to the millisecond):
+/// taken once, so times stay put however long the test takes.
 fn base() -> DateTime<Utc> {
-    DateTime::from_timestamp((Utc::now() - Duration::hours(1)).timestamp(), 0).expect("time")
+    static BASE: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        DateTime::from_timestamp((Utc::now() - Duration::hours(1)).timestamp(), 0).expect("time")
+    })
 }
 
 fn at(minute: i64) -> DateTime<Utc> {
