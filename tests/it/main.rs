@@ -18,4 +18,5 @@ mod pymodbus;
 mod scanner;
 mod sim_scenarios;
 mod support;
+mod tls;
 mod tui;
