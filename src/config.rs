@@ -81,6 +81,9 @@ url = "http://127.0.0.1:8080"
 # The station's token, printed by `takt central station add L1-S1`. Or set token_file.
 token = ""
 # token_file = "station.token"
+# For an https:// url whose certificate comes from the plant's own CA: that CA's certificate
+# (PEM), trusted in addition to the system's CAs.
+# ca_file = "plant-ca.pem"
 pull_interval_ms = 5000
 request_timeout_ms = 10000
 
@@ -143,6 +146,8 @@ pub enum ConfigError {
     },
     #[error("config file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("[central] ca_file: {message}")]
+    Trust { message: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -384,6 +389,8 @@ pub struct CentralSection {
     pub url: String,
     pub token: String,
     pub token_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to trust for an `https://` url, besides the system's roots.
+    pub ca_file: Option<PathBuf>,
     pub pull_interval_ms: u64,
     pub request_timeout_ms: u64,
 }
@@ -394,6 +401,7 @@ impl Default for CentralSection {
             url: "http://127.0.0.1:8080".into(),
             token: String::new(),
             token_file: None,
+            ca_file: None,
             pull_interval_ms: 5000,
             request_timeout_ms: 10_000,
         }
@@ -563,6 +571,7 @@ impl StationConfig {
         config.data_dir = base.join(&config.data_dir);
         config.ui.keymap = config.ui.keymap.map(|keymap| base.join(keymap));
         config.central.token_file = config.central.token_file.map(|file| base.join(file));
+        config.central.ca_file = config.central.ca_file.map(|file| base.join(file));
         config.printer.path = config.printer.path.map(|file| base.join(file));
         Ok(config)
     }
@@ -655,6 +664,16 @@ impl StationConfig {
                 }),
             None => Ok(self.central.token.trim().to_owned()),
         }
+    }
+
+    /// The plant CA named in `[central] ca_file`, read and checked; `None` when there is none.
+    pub fn central_ca(&self) -> Result<Option<crate::tls_trust::TrustedCa>, ConfigError> {
+        self.central
+            .ca_file
+            .as_deref()
+            .map(crate::tls_trust::TrustedCa::load)
+            .transpose()
+            .map_err(|message| ConfigError::Trust { message })
     }
 
     pub fn poll_interval(&self) -> Duration {

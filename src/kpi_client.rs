@@ -87,12 +87,11 @@ pub async fn fetch(
     central: &str,
     request: &OeeRequest,
     timeout: Duration,
+    trusted_ca: Option<&crate::tls_trust::TrustedCa>,
 ) -> Result<Fetched, KpiClientError> {
     let url = oee_url(central, request)?;
     let base = central.trim().trim_end_matches('/').to_owned();
-    let client = reqwest::Client::builder()
-        .connect_timeout(timeout)
-        .timeout(timeout)
+    let client = crate::tls_trust::client_builder(trusted_ca, timeout)
         .build()
         .map_err(|e| KpiClientError::Client(reason(&e, timeout)))?;
     let unreachable = |e: reqwest::Error| KpiClientError::Unreachable {

@@ -61,6 +61,7 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
         Some(SyncConfig {
             pull_interval: Duration::from_millis(config.central.pull_interval_ms),
             request_timeout: Duration::from_millis(config.central.request_timeout_ms),
+            trusted_ca: config.central_ca()?,
             ..SyncConfig::new(
                 config.central.url.trim().trim_end_matches('/').to_owned(),
                 config.central_token()?,

@@ -36,5 +36,6 @@ pub mod sim;
 pub mod station;
 pub mod store;
 pub mod sync;
+pub mod tls_trust;
 pub mod trace;
 pub mod tui;

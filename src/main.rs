@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use takt::config::{DEFAULT_STATION_CONFIG, StationConfig};
@@ -99,6 +99,10 @@ struct OeeArgs {
     /// Central's address.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
     central: String,
+    /// For an https:// central with a certificate from the plant's own CA: that CA's certificate
+    /// (PEM), trusted in addition to the system's CAs.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Seconds to wait for central.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     timeout: u64,
@@ -208,6 +212,10 @@ struct TraceArgs {
     /// Central's address.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
     central: String,
+    /// For an https:// central with a certificate from the plant's own CA: that CA's certificate
+    /// (PEM), trusted in addition to the system's CAs.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Follow at most this many links (1 to 20; default 20).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
     depth: Option<u32>,
@@ -264,6 +272,13 @@ struct CentralArgs {
     /// 22-06 (UTC), each with a 30-minute break mid-shift.
     #[arg(long, value_name = "FILE")]
     calendar: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM: the server certificate first, then any
+    /// intermediates); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -577,7 +592,8 @@ fn kpi_oee(args: OeeArgs) -> anyhow::Result<ExitCode> {
     };
     let request = OeeRequest { target, period };
     let timeout = Duration::from_secs(args.timeout);
-    match runtime()?.block_on(fetch(&args.central, &request, timeout)) {
+    let trusted_ca = trusted_ca(args.ca_file.as_deref())?;
+    match runtime()?.block_on(fetch(&args.central, &request, timeout, trusted_ca.as_ref())) {
         Ok(fetched) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&fetched.json)?);
@@ -594,6 +610,13 @@ fn kpi_oee(args: OeeArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `--ca-file`: a plant CA to trust for an `https://` central, besides the system's.
+fn trusted_ca(path: Option<&Path>) -> anyhow::Result<Option<takt::tls_trust::TrustedCa>> {
+    path.map(takt::tls_trust::TrustedCa::load)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
+
 fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     use takt::protocol::TraceDirection;
     use takt::trace::{TraceError, TraceRequest, fetch, render};
@@ -607,6 +630,7 @@ fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
         },
         depth: args.depth,
         timeout: Duration::from_secs(args.timeout),
+        trusted_ca: trusted_ca(args.ca_file.as_deref())?,
     };
     match runtime()?.block_on(fetch(&request)) {
         Ok(genealogy) => {
@@ -657,6 +681,7 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
     }
     if args.check_config {
         config.central_token()?;
+        config.central_ca()?;
         println!(
             "{}: configuration and keymap are valid (station {}).",
             args.config.display(),
@@ -811,6 +836,11 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                 Some(path) => takt::central::load_calendar(path)?,
                 None => takt::domain::shift::ShiftCalendar::default(),
             };
+            // Bad certificate or key files stop central before it binds, naming the file.
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(takt::central::TlsSettings::load(cert, key)?),
+                _ => None,
+            };
             if args.demo_data {
                 takt::central::seed_demo(&args.db, chrono::Utc::now().date_naive())?;
             }
@@ -819,12 +849,13 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 let addr = listener.local_addr()?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 println!(
-                    "takt central listening on http://{addr} (database {})",
+                    "takt central listening on {scheme}://{addr} (database {})",
                     args.db.display()
                 );
                 println!("shifts (UTC{}): {}", calendar.offset(), describe(&calendar));
-                takt::central::serve_with_calendar(listener, &args.db, calendar, async {
+                takt::central::serve_with_tls(listener, &args.db, calendar, tls, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await

@@ -43,6 +43,8 @@ pub struct TraceRequest {
     pub depth: Option<u32>,
     /// For connecting and for the whole answer.
     pub timeout: Duration,
+    /// A plant CA to trust for an `https://` central, besides the system's roots (`--ca-file`).
+    pub trusted_ca: Option<crate::tls_trust::TrustedCa>,
 }
 
 /// `GET {central}/api/v1/lots/{lot}/genealogy?direction=..&depth=..`, the lot id escaped.
@@ -80,9 +82,7 @@ pub fn genealogy_url(request: &TraceRequest) -> Result<Url, TraceError> {
 pub async fn fetch(request: &TraceRequest) -> Result<Genealogy, TraceError> {
     let url = genealogy_url(request)?;
     let base = request.central.trim().trim_end_matches('/').to_owned();
-    let client = reqwest::Client::builder()
-        .connect_timeout(request.timeout)
-        .timeout(request.timeout)
+    let client = crate::tls_trust::client_builder(request.trusted_ca.as_ref(), request.timeout)
         .build()
         .map_err(|e| TraceError::Client(reason(&e, request.timeout)))?;
     let response = client
@@ -139,9 +139,13 @@ pub fn reason(error: &reqwest::Error, timeout: Duration) -> String {
         source = cause.source();
     }
     // reqwest's own text repeats the URL; the causes say what went wrong.
-    match words.last() {
+    let innermost = match words.last() {
         Some(innermost) => innermost.clone(),
         None => error.to_string(),
+    };
+    match crate::tls_trust::hint(&innermost) {
+        Some(hint) => format!("{hint} ({innermost})"),
+        None => innermost,
     }
 }
 
@@ -345,6 +349,7 @@ mod tests {
             direction: TraceDirection::Forward,
             depth: Some(3),
             timeout: Duration::from_secs(1),
+            trusted_ca: None,
         }
     }
 

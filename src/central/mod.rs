@@ -8,7 +8,8 @@
 //! is acknowledged only after its commit. The lots stations register or make become master records
 //! in the same transaction, so the next operation's station learns them at its next pull.
 //! `GET /metrics` exposes ingest and per-station liveness to Prometheus ([`metrics`]), and
-//! `GET /api/v1/openapi.json` describes every route ([`openapi`], [`ROUTES`]).
+//! `GET /api/v1/openapi.json` describes every route ([`openapi`], [`ROUTES`]). Given a certificate
+//! and key ([`TlsSettings`], `takt central --tls-cert --tls-key`) it serves HTTPS with rustls.
 //!
 //! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
 //! database file directly and may run while the server does (WAL lets them share the file).
@@ -19,6 +20,7 @@ mod http;
 pub mod kpi;
 pub mod metrics;
 pub mod openapi;
+mod tls;
 
 pub use db::plant::{
     ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
@@ -27,6 +29,7 @@ pub use db::plant::{
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use http::ROUTES;
 pub use kpi::{CalendarFileError, load_calendar};
+pub use tls::TlsSettings;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::shift::ShiftCalendar;
@@ -216,8 +219,20 @@ pub async fn serve_with_calendar(
     calendar: ShiftCalendar,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_tls(listener, db_path, calendar, None, shutdown).await
+}
+
+/// [`serve_with_calendar`], over HTTPS when `tls` is given (`takt central --tls-cert --tls-key`).
+/// A client whose TLS handshake fails is dropped; the server carries on.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    db_path: &Path,
+    calendar: ShiftCalendar,
+    tls: Option<TlsSettings>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let db = open_db(db_path.to_owned()).await?;
-    serve_db(listener, db, calendar, Arc::new(SystemClock), shutdown).await
+    serve_db(listener, db, calendar, Arc::new(SystemClock), tls, shutdown).await
 }
 
 async fn open_db(db_path: PathBuf) -> anyhow::Result<Db> {
@@ -234,18 +249,29 @@ async fn serve_db(
     db: Db,
     calendar: ShiftCalendar,
     clock: Arc<dyn Clock>,
+    tls: Option<TlsSettings>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr().ok();
-    tracing::info!(?addr, "central listening");
+    tracing::info!(?addr, https = tls.is_some(), "central listening");
     let state = http::AppState::new(db, calendar).with_clock(Arc::clone(&clock));
     let app = http::router(state).layer(axum::middleware::from_fn(move |request, next| {
         http::stamp_date(Arc::clone(&clock), request, next)
     }));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("central HTTP server")?;
+    match tls {
+        Some(tls) => {
+            let listener =
+                tls::TlsListener::new(listener, &tls).context("reading the bound address")?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("central HTTPS server")?;
+        }
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("central HTTP server")?,
+    }
     tracing::info!(?addr, "central stopped");
     Ok(())
 }
@@ -253,6 +279,7 @@ async fn serve_db(
 /// A central running on a background task (tests, `takt demo`). Dropping the handle also stops it.
 pub struct CentralHandle {
     addr: SocketAddr,
+    https: bool,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -262,9 +289,10 @@ impl CentralHandle {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` when it serves TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
@@ -305,18 +333,46 @@ pub async fn spawn_with_clock(
     calendar: ShiftCalendar,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<CentralHandle> {
+    spawn_inner(listen, db_path, calendar, clock, None).await
+}
+
+/// [`spawn`] over HTTPS with `tls`; [`CentralHandle::url`] then says `https://`.
+pub async fn spawn_tls(
+    listen: SocketAddr,
+    db_path: PathBuf,
+    tls: TlsSettings,
+) -> anyhow::Result<CentralHandle> {
+    spawn_inner(
+        listen,
+        db_path,
+        ShiftCalendar::default(),
+        Arc::new(SystemClock),
+        Some(tls),
+    )
+    .await
+}
+
+async fn spawn_inner(
+    listen: SocketAddr,
+    db_path: PathBuf,
+    calendar: ShiftCalendar,
+    clock: Arc<dyn Clock>,
+    tls: Option<TlsSettings>,
+) -> anyhow::Result<CentralHandle> {
+    let https = tls.is_some();
     let db = open_db(db_path).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_db(listener, db, calendar, clock, async move {
+    let task = tokio::spawn(serve_db(listener, db, calendar, clock, tls, async move {
         // A dropped handle stops the server too.
         let _ = stopped.await;
     }));
     Ok(CentralHandle {
         addr,
+        https,
         stop: Some(stop),
         task,
     })

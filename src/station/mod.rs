@@ -156,6 +156,7 @@ impl Station {
         let tracer = trace::Tracer {
             core: input_tx.downgrade(),
             central: setup.sync.as_ref().map(|sync| sync.central_url.clone()),
+            trusted_ca: setup.sync.as_ref().and_then(|sync| sync.trusted_ca.clone()),
         };
         if let Some(config) = setup.sync {
             let (reports_tx, mut reports_rx) = mpsc::channel(64);

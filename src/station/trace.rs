@@ -37,6 +37,8 @@ pub struct Tracer {
     pub core: mpsc::WeakSender<CoreInput>,
     /// Central's base URL; none when the station runs stand-alone.
     pub central: Option<String>,
+    /// The plant CA the sync worker trusts (`[central] ca_file`).
+    pub trusted_ca: Option<crate::tls_trust::TrustedCa>,
 }
 
 impl Tracer {
@@ -57,6 +59,7 @@ impl Tracer {
                     direction,
                     depth: None,
                     timeout: CENTRAL_TIMEOUT,
+                    trusted_ca: self.trusted_ca.clone(),
                 };
                 match fetch(&request).await {
                     Ok(genealogy) => return answer(TraceSource::Central, Ok(genealogy)),

@@ -19,6 +19,7 @@ pub mod offset;
 use crate::domain::StationId;
 use crate::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS};
 use crate::store::{self, StoreError};
+use crate::tls_trust::{TrustedCa, client_builder};
 use chrono::{DateTime, Utc};
 use offset::{OffsetEstimator, Sample};
 use rand::Rng;
@@ -50,6 +51,9 @@ pub struct SyncConfig {
     pub request_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// A plant CA to trust for an `https://` central, besides the system's roots
+    /// (`[central] ca_file`).
+    pub trusted_ca: Option<TrustedCa>,
 }
 
 impl SyncConfig {
@@ -71,6 +75,7 @@ impl SyncConfig {
             request_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            trusted_ca: None,
         }
     }
 }
@@ -187,16 +192,21 @@ impl Worker {
     ) -> Option<Worker> {
         let mut attempt = 0;
         let client = loop {
-            match reqwest::Client::builder()
-                .timeout(config.request_timeout)
-                .connect_timeout(config.request_timeout)
-                .build()
-            {
+            match client_builder(config.trusted_ca.as_ref(), config.request_timeout).build() {
                 Ok(client) => break client,
                 Err(error) => {
-                    tracing::error!(error = %describe(&error), "sync: cannot build the HTTP client");
+                    let error = describe(&error);
+                    tracing::error!(%error, "sync: cannot build the HTTP client");
                     attempt += 1;
                     let delay = backoff(&config, attempt);
+                    // Said on the screen too (e.g. no CA certificates on this machine).
+                    let offline = CentralLink::Offline {
+                        error: format!("cannot set up the link to central: {error}"),
+                        retry_in: delay,
+                    };
+                    if reports.send(SyncReport::Link(offline)).await.is_err() {
+                        return None;
+                    }
                     if !sleep_unless_closed(&reports, delay).await {
                         return None;
                     }
@@ -538,7 +548,7 @@ async fn exchange<T: serde::de::DeserializeOwned>(
     let response = request
         .send()
         .await
-        .map_err(|error| Failure::Transient(describe(&error)))?;
+        .map_err(|error| Failure::Transient(explained(&error)))?;
     let round_trip = started.elapsed();
     let status = response.status();
     if status.is_success() {
@@ -578,6 +588,16 @@ async fn exchange<T: serde::de::DeserializeOwned>(
 }
 
 /// An error with its causes, which is where reqwest keeps the useful part ("connection refused").
+/// [`describe`], led by what a TLS failure means ("central's certificate is not signed by a CA
+/// this side trusts: …"), so the status line says it in words.
+fn explained(error: &dyn std::error::Error) -> String {
+    let text = describe(error);
+    match crate::tls_trust::hint(&text) {
+        Some(hint) => format!("{hint} ({text})"),
+        None => text,
+    }
+}
+
 fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

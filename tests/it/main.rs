@@ -19,4 +19,5 @@ mod pymodbus;
 mod scanner;
 mod sim_scenarios;
 mod support;
+mod tls;
 mod tui;
