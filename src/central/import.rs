@@ -816,7 +816,9 @@ fn work_orders(
             }
             None => None,
         };
-        if let (Some(number), Some(id)) = (numeric_id, id)
+        // A repeated id says all there is; its (derived) number would repeat too.
+        let new_id = id.is_some_and(|id| ids.check(id.to_owned(), &mut f));
+        if let (Some(number), Some(id), true) = (numeric_id, id, new_id)
             && numbers.check(number, &mut f)
             && let Some(other) = catalog.work_order_numbers.get(&number)
             && other.as_str() != id
@@ -856,9 +858,6 @@ fn work_orders(
                 },
             }
         });
-        if let Some(id) = id {
-            ids.check(id.to_owned(), &mut f);
-        }
         if let (
             Some(id),
             Some(product),

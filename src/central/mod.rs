@@ -10,6 +10,9 @@
 //! `GET /metrics` exposes ingest and per-station liveness to Prometheus ([`metrics`]), and
 //! `GET /api/v1/openapi.json` describes every route ([`openapi`], [`ROUTES`]).
 //!
+//! ERP imports (`takt central import`, `POST /api/v1/import/{kind}`) are checked whole and written
+//! all or nothing ([`import`]).
+//!
 //! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
 //! database file directly and may run while the server does (WAL lets them share the file).
 

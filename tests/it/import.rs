@@ -206,3 +206,191 @@ async fn the_import_command_loads_erp_files_all_or_nothing_and_stations_pull_the
         text(&output.stderr)
     );
 }
+
+async fn post_import(
+    client: &reqwest::Client,
+    url: &str,
+    kind: &str,
+    token: &str,
+    content_type: &str,
+    body: &str,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = client
+        .post(format!("{url}/api/v1/import/{kind}"))
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("import sent");
+    let status = response.status();
+    let body = response.json().await.expect("a JSON answer");
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_import_endpoint_takes_csv_and_json_with_an_admin_token_only() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let dir = TempDir::new().expect("temp dir");
+    let db = dir.path().join("central.db");
+    central::seed_demo(&db, Utc::now().date_naive()).expect("seed demo");
+    let station_token = central::add_station(&db, "L1-S2").expect("station token");
+    let admin = central::add_admin_token(&db, "erp-import").expect("admin token");
+    let central = central::spawn(([127, 0, 0, 1], 0).into(), db.clone())
+        .await
+        .expect("central starts");
+    let url = central.url();
+    let client = reqwest::Client::new();
+    let csv = "id,product,quantity,due,stations\nWO-32001,BC-210,40,2026-12-05,L1-S2\n";
+
+    // A station's token is not an admin's; no token neither.
+    let (status, body) = post_import(
+        &client,
+        &url,
+        "work-orders",
+        &station_token,
+        "text/csv",
+        csv,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let response = client
+        .post(format!("{url}/api/v1/import/work-orders"))
+        .body(csv)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // CSV with text/csv.
+    let (status, body) = post_import(
+        &client,
+        &url,
+        "work-orders",
+        &admin,
+        "text/csv; charset=utf-8",
+        csv,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"kind": "work-orders", "imported": 1, "unchanged": 0})
+    );
+    let (status, body) = post_import(&client, &url, "work-orders", &admin, "text/csv", csv).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"kind": "work-orders", "imported": 0, "unchanged": 1})
+    );
+
+    // JSON: a changed quantity is a new version; a new order is imported.
+    let orders = json!([
+        {"id": "WO-32001", "product": "BC-210", "quantity": 45, "due": "2026-12-05", "stations": ["L1-S2"]},
+        {"id": "WO-32002", "product": "BC-200", "quantity": 10, "due": "2026-12-06", "stations": "L1-S2", "priority": 1}
+    ])
+    .to_string();
+    let (status, body) = post_import(
+        &client,
+        &url,
+        "work-orders",
+        &admin,
+        "application/json",
+        &orders,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"kind": "work-orders", "imported": 2, "unchanged": 0})
+    );
+
+    // Every problem, with its index (JSON) or line (CSV); nothing written.
+    let bad = json!([
+        {"id": "WO-32003", "product": "BC-200", "quantity": 10, "due": "2026-12-06", "stations": "L1-S2"},
+        {"id": "WO-32004", "product": "BC-999", "quantity": 10, "due": "2026-12-06", "stations": "L1-S2"},
+        {"id": "WO-32003", "product": "BC-200", "quantity": 0, "due": "06.12.2026", "stations": "L1-S2"}
+    ])
+    .to_string();
+    let (status, body) = post_import(
+        &client,
+        &url,
+        "work-orders",
+        &admin,
+        "application/json",
+        &bad,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 4, "{body}");
+    assert_eq!(
+        errors[0],
+        json!({"index": 1, "message": "product \"BC-999\" is not known at central (import products first)"})
+    );
+    assert_eq!(
+        errors[1],
+        json!({"index": 2, "message": "quantity \"0\" is not a whole number from 1 up"})
+    );
+    assert_eq!(
+        errors[2]["message"],
+        "due \"06.12.2026\" is not a date (YYYY-MM-DD)"
+    );
+    assert_eq!(
+        errors[3]["message"],
+        "duplicate id \"WO-32003\" (first on index 0)"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("nothing imported: 4 problem(s)")),
+        "{body}"
+    );
+    let bad_csv = "id,product,quantity,due,stations\nWO-32005,BC-200,10,2026-12-06,L1-S2\nWO-32006,BC-200,10,2026-12-06,L7-S1\n";
+    let (status, body) =
+        post_import(&client, &url, "work-orders", &admin, "text/csv", bad_csv).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["line"], 3, "{body}");
+
+    let report = client
+        .get(format!("{url}/api/v1/work-orders/WO-32003"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        report.status(),
+        StatusCode::NOT_FOUND,
+        "the refused body wrote nothing"
+    );
+    let report = client
+        .get(format!("{url}/api/v1/work-orders/WO-32005"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        report.status(),
+        StatusCode::NOT_FOUND,
+        "the refused CSV wrote nothing"
+    );
+
+    // The station sees the imported orders, the updated one as its new version.
+    let page = pull(&url, "L1-S2", &station_token).await;
+    let order = page
+        .changes
+        .iter()
+        .find_map(|change| match &change.record {
+            MasterRecord::WorkOrder(order) if order.id.as_str() == "WO-32001" => Some(order),
+            _ => None,
+        })
+        .expect("WO-32001 pulled");
+    assert_eq!(order.quantity, 45);
+
+    // Unknown kinds and media types.
+    let (status, body) = post_import(&client, &url, "lots", &admin, "text/csv", csv).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) =
+        post_import(&client, &url, "work-orders", &admin, "application/xml", csv).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    central.shutdown().await;
+}
