@@ -298,6 +298,23 @@ enum CentralAdmin {
         #[command(subcommand)]
         command: AdminTokenCommand,
     },
+    /// Import master data from an ERP export (CSV or JSON), all or nothing: every row is checked
+    /// first (with its line in errors) and one bad row imports nothing. Re-importing the same file
+    /// changes nothing. Columns per kind: see the README (ERP import).
+    #[command(after_help = IMPORT_HELP)]
+    Import {
+        /// What the file holds: products, materials, work-orders, routings, boms, operators, codes.
+        #[arg(value_parser = parse_import_kind)]
+        kind: takt::central::import::ImportKind,
+        /// The CSV or JSON file.
+        file: PathBuf,
+        /// csv or json; by default from the file's extension.
+        #[arg(long, value_parser = parse_import_format)]
+        format: Option<takt::central::import::Format>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
     /// Events central stored but set aside instead of applying, and why (newest first).
     Quarantine {
         /// Only this station's.
@@ -307,6 +324,29 @@ enum CentralAdmin {
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
     },
+}
+
+const IMPORT_HELP: &str = "\
+Columns (CSV header line; JSON: an array of objects with these keys), * = required:
+  products     id*,name*,gtin
+  materials    id*,name*,unit*,gtin,other_gtins,shelf_life_days
+  work-orders  id*,product*,quantity*,due*,stations*,status,priority,numeric_id,line
+  routings     product*,step*,operation*,name*,stations*,output_material*,output*,ideal_cycle_ms
+  boms         product*,operation*,material*,quantity_per_unit*,tolerance_pct,consumption
+  operators    badge*,name*,roles*,active
+  codes        code*,text*,kind*,class_or_planned*
+Lists (stations, roles, other_gtins) are separated by ';'. Exit code 1 when anything is refused.";
+
+fn parse_import_kind(text: &str) -> Result<takt::central::import::ImportKind, String> {
+    use takt::central::import::ImportKind;
+    ImportKind::parse(text).ok_or_else(|| {
+        let kinds: Vec<&str> = ImportKind::ALL.iter().map(|kind| kind.name()).collect();
+        format!("{text:?} is not one of {}", kinds.join(", "))
+    })
+}
+
+fn parse_import_format(text: &str) -> Result<takt::central::import::Format, String> {
+    takt::central::import::Format::parse(text).ok_or_else(|| format!("{text:?}: csv or json"))
 }
 
 #[derive(Subcommand)]
@@ -734,6 +774,36 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
             takt::central::revoke_admin_token(&db, &name)?;
             println!("Admin token {name} revoked.");
             Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Import {
+            kind,
+            file,
+            format,
+            db,
+        }) => {
+            let source = file.file_name().map_or_else(
+                || file.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            );
+            match takt::central::import_file(&db, kind, &file, format)? {
+                takt::central::ImportResult::Done(counts) => {
+                    println!(
+                        "{source}: {} {kind} record(s) imported, {} unchanged.",
+                        counts.imported, counts.unchanged
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                takt::central::ImportResult::Refused(errors) => {
+                    for error in &errors {
+                        eprintln!("{}", error.describe(&source));
+                    }
+                    eprintln!(
+                        "{source}: nothing imported ({} problem(s)); fix them and import the file again.",
+                        errors.len()
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Some(CentralAdmin::Quarantine { station, db }) => {
             let rows = takt::central::quarantine(&db, station.as_deref())?;

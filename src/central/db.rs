@@ -3,6 +3,7 @@
 //!
 //! Methods are blocking; the HTTP layer calls them inside `spawn_blocking`.
 
+use super::import::{Catalog, ImportCounts};
 use super::metrics::StationStats;
 use crate::domain::event::ChainError;
 use crate::domain::machine::MachineCategory;
@@ -477,6 +478,33 @@ impl Db {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// An import: loads what central holds ([`Catalog`]), lets `build` check the imported rows
+    /// against it and make the records, and writes them, all in one transaction. `build`'s error
+    /// writes nothing. Counts the records written and those that were already so (which keep
+    /// their version, so the stations are sent nothing for them).
+    pub fn import_master<E>(
+        &mut self,
+        build: impl FnOnce(&Catalog) -> std::result::Result<Vec<MasterRecord>, E>,
+    ) -> Result<std::result::Result<ImportCounts, E>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let catalog = load_catalog(&tx)?;
+        let records = match build(&catalog) {
+            Ok(records) => records,
+            Err(error) => return Ok(Err(error)),
+        };
+        let mut counts = ImportCounts::default();
+        for record in &records {
+            match upsert_record(&tx, record)? {
+                Some(_) => counts.imported += 1,
+                None => counts.unchanged += 1,
+            }
+        }
+        tx.commit()?;
+        Ok(Ok(counts))
     }
 
     /// Puts a lot on hold (`Some(reason)`) or releases it (`None`) at central: a new version of its
@@ -1772,6 +1800,53 @@ fn set_status(
 
 /// Stores a master record under the next version unless it is unchanged. Returns the new version,
 /// or `None` when nothing changed (and nothing is sent to stations).
+/// What imported rows may refer to: products, materials, routings, work-order numbers, stations.
+fn load_catalog(tx: &Transaction<'_>) -> Result<Catalog> {
+    let mut catalog = Catalog::default();
+    let mut statement = tx.prepare_cached(
+        "SELECT kind, key, body FROM master_records
+         WHERE kind IN ('product', 'material', 'routing', 'work_order')",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (kind, key, body) = row?;
+        let record: MasterRecord = serde_json::from_str(&body)
+            .map_err(|e| DbError::Corrupt(format!("{kind} {key}: {e}")))?;
+        match record {
+            MasterRecord::Product(product) => {
+                catalog.products.insert(product.id);
+            }
+            MasterRecord::Material(material) => {
+                catalog.materials.insert(material.id);
+            }
+            MasterRecord::Routing(routing) => {
+                catalog.routings.insert(routing.product.clone(), routing);
+            }
+            MasterRecord::WorkOrder(order) => {
+                catalog
+                    .work_order_numbers
+                    .insert(order.numeric_id, order.id);
+            }
+            _ => {}
+        }
+    }
+    let mut statement = tx.prepare_cached("SELECT id, line FROM stations")?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+    })?;
+    for row in rows {
+        let (station, line) = row?;
+        catalog.stations.insert(StationId::new(station), line);
+    }
+    Ok(catalog)
+}
+
 fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<Option<i64>> {
     let (kind, key) = record.key();
     let body = serde_json::to_string(record)

@@ -2,6 +2,7 @@
 //! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
 
 use super::db::{Db, DbError, IngestError};
+use super::import::{Format as ImportFormat, ImportError, ImportKind};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
 use super::metrics::{self, BatchOutcome, Metrics};
 use crate::clock::{Clock, SystemClock};
@@ -81,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/lots/{id}/genealogy"),
     ("POST", "/api/v1/lots/{id}/hold"),
     ("POST", "/api/v1/lots/{id}/release"),
+    ("POST", "/api/v1/import/{kind}"),
     ("GET", "/api/v1/kpi/oee"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/metrics"),
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/lots/{id}/hold", post(post_lot_hold))
         .route("/api/v1/lots/{id}/release", post(post_lot_release))
+        .route("/api/v1/import/{kind}", post(post_import))
         .route("/api/v1/kpi/oee", get(get_oee))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
@@ -407,6 +410,98 @@ async fn set_hold(
         reason: outcome.lot.status_reason.clone(),
         changed: outcome.version.is_some(),
     }))
+}
+
+/// What an import wrote (`imported`) and found already so (`unchanged`).
+#[derive(Debug, serde::Serialize)]
+struct ImportAnswer {
+    kind: String,
+    imported: u64,
+    unchanged: u64,
+}
+
+/// A refused import: every problem with its CSV line or JSON index; nothing was written.
+#[derive(Debug, serde::Serialize)]
+struct ImportRefusal {
+    error: String,
+    errors: Vec<ImportError>,
+}
+
+/// ERP import of one kind of master data, all or nothing (see [`super::import`]): a JSON array,
+/// or CSV with `Content-Type: text/csv`. Needs an admin token.
+async fn post_import(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, Failure> {
+    // Authenticate on the headers alone, before reading the body.
+    let admin = authorize_admin(&state, request.headers()).await?;
+    let kind = ImportKind::parse(&kind).ok_or_else(|| {
+        let kinds: Vec<&str> = ImportKind::ALL.iter().map(|kind| kind.name()).collect();
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no import of {kind:?}: one of {}", kinds.join(", ")),
+        )
+    })?;
+    let media = request.headers().get(header::CONTENT_TYPE).map(|value| {
+        let value = value.to_str().unwrap_or("?");
+        value
+            .split(';')
+            .next()
+            .unwrap_or(value)
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let format = match media.as_deref() {
+        None | Some("application/json") => ImportFormat::Json,
+        Some("text/csv") => ImportFormat::Csv,
+        Some(other) => {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content type {other:?}: send application/json (an array) or text/csv"),
+            ));
+        }
+    };
+    let body: Bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("cannot read the import (at most {MAX_BODY_BYTES} bytes): {e}"),
+            )
+        })?;
+    let result = state
+        .with_db(move |db| super::import_bytes(db, kind, format, &body))
+        .await??;
+    match result {
+        super::ImportResult::Done(counts) => {
+            tracing::info!(%admin, %kind, imported = counts.imported, unchanged = counts.unchanged, "import by API");
+            Ok(Json(ImportAnswer {
+                kind: kind.name().to_owned(),
+                imported: counts.imported,
+                unchanged: counts.unchanged,
+            })
+            .into_response())
+        }
+        super::ImportResult::Refused(errors) => {
+            let first = errors
+                .first()
+                .map(|error| error.describe(kind.name()))
+                .unwrap_or_default();
+            tracing::warn!(%admin, %kind, problems = errors.len(), "import refused");
+            Ok((
+                StatusCode::BAD_REQUEST,
+                Json(ImportRefusal {
+                    error: format!(
+                        "nothing imported: {} problem(s), the first: {first}",
+                        errors.len()
+                    ),
+                    errors,
+                }),
+            )
+                .into_response())
+        }
+    }
 }
 
 async fn get_work_order(

@@ -11,12 +11,16 @@
 //! `GET /api/v1/openapi.json` describes every route ([`openapi`], [`ROUTES`]). Given a certificate
 //! and key ([`TlsSettings`], `takt central --tls-cert --tls-key`) it serves HTTPS with rustls.
 //!
+//! ERP imports (`takt central import`, `POST /api/v1/import/{kind}`) are checked whole and written
+//! all or nothing ([`import`]).
+//!
 //! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
 //! database file directly and may run while the server does (WAL lets them share the file).
 
 mod db;
 pub mod demo;
 mod http;
+pub mod import;
 pub mod kpi;
 pub mod metrics;
 pub mod openapi;
@@ -173,6 +177,54 @@ pub fn seed_demo(db_path: &Path, today: NaiveDate) -> anyhow::Result<()> {
         .context("loading the demo master data")?;
     tracing::info!("demo plant loaded");
     Ok(())
+}
+
+/// What `takt central import` did, or every problem of the file (then nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportResult {
+    Done(import::ImportCounts),
+    Refused(Vec<import::ImportError>),
+}
+
+/// Imports `bytes` of `kind` into central's database, all or nothing (see [`import`]).
+pub fn import_bytes(
+    db: &mut Db,
+    kind: import::ImportKind,
+    format: import::Format,
+    bytes: &[u8],
+) -> Result<ImportResult, DbError> {
+    Ok(
+        match db.import_master(|catalog| import::prepare(kind, format, bytes, catalog))? {
+            Ok(counts) => {
+                tracing::info!(%kind, imported = counts.imported, unchanged = counts.unchanged, "import");
+                ImportResult::Done(counts)
+            }
+            Err(errors) => ImportResult::Refused(errors),
+        },
+    )
+}
+
+/// Imports the file at `path` (`format` from its extension unless given) into the database at
+/// `db_path`.
+pub fn import_file(
+    db_path: &Path,
+    kind: import::ImportKind,
+    path: &Path,
+    format: Option<import::Format>,
+) -> anyhow::Result<ImportResult> {
+    let format = match format {
+        Some(format) => format,
+        None => import::Format::from_path(path).with_context(|| {
+            format!(
+                "cannot tell the format of {} from its name: give --format csv or --format json",
+                path.display()
+            )
+        })?,
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(import_bytes(&mut db, kind, format, &bytes)?)
 }
 
 /// Puts `lot` on hold with `reason` (`Some`) or releases it (`None`): a new version of its master

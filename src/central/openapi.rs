@@ -157,7 +157,10 @@ mod tests {
                 .and_then(|requirement| requirement.keys().next().cloned());
             let wanted = if path.starts_with("/api/v1/stations/") {
                 Some("stationToken")
-            } else if path.ends_with("/hold") || path.ends_with("/release") {
+            } else if path.ends_with("/hold")
+                || path.ends_with("/release")
+                || path.starts_with("/api/v1/import/")
+            {
                 Some("adminToken")
             } else {
                 None

@@ -9,6 +9,7 @@ mod crash;
 mod e2e;
 mod flow;
 mod genealogy;
+mod import;
 mod kpi;
 mod label;
 mod metrics_openapi;
