@@ -520,6 +520,28 @@ impl<'a> Fields<'a> {
         self.check_id(column, value).then_some(value)
     }
 
+    /// A required identifier that must name a product central knows; the id either way.
+    fn product(&mut self, column: &str, catalog: &Catalog) -> Option<&'a str> {
+        let product = self.id(column)?;
+        if !catalog.products.contains(&ProductId::from(product)) {
+            self.error(format!(
+                "{column} {product:?} is not known at central (import products first)"
+            ));
+        }
+        Some(product)
+    }
+
+    /// A required identifier that must name a material central knows; the id either way.
+    fn material(&mut self, column: &str, catalog: &Catalog) -> Option<&'a str> {
+        let material = self.id(column)?;
+        if !catalog.materials.contains(&MaterialId::from(material)) {
+            self.error(format!(
+                "{column} {material:?} is not known at central (import materials first)"
+            ));
+        }
+        Some(material)
+    }
+
     fn check_id(&mut self, column: &str, value: &str) -> bool {
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             self.error(format!("{column} {value:?} must not contain spaces"));
@@ -767,14 +789,7 @@ fn work_orders(
     for row in rows {
         let mut f = Fields::new(row, errors);
         let id = f.id("id");
-        let product = f.id("product");
-        if let Some(product) = product
-            && !catalog.products.contains(&ProductId::from(product))
-        {
-            f.error(format!(
-                "product {product:?} is not known at central (import products first)"
-            ));
-        }
+        let product = f.product("product", catalog);
         let quantity = f.required_number::<u64>("quantity", 1);
         let due = f.text("due").and_then(|due| {
             let date = NaiveDate::parse_from_str(due, "%Y-%m-%d").ok();
@@ -906,28 +921,14 @@ fn routings(rows: &[Row], catalog: &Catalog, errors: &mut Vec<ImportError>) -> V
     let mut steps: HashMap<ProductId, Vec<(u32, RoutingStep)>> = HashMap::new();
     for row in rows {
         let mut f = Fields::new(row, errors);
-        let product = f.id("product");
-        if let Some(product) = product
-            && !catalog.products.contains(&ProductId::from(product))
-        {
-            f.error(format!(
-                "product {product:?} is not known at central (import products first)"
-            ));
-        }
+        let product = f.product("product", catalog);
         let step = f.required_number::<u32>("step", 1);
         let operation = f.id("operation");
         let name = f.text("name");
         let stations = f
             .list("stations", true)
             .and_then(|stations| stations_known(&mut f, &stations, catalog));
-        let output_material = f.id("output_material");
-        if let Some(material) = output_material
-            && !catalog.materials.contains(&MaterialId::from(material))
-        {
-            f.error(format!(
-                "output_material {material:?} is not known at central (import materials first)"
-            ));
-        }
+        let output_material = f.material("output_material", catalog);
         let output = f.text("output").and_then(|text| {
             let output = parse_output(text);
             if output.is_none() {
@@ -1001,14 +1002,7 @@ fn boms(rows: &[Row], catalog: &Catalog, errors: &mut Vec<ImportError>) -> Vec<M
     let mut lines: HashMap<(ProductId, OperationId), Vec<BomLine>> = HashMap::new();
     for row in rows {
         let mut f = Fields::new(row, errors);
-        let product = f.id("product");
-        if let Some(product) = product
-            && !catalog.products.contains(&ProductId::from(product))
-        {
-            f.error(format!(
-                "product {product:?} is not known at central (import products first)"
-            ));
-        }
+        let product = f.product("product", catalog);
         let operation = f.id("operation");
         if let (Some(product), Some(operation)) = (product, operation)
             && catalog.products.contains(&ProductId::from(product))
@@ -1036,14 +1030,7 @@ fn boms(rows: &[Row], catalog: &Catalog, errors: &mut Vec<ImportError>) -> Vec<M
                 Some(_) => {}
             }
         }
-        let material = f.id("material");
-        if let Some(material) = material
-            && !catalog.materials.contains(&MaterialId::from(material))
-        {
-            f.error(format!(
-                "material {material:?} is not known at central (import materials first)"
-            ));
-        }
+        let material = f.material("material", catalog);
         let quantity = f.text("quantity_per_unit").and_then(|text| {
             let quantity = Quantity::parse(text).filter(|q| q.is_positive());
             if quantity.is_none() {

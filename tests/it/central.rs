@@ -505,15 +505,6 @@ async fn tokens_are_rotated_and_revoked_from_the_cli() {
     let dir = TempDir::new().expect("temp dir");
     let db = central_db(&dir);
     let db_arg = db.display().to_string();
-    let takt = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
-                .args(&args)
-                .output()
-                .expect("run takt")
-        })
-    };
-    let args = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
     let token = central::add_station(&db, "L1-S1").expect("token");
     let central = start_central(&db).await;
     let mut station = Station::open(&dir, "L1-S1");
@@ -523,11 +514,8 @@ async fn tokens_are_rotated_and_revoked_from_the_cli() {
     let response = post_batch(&client, &url, "L1-S1", &token, &first).await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let rotated = takt(args(&[
-        "central", "station", "rotate", "L1-S1", "--db", &db_arg,
-    ]))
-    .await
-    .expect("takt ran");
+    let rotated =
+        crate::support::takt_cli(["central", "station", "rotate", "L1-S1", "--db", &db_arg]).await;
     assert!(
         rotated.status.success(),
         "{}",
@@ -546,11 +534,8 @@ async fn tokens_are_rotated_and_revoked_from_the_cli() {
     let response = post_batch(&client, &url, "L1-S1", &new_token, &second).await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let unknown = takt(args(&[
-        "central", "station", "rotate", "L9-S9", "--db", &db_arg,
-    ]))
-    .await
-    .expect("takt ran");
+    let unknown =
+        crate::support::takt_cli(["central", "station", "rotate", "L9-S9", "--db", &db_arg]).await;
     assert!(!unknown.status.success());
     assert!(
         String::from_utf8_lossy(&unknown.stderr).contains("central knows no station L9-S9"),
@@ -558,11 +543,8 @@ async fn tokens_are_rotated_and_revoked_from_the_cli() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 
-    let revoked = takt(args(&[
-        "central", "station", "revoke", "L1-S1", "--db", &db_arg,
-    ]))
-    .await
-    .expect("takt ran");
+    let revoked =
+        crate::support::takt_cli(["central", "station", "revoke", "L1-S1", "--db", &db_arg]).await;
     assert!(revoked.status.success());
     let third = station.produce("WO-24001", 1, 1, 0);
     let response = post_batch(&client, &url, "L1-S1", &new_token, &third).await;
@@ -580,9 +562,7 @@ async fn tokens_are_rotated_and_revoked_from_the_cli() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(stored_events(&db, "L1-S1"), 2, "its events are kept");
 
-    let listed = takt(args(&["central", "station", "list", "--db", &db_arg]))
-        .await
-        .expect("takt ran");
+    let listed = crate::support::takt_cli(["central", "station", "list", "--db", &db_arg]).await;
     let listing = String::from_utf8_lossy(&listed.stdout).to_string();
     let row = listing
         .lines()

@@ -7,10 +7,10 @@
 //! L1-S3 OP30: C + box lot B24-0007 (imported) -> serials SN1, SN2, SN3
 //! ```
 
+use crate::support::takt_cli;
 use chrono::{DateTime, Duration as Minutes, Utc};
 use reqwest::StatusCode;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::Duration;
 use takt::central::{self, CentralHandle};
 use takt::domain::material::load_lot;
@@ -758,19 +758,6 @@ async fn a_cycle_in_a_forged_log_ends_and_is_reported() {
     assert!(cycles.contains(&("Z".into(), "Z".into())), "{cycles:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
     plant.stop().await;
-}
-
-async fn takt_cli(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-    // The binary blocks; the central under test keeps serving on the runtime's workers.
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_takt"))
-            .args(&args)
-            .output()
-            .expect("run takt")
-    })
-    .await
-    .expect("takt finished")
 }
 
 fn text(bytes: &[u8]) -> String {

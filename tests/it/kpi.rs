@@ -2,11 +2,12 @@
 //! go through the real ingest API to a real central on a loopback port, and the KPI endpoint and
 //! `takt kpi oee` answer from them. The figures are checked against hand calculations.
 
+use crate::support::takt_cli;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use reqwest::StatusCode;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use takt::central::kpi::{KpiFigures, OeeReport};
 use takt::central::{self, CentralHandle};
 use takt::domain::machine::MachineCategory;
@@ -574,18 +575,6 @@ async fn bad_parameters_are_400_and_unknown_stations_and_lines_404() {
     assert!(now.window.until_now);
     assert!(now.window.period.starts_with("the shift running now"));
     plant.stop().await;
-}
-
-async fn takt_cli(args: Vec<String>) -> Output {
-    // The binary blocks; the central under test keeps serving on the runtime's workers.
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_takt"))
-            .args(&args)
-            .output()
-            .expect("run takt")
-    })
-    .await
-    .expect("takt finished")
 }
 
 fn text(bytes: &[u8]) -> String {

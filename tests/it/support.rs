@@ -114,3 +114,19 @@ pub const CASTING_C24_1107: &str = "]C1010040123450001210C24-1107\u{1d}30400";
 
 /// The same label in the bracketed form a person can type.
 pub const CASTING_C24_1107_TYPED: &str = "(01)00401234500012(10)C24-1107(30)400";
+
+/// Runs the real `takt` binary with `args` and waits for it; the central under test keeps serving
+/// on the runtime's workers meanwhile.
+pub async fn takt_cli<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
+            .args(&args)
+            .output()
+            .expect("run takt")
+    })
+    .await
+    .expect("takt finished")
+}
