@@ -75,6 +75,7 @@ fn state(today: NaiveDate) -> State {
                 due: today,
                 priority: 1,
                 status: WorkOrderStatus::Released,
+                status_reason: None,
                 line: "L1".into(),
                 stations: vec![StationId::from("L1-S1")],
             },

@@ -212,6 +212,7 @@ fn master_records(start: NaiveDate) -> Vec<MasterRecord> {
                 due: start,
                 priority: 1,
                 status: WorkOrderStatus::Released,
+                status_reason: None,
                 line: LineId::new(line),
                 stations: (0..4)
                     .map(|index| StationId::new(station_of(line, index)))
@@ -470,7 +471,7 @@ fn build(path: &Path) -> (u64, Duration) {
     }
     let mut db = Db::open(&building).expect("open bench db");
     let start = DateTime::from_timestamp(1_735_718_400, 0).unwrap_or_default(); // 2025-01-01
-    db.upsert_master(&master_records(start.date_naive()))
+    db.upsert_master(&master_records(start.date_naive()), start)
         .expect("master data");
     let operations = routing();
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);

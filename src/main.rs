@@ -293,6 +293,13 @@ enum CentralAdmin {
         #[command(subcommand)]
         command: LotAdmin,
     },
+    /// Work orders: list them, hold, release, cancel, close, or dispatch them to stations.
+    /// Stations learn each change at their next pull.
+    #[command(name = "work-order")]
+    WorkOrder {
+        #[command(subcommand)]
+        command: WorkOrderAdmin,
+    },
     /// Admin tokens for imports, holds and other admin endpoints.
     Admin {
         #[command(subcommand)]
@@ -366,6 +373,80 @@ enum AdminTokenCommand {
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum WorkOrderAdmin {
+    /// Every work order central has, most urgent first, with progress and flagged facts.
+    List {
+        /// Only those of this status: planned, released, on_hold, cancelled, closed.
+        #[arg(long, value_parser = parse_work_order_status)]
+        status: Option<takt::domain::WorkOrderStatus>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Hold an order: its stations stop it (the machine's permit drops) at their next pull.
+    Hold {
+        /// The work order, e.g. WO-24001.
+        id: String,
+        /// Why, in the planner's words (operators see it).
+        #[arg(long)]
+        reason: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Release a planned or held order: its stations may run it.
+    Release {
+        /// The work order, e.g. WO-24001.
+        id: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Cancel an order for good: its stations stop it and drop it from their queues.
+    Cancel {
+        /// The work order, e.g. WO-24001.
+        id: String,
+        /// Why, in the planner's words.
+        #[arg(long)]
+        reason: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Close a finished order: nothing more is built on it.
+    Close {
+        /// The work order, e.g. WO-24001.
+        id: String,
+        /// Why, if it closes short of its quantity.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Say which stations build an order and how urgent it is (1 most).
+    Dispatch {
+        /// The work order, e.g. WO-24001.
+        id: String,
+        /// The stations, e.g. --stations L1-S1,L1-S2.
+        #[arg(long, value_delimiter = ',', required = true)]
+        stations: Vec<String>,
+        /// 1 (most urgent) to 255; unchanged when not given.
+        #[arg(long)]
+        priority: Option<u8>,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+}
+
+fn parse_work_order_status(text: &str) -> Result<takt::domain::WorkOrderStatus, String> {
+    takt::domain::WorkOrderStatus::parse(text).ok_or_else(|| {
+        format!("{text:?} is not one of planned, released, on_hold, cancelled, closed")
+    })
 }
 
 #[derive(Subcommand)]
@@ -878,6 +959,7 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(CentralAdmin::WorkOrder { command }) => work_order_command(command),
         Some(CentralAdmin::Lot { command }) => {
             let (lot, reason, db) = match command {
                 LotAdmin::Hold { lot, reason, db } => (lot, Some(reason), db),
@@ -961,4 +1043,102 @@ fn describe(calendar: &takt::domain::shift::ShiftCalendar) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn work_order_command(command: WorkOrderAdmin) -> anyhow::Result<ExitCode> {
+    use takt::central::WorkOrderAction;
+    let (id, action, db) = match command {
+        WorkOrderAdmin::List { status, db } => {
+            let orders = takt::central::list_work_orders(&db, status)?;
+            if orders.is_empty() {
+                println!("No work orders.");
+            }
+            for row in orders {
+                let order = &row.work_order;
+                let stations: Vec<&str> = order.stations.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{:<10} P{:<3} due {}  {:<9} {:>5}/{:<5} {:<10} {}{}{}",
+                    order.id,
+                    order.priority,
+                    order.due,
+                    order.status.as_str(),
+                    row.produced.saturating_sub(row.rejected),
+                    order.quantity,
+                    order.product,
+                    stations.join(","),
+                    order
+                        .status_reason
+                        .as_deref()
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default(),
+                    if row.flagged > 0 {
+                        format!("  {} fact(s) flagged", row.flagged)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        WorkOrderAdmin::Hold { id, reason, db } => (
+            id,
+            WorkOrderAction::Hold {
+                reason: nonempty(reason, "held")?,
+            },
+            db,
+        ),
+        WorkOrderAdmin::Release { id, db } => (id, WorkOrderAction::Release, db),
+        WorkOrderAdmin::Cancel { id, reason, db } => (
+            id,
+            WorkOrderAction::Cancel {
+                reason: nonempty(reason, "cancelled")?,
+            },
+            db,
+        ),
+        WorkOrderAdmin::Close { id, reason, db } => (id, WorkOrderAction::Close { reason }, db),
+        WorkOrderAdmin::Dispatch {
+            id,
+            stations,
+            priority,
+            db,
+        } => (
+            id,
+            WorkOrderAction::Dispatch {
+                stations: stations
+                    .iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(takt::domain::StationId::from)
+                    .collect(),
+                priority,
+            },
+            db,
+        ),
+    };
+    let outcome = takt::central::work_order_action(&db, &id, &action)?;
+    let order = &outcome.work_order;
+    let stations: Vec<&str> = order.stations.iter().map(|s| s.as_str()).collect();
+    match outcome.version {
+        Some(version) => println!(
+            "{id} is {} (priority {}, stations {}), master-data version {version}: its stations \
+             learn it at their next pull.",
+            order.status.words(),
+            order.priority,
+            stations.join(",")
+        ),
+        None => println!(
+            "{id} was already so ({}); nothing changed.",
+            order.status.words()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn nonempty(reason: String, what: &str) -> anyhow::Result<String> {
+    let reason = reason.trim().to_owned();
+    anyhow::ensure!(
+        !reason.is_empty(),
+        "say why the order is {what}: --reason must not be empty"
+    );
+    Ok(reason)
 }

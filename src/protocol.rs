@@ -136,6 +136,42 @@ pub struct WorkOrderReport {
     pub rejected: u64,
     pub good: u64,
     pub stations: Vec<StationProgress>,
+    /// Every status central gave the order, oldest first.
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
+    /// How many production facts arrived for a time the order was not released at central.
+    #[serde(default)]
+    pub flagged_count: u64,
+    /// The first of them (at most [`MAX_FLAGGED_LISTED`]), in station and seq order.
+    #[serde(default)]
+    pub flagged: Vec<FlaggedEvent>,
+}
+
+/// Most flagged events a work-order report lists; `flagged_count` has them all.
+pub const MAX_FLAGGED_LISTED: usize = 100;
+
+/// One status a work order had at central, from when, set by whom or what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: crate::domain::WorkOrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    /// `cli`, `api:NAME` (the admin token), `import` or `seed`.
+    pub source: String,
+    pub version: u64,
+}
+
+/// A fact accepted into its chain and applied, but marked for review: a station produced on an
+/// order after central had held, cancelled or closed it (it had not heard yet, or was offline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlaggedEvent {
+    pub station: String,
+    pub seq: u64,
+    pub kind: String,
+    /// The station's time of the fact.
+    pub at: DateTime<Utc>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub mod plant;
+pub mod work_orders;
 
 /// Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;
 /// add a new one.
@@ -203,6 +204,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX lots_open_produced ON lots(id) WHERE status = 'released' AND origin = 'produced';
     CREATE INDEX stations_line ON stations(line, id);
     "#,
+    // 8: work-order lifecycle. Every status central gives an order (hold, release, cancel, close,
+    // import), and the facts stations produced on an order after central had stopped it: accepted
+    // and applied, but flagged for review. `work_order_dispatch` now keeps every station ever sent
+    // an order, so one it was taken from still learns that.
+    r#"
+    CREATE TABLE work_order_status_log (
+        work_order TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        reason     TEXT,
+        at         TEXT NOT NULL,
+        source     TEXT NOT NULL
+    );
+    CREATE INDEX work_order_status_log_order ON work_order_status_log(work_order, at);
+    CREATE TABLE event_flags (
+        station    TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        work_order TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        PRIMARY KEY (station, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX event_flags_work_order ON event_flags(work_order, station, seq);
+    "#,
 ];
 
 /// A station as the admin sees it.
@@ -237,6 +263,11 @@ pub enum DbError {
     TooNew { found: i64, known: i64 },
     #[error("central does not know lot {0}")]
     UnknownLot(String),
+    #[error("central does not know work order {0}")]
+    UnknownWorkOrder(String),
+    /// A request central understood but will not do, in a planner's words.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Why a batch was refused. Nothing of a refused batch is stored.
@@ -461,12 +492,20 @@ impl Db {
     /// Inserts or updates master records in one transaction. Each record that changed gets the next
     /// global version; an unchanged record keeps its version, so re-importing the same data sends
     /// nothing to the stations.
-    pub fn upsert_master(&mut self, records: &[MasterRecord]) -> Result<()> {
+    pub fn upsert_master(&mut self, records: &[MasterRecord], now: DateTime<Utc>) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let at = timestamp(now);
         for record in records {
-            upsert_record(&tx, record)?;
+            match record {
+                MasterRecord::WorkOrder(order) => {
+                    work_orders::write_work_order(&tx, order.clone(), &at, "seed")?;
+                }
+                record => {
+                    upsert_record(&tx, record)?;
+                }
+            }
             if let MasterRecord::Lot(lot) = record {
                 // An imported lot may turn up anywhere, unless ingest already routed it.
                 tx.execute(
@@ -487,6 +526,7 @@ impl Db {
     pub fn import_master<E>(
         &mut self,
         build: impl FnOnce(&Catalog) -> std::result::Result<Vec<MasterRecord>, E>,
+        now: DateTime<Utc>,
     ) -> Result<std::result::Result<ImportCounts, E>> {
         let tx = self
             .conn
@@ -497,8 +537,15 @@ impl Db {
             Err(error) => return Ok(Err(error)),
         };
         let mut counts = ImportCounts::default();
+        let at = timestamp(now);
         for record in &records {
-            match upsert_record(&tx, record)? {
+            let written = match record {
+                MasterRecord::WorkOrder(order) => {
+                    work_orders::write_work_order(&tx, order.clone(), &at, "import")?
+                }
+                record => upsert_record(&tx, record)?,
+            };
+            match written {
                 Some(_) => counts.imported += 1,
                 None => counts.unchanged += 1,
             }
@@ -820,6 +867,7 @@ impl Db {
         let mut quarantined = Vec::new();
         // Work orders found in this batch: a batch names the same few hundreds of times.
         let mut known_orders: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut stopped_orders = work_orders::StoppedOrders::default();
         for event in events {
             let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
             if event.seq == 0 {
@@ -840,7 +888,10 @@ impl Db {
             // A fact central cannot trust to mean what it says keeps its place in the chain but
             // changes no projection; the cursor moves on and the reason is kept and shown.
             match semantic_problem(&tx, event, now, &mut known_orders)? {
-                None => project(&tx, event, &received_at)?,
+                None => {
+                    project(&tx, event, &received_at)?;
+                    stopped_orders.flag(&tx, event)?;
+                }
                 Some(reason) => {
                     tracing::warn!(%station, seq = event.seq, %reason, "ingest: event quarantined");
                     tx.execute(
@@ -1053,12 +1104,16 @@ impl Db {
         stations.sort_by(|a, b| a.station.cmp(&b.station));
         let produced = stations.iter().map(|row| row.produced).sum::<u64>();
         let rejected = stations.iter().map(|row| row.rejected).sum::<u64>();
+        let (flagged_count, flagged) = self.flagged_events(id)?;
         Ok(Some(WorkOrderReport {
             work_order,
             produced,
             rejected,
             good: produced.saturating_sub(rejected),
             stations,
+            history: self.work_order_history(id)?,
+            flagged_count,
+            flagged,
         }))
     }
 
@@ -1549,22 +1604,21 @@ fn next_stations(
     work_order: &WorkOrderId,
     next: &OperationId,
 ) -> Result<Vec<String>> {
-    let product = match load_record(tx, "work_order", work_order.as_str())? {
-        Some(MasterRecord::WorkOrder(order)) => Some(order.product),
+    let order = match load_record(tx, "work_order", work_order.as_str())? {
+        Some(MasterRecord::WorkOrder(order)) => Some(order),
         _ => None,
     };
-    if let Some(product) = product
-        && let Some(MasterRecord::Routing(routing)) = load_record(tx, "routing", product.as_str())?
+    if let Some(order) = &order
+        && let Some(MasterRecord::Routing(routing)) =
+            load_record(tx, "routing", order.product.as_str())?
         && let Some(step) = routing.steps.iter().find(|step| &step.operation == next)
         && !step.stations.is_empty()
     {
         return Ok(step.stations.iter().map(|s| s.to_string()).collect());
     }
-    let mut statement =
-        tx.prepare_cached("SELECT station FROM work_order_dispatch WHERE work_order = ?1")?;
-    let stations = statement
-        .query_map(params![work_order.as_str()], |row| row.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let stations: Vec<String> = order
+        .map(|order| order.stations.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
     Ok(if stations.is_empty() {
         vec!["*".to_owned()]
     } else {
@@ -1871,10 +1925,8 @@ fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<Option<i
         mirror_lot(tx, lot)?;
     }
     if let MasterRecord::WorkOrder(work_order) = record {
-        tx.execute(
-            "DELETE FROM work_order_dispatch WHERE work_order = ?1",
-            params![key],
-        )?;
+        // Rows are never deleted: a station the order was taken from must still be sent this
+        // version, or it would go on building it.
         for station in &work_order.stations {
             tx.execute(
                 "INSERT INTO work_order_dispatch (work_order, station) VALUES (?1, ?2)
@@ -2011,7 +2063,7 @@ mod tests {
         let today = DateTime::from_timestamp(1_764_000_000, 0)
             .unwrap_or_default()
             .date_naive();
-        db.upsert_master(&crate::central::demo::master_records(today))
+        db.upsert_master(&crate::central::demo::master_records(today), Utc::now())
             .expect("demo");
         db
     }

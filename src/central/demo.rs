@@ -428,6 +428,7 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
                 due: today.checked_add_days(Days::new(*due_in)).unwrap_or(today),
                 priority: *priority,
                 status: *status,
+                status_reason: None,
                 line: LineId::from(LINE.0),
                 stations: stations.clone(),
             })

@@ -1,6 +1,10 @@
 //! The HTTP face of central: routing, station authentication, and the mapping of storage results to
 //! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
 
+mod work_orders;
+
+pub use work_orders::WorkOrderAnswer;
+
 use super::db::{Db, DbError, IngestError};
 use super::import::{Format as ImportFormat, ImportError, ImportKind};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
@@ -78,7 +82,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/health"),
     ("POST", "/api/v1/stations/{station}/events"),
     ("GET", "/api/v1/stations/{station}/changes"),
+    ("GET", "/api/v1/work-orders"),
     ("GET", "/api/v1/work-orders/{id}"),
+    ("POST", "/api/v1/work-orders/{id}/hold"),
+    ("POST", "/api/v1/work-orders/{id}/release"),
+    ("POST", "/api/v1/work-orders/{id}/cancel"),
+    ("POST", "/api/v1/work-orders/{id}/close"),
+    ("POST", "/api/v1/work-orders/{id}/dispatch"),
     ("GET", "/api/v1/lots/{id}/genealogy"),
     ("POST", "/api/v1/lots/{id}/hold"),
     ("POST", "/api/v1/lots/{id}/release"),
@@ -95,7 +105,28 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/stations/{station}/events", post(post_events))
         .route("/api/v1/stations/{station}/changes", get(get_changes))
+        .route("/api/v1/work-orders", get(work_orders::get_work_orders))
         .route("/api/v1/work-orders/{id}", get(get_work_order))
+        .route(
+            "/api/v1/work-orders/{id}/hold",
+            post(work_orders::post_hold),
+        )
+        .route(
+            "/api/v1/work-orders/{id}/release",
+            post(work_orders::post_release),
+        )
+        .route(
+            "/api/v1/work-orders/{id}/cancel",
+            post(work_orders::post_cancel),
+        )
+        .route(
+            "/api/v1/work-orders/{id}/close",
+            post(work_orders::post_close),
+        )
+        .route(
+            "/api/v1/work-orders/{id}/dispatch",
+            post(work_orders::post_dispatch),
+        )
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/lots/{id}/hold", post(post_lot_hold))
         .route("/api/v1/lots/{id}/release", post(post_lot_release))
@@ -470,8 +501,9 @@ async fn post_import(
                 format!("cannot read the import (at most {MAX_BODY_BYTES} bytes): {e}"),
             )
         })?;
+    let now = state.clock.now();
     let result = state
-        .with_db(move |db| super::import_bytes(db, kind, format, &body))
+        .with_db(move |db| super::import_bytes(db, kind, format, &body, now))
         .await??;
     match result {
         super::ImportResult::Done(counts) => {

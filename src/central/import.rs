@@ -895,6 +895,7 @@ fn work_orders(
                 due,
                 priority,
                 status,
+                status_reason: None,
                 line: LineId::new(line),
                 stations,
             }));

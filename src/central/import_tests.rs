@@ -1,5 +1,6 @@
 use super::*;
 use crate::central::{Db, ImportResult, import_bytes, seed_demo};
+use chrono::Utc;
 
 /// Central as the demo plant leaves it: products, materials, routings, stations L1-S1..3 on L1.
 fn catalog() -> Catalog {
@@ -75,6 +76,7 @@ fn a_good_work_order_file_becomes_work_orders() {
             due: date("2026-12-01"),
             priority: 2,
             status: WorkOrderStatus::Released,
+            status_reason: None,
             line: LineId::from("L1"),
             stations: vec!["L1-S1".into(), "L1-S2".into(), "L1-S3".into()],
         }
@@ -486,8 +488,14 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
     let bad = "id,product,quantity,due,stations\n\
                WO-30001,BC-200,10,2026-12-01,L1-S1\n\
                WO-30002,BC-200,10,2026-13-01,L1-S1\n";
-    let result =
-        import_bytes(&mut db, ImportKind::WorkOrders, Format::Csv, bad.as_bytes()).expect("import");
+    let result = import_bytes(
+        &mut db,
+        ImportKind::WorkOrders,
+        Format::Csv,
+        bad.as_bytes(),
+        Utc::now(),
+    )
+    .expect("import");
     let ImportResult::Refused(errors) = result else {
         panic!("refused: {result:?}");
     };
@@ -507,6 +515,7 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
         ImportKind::WorkOrders,
         Format::Csv,
         good.as_bytes(),
+        Utc::now(),
     )
     .expect("import");
     assert_eq!(
@@ -524,6 +533,7 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
         ImportKind::WorkOrders,
         Format::Csv,
         good.as_bytes(),
+        Utc::now(),
     )
     .expect("import");
     assert_eq!(
@@ -546,6 +556,7 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
         ImportKind::Products,
         Format::Json,
         products.as_bytes(),
+        Utc::now(),
     )
     .expect("import");
     assert_eq!(
@@ -561,6 +572,7 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
         ImportKind::WorkOrders,
         Format::Csv,
         orders.as_bytes(),
+        Utc::now(),
     )
     .expect("import");
     assert!(matches!(result, ImportResult::Done(_)), "{result:?}");

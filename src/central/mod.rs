@@ -14,8 +14,13 @@
 //! ERP imports (`takt central import`, `POST /api/v1/import/{kind}`) are checked whole and written
 //! all or nothing ([`import`]).
 //!
-//! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`) work on the
-//! database file directly and may run while the server does (WAL lets them share the file).
+//! Central owns the work-order lifecycle: hold, release, cancel, close and dispatch
+//! (`takt central work-order`, `POST /api/v1/work-orders/{id}/...`); production a station reports
+//! for a time the order was stopped is accepted and flagged for review.
+//!
+//! Admin functions (`add_station`, `seed_demo`, `verify_station_chain`, `set_lot_hold`,
+//! `work_order_action`) work on the database file directly and may run while the server does (WAL
+//! lets them share the file).
 
 mod db;
 pub mod demo;
@@ -30,8 +35,9 @@ pub use db::plant::{
     ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
     Wip,
 };
+pub use db::work_orders::{WorkOrderAction, WorkOrderOutcome, WorkOrderSummary};
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
-pub use http::ROUTES;
+pub use http::{ROUTES, WorkOrderAnswer};
 pub use kpi::{CalendarFileError, load_calendar};
 pub use tls::TlsSettings;
 
@@ -173,7 +179,7 @@ pub fn seed_demo(db_path: &Path, today: NaiveDate) -> anyhow::Result<()> {
         tracing::info!("central already holds master data; demo seed skipped");
         return Ok(());
     }
-    db.upsert_master(&demo::master_records(today))
+    db.upsert_master(&demo::master_records(today), Utc::now())
         .context("loading the demo master data")?;
     tracing::info!("demo plant loaded");
     Ok(())
@@ -192,9 +198,10 @@ pub fn import_bytes(
     kind: import::ImportKind,
     format: import::Format,
     bytes: &[u8],
+    now: chrono::DateTime<Utc>,
 ) -> Result<ImportResult, DbError> {
     Ok(
-        match db.import_master(|catalog| import::prepare(kind, format, bytes, catalog))? {
+        match db.import_master(|catalog| import::prepare(kind, format, bytes, catalog), now)? {
             Ok(counts) => {
                 tracing::info!(%kind, imported = counts.imported, unchanged = counts.unchanged, "import");
                 ImportResult::Done(counts)
@@ -224,7 +231,7 @@ pub fn import_file(
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut db = Db::open(db_path)
         .with_context(|| format!("opening central database {}", db_path.display()))?;
-    Ok(import_bytes(&mut db, kind, format, &bytes)?)
+    Ok(import_bytes(&mut db, kind, format, &bytes, Utc::now())?)
 }
 
 /// Puts `lot` on hold with `reason` (`Some`) or releases it (`None`): a new version of its master
@@ -245,6 +252,34 @@ pub fn set_lot_hold(
     let outcome = db.set_lot_hold(&LotId::from(lot), reason.map(str::trim), Utc::now())?;
     tracing::info!(lot, status = ?outcome.lot.status, version = ?outcome.version, "lot hold changed");
     Ok(outcome)
+}
+
+/// Holds, releases, cancels, closes or dispatches a work order from the command line.
+pub fn work_order_action(
+    db_path: &Path,
+    id: &str,
+    action: &WorkOrderAction,
+) -> anyhow::Result<WorkOrderOutcome> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let outcome = db.work_order_action(
+        &crate::domain::WorkOrderId::from(id),
+        action,
+        "cli",
+        Utc::now(),
+    )?;
+    tracing::info!(work_order = id, action = action.name(), version = ?outcome.version, "work order changed");
+    Ok(outcome)
+}
+
+/// Every work order central has (or those of one status), most urgent first.
+pub fn list_work_orders(
+    db_path: &Path,
+    status: Option<crate::domain::WorkOrderStatus>,
+) -> anyhow::Result<Vec<WorkOrderSummary>> {
+    let db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(db.work_orders(status)?)
 }
 
 /// Re-walks the chain central holds for `station` and reports the first link that does not hold.

@@ -157,9 +157,10 @@ mod tests {
                 .and_then(|requirement| requirement.keys().next().cloned());
             let wanted = if path.starts_with("/api/v1/stations/") {
                 Some("stationToken")
-            } else if path.ends_with("/hold")
-                || path.ends_with("/release")
-                || path.starts_with("/api/v1/import/")
+            } else if method == "POST"
+                && (path.starts_with("/api/v1/lots/")
+                    || path.starts_with("/api/v1/work-orders/")
+                    || path.starts_with("/api/v1/import/"))
             {
                 Some("adminToken")
             } else {

@@ -17,6 +17,11 @@ pub enum Blocker {
     OrderNotReleased {
         work_order: WorkOrderId,
         status: WorkOrderStatus,
+        reason: Option<String>,
+    },
+    /// Central moved the order to other stations while it was active here.
+    NotDispatchedHere {
+        work_order: WorkOrderId,
     },
     /// A material of the operation has no usable lot loaded.
     MaterialNotReady {
@@ -38,8 +43,20 @@ impl Blocker {
         match self {
             Blocker::NoOperator => "nobody is logged in".into(),
             Blocker::NotRunning => "no work order is running".into(),
-            Blocker::OrderNotReleased { work_order, status } => {
-                format!("central set {work_order} {}", status.words())
+            Blocker::OrderNotReleased {
+                work_order,
+                status,
+                reason,
+            } => format!(
+                "central set {work_order} {}{}",
+                status.words(),
+                reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            Blocker::NotDispatchedHere { work_order } => {
+                format!("central took {work_order} off this station")
             }
             Blocker::MaterialNotReady { material, why } => format!("{material}: {why}"),
             Blocker::QualityHold {
@@ -67,22 +84,10 @@ pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
     if !state.is_running() {
         blockers.push(Blocker::NotRunning);
     }
-    let Some(active) = state.active.as_ref() else {
+    if state.active.is_none() {
         return blockers;
-    };
-    match state
-        .master
-        .work_orders
-        .get(active)
-        .map(|order| order.status)
-    {
-        Some(WorkOrderStatus::Released) => {}
-        status => blockers.push(Blocker::OrderNotReleased {
-            work_order: active.clone(),
-            // An order central never sent is as good as unreleased.
-            status: status.unwrap_or(WorkOrderStatus::Planned),
-        }),
     }
+    blockers.extend(planning_holds(state));
     blockers.extend(
         super::material::missing_materials(state, now)
             .into_iter()
@@ -92,6 +97,38 @@ pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
             }),
     );
     blockers.extend(quality_holds(state));
+    blockers
+}
+
+/// What central says against running the active order here: not released (held, cancelled,
+/// closed, never released or never sent), or dispatched elsewhere now.
+pub fn planning_holds(state: &State) -> Vec<Blocker> {
+    let mut blockers = Vec::new();
+    let Some(active) = state.active.as_ref() else {
+        return blockers;
+    };
+    match state.master.work_orders.get(active) {
+        Some(order) if order.status == WorkOrderStatus::Released => {}
+        Some(order) => blockers.push(Blocker::OrderNotReleased {
+            work_order: active.clone(),
+            status: order.status,
+            reason: order.status_reason.clone(),
+        }),
+        // An order central never sent is as good as unreleased.
+        None => blockers.push(Blocker::OrderNotReleased {
+            work_order: active.clone(),
+            status: WorkOrderStatus::Planned,
+            reason: None,
+        }),
+    }
+    if let Some(order) = state.master.work_orders.get(active)
+        && !order.stations.is_empty()
+        && !order.stations.contains(&state.station)
+    {
+        blockers.push(Blocker::NotDispatchedHere {
+            work_order: active.clone(),
+        });
+    }
     blockers
 }
 

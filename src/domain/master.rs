@@ -101,6 +101,9 @@ pub struct WorkOrder {
     /// 1 is most urgent.
     pub priority: u8,
     pub status: WorkOrderStatus,
+    /// Why central holds, cancelled or closed it, in the planner's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     pub line: LineId,
     /// Stations this order is dispatched to.
     pub stations: Vec<StationId>,

@@ -17,6 +17,7 @@ fn order(id: &str, status: WorkOrderStatus) -> WorkOrder {
         due: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default(),
         priority: 1,
         status,
+        status_reason: None,
         line: "L1".into(),
         stations: vec!["L1-S1".into()],
     }

@@ -44,6 +44,7 @@ fn master() -> MasterData {
             due: at().date_naive(),
             priority: 1,
             status: WorkOrderStatus::Released,
+            status_reason: None,
             line: "L1".into(),
             stations: vec![StationId::from("L1-S3")],
         },

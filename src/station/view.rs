@@ -79,6 +79,9 @@ pub struct ActiveView {
     pub output: Option<OutputView>,
     /// Quality holds on what this order made here, in words: the permit stays off while any holds.
     pub quality_holds: Vec<String>,
+    /// Central's word that stops this order here — held, cancelled, closed, or taken off this
+    /// station — with the planner's reason; none while it may run.
+    pub planning_hold: Option<String>,
 }
 
 /// Live ISO 22400 KPIs, as fractions (0.9 = 90 %); none where a denominator is still zero.
@@ -310,6 +313,9 @@ impl View {
                     .iter()
                     .map(crate::domain::interlock::Blocker::words)
                     .collect(),
+                planning_hold: crate::domain::interlock::planning_holds(state)
+                    .first()
+                    .map(crate::domain::interlock::Blocker::words),
             }
         });
         self.queue = state

@@ -403,10 +403,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bo
         "#".repeat(filled),
         "-".repeat(bar_width - filled)
     );
-    let hold = match active.planning_status {
-        Some(WorkOrderStatus::Released) | None => None,
-        Some(other) => Some(format!("HOLD: central set this order {}", other.words())),
-    };
+    let hold = active
+        .planning_hold
+        .as_ref()
+        .map(|why| format!("HOLD: {why}"));
     let mut lines = vec![
         Line::from(vec![
             Span::raw(" Product  "),

@@ -481,3 +481,176 @@ async fn a_quality_hold_on_this_orders_output_stops_the_machine_until_released()
     sim.shutdown().await;
     central.shutdown().await;
 }
+
+/// Central owns the work order: a hold learned by sync stops the machine at once (the permit drops
+/// and the operator is told why), what the machine made before the station heard of it is accepted
+/// and flagged, a release lets it run again, and an order taken off this station stops here and
+/// leaves the queue, as does a cancelled one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_holding_cancelling_or_moving_a_running_order_stops_it_here() {
+    use takt::central::WorkOrderAction;
+    use takt::domain::WorkOrderStatus;
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db,
+    } = cell(SimConfig {
+        cycle_time: Duration::from_millis(30),
+        defect_rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut notices = std::mem::replace(
+        &mut station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    wait_view(&mut station.view, "WO-24001 dispatched", |v| {
+        v.queue.iter().any(|q| q.id == "WO-24001")
+    })
+    .await;
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24001").await;
+    scan(&station, CASTING_C24_1107).await;
+    scan(&station, "@START").await;
+    wait_view(&mut station.view, "running", |v| {
+        v.plc.permit && v.active.as_ref().is_some_and(|a| a.produced >= 5)
+    })
+    .await;
+
+    let act = |id: &str, action: WorkOrderAction| {
+        takt::central::work_order_action(&central_db, id, &action).expect("work order action")
+    };
+    act(
+        "WO-24001",
+        WorkOrderAction::Hold {
+            reason: "gauge R&R failed".into(),
+        },
+    );
+    let held = wait_view(&mut station.view, "the permit off for the hold", |v| {
+        !v.plc.permit
+            && v.active
+                .as_ref()
+                .is_some_and(|a| a.planning_status == Some(WorkOrderStatus::OnHold))
+    })
+    .await;
+    assert_eq!(
+        held.active.and_then(|a| a.planning_hold),
+        Some("central set WO-24001 on hold (gauge R&R failed)".to_owned())
+    );
+    wait_view(&mut station.view, "the machine stopped", |v| {
+        v.plc.state != Some(takt::domain::PackMlState::Execute)
+    })
+    .await;
+    let mut told = false;
+    while let Ok(notice) = notices.try_recv() {
+        told |= notice.text.contains("Central changed WO-24001 to on hold")
+            && notice.text.contains("Production is blocked");
+    }
+    assert!(told, "the operator is told why the machine stopped");
+
+    // Everything the station logged reaches central; exactly its facts dated after the hold are
+    // flagged (how many depends on how far the machine got before the pull; all are counted).
+    wait_view(&mut station.view, "synced", |v| v.backlog == 0).await;
+    let at_central = report(&central.url(), "WO-24001").await;
+    let hold_at = at_central
+        .history
+        .iter()
+        .rev()
+        .find(|change| change.status == WorkOrderStatus::OnHold)
+        .map(|change| change.at)
+        .expect("the hold is in the history");
+    let conn = connect(&db, true).expect("station db");
+    let after_hold: Vec<u64> = read_events_after(&conn, 0, u64::MAX)
+        .expect("events")
+        .into_iter()
+        .filter(|event| event.at >= hold_at)
+        .filter(|event| match &event.kind {
+            EventKind::UnitsProduced {
+                work_order: Some(id),
+                produced,
+                rejected,
+                ..
+            } => id.as_str() == "WO-24001" && produced + rejected > 0,
+            EventKind::OutputCreated { work_order, .. }
+            | EventKind::LotConsumed { work_order, .. } => work_order.as_str() == "WO-24001",
+            _ => false,
+        })
+        .map(|event| event.seq)
+        .collect();
+    assert_eq!(at_central.flagged_count, after_hold.len() as u64);
+    assert_eq!(
+        at_central
+            .flagged
+            .iter()
+            .map(|flag| flag.seq)
+            .collect::<Vec<_>>(),
+        after_hold
+    );
+    let (produced, _) = produced_in_log(&db, "WO-24001");
+    assert_eq!(at_central.produced, produced, "flagged facts are counted");
+
+    act("WO-24001", WorkOrderAction::Release);
+    let stopped_at = station
+        .view
+        .borrow()
+        .active
+        .as_ref()
+        .map_or(0, |a| a.produced);
+    wait_view(&mut station.view, "running again after release", |v| {
+        v.plc.permit
+            && v.active
+                .as_ref()
+                .is_some_and(|a| a.produced > stopped_at + 3)
+    })
+    .await;
+
+    // Taken off this station: it stops here and leaves the queue.
+    act(
+        "WO-24001",
+        WorkOrderAction::Dispatch {
+            stations: vec!["L1-S2".into()],
+            priority: None,
+        },
+    );
+    let moved = wait_view(&mut station.view, "the permit off, moved away", |v| {
+        !v.plc.permit && v.queue.iter().all(|q| q.id != "WO-24001")
+    })
+    .await;
+    assert_eq!(
+        moved.active.and_then(|a| a.planning_hold),
+        Some("central took WO-24001 off this station".to_owned())
+    );
+
+    // A cancelled order leaves the queue and cannot be selected.
+    act(
+        "WO-24003",
+        WorkOrderAction::Cancel {
+            reason: "ERP order withdrawn".into(),
+        },
+    );
+    wait_view(&mut station.view, "WO-24003 gone from the queue", |v| {
+        v.queue.iter().all(|q| q.id != "WO-24003")
+    })
+    .await;
+    scan(&station, "@PAUSE").await;
+    scan(&station, "WO-24003").await;
+    let mut refused = None;
+    for _ in 0..50 {
+        match tokio::time::timeout(Duration::from_secs(5), notices.recv()).await {
+            Ok(Some(notice)) if notice.text.contains("WO-24003") => {
+                refused = Some(notice.text);
+                break;
+            }
+            Ok(Some(_)) => {}
+            _ => break,
+        }
+    }
+    let refused = refused.expect("the scan of a cancelled order is answered");
+    assert!(refused.contains("cancelled"), "{refused}");
+    station.shutdown().await;
+    sim.shutdown().await;
+    central.shutdown().await;
+}

@@ -22,3 +22,4 @@ mod sim_scenarios;
 mod support;
 mod tls;
 mod tui;
+mod work_orders;

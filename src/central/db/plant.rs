@@ -300,11 +300,13 @@ impl Db {
             for body in rows {
                 let body = body?;
                 match serde_json::from_str::<MasterRecord>(&body) {
+                    // A dispatch row stays when central moves an order away (that station must
+                    // hear of it); the order's own station list says where it is queued now.
                     Ok(MasterRecord::WorkOrder(order))
                         if !matches!(
                             order.status,
                             WorkOrderStatus::Closed | WorkOrderStatus::Cancelled
-                        ) =>
+                        ) && order.stations.iter().any(|s| s.as_str() == station) =>
                     {
                         queue += 1;
                     }
