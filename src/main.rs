@@ -482,6 +482,19 @@ enum StationAdmin {
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
     },
+    /// Set a station's settings; it learns them at its next pull.
+    Config {
+        /// Station id, e.g. L1-S1.
+        id: String,
+        /// How long it may go on with work orders it already has while central is out of reach
+        /// (default 480, a night shift); after that its machine stops until central answers.
+        /// 0: no limit.
+        #[arg(long, value_name = "MINUTES")]
+        offline_grace_minutes: u32,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
     /// Give a registered station a new token and print it; the old one stops working at once.
     Rotate {
         /// Station id, e.g. L1-S1.
@@ -912,6 +925,29 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                 "Station {id} has a new token; the old one is refused from now on. Put it in its \
                  station.toml ([central] token)."
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Station {
+            command:
+                StationAdmin::Config {
+                    id,
+                    offline_grace_minutes,
+                    db,
+                },
+        }) => {
+            let (config, version) =
+                takt::central::set_offline_grace(&db, &id, offline_grace_minutes)?;
+            let grace = match config.offline_grace_minutes {
+                0 => "without limit".to_owned(),
+                minutes => format!("for {minutes} min"),
+            };
+            match version {
+                Some(version) => println!(
+                    "Station {id} may go on without central {grace}; master-data version \
+                     {version}, taken at its next pull."
+                ),
+                None => println!("Station {id} already may go on without central {grace}."),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(CentralAdmin::Station {

@@ -3,7 +3,8 @@
 
 use crate::domain::{
     Badge, Bom, Code, Event, Lot, LotId, LotStatus, MasterData, Material, MaterialId, OperationId,
-    Operator, OutputForm, Product, Quantity, Routing, StationId, WorkOrder, WorkOrderId,
+    Operator, OutputForm, Product, Quantity, Routing, StationConfig, StationId, WorkOrder,
+    WorkOrderId,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,7 @@ pub enum MasterRecord {
     Bom(Bom),
     Lot(Lot),
     Code(Code),
+    StationConfig(StationConfig),
 }
 
 impl MasterRecord {
@@ -92,6 +94,9 @@ impl MasterRecord {
             MasterRecord::Code(c) => {
                 master.codes.insert(c.code.clone(), c);
             }
+            MasterRecord::StationConfig(config) => {
+                master.station_config = Some(config);
+            }
         }
     }
 
@@ -106,6 +111,7 @@ impl MasterRecord {
             MasterRecord::Bom(b) => ("bom", format!("{}/{}", b.product, b.operation)),
             MasterRecord::Lot(l) => ("lot", l.id.to_string()),
             MasterRecord::Code(c) => ("code", c.code.clone()),
+            MasterRecord::StationConfig(config) => ("station_config", config.station.to_string()),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::event::ChainError;
 use crate::domain::machine::MachineCategory;
 use crate::domain::{
     Actor, Badge, Event, EventKind, GENESIS_HASH, Lot, LotId, LotOrigin, LotStatus, MasterData,
-    Material, MaterialId, OperationId, OutputForm, Quantity, StationId, WorkOrderId,
+    Material, MaterialId, OperationId, OutputForm, Quantity, StationConfig, StationId, WorkOrderId,
 };
 use crate::genealogy;
 use crate::protocol::{
@@ -478,6 +478,37 @@ impl Db {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The settings central sends `station`: the stored ones, or the defaults.
+    pub fn station_config(&self, station: &StationId) -> Result<StationConfig> {
+        match load_record(&self.conn, "station_config", station.as_str())? {
+            Some(MasterRecord::StationConfig(config)) => Ok(config),
+            Some(_) => Err(DbError::Corrupt(format!("station config of {station}"))),
+            None => Ok(StationConfig::new(station.clone())),
+        }
+    }
+
+    /// Stores `config` as a new version for its station to pull (`None`: it already was so). The
+    /// station must be registered.
+    pub fn set_station_config(&mut self, config: &StationConfig) -> Result<Option<u64>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM stations WHERE id = ?1)",
+            params![config.station.as_str()],
+            |row| row.get(0),
+        )?;
+        if !known {
+            return Err(DbError::Refused(format!(
+                "central knows no station {} (register it with takt central station add)",
+                config.station
+            )));
+        }
+        let version = upsert_record(&tx, &MasterRecord::StationConfig(config.clone()))?;
+        tx.commit()?;
+        Ok(version.map(from_sql_int))
     }
 
     /// True once any master record exists.
@@ -1010,6 +1041,7 @@ impl Db {
                     SELECT 1 FROM work_order_dispatch d WHERE d.work_order = m.key AND d.station = ?2))
                AND (m.kind <> 'lot' OR EXISTS (
                     SELECT 1 FROM lot_dispatch l WHERE l.lot = m.key AND l.station IN ('*', ?2)))
+               AND (m.kind <> 'station_config' OR m.key = ?2)
              ORDER BY m.version
              LIMIT ?3",
         )?;

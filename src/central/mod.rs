@@ -86,6 +86,11 @@ pub fn add_station(db_path: &Path, station_id: &str) -> anyhow::Result<String> {
         Utc::now(),
     )
     .with_context(|| format!("storing the token of station {station_id}"))?;
+    // A registered station is managed by central: it gets its settings (the offline grace window)
+    // at its first pull. A re-registration keeps the ones it has.
+    let station = StationId::from(station_id);
+    let config = db.station_config(&station)?;
+    db.set_station_config(&config)?;
     tracing::info!(station = station_id, "station token created");
     Ok(token)
 }
@@ -252,6 +257,21 @@ pub fn set_lot_hold(
     let outcome = db.set_lot_hold(&LotId::from(lot), reason.map(str::trim), Utc::now())?;
     tracing::info!(lot, status = ?outcome.lot.status, version = ?outcome.version, "lot hold changed");
     Ok(outcome)
+}
+
+/// Sets how long `station` may go on without central (0: no limit); the station learns it at its
+/// next pull. Returns the config and its new version (`None`: it already was so).
+pub fn set_offline_grace(
+    db_path: &Path,
+    station: &str,
+    minutes: u32,
+) -> anyhow::Result<(crate::domain::StationConfig, Option<u64>)> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let mut config = db.station_config(&StationId::from(station))?;
+    config.offline_grace_minutes = minutes;
+    let version = db.set_station_config(&config)?;
+    Ok((config, version))
 }
 
 /// Holds, releases, cancels, closes or dispatches a work order from the command line.

@@ -163,6 +163,14 @@ pub fn decide(
                 .active_progress()
                 .ok_or(Rejection::NoWorkOrderSelected)?;
             check_runnable(state, id)?;
+            if let Some(super::interlock::Blocker::CentralOutOfReach { heard, grace }) =
+                super::interlock::offline_too_long(state, now)
+            {
+                return Err(Rejection::CentralOutOfReach {
+                    heard,
+                    grace_minutes: grace.num_minutes(),
+                });
+            }
             let work_order = id.clone();
             match (progress.status, command) {
                 (ExecStatus::Running, _) => Err(Rejection::AlreadyRunning(work_order)),

@@ -23,6 +23,11 @@ pub enum Blocker {
     NotDispatchedHere {
         work_order: WorkOrderId,
     },
+    /// Central has not answered for longer than this station may go on without it.
+    CentralOutOfReach {
+        heard: DateTime<Utc>,
+        grace: chrono::Duration,
+    },
     /// A material of the operation has no usable lot loaded.
     MaterialNotReady {
         material: MaterialId,
@@ -58,6 +63,19 @@ impl Blocker {
             Blocker::NotDispatchedHere { work_order } => {
                 format!("central took {work_order} off this station")
             }
+            Blocker::CentralOutOfReach { heard, grace } => {
+                let minutes = grace.num_minutes();
+                let grace = match (minutes / 60, minutes % 60) {
+                    (0, minutes) => format!("{minutes} min"),
+                    (hours, 0) => format!("{hours} h"),
+                    (hours, minutes) => format!("{hours} h {minutes} min"),
+                };
+                format!(
+                    "central last answered {} UTC and this station may run only {grace} without \
+                     it: call IT or the line lead",
+                    heard.format("%Y-%m-%d %H:%M")
+                )
+            }
             Blocker::MaterialNotReady { material, why } => format!("{material}: {why}"),
             Blocker::QualityHold {
                 lot,
@@ -87,7 +105,7 @@ pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
     if state.active.is_none() {
         return blockers;
     }
-    blockers.extend(planning_holds(state));
+    blockers.extend(planning_holds(state, now));
     blockers.extend(
         super::material::missing_materials(state, now)
             .into_iter()
@@ -102,11 +120,12 @@ pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
 
 /// What central says against running the active order here: not released (held, cancelled,
 /// closed, never released or never sent), or dispatched elsewhere now.
-pub fn planning_holds(state: &State) -> Vec<Blocker> {
+pub fn planning_holds(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
     let mut blockers = Vec::new();
     let Some(active) = state.active.as_ref() else {
         return blockers;
     };
+    blockers.extend(offline_too_long(state, now));
     match state.master.work_orders.get(active) {
         Some(order) if order.status == WorkOrderStatus::Released => {}
         Some(order) => blockers.push(Blocker::OrderNotReleased {
@@ -157,4 +176,14 @@ pub fn quality_holds(state: &State) -> Vec<Blocker> {
             reason: lot.status_reason.clone(),
         })
         .collect()
+}
+
+/// Whether the station has been without central longer than central allows it (its
+/// [`StationConfig`](super::master::StationConfig)). A station central does not manage, or one
+/// that never heard from it, has no such limit: it could not have been told one.
+pub fn offline_too_long(state: &State, now: DateTime<Utc>) -> Option<Blocker> {
+    let grace = state.master.station_config.as_ref()?.offline_grace()?;
+    let heard = state.central_heard?;
+    (now.signed_duration_since(heard) > grace)
+        .then_some(Blocker::CentralOutOfReach { heard, grace })
 }

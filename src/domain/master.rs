@@ -251,6 +251,38 @@ pub struct Code {
     pub kind: CodeKind,
 }
 
+/// How long a station may go on without central when nothing says otherwise: a night shift.
+pub const DEFAULT_OFFLINE_GRACE_MINUTES: u32 = 8 * 60;
+
+fn default_offline_grace_minutes() -> u32 {
+    DEFAULT_OFFLINE_GRACE_MINUTES
+}
+
+/// What central sets for one station, sent to that station only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationConfig {
+    pub station: StationId,
+    /// How long the station may go on with work orders it already has while central is out of
+    /// reach; after that the machine's permit drops until central answers again. 0 means no limit.
+    #[serde(default = "default_offline_grace_minutes")]
+    pub offline_grace_minutes: u32,
+}
+
+impl StationConfig {
+    pub fn new(station: StationId) -> Self {
+        StationConfig {
+            station,
+            offline_grace_minutes: DEFAULT_OFFLINE_GRACE_MINUTES,
+        }
+    }
+
+    /// The offline grace window; none when unlimited.
+    pub fn offline_grace(&self) -> Option<chrono::Duration> {
+        (self.offline_grace_minutes > 0)
+            .then(|| chrono::Duration::minutes(i64::from(self.offline_grace_minutes)))
+    }
+}
+
 /// Everything the station knows from central, keyed for lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MasterData {
@@ -263,6 +295,9 @@ pub struct MasterData {
     pub lots: BTreeMap<LotId, Lot>,
     /// Defect codes and downtime reasons, by code.
     pub codes: BTreeMap<String, Code>,
+    /// This station's settings from central; none until central sends them (then no offline limit
+    /// applies: a station without central, or one central does not manage).
+    pub station_config: Option<StationConfig>,
 }
 
 impl MasterData {

@@ -31,7 +31,8 @@ pub use event::{
 pub use ids::{Badge, LineId, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};
 pub use master::{
     Bom, BomLine, Code, CodeKind, Consumption, DefectClass, Lot, LotOrigin, LotStatus, MasterData,
-    Material, Operator, OutputKind, Product, Routing, RoutingStep, WorkOrder, WorkOrderStatus,
+    Material, Operator, OutputKind, Product, Routing, RoutingStep, StationConfig, WorkOrder,
+    WorkOrderStatus,
 };
 pub use material::LotLabel;
 pub use observe::{MAX_PLAUSIBLE_COUNTER_STEP, observe};

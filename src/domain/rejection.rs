@@ -27,6 +27,15 @@ pub enum Rejection {
         id: WorkOrderId,
         status: WorkOrderStatus,
     },
+    #[error(
+        "Central last answered {} UTC; this station may run only {grace_minutes} min without it. \
+         Call IT or the line lead.",
+        heard.format("%Y-%m-%d %H:%M")
+    )]
+    CentralOutOfReach {
+        heard: chrono::DateTime<chrono::Utc>,
+        grace_minutes: i64,
+    },
     #[error("Work order {0} is already complete at this station.")]
     AlreadyCompleted(WorkOrderId),
     #[error("Work order {0} is already selected.")]

@@ -129,6 +129,9 @@ pub struct State {
     pub andon: Option<super::andon::AndonCall>,
     /// The per-part record recorded last: what a FIFO head read again is checked against.
     pub last_part: Option<super::part_record::LastPart>,
+    /// Central's time when it last answered this station (an ack or a page of changes): how long
+    /// the station has been on its own, for the offline grace window.
+    pub central_heard: Option<DateTime<Utc>>,
     pub settings: Settings,
 }
 
@@ -176,6 +179,7 @@ impl State {
             downtimes: Vec::new(),
             andon: None,
             last_part: None,
+            central_heard: None,
             settings: Settings::default(),
         }
     }

@@ -266,6 +266,63 @@ fn a_hold_learned_from_central_blocks_start_and_the_permit() {
     );
 }
 
+/// Offline policy: with central's grace window of 60 min, a station that last heard from central
+/// 59 min ago may go on; after 61 min the permit drops and start/resume are refused until central
+/// answers again. Without a window from central there is no limit.
+#[test]
+fn the_offline_grace_window_stops_a_station_too_long_without_central() {
+    let mut state = plant();
+    login(&mut state);
+    run(
+        &mut state,
+        Command::SelectWorkOrder {
+            id: "WO-24001".into(),
+        },
+    )
+    .expect("select");
+    run(&mut state, Command::Start).expect("start");
+    state.central_heard = Some(now() - chrono::Duration::hours(30));
+    assert!(
+        state.permit_to_run(now()),
+        "no window from central, no limit"
+    );
+
+    std::sync::Arc::make_mut(&mut state.master).station_config = Some(StationConfig {
+        offline_grace_minutes: 60,
+        ..StationConfig::new("L1-S1".into())
+    });
+    state.central_heard = Some(now() - chrono::Duration::minutes(59));
+    assert!(state.permit_to_run(now()), "inside the window");
+    state.central_heard = Some(now() - chrono::Duration::minutes(61));
+    assert!(!state.permit_to_run(now()));
+    let blocker = crate::domain::interlock::planning_holds(&state, now());
+    assert_eq!(blocker.len(), 1);
+    assert!(
+        blocker[0].words().contains("may run only 1 h without it"),
+        "{}",
+        blocker[0].words()
+    );
+    run(&mut state, Command::Pause).expect("pause is always allowed");
+    assert!(matches!(
+        run(&mut state, Command::Resume),
+        Err(Rejection::CentralOutOfReach {
+            grace_minutes: 60,
+            ..
+        })
+    ));
+    // Central answers again: the station may go on.
+    state.central_heard = Some(now());
+    run(&mut state, Command::Resume).expect("resume");
+    assert!(state.permit_to_run(now()));
+    // 0 is no limit.
+    std::sync::Arc::make_mut(&mut state.master).station_config = Some(StationConfig {
+        offline_grace_minutes: 0,
+        ..StationConfig::new("L1-S1".into())
+    });
+    state.central_heard = Some(now() - chrono::Duration::days(9));
+    assert!(state.permit_to_run(now()));
+}
+
 pub(crate) fn sample(epoch: u16, processed: u32, defective: u32) -> PlcSample {
     PlcSample {
         map_version: 1,

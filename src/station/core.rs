@@ -809,7 +809,7 @@ impl Core {
         let now = self.clock.now();
         match report {
             SyncReport::Acked(ack) => {
-                if let Err(error) = self.store.record_ack(&ack) {
+                if let Err(error) = self.store.record_ack(&mut self.state, &ack, now) {
                     tracing::error!(%error, "could not record ack");
                 }
                 // Never past our own log: central holding more than we have is a fork, not an ack.
@@ -855,6 +855,12 @@ impl Core {
                         format!("Could not store the latest orders from central: {error}"),
                         now,
                     ));
+                }
+                if let Err(error) = self
+                    .store
+                    .record_heard(&mut self.state, page.server_time, now)
+                {
+                    tracing::error!(%error, "could not record central's answer");
                 }
                 // A pull that works says nothing about pushes central refuses.
                 if !matches!(self.view.central, CentralView::Refused { .. }) {
@@ -925,6 +931,12 @@ impl Core {
                 })
             }
             SyncReport::ClockOffset { offset_ms } => self.clock_offset(offset_ms, now),
+            SyncReport::Heard { server_time } => {
+                if let Err(error) = self.store.record_heard(&mut self.state, server_time, now) {
+                    tracing::error!(%error, "could not record central's answer");
+                }
+                None
+            }
         }
     }
 

@@ -313,7 +313,7 @@ impl View {
                     .iter()
                     .map(crate::domain::interlock::Blocker::words)
                     .collect(),
-                planning_hold: crate::domain::interlock::planning_holds(state)
+                planning_hold: crate::domain::interlock::planning_holds(state, self.now)
                     .first()
                     .map(crate::domain::interlock::Blocker::words),
             }

@@ -165,6 +165,7 @@ impl Store {
     pub fn load_state(&self) -> Result<State> {
         let master = load_master(&self.conn)?;
         let mut state = State::new(self.station.clone(), master);
+        state.central_heard = central_heard(&self.conn)?;
         projection::load(&self.conn, &mut state)?;
         Ok(state)
     }
@@ -173,6 +174,7 @@ impl Store {
     pub fn replay_state(&self) -> Result<State> {
         let master = load_master(&self.conn)?;
         let mut state = State::new(self.station.clone(), master);
+        state.central_heard = central_heard(&self.conn)?;
         for event in read_events_after(&self.conn, 0, u64::MAX)? {
             apply(&mut state, &event);
         }
@@ -252,15 +254,43 @@ impl Store {
         Ok(())
     }
 
-    /// Records central's acknowledgement of everything through `ack.acked_through`.
-    pub fn record_ack(&mut self, ack: &BatchAck) -> Result<()> {
+    /// Records central's acknowledgement of everything through `ack.acked_through`, received at
+    /// `at` by this station's clock (central answered: see [`Store::record_heard`]).
+    pub fn record_ack(
+        &mut self,
+        state: &mut State,
+        ack: &BatchAck,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         // Never past our own log: central claiming more than we wrote is a fork, not an ack.
         let through = ack.acked_through.min(self.last_seq());
         self.conn.execute(
             "UPDATE sync_state SET acked_through = MAX(acked_through, ?1), acked_chain_head = ?2,
-             last_server_time = ?3, last_error = NULL",
-            params![through as i64, ack.chain_head, ack.server_time.to_rfc3339()],
+             last_server_time = ?3, central_heard_at = ?4, last_error = NULL",
+            params![
+                through as i64,
+                ack.chain_head,
+                ack.server_time.to_rfc3339(),
+                at.to_rfc3339()
+            ],
         )?;
+        state.central_heard = Some(at);
+        Ok(())
+    }
+
+    /// Central answered (at `server_time` by its clock, `at` by this station's): the offline grace
+    /// window counts from here.
+    pub fn record_heard(
+        &mut self,
+        state: &mut State,
+        server_time: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_state SET last_server_time = ?1, central_heard_at = ?2",
+            params![server_time.to_rfc3339(), at.to_rfc3339()],
+        )?;
+        state.central_heard = Some(at);
         Ok(())
     }
 
@@ -276,6 +306,18 @@ impl Store {
     pub fn sync_status(&self) -> Result<SyncStatus> {
         sync_status(&self.conn)
     }
+}
+
+/// When central last answered, by this station's clock.
+fn central_heard(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = conn.query_row(
+        "SELECT central_heard_at FROM sync_state WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(text
+        .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+        .map(|at| at.with_timezone(&Utc)))
 }
 
 /// Read-only queries, from any connection (the sync worker has its own).

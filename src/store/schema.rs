@@ -120,4 +120,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE station_projection ADD COLUMN last_part TEXT;
     "#,
+    // 4: when central last answered, by this station's clock: the offline grace window counts from
+    // it.
+    r#"
+    ALTER TABLE sync_state ADD COLUMN central_heard_at TEXT;
+    "#,
 ];

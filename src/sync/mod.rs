@@ -109,7 +109,17 @@ pub enum SyncReport {
     ClockOffset {
         offset_ms: i64,
     },
+    /// Central answered a pull with nothing new, at `server_time`: the station is not on its own
+    /// (the offline grace window counts from the last answer). Sent at most every
+    /// [`HEARD_REPORT_EVERY`]; acks and pages of changes say it too.
+    Heard {
+        server_time: DateTime<Utc>,
+    },
 }
+
+/// How often an empty pull is worth a write to the station's disk: the offline grace window is
+/// counted in hours.
+pub const HEARD_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the worker. `appended` carries the last appended seq and changes on every append; the task
 /// ends when `reports` is closed.
@@ -171,6 +181,8 @@ struct Worker {
     pull_due: Instant,
     offset: OffsetEstimator,
     reported_offset: Option<i64>,
+    /// When an answer from central was last reported to the core (by the monotonic clock).
+    reported_heard: Option<Instant>,
 }
 
 /// A successful answer and when it was asked for.
@@ -251,6 +263,7 @@ impl Worker {
             pull_due: now,
             offset: OffsetEstimator::default(),
             reported_offset: None,
+            reported_heard: None,
             config,
         })
     }
@@ -517,10 +530,23 @@ impl Worker {
                     if advanced {
                         self.downlink = page.cursor;
                     }
-                    if !page.changes.is_empty()
-                        && let Flow::Stop = self.report(SyncReport::Changes(page)).await
+                    let report = if !page.changes.is_empty() {
+                        Some(SyncReport::Changes(page))
+                    } else if self
+                        .reported_heard
+                        .is_none_or(|at| at.elapsed() >= HEARD_REPORT_EVERY)
                     {
-                        return Flow::Stop;
+                        Some(SyncReport::Heard {
+                            server_time: page.server_time,
+                        })
+                    } else {
+                        None
+                    };
+                    if let Some(report) = report {
+                        self.reported_heard = Some(Instant::now());
+                        if let Flow::Stop = self.report(report).await {
+                            return Flow::Stop;
+                        }
                     }
                     if !more {
                         self.pull_due = Instant::now() + self.config.pull_interval;

@@ -86,7 +86,10 @@ impl Station {
     /// Plays the station core's part for a report: persist acks, rewinds and changes.
     fn absorb(&mut self, report: &SyncReport) {
         match report {
-            SyncReport::Acked(ack) => self.store.record_ack(ack).expect("record ack"),
+            SyncReport::Acked(ack) => self
+                .store
+                .record_ack(&mut self.state, ack, Utc::now())
+                .expect("record ack"),
             SyncReport::Rewind { expected_seq } => {
                 self.store.rewind_ack(*expected_seq).expect("rewind")
             }
@@ -94,6 +97,10 @@ impl Station {
                 .store
                 .apply_changes(&mut self.state, page)
                 .expect("apply changes"),
+            SyncReport::Heard { server_time } => self
+                .store
+                .record_heard(&mut self.state, *server_time, Utc::now())
+                .expect("record heard"),
             SyncReport::Link(_) | SyncReport::Rejected { .. } | SyncReport::ClockOffset { .. } => {}
         }
     }
@@ -712,8 +719,19 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         assert!(pages < 10, "paging does not end");
     }
     // 6 operators, 2 products, 14 materials, 2 routings, 6 bills of materials, 10 lots, 18 codes,
-    // 4 work orders.
-    assert_eq!(all.len(), 62);
+    // 4 work orders, and this station's config (registering it made one; no other station's).
+    assert_eq!(all.len(), 63);
+    let configs: Vec<_> = all
+        .iter()
+        .filter_map(|c| match &c.record {
+            MasterRecord::StationConfig(config) => Some(config.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        [takt::domain::StationConfig::new(StationId::from("L1-S1"))]
+    );
     assert_eq!(pages, 9);
     assert_eq!(cursor, all.last().map_or(0, |c| c.version));
     let work_orders: Vec<_> = all
@@ -1070,14 +1088,15 @@ async fn worker_rewinds_when_central_lacks_acked_events() {
     let mut station = Station::open(&dir, "L1-S1");
     let events = station.produce("WO-24001", 5, 1, 0);
     // The station believes 3 were acked, but central (say, restored from a backup) has none.
+    let ack = BatchAck {
+        quarantined: Vec::new(),
+        acked_through: 3,
+        chain_head: events[2].hash.clone(),
+        server_time: Utc::now(),
+    };
     station
         .store
-        .record_ack(&BatchAck {
-            quarantined: Vec::new(),
-            acked_through: 3,
-            chain_head: events[2].hash.clone(),
-            server_time: Utc::now(),
-        })
+        .record_ack(&mut station.state, &ack, Utc::now())
         .expect("record ack");
 
     let mut worker = Worker::start(central.url(), token, &station);

@@ -3,26 +3,12 @@
 use crate::support::{CASTING_C24_1107, CASTING_C24_1107_TYPED, demo_master_page, station_id};
 use chrono::NaiveDate;
 use takt::domain::{Badge, LotId, LotLabel, MasterData, MaterialId, Quantity, State, WorkOrderId};
-use takt::protocol::MasterRecord;
 use takt::scan::{Patterns, Scan, ScanError, classify};
 
 async fn demo_state() -> State {
     let mut master = MasterData::default();
     for change in demo_master_page().await.changes {
-        match change.record {
-            MasterRecord::Operator(o) => drop(master.operators.insert(o.badge.clone(), o)),
-            MasterRecord::Product(p) => drop(master.products.insert(p.id.clone(), p)),
-            MasterRecord::Material(m) => drop(master.materials.insert(m.id.clone(), m)),
-            MasterRecord::WorkOrder(w) => drop(master.work_orders.insert(w.id.clone(), w)),
-            MasterRecord::Routing(r) => drop(master.routings.insert(r.product.clone(), r)),
-            MasterRecord::Bom(b) => drop(
-                master
-                    .boms
-                    .insert((b.product.clone(), b.operation.clone()), b),
-            ),
-            MasterRecord::Lot(l) => drop(master.lots.insert(l.id.clone(), l)),
-            MasterRecord::Code(c) => drop(master.codes.insert(c.code.clone(), c)),
-        }
+        change.record.apply_to(&mut master);
     }
     State::new(station_id(), master)
 }

@@ -60,6 +60,10 @@ struct Cell {
 }
 
 async fn cell(sim_config: SimConfig) -> Cell {
+    cell_with_clock(sim_config, Arc::new(SystemClock)).await
+}
+
+async fn cell_with_clock(sim_config: SimConfig, clock: Arc<dyn takt::clock::Clock>) -> Cell {
     let dir = tempfile::tempdir().expect("temp dir");
     let central_db = dir.path().join("central.db");
     takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
@@ -84,7 +88,7 @@ async fn cell(sim_config: SimConfig) -> Cell {
             backoff_max: Duration::from_millis(500),
             ..SyncConfig::new(central.url(), token, station_id(), db.clone())
         }),
-        clock: Arc::new(SystemClock),
+        clock,
         options: Default::default(),
     })
     .await
@@ -650,6 +654,115 @@ async fn central_holding_cancelling_or_moving_a_running_order_stops_it_here() {
     }
     let refused = refused.expect("the scan of a cancelled order is answered");
     assert!(refused.contains("cancelled"), "{refused}");
+    station.shutdown().await;
+    sim.shutdown().await;
+    central.shutdown().await;
+}
+
+/// Offline policy end to end: central gives the station a grace window of 60 min (by the CLI,
+/// through the changes feed). Central goes away; 59 min later (by the station's clock) the order
+/// still runs; past 60 min the permit drops, the operator is told why, and a restart is refused;
+/// when central answers again the station may go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_runs_on_without_central_only_for_its_grace_window() {
+    let clock = takt::clock::ManualClock::new(chrono::Utc::now());
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db: _db,
+    } = cell_with_clock(
+        SimConfig {
+            cycle_time: Duration::from_millis(30),
+            defect_rate: 0.0,
+            ..SimConfig::default()
+        },
+        Arc::new(clock.clone()),
+    )
+    .await;
+    let central_addr = central.addr();
+    let mut notices = std::mem::replace(
+        &mut station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    let output = crate::support::takt_cli([
+        "central",
+        "station",
+        "config",
+        STATION,
+        "--offline-grace-minutes",
+        "60",
+        "--db",
+        &central_db.to_string_lossy(),
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    wait_view(&mut station.view, "WO-24001 dispatched", |v| {
+        v.queue.iter().any(|q| q.id == "WO-24001")
+    })
+    .await;
+    scan(&station, "EMP-1001").await;
+    scan(&station, "WO-24001").await;
+    scan(&station, CASTING_C24_1107).await;
+    scan(&station, "@START").await;
+    wait_view(&mut station.view, "running", |v| {
+        v.plc.permit && v.active.as_ref().is_some_and(|a| a.produced >= 3)
+    })
+    .await;
+
+    central.shutdown().await;
+    wait_view(&mut station.view, "central offline", |v| {
+        matches!(v.central, CentralView::Offline { .. })
+    })
+    .await;
+    clock.advance(chrono::Duration::minutes(59));
+    let produced = station
+        .view
+        .borrow()
+        .active
+        .as_ref()
+        .map_or(0, |a| a.produced);
+    let inside = wait_view(&mut station.view, "still running inside the window", |v| {
+        v.active.as_ref().is_some_and(|a| a.produced > produced + 3)
+    })
+    .await;
+    assert!(inside.plc.permit);
+
+    clock.advance(chrono::Duration::minutes(2));
+    let outside = wait_view(&mut station.view, "the permit off past the window", |v| {
+        !v.plc.permit
+    })
+    .await;
+    let why = outside
+        .active
+        .and_then(|a| a.planning_hold)
+        .expect("the view says why");
+    assert!(why.contains("may run only 1 h without it"), "{why}");
+    scan(&station, "@PAUSE").await;
+    scan(&station, "@START").await;
+    let mut refused = None;
+    while let Ok(Some(notice)) = tokio::time::timeout(Duration::from_secs(5), notices.recv()).await
+    {
+        if notice.text.contains("Central last answered") {
+            refused = Some(notice.text);
+            break;
+        }
+    }
+    let refused = refused.expect("a restart is refused in words");
+    assert!(refused.contains("60 min"), "{refused}");
+
+    // Central answers again: the order may go on.
+    let central = takt::central::spawn(central_addr, central_db.clone())
+        .await
+        .expect("central again");
+    wait_view(&mut station.view, "back online", |v| {
+        matches!(v.central, CentralView::Online) && v.backlog == 0
+    })
+    .await;
+    scan(&station, "@START").await;
+    wait_view(&mut station.view, "running again", |v| v.plc.permit).await;
     station.shutdown().await;
     sim.shutdown().await;
     central.shutdown().await;
