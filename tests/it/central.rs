@@ -733,7 +733,11 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         [takt::domain::StationConfig::new(StationId::from("L1-S1"))]
     );
     assert_eq!(pages, 9);
-    assert_eq!(cursor, all.last().map_or(0, |c| c.version));
+    assert_eq!(
+        cursor,
+        all.last().map_or(0, |c| c.version) + 1,
+        "the cursor moves past L9-S1's config, registered last, too"
+    );
     let work_orders: Vec<_> = all
         .iter()
         .filter_map(|c| match &c.record {
@@ -758,7 +762,11 @@ async fn changes_page_the_demo_master_data_by_cursor() {
 
     // Work orders go only to the stations they are dispatched to.
     let page = changes("L9-S1", outsider, 0, 1000).await;
-    assert_eq!(page.changes.len(), 58);
+    assert_eq!(page.changes.len(), 59, "58 for all, and its own config");
+    assert!(page.changes.iter().any(|c| matches!(
+        &c.record,
+        MasterRecord::StationConfig(config) if config.station.as_str() == "L9-S1"
+    )));
     assert!(
         !page
             .changes
