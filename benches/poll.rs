@@ -287,6 +287,7 @@ async fn station_run(dir: &std::path::Path, address: SocketAddr) -> (Duration, D
             cursor: 1000,
             more: false,
             server_time: chrono::Utc::now(),
+            waited_ms: 0,
         };
         store.apply_changes(&mut state, &page).expect("master data");
     }

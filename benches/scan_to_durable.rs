@@ -59,6 +59,7 @@ fn scans(dir: &std::path::Path) -> Vec<Duration> {
                 cursor: 1,
                 more: false,
                 server_time: chrono::Utc::now(),
+                waited_ms: 0,
             },
         )
         .expect("master data");
@@ -110,6 +111,7 @@ fn lot_scans(dir: &std::path::Path) -> Vec<Duration> {
                 cursor: 1000,
                 more: false,
                 server_time: chrono::Utc::now(),
+                waited_ms: 0,
             },
         )
         .expect("master data");

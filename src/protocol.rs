@@ -131,7 +131,12 @@ pub struct ChangePage {
     pub cursor: u64,
     /// More changes wait beyond this page.
     pub more: bool,
+    /// Central's clock when it answered.
     pub server_time: DateTime<Utc>,
+    /// How long central held a long-poll (`wait=`) before answering, in milliseconds: the station
+    /// leaves it out of the round trip it estimates the clock offset from.
+    #[serde(default)]
+    pub waited_ms: u64,
 }
 
 /// `GET /api/v1/work-orders/{id}`

@@ -1086,6 +1086,7 @@ impl Db {
             cursor,
             more,
             server_time: now,
+            waited_ms: 0,
         })
     }
 

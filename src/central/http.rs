@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// Default and largest page of master-data changes.
 const DEFAULT_CHANGES_LIMIT: u64 = 500;
@@ -40,6 +41,12 @@ pub struct AppState {
     /// Central's time: `server_time` in station answers, the `Date` header, received-at, KPI "now".
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// Woken after every write that may make master records (ingest, import, holds, work-order
+    /// actions): long-polling stations look again at once.
+    master_written: Arc<tokio::sync::Notify>,
+    /// Turns true when central begins to shut down: long-polls answer at once, so a graceful
+    /// shutdown does not wait out their timeouts.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -49,7 +56,20 @@ impl AppState {
             calendar: Arc::new(calendar),
             clock: Arc::new(SystemClock),
             metrics: Arc::new(Metrics::default()),
+            master_written: Arc::new(tokio::sync::Notify::new()),
+            closing: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Long-polls end when `closing` turns true.
+    pub fn with_closing(mut self, closing: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.closing = closing;
+        self
+    }
+
+    /// Tells long-polling stations to look again.
+    fn master_written(&self) {
+        self.master_written.notify_waiters();
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -330,7 +350,16 @@ async fn ingest_events(
 struct ChangesQuery {
     since: Option<u64>,
     limit: Option<u64>,
+    /// Long-poll: seconds to wait for a change when there is none yet (at most [`MAX_WAIT`]).
+    wait: Option<u64>,
 }
+
+/// The longest a long-poll is held open: under common proxies' idle timeouts.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// How often a waiting long-poll looks again on its own: master data written by another process
+/// (`takt central import`, `... work-order hold` on the database file) wakes nobody here.
+const WAIT_RECHECK: Duration = Duration::from_secs(1);
 
 async fn get_changes(
     State(state): State<AppState>,
@@ -346,12 +375,36 @@ async fn get_changes(
         .unwrap_or(DEFAULT_CHANGES_LIMIT)
         .clamp(1, MAX_CHANGES_LIMIT);
     let station = StationId::new(station);
-    let now = state.clock.now();
-    let mut page = state
-        .with_db(move |db| db.changes(&station, since, limit, now))
-        .await??;
-    page.server_time = state.clock.now();
-    Ok(Json(page))
+    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
+    let started = tokio::time::Instant::now();
+    let deadline = started + wait;
+    let mut closing = state.closing.clone();
+    let mut watch_closing = true;
+    loop {
+        // Registered before the look, so a write between the look and the wait still wakes it.
+        let written = state.master_written.notified();
+        let now = state.clock.now();
+        let lookup = station.clone();
+        let mut page = state
+            .with_db(move |db| db.changes(&lookup, since, limit, now))
+            .await??;
+        let waited = started.elapsed();
+        if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline || *closing.borrow()
+        {
+            page.server_time = state.clock.now();
+            page.waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            return Ok(Json(page));
+        }
+        let recheck = (tokio::time::Instant::now() + WAIT_RECHECK).min(deadline);
+        tokio::select! {
+            _ = written => {}
+            _ = tokio::time::sleep_until(recheck) => {}
+            changed = closing.changed(), if watch_closing => {
+                // No sender (a state built without a server): nothing will ever close it.
+                watch_closing = changed.is_ok();
+            }
+        }
+    }
 }
 
 /// Checks for an admin bearer token (`takt central admin add NAME`); answers who it is.
@@ -435,6 +488,7 @@ async fn set_hold(
             }
             other => Failure::from(other),
         })?;
+    state.master_written();
     Ok(Json(LotStatusAnswer {
         lot: outcome.lot.id.to_string(),
         status: outcome.lot.status,
@@ -507,6 +561,7 @@ async fn post_import(
         .await??;
     match result {
         super::ImportResult::Done(counts) => {
+            state.master_written();
             tracing::info!(%admin, %kind, imported = counts.imported, unchanged = counts.unchanged, "import by API");
             Ok(Json(ImportAnswer {
                 kind: kind.name().to_owned(),
@@ -629,6 +684,10 @@ async fn post_events(
     request: axum::extract::Request,
 ) -> Result<Json<BatchAck>, Failure> {
     let result = ingest_events(State(state.clone()), Path(station.clone()), request).await;
+    if result.is_ok() {
+        // An output made here may be a new lot record for the next operation's station.
+        state.master_written();
+    }
     let outcome = match &result {
         Ok(_) => Some(BatchOutcome::Acked),
         Err(failure) => match failure.status {

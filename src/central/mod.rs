@@ -361,7 +361,14 @@ async fn serve_db(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, https = tls.is_some(), "central listening");
-    let state = http::AppState::new(db, calendar).with_clock(Arc::clone(&clock));
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        closing_tx.send_replace(true);
+    };
+    let state = http::AppState::new(db, calendar)
+        .with_clock(Arc::clone(&clock))
+        .with_closing(closing);
     let app = http::router(state).layer(axum::middleware::from_fn(move |request, next| {
         http::stamp_date(Arc::clone(&clock), request, next)
     }));

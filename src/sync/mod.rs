@@ -54,11 +54,14 @@ pub struct SyncConfig {
     /// A plant CA to trust for an `https://` central, besides the system's roots
     /// (`[central] ca_file`).
     pub trusted_ca: Option<TrustedCa>,
+    /// While nothing waits to be sent, hold a pull open at central this long so a change (a hold,
+    /// a cancel, a new order) arrives the moment it is made; none: pull every `pull_interval` only.
+    pub long_poll: Option<Duration>,
 }
 
 impl SyncConfig {
-    /// A configuration with the default intervals: 1 s idle check, 5 s pull, 10 s request timeout,
-    /// backoff from 500 ms up to 30 s.
+    /// A configuration with the default intervals: 1 s idle check, 5 s pull, 25 s long-poll while
+    /// idle, 10 s request timeout, backoff from 500 ms up to 30 s.
     pub fn new(
         central_url: impl Into<String>,
         token: impl Into<String>,
@@ -76,6 +79,7 @@ impl SyncConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             trusted_ca: None,
+            long_poll: Some(Duration::from_secs(25)),
         }
     }
 }
@@ -283,6 +287,33 @@ impl Worker {
                     Push::Backoff => {}
                     Push::Stop => return,
                 }
+            }
+            if caught_up
+                && self.online
+                && self.pull_failures == 0
+                && let Some(wait) = self.config.long_poll
+            {
+                // Idle: wait on central's next change and on the next append at once. An append
+                // drops the open pull (a GET, safe to repeat) so the event goes out first.
+                let request = self.changes_request(Some(wait));
+                let answer = tokio::select! {
+                    answer = exchange::<ChangePage>(request) => Some(answer),
+                    changed = self.appended.changed(), if self.appended_open => {
+                        if changed.is_err() {
+                            self.appended_open = false;
+                        }
+                        None
+                    }
+                    _ = self.reports.closed() => return,
+                };
+                if let Some(answer) = answer {
+                    match self.absorb_page(answer).await {
+                        Pulled::More => self.pull_due = Instant::now(),
+                        Pulled::Done(Flow::Stop) => return,
+                        Pulled::Done(Flow::Continue) => {}
+                    }
+                }
+                continue;
             }
             let push_wake = if caught_up {
                 Instant::now() + self.config.push_interval
@@ -501,67 +532,101 @@ impl Worker {
             self.downlink = cursor;
         }
         loop {
-            let url = format!(
-                "{}/api/v1/stations/{}/changes?since={}&limit={}",
-                self.base_url,
-                encode_segment(self.config.station.as_str()),
-                self.downlink,
-                CHANGES_PAGE
-            );
-            let request = self.client.get(url).bearer_auth(&self.config.token);
-            match exchange::<ChangePage>(request).await {
-                Ok(Timed {
-                    body: page,
-                    sent_at,
-                    round_trip,
-                }) => {
-                    self.pull_failures = 0;
-                    if let Flow::Stop = self.went_online().await {
-                        return Flow::Stop;
-                    }
-                    if let Flow::Stop = self
-                        .clock_sample(sent_at, round_trip, page.server_time)
-                        .await
-                    {
-                        return Flow::Stop;
-                    }
-                    let advanced = page.cursor > self.downlink;
-                    let more = page.more && advanced;
-                    if advanced {
-                        self.downlink = page.cursor;
-                    }
-                    let report = if !page.changes.is_empty() {
-                        Some(SyncReport::Changes(page))
-                    } else if self
-                        .reported_heard
-                        .is_none_or(|at| at.elapsed() >= HEARD_REPORT_EVERY)
-                    {
-                        Some(SyncReport::Heard {
-                            server_time: page.server_time,
-                        })
-                    } else {
-                        None
-                    };
-                    if let Some(report) = report {
-                        self.reported_heard = Some(Instant::now());
-                        if let Flow::Stop = self.report(report).await {
-                            return Flow::Stop;
-                        }
-                    }
-                    if !more {
-                        self.pull_due = Instant::now() + self.config.pull_interval;
-                        return Flow::Continue;
-                    }
-                }
-                Err(failure) => {
-                    self.pull_failures = self.pull_failures.saturating_add(1);
-                    let retry_in = backoff(&self.config, self.pull_failures);
-                    self.pull_due = Instant::now() + retry_in;
-                    return self.failed(failure, retry_in).await;
-                }
+            let answer = exchange::<ChangePage>(self.changes_request(None)).await;
+            match self.absorb_page(answer).await {
+                Pulled::More => {}
+                Pulled::Done(flow) => return flow,
             }
         }
     }
+
+    /// The request for the next page of changes; with `wait`, a long-poll that central holds open
+    /// until something changes for this station or the wait is over.
+    fn changes_request(&self, wait: Option<Duration>) -> reqwest::RequestBuilder {
+        let mut url = format!(
+            "{}/api/v1/stations/{}/changes?since={}&limit={}",
+            self.base_url,
+            encode_segment(self.config.station.as_str()),
+            self.downlink,
+            CHANGES_PAGE
+        );
+        if let Some(wait) = wait {
+            url.push_str(&format!("&wait={}", wait.as_secs()));
+        }
+        let request = self.client.get(url).bearer_auth(&self.config.token);
+        match wait {
+            Some(wait) => request.timeout(wait + self.config.request_timeout),
+            None => request,
+        }
+    }
+
+    /// Takes central's answer to a pull: reports the page to the core and moves the cursor, or
+    /// reports the failure and backs off.
+    async fn absorb_page(&mut self, answer: Result<Timed<ChangePage>, Failure>) -> Pulled {
+        match answer {
+            Ok(Timed {
+                body: page,
+                sent_at,
+                round_trip,
+            }) => {
+                self.pull_failures = 0;
+                if let Flow::Stop = self.went_online().await {
+                    return Pulled::Done(Flow::Stop);
+                }
+                // Central held a long-poll before answering: that time is not travel.
+                let waited = Duration::from_millis(page.waited_ms).min(round_trip);
+                let answered_from = sent_at
+                    + chrono::TimeDelta::from_std(waited).unwrap_or(chrono::TimeDelta::zero());
+                if let Flow::Stop = self
+                    .clock_sample(answered_from, round_trip - waited, page.server_time)
+                    .await
+                {
+                    return Pulled::Done(Flow::Stop);
+                }
+                let advanced = page.cursor > self.downlink;
+                let more = page.more && advanced;
+                if advanced {
+                    self.downlink = page.cursor;
+                }
+                let report = if !page.changes.is_empty() {
+                    Some(SyncReport::Changes(page))
+                } else if self
+                    .reported_heard
+                    .is_none_or(|at| at.elapsed() >= HEARD_REPORT_EVERY)
+                {
+                    Some(SyncReport::Heard {
+                        server_time: page.server_time,
+                    })
+                } else {
+                    None
+                };
+                if let Some(report) = report {
+                    self.reported_heard = Some(Instant::now());
+                    if let Flow::Stop = self.report(report).await {
+                        return Pulled::Done(Flow::Stop);
+                    }
+                }
+                if more {
+                    return Pulled::More;
+                }
+                self.pull_due = Instant::now() + self.config.pull_interval;
+                Pulled::Done(Flow::Continue)
+            }
+            Err(failure) => {
+                self.pull_failures = self.pull_failures.saturating_add(1);
+                let retry_in = backoff(&self.config, self.pull_failures);
+                self.pull_due = Instant::now() + retry_in;
+                Pulled::Done(self.failed(failure, retry_in).await)
+            }
+        }
+    }
+}
+
+/// What a pull's answer leaves to do.
+enum Pulled {
+    /// Another page waits: fetch it now.
+    More,
+    Done(Flow),
 }
 
 /// Sends a request and decodes a successful JSON answer, timed for the clock offset, classifying

@@ -212,6 +212,7 @@ async fn a_hold_from_central_blocks_production_at_once() {
                 cursor: 1000,
                 more: false,
                 server_time: chrono::Utc::now(),
+                waited_ms: 0,
             },
         )))
         .expect("the hold is said");

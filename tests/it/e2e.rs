@@ -60,10 +60,19 @@ struct Cell {
 }
 
 async fn cell(sim_config: SimConfig) -> Cell {
-    cell_with_clock(sim_config, Arc::new(SystemClock)).await
+    cell_with(
+        sim_config,
+        Arc::new(SystemClock),
+        Duration::from_millis(200),
+    )
+    .await
 }
 
-async fn cell_with_clock(sim_config: SimConfig, clock: Arc<dyn takt::clock::Clock>) -> Cell {
+async fn cell_with(
+    sim_config: SimConfig,
+    clock: Arc<dyn takt::clock::Clock>,
+    pull_interval: Duration,
+) -> Cell {
     let dir = tempfile::tempdir().expect("temp dir");
     let central_db = dir.path().join("central.db");
     takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
@@ -84,7 +93,7 @@ async fn cell_with_clock(sim_config: SimConfig, clock: Arc<dyn takt::clock::Cloc
             ..PollerConfig::default()
         }),
         sync: Some(SyncConfig {
-            pull_interval: Duration::from_millis(200),
+            pull_interval,
             backoff_max: Duration::from_millis(500),
             ..SyncConfig::new(central.url(), token, station_id(), db.clone())
         }),
@@ -673,13 +682,14 @@ async fn a_station_runs_on_without_central_only_for_its_grace_window() {
         sim,
         mut station,
         db: _db,
-    } = cell_with_clock(
+    } = cell_with(
         SimConfig {
             cycle_time: Duration::from_millis(30),
             defect_rate: 0.0,
             ..SimConfig::default()
         },
         Arc::new(clock.clone()),
+        Duration::from_millis(200),
     )
     .await;
     let central_addr = central.addr();
@@ -763,6 +773,49 @@ async fn a_station_runs_on_without_central_only_for_its_grace_window() {
     .await;
     scan(&station, "@START").await;
     wait_view(&mut station.view, "running again", |v| v.plc.permit).await;
+    station.shutdown().await;
+    sim.shutdown().await;
+    central.shutdown().await;
+}
+
+/// Long-poll: a station that pulls only every ten minutes still learns a hold made at central
+/// (here on the database file, as `takt central work-order hold` does) while it idles, because its
+/// idle pull is held open at central until something changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_station_learns_a_hold_through_its_long_poll() {
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db: _db,
+    } = cell_with(
+        SimConfig::default(),
+        Arc::new(SystemClock),
+        Duration::from_secs(600),
+    )
+    .await;
+    wait_view(&mut station.view, "online and idle", |v| {
+        v.queue.iter().any(|q| q.id == "WO-24002")
+            && matches!(v.central, CentralView::Online)
+            && v.backlog == 0
+    })
+    .await;
+    takt::central::work_order_action(
+        &central_db,
+        "WO-24002",
+        &takt::central::WorkOrderAction::Hold {
+            reason: "drawing revision".into(),
+        },
+    )
+    .expect("hold");
+    wait_view(&mut station.view, "the hold learned", |v| {
+        v.queue
+            .iter()
+            .any(|q| q.id == "WO-24002" && q.status == takt::domain::WorkOrderStatus::OnHold)
+    })
+    .await;
     station.shutdown().await;
     sim.shutdown().await;
     central.shutdown().await;

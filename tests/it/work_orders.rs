@@ -429,3 +429,76 @@ async fn the_cli_holds_releases_and_dispatches_work_orders() {
     );
     plant.central.shutdown().await;
 }
+
+/// `?wait=` holds a pull open until something for the station changes: an action through the API
+/// (in-process) or on the database file (another process) answers it with the change, well before
+/// the wait is over; `waited_ms` says how long it was held. Without a change it answers empty at the
+/// end of the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_answers_as_soon_as_the_station_has_a_change() {
+    let plant = plant().await;
+    let url = plant.central.url();
+    let cursor = plant.changes("L1-S1", &plant.station_token).await.cursor;
+    let long_poll = |wait: u64| {
+        let request = plant
+            .client
+            .get(format!(
+                "{url}/api/v1/stations/L1-S1/changes?since={cursor}&wait={wait}"
+            ))
+            .bearer_auth(&plant.station_token)
+            .send();
+        async move {
+            let response = request.await.expect("sent");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<ChangePage>().await.expect("page")
+        }
+    };
+
+    let empty = long_poll(1).await;
+    assert!(empty.changes.is_empty());
+    assert!(
+        empty.waited_ms >= 1000,
+        "held for the wait: {}",
+        empty.waited_ms
+    );
+
+    let waiting = tokio::spawn(long_poll(50));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    plant
+        .answer(
+            "WO-24003",
+            "hold",
+            Some(serde_json::json!({ "reason": "die change" })),
+        )
+        .await;
+    let page = waiting.await.expect("long poll");
+    let held = order_in(&page, "WO-24003").expect("the hold arrives on the open pull");
+    assert_eq!(held.status, WorkOrderStatus::OnHold);
+    assert!(page.waited_ms < 50_000, "answered before the wait was over");
+
+    // Written by another process: found by the pull's own look, at most a second later.
+    let cursor = page.cursor;
+    let request = plant
+        .client
+        .get(format!(
+            "{url}/api/v1/stations/L1-S1/changes?since={cursor}&wait=50"
+        ))
+        .bearer_auth(&plant.station_token)
+        .send();
+    let waiting = tokio::spawn(async move {
+        request
+            .await
+            .expect("sent")
+            .json::<ChangePage>()
+            .await
+            .expect("page")
+    });
+    let db = plant.db.to_string_lossy().into_owned();
+    let output = takt_cli(["central", "work-order", "release", "WO-24003", "--db", &db]).await;
+    assert!(output.status.success(), "{output:?}");
+    let page = waiting.await.expect("long poll");
+    let released = order_in(&page, "WO-24003").expect("the release arrives");
+    assert_eq!(released.status, WorkOrderStatus::Released);
+    assert!(page.waited_ms < 50_000);
+    plant.central.shutdown().await;
+}

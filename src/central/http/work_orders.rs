@@ -175,6 +175,7 @@ async fn act(
             DbError::Refused(why) => Failure::new(StatusCode::CONFLICT, why),
             other => Failure::from(other),
         })?;
+    state.master_written();
     tracing::info!(%admin, work_order = %outcome.work_order.id, action = name,
         status = outcome.work_order.status.as_str(), version = ?outcome.version, "work order by API");
     Ok(Json(WorkOrderAnswer {
