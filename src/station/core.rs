@@ -890,8 +890,15 @@ impl Core {
                             Level::Error
                         },
                         format!(
-                            "Central changed {id} to {}.{}",
+                            "Central changed {id} to {}{}.{}",
                             after.words(),
+                            self.state
+                                .master
+                                .work_orders
+                                .get(&crate::domain::WorkOrderId::from(id.as_str()))
+                                .and_then(|order| order.status_reason.as_deref())
+                                .map(|reason| format!(" ({reason})"))
+                                .unwrap_or_default(),
                             if after == crate::domain::WorkOrderStatus::Released {
                                 ""
                             } else {

@@ -559,7 +559,9 @@ async fn central_holding_cancelling_or_moving_a_running_order_stops_it_here() {
     .await;
     let mut told = false;
     while let Ok(notice) = notices.try_recv() {
-        told |= notice.text.contains("Central changed WO-24001 to on hold")
+        told |= notice
+            .text
+            .contains("Central changed WO-24001 to on hold (gauge R&R failed)")
             && notice.text.contains("Production is blocked");
     }
     assert!(told, "the operator is told why the machine stopped");
