@@ -51,7 +51,7 @@ fn station_batches(dir: &std::path::Path) -> Vec<Vec<u8>> {
                     .collect(),
             )
             .expect("append");
-        let json = serde_json::to_vec(&EventBatch { events }).expect("json");
+        let json = serde_json::to_vec(&EventBatch::of(events)).expect("json");
         batches.push(gzip(&json));
     }
     batches

@@ -489,8 +489,16 @@ enum StationAdmin {
         /// How long it may go on with work orders it already has while central is out of reach
         /// (default 480, a night shift); after that its machine stops until central answers.
         /// 0: no limit.
+        #[arg(
+            long,
+            value_name = "MINUTES",
+            required_unless_present = "historical_after_minutes"
+        )]
+        offline_grace_minutes: Option<u32>,
+        /// Events that waited longer than this at the station before they were sent are marked
+        /// historical at central (default 10).
         #[arg(long, value_name = "MINUTES")]
-        offline_grace_minutes: u32,
+        historical_after_minutes: Option<u32>,
         /// Central's database file.
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
@@ -932,21 +940,30 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                 StationAdmin::Config {
                     id,
                     offline_grace_minutes,
+                    historical_after_minutes,
                     db,
                 },
         }) => {
-            let (config, version) =
-                takt::central::set_offline_grace(&db, &id, offline_grace_minutes)?;
+            let (config, version) = takt::central::set_station_config(
+                &db,
+                &id,
+                offline_grace_minutes,
+                historical_after_minutes,
+            )?;
             let grace = match config.offline_grace_minutes {
                 0 => "without limit".to_owned(),
                 minutes => format!("for {minutes} min"),
             };
+            let settings = format!(
+                "Station {id} may go on without central {grace}; its events that waited over {} \
+                 min are historical",
+                config.historical_after_minutes
+            );
             match version {
-                Some(version) => println!(
-                    "Station {id} may go on without central {grace}; master-data version \
-                     {version}, taken at its next pull."
-                ),
-                None => println!("Station {id} already may go on without central {grace}."),
+                Some(version) => {
+                    println!("{settings}. Master-data version {version}, taken at its next pull.")
+                }
+                None => println!("{settings} (already so)."),
             }
             Ok(ExitCode::SUCCESS)
         }

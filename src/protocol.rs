@@ -16,6 +16,24 @@ pub const MAX_BATCH_EVENTS: usize = 500;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventBatch {
     pub events: Vec<Event>,
+    /// The station's clock when it sent the batch: events that waited longer than the station's
+    /// `historical_after_minutes` are marked historical at central.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The newest seq in the station's log when it sent the batch: central's view of its backlog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_head: Option<u64>,
+}
+
+impl EventBatch {
+    /// A batch without the sender's clock or head (tests, tools).
+    pub fn of(events: Vec<Event>) -> Self {
+        EventBatch {
+            events,
+            sent_at: None,
+            station_head: None,
+        }
+    }
 }
 
 /// The answer to a batch, sent only after central committed it.

@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 use std::path::Path;
 
+pub mod backlog;
 pub mod plant;
 pub mod work_orders;
 
@@ -228,6 +229,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (station, seq)
     ) WITHOUT ROWID;
     CREATE INDEX event_flags_work_order ON event_flags(work_order, station, seq);
+    "#,
+    // 9: what a batch says of its sender: the seqs of events that waited at the station past its
+    // historical threshold (one range per batch at most, usually), and the station's own log head
+    // when it sent (its backlog, as far as central knows).
+    r#"
+    CREATE TABLE historical_ranges (
+        station   TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq  INTEGER NOT NULL,
+        PRIMARY KEY (station, first_seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE station_reported (
+        station     TEXT PRIMARY KEY,
+        head_seq    INTEGER NOT NULL,
+        sent_at     TEXT,
+        received_at TEXT NOT NULL
+    );
     "#,
 ];
 
@@ -882,6 +900,17 @@ impl Db {
         events: &[Event],
         now: DateTime<Utc>,
     ) -> std::result::Result<BatchAck, IngestError> {
+        self.ingest_with(station, events, &backlog::BatchMeta::default(), now)
+    }
+
+    /// [`Db::ingest`] of a batch that says when its station sent it and how far its log reaches.
+    pub fn ingest_with(
+        &mut self,
+        station: &StationId,
+        events: &[Event],
+        meta: &backlog::BatchMeta,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<BatchAck, IngestError> {
         if let Some(stray) = events.iter().find(|event| event.station != *station) {
             return Err(IngestError::WrongStation {
                 seq: stray.seq,
@@ -899,6 +928,7 @@ impl Db {
         // Work orders found in this batch: a batch names the same few hundreds of times.
         let mut known_orders: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut stopped_orders = work_orders::StoppedOrders::default();
+        let mut stored = Vec::with_capacity(events.len());
         for event in events {
             let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
             if event.seq == 0 {
@@ -947,7 +977,9 @@ impl Db {
             }
             head = Some((event.seq, event.hash.clone()));
             advanced = true;
+            stored.push((event.seq, event.at));
         }
+        backlog::record(&tx, station, &stored, meta, &received_at)?;
         if advanced && let Some((seq, hash)) = &head {
             tx.execute(
                 "INSERT INTO station_heads (station, seq, hash) VALUES (?1, ?2, ?3)
@@ -1014,6 +1046,9 @@ impl Db {
                 acked_seq: seq,
                 events: seq,
                 last_event_at: received_at.as_deref().map(parse_timestamp).transpose()?,
+                reported_head: None,
+                historical: 0,
+                quarantined: 0,
             });
         }
         Ok(stats)

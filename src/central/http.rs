@@ -338,7 +338,13 @@ async fn ingest_events(
     let count = batch.events.len();
     let received_at = state.clock.now();
     let mut ack = state
-        .with_db(move |db| db.ingest(&station, &batch.events, received_at))
+        .with_db(move |db| {
+            let meta = super::db::backlog::BatchMeta {
+                sent_at: batch.sent_at,
+                station_head: batch.station_head,
+            };
+            db.ingest_with(&station, &batch.events, &meta, received_at)
+        })
         .await??;
     // Stamped as late as possible: stations take the midpoint of their round trip as this moment.
     ack.server_time = state.clock.now();
@@ -707,7 +713,20 @@ async fn post_events(
 /// Prometheus text format. Unauthenticated, like the plant queries: central listens on the plant
 /// network, and scrapers seldom send a token.
 async fn get_metrics(State(state): State<AppState>) -> Result<Response, Failure> {
-    let stations = state.with_db(|db| db.station_stats()).await??;
+    let stations = state
+        .with_db(|db| -> Result<_, DbError> {
+            let mut stats = db.station_stats()?;
+            // Both lists are every station central knows, in id order.
+            for (stats, backlog) in stats.iter_mut().zip(db.station_backlogs()?) {
+                if stats.station == backlog.station {
+                    stats.reported_head = backlog.reported_head;
+                    stats.historical = backlog.historical;
+                    stats.quarantined = backlog.quarantined;
+                }
+            }
+            Ok(stats)
+        })
+        .await??;
     let body = state.metrics.render(&stations, state.clock.now());
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response())
 }

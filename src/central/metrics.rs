@@ -4,11 +4,10 @@
 //! and the time its last event was stored), so it survives a restart; what does not (batches by
 //! outcome, the last authenticated request of a station) is counted in memory since central started.
 //!
-//! The station's own backlog (events it logged but has not yet sent) is not visible here: a batch
-//! carries events, not the station's head, so central only knows how far it has acknowledged
-//! (`takt_central_station_acked_seq`) and when it last heard from the station. A station that has
-//! stopped sending shows as a growing `takt_central_station_last_seen_age_seconds`; its backlog is
-//! on its own status bar.
+//! A station's backlog (events it logged but central has not yet stored) is known as of its last
+//! batch, which says how far its log reached: `takt_central_station_backlog_events`. A station that
+//! has stopped sending shows as a growing `takt_central_station_last_seen_age_seconds` instead; its
+//! live backlog is on its own status bar.
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -29,6 +28,12 @@ pub struct StationStats {
     pub events: u64,
     /// When central stored the station's latest event.
     pub last_event_at: Option<DateTime<Utc>>,
+    /// The newest seq in the station's own log when it sent its last batch.
+    pub reported_head: Option<u64>,
+    /// Events stored that had waited past the station's historical threshold.
+    pub historical: u64,
+    /// Events stored but set aside (quarantine).
+    pub quarantined: u64,
 }
 
 /// How an authenticated station's batch ended.
@@ -180,6 +185,43 @@ impl Metrics {
         }
         family(
             &mut out,
+            "takt_central_station_backlog_events",
+            "gauge",
+            "Events the station had logged but central had not yet stored, as of its last batch \
+             (its newest seq then minus the chain head here). Absent before its first batch.",
+        );
+        for station in &names {
+            if let Some(stats) = db.get(station)
+                && let Some(head) = stats.reported_head
+            {
+                sample(
+                    &mut out,
+                    "takt_central_station_backlog_events",
+                    &[("station", station)],
+                    &head.saturating_sub(stats.acked_seq).to_string(),
+                );
+            }
+        }
+        for (name, help, value) in [
+            (
+                "takt_central_historical_events_total",
+                "Events stored that had waited at the station past its historical threshold.",
+                (|s: &StationStats| s.historical) as fn(&StationStats) -> u64,
+            ),
+            (
+                "takt_central_quarantined_events_total",
+                "Events stored but set aside, not applied (takt central quarantine says why).",
+                |s: &StationStats| s.quarantined,
+            ),
+        ] {
+            family(&mut out, name, "counter", help);
+            for station in &names {
+                let count = db.get(station).map_or(0, |s| value(s));
+                sample(&mut out, name, &[("station", station)], &count.to_string());
+            }
+        }
+        family(
+            &mut out,
             "takt_central_station_last_seen_timestamp_seconds",
             "gauge",
             "Unix time central last heard from the station: its last authenticated request since \
@@ -293,12 +335,18 @@ mod tests {
                 acked_seq: 7,
                 events: 7,
                 last_event_at: Some(stored),
+                reported_head: Some(12),
+                historical: 3,
+                quarantined: 1,
             },
             StationStats {
                 station: "S2".into(),
                 acked_seq: 0,
                 events: 0,
                 last_event_at: None,
+                reported_head: None,
+                historical: 0,
+                quarantined: 0,
             },
         ];
         let text = metrics.render(&stations, later + chrono::Duration::seconds(10));
@@ -310,9 +358,17 @@ mod tests {
             r#"takt_central_station_acked_seq{station="S1"} 7"#,
             r#"takt_central_station_last_seen_timestamp_seconds{station="S1"} 1795586401.500"#,
             r#"takt_central_station_last_seen_age_seconds{station="S1"} 10.000"#,
+            r#"takt_central_station_backlog_events{station="S1"} 5"#,
+            r#"takt_central_historical_events_total{station="S1"} 3"#,
+            r#"takt_central_historical_events_total{station="S2"} 0"#,
+            r#"takt_central_quarantined_events_total{station="S1"} 1"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
         assert!(!text.contains(r#"last_seen_timestamp_seconds{station="S2"}"#));
+        assert!(
+            !text.contains(r#"backlog_events{station="S2"}"#),
+            "no backlog before a first batch"
+        );
     }
 }

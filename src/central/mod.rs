@@ -259,17 +259,24 @@ pub fn set_lot_hold(
     Ok(outcome)
 }
 
-/// Sets how long `station` may go on without central (0: no limit); the station learns it at its
-/// next pull. Returns the config and its new version (`None`: it already was so).
-pub fn set_offline_grace(
+/// Changes `station`'s settings: how long it may go on without central (0: no limit), and after
+/// how many minutes of waiting its events count as historical; the station learns them at its next
+/// pull. Returns the config and its new version (`None`: it already was so).
+pub fn set_station_config(
     db_path: &Path,
     station: &str,
-    minutes: u32,
+    offline_grace_minutes: Option<u32>,
+    historical_after_minutes: Option<u32>,
 ) -> anyhow::Result<(crate::domain::StationConfig, Option<u64>)> {
     let mut db = Db::open(db_path)
         .with_context(|| format!("opening central database {}", db_path.display()))?;
     let mut config = db.station_config(&StationId::from(station))?;
-    config.offline_grace_minutes = minutes;
+    if let Some(minutes) = offline_grace_minutes {
+        config.offline_grace_minutes = minutes;
+    }
+    if let Some(minutes) = historical_after_minutes {
+        config.historical_after_minutes = minutes;
+    }
     let version = db.set_station_config(&config)?;
     Ok((config, version))
 }

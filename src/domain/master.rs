@@ -266,6 +266,17 @@ pub struct StationConfig {
     /// reach; after that the machine's permit drops until central answers again. 0 means no limit.
     #[serde(default = "default_offline_grace_minutes")]
     pub offline_grace_minutes: u32,
+    /// An event that waited longer than this at the station before it was sent is marked
+    /// historical at central: a late fact, not news (dashboards and alerts tell the two apart).
+    #[serde(default = "default_historical_after_minutes")]
+    pub historical_after_minutes: u32,
+}
+
+/// Minutes an event may wait at the station and still count as live.
+pub const DEFAULT_HISTORICAL_AFTER_MINUTES: u32 = 10;
+
+fn default_historical_after_minutes() -> u32 {
+    DEFAULT_HISTORICAL_AFTER_MINUTES
 }
 
 impl StationConfig {
@@ -273,6 +284,7 @@ impl StationConfig {
         StationConfig {
             station,
             offline_grace_minutes: DEFAULT_OFFLINE_GRACE_MINUTES,
+            historical_after_minutes: DEFAULT_HISTORICAL_AFTER_MINUTES,
         }
     }
 

@@ -436,7 +436,8 @@ impl Worker {
                 return self.local_failure();
             }
         };
-        let body = match batch_body(&mut events) {
+        let station_head = (*self.appended.borrow()).max(events.last().map_or(0, |e| e.seq));
+        let body = match batch_body(&mut events, Utc::now(), station_head) {
             Ok(body) => body,
             Err(error) => {
                 tracing::error!(%error, "sync: cannot encode the batch");
@@ -746,21 +747,28 @@ pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// The gzip-compressed JSON of the batch, trimmed from the end until its JSON fits in
 /// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. Empty events give an empty
 /// body (nothing to send).
-fn batch_body(events: &mut Vec<crate::domain::Event>) -> std::io::Result<Vec<u8>> {
+/// The batch as sent: `events` (cut to fit [`MAX_BATCH_BYTES`]), with this station's clock and
+/// log head at sending, gzip-compressed.
+fn batch_body(
+    events: &mut Vec<crate::domain::Event>,
+    sent_at: DateTime<Utc>,
+    station_head: u64,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Write as _;
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut json = serde_json::to_vec(&EventBatch {
-        events: events.clone(),
-    })?;
+    let batch = |events: &[crate::domain::Event]| EventBatch {
+        events: events.to_vec(),
+        sent_at: Some(sent_at),
+        station_head: Some(station_head),
+    };
+    let mut json = serde_json::to_vec(&batch(events))?;
     while json.len() > MAX_BATCH_BYTES && events.len() > 1 {
         // Shrink in proportion, so a week of big events is not cut one event at a time.
         let keep = (events.len() * MAX_BATCH_BYTES / json.len()).clamp(1, events.len() - 1);
         events.truncate(keep);
-        json = serde_json::to_vec(&EventBatch {
-            events: events.clone(),
-        })?;
+        json = serde_json::to_vec(&batch(events))?;
     }
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(json.len() / 4),
@@ -818,20 +826,26 @@ mod tests {
         };
         // 500 events of ~4 KiB: about 2 MiB of JSON, so the batch is cut to fit.
         let mut events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
-        let body = batch_body(&mut events).expect("body");
+        let sent_at = Utc::now();
+        let body = batch_body(&mut events, sent_at, 777).expect("body");
         let json = unpack(&body);
         assert!(json.len() <= MAX_BATCH_BYTES, "{}", json.len());
         assert!(events.len() > 150 && events.len() < 500, "{}", events.len());
         let batch: EventBatch = serde_json::from_slice(&json).expect("a batch");
         assert_eq!(batch.events, events, "in seq order, the first ones kept");
+        assert_eq!(
+            (batch.sent_at, batch.station_head),
+            (Some(sent_at), Some(777)),
+            "it says when it was sent and how far the log reaches"
+        );
         assert!(body.len() < json.len() / 10, "compressed: {}", body.len());
         // Small events: all 500 go, whole.
         let mut small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
-        batch_body(&mut small).expect("body");
+        batch_body(&mut small, Utc::now(), 0).expect("body");
         assert_eq!(small.len(), 500);
         // One event past the limit still goes, alone.
         let mut huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
-        batch_body(&mut huge).expect("body");
+        batch_body(&mut huge, Utc::now(), 0).expect("body");
         assert_eq!(huge.len(), 1);
     }
 

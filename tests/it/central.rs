@@ -203,9 +203,7 @@ async fn post_batch(
     client
         .post(format!("{url}/api/v1/stations/{station}/events"))
         .bearer_auth(token)
-        .json(&EventBatch {
-            events: events.to_vec(),
-        })
+        .json(&EventBatch::of(events.to_vec()))
         .send()
         .await
         .expect("request sent")
@@ -442,9 +440,7 @@ async fn stations_must_authenticate_as_themselves() {
 
     let response = client
         .post(format!("{url}/api/v1/stations/L1-S1/events"))
-        .json(&EventBatch {
-            events: events.clone(),
-        })
+        .json(&EventBatch::of(events.clone()))
         .send()
         .await
         .expect("sent");
@@ -899,10 +895,7 @@ async fn gzip_batches_are_taken_and_bad_encodings_refused() {
             .body(body)
             .send()
     };
-    let json = serde_json::to_vec(&EventBatch {
-        events: events.clone(),
-    })
-    .expect("json");
+    let json = serde_json::to_vec(&EventBatch::of(events.clone())).expect("json");
 
     let response = send(b"not gzip at all".to_vec(), "gzip")
         .await
@@ -1147,14 +1140,14 @@ async fn a_central_answering_500_gets_the_same_batch_again_until_it_stores_it() 
     let status = reqwest::Client::new()
         .post(format!("{}/api/v1/stations/L1-S1/events", central.url()))
         .bearer_auth(&token)
-        .json(&takt::protocol::EventBatch {
-            events: takt::store::read_events_after(
+        .json(&takt::protocol::EventBatch::of(
+            takt::store::read_events_after(
                 &takt::store::connect(&station.path, true).expect("read"),
                 0,
                 10,
             )
             .expect("events"),
-        })
+        ))
         .send()
         .await
         .expect("post")

@@ -145,9 +145,7 @@ impl Station {
                 self.id
             ))
             .bearer_auth(&self.token)
-            .json(&EventBatch {
-                events: std::mem::take(&mut self.unsent),
-            })
+            .json(&EventBatch::of(std::mem::take(&mut self.unsent)))
             .send()
             .await
             .expect("post events");

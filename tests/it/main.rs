@@ -12,6 +12,7 @@ mod genealogy;
 mod import;
 mod kpi;
 mod label;
+mod late;
 mod metrics_openapi;
 mod part_records;
 mod plant;

@@ -41,9 +41,7 @@ async fn post(
     client
         .post(format!("{url}/api/v1/stations/{station}/events"))
         .bearer_auth(token)
-        .json(&EventBatch {
-            events: events.to_vec(),
-        })
+        .json(&EventBatch::of(events.to_vec()))
         .send()
         .await
         .expect("batch sent")

@@ -326,9 +326,7 @@ async fn production_reported_for_a_time_after_a_hold_is_accepted_and_flagged() {
             plant.central.url()
         ))
         .bearer_auth(&plant.station_token)
-        .json(&EventBatch {
-            events: events.clone(),
-        })
+        .json(&EventBatch::of(events.clone()))
         .send()
         .await
         .expect("sent");
@@ -357,7 +355,7 @@ async fn production_reported_for_a_time_after_a_hold_is_accepted_and_flagged() {
             plant.central.url()
         ))
         .bearer_auth(&plant.station_token)
-        .json(&EventBatch { events })
+        .json(&EventBatch::of(events))
         .send()
         .await
         .expect("sent");

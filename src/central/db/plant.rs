@@ -108,6 +108,10 @@ pub struct EventPage {
     pub events: Vec<Event>,
     /// Pass as `after_seq` for the next page; `None` when this page is the last.
     pub next_after_seq: Option<u64>,
+    /// The seqs on this page that arrived late: they had waited at the station past its
+    /// historical threshold before they were sent.
+    #[serde(default)]
+    pub historical: Vec<u64>,
 }
 
 /// Which events of a station to read.
@@ -438,6 +442,7 @@ impl Db {
                         station: station.to_owned(),
                         events: Vec::new(),
                         next_after_seq: None,
+                        historical: Vec::new(),
                     });
                 }
             }
@@ -470,10 +475,21 @@ impl Db {
         } else {
             None
         };
+        let historical = match (events.first(), events.last()) {
+            (Some(first), Some(last)) => {
+                let late = self.historical_seqs(station, first.seq, last.seq)?;
+                // A kind filter skips seqs: name only those on the page.
+                late.into_iter()
+                    .filter(|seq| events.binary_search_by_key(seq, |e| e.seq).is_ok())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         Ok(EventPage {
             station: station.to_owned(),
             events,
             next_after_seq,
+            historical,
         })
     }
 
