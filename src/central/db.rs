@@ -353,6 +353,9 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db> {
         let mut conn = crate::store::connect(path, false)?;
         migrate(&mut conn)?;
+        // Ingest of a mixed batch runs some thirty distinct statements; rusqlite's default cache
+        // of 16 would evict and re-parse them event after event.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Db { conn })
     }
 
@@ -929,6 +932,9 @@ impl Db {
         let mut known_orders: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut stopped_orders = work_orders::StoppedOrders::default();
         let mut stored = Vec::with_capacity(events.len());
+        let mut units = PendingUnits::default();
+        // One buffer for every event's stored body, instead of an allocation per event.
+        let mut body = Vec::new();
         for event in events {
             let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
             if event.seq == 0 {
@@ -945,27 +951,27 @@ impl Db {
                 });
             }
             event.verify_after(head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())))?;
-            insert_event(&tx, event, &received_at)?;
+            insert_event(&tx, event, &received_at, &mut body)?;
             // A fact central cannot trust to mean what it says keeps its place in the chain but
             // changes no projection; the cursor moves on and the reason is kept and shown.
             match semantic_problem(&tx, event, now, &mut known_orders)? {
                 None => {
-                    project(&tx, event, &received_at)?;
+                    project(&tx, event, &received_at, &mut units)?;
                     stopped_orders.flag(&tx, event)?;
                 }
                 Some(reason) => {
                     tracing::warn!(%station, seq = event.seq, %reason, "ingest: event quarantined");
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO quarantine (station, seq, kind, reason, at)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![
-                            station.as_str(),
-                            to_sql_int(event.seq),
-                            event.kind.name(),
-                            reason,
-                            received_at
-                        ],
-                    )?;
+                    )?
+                    .execute(params![
+                        station.as_str(),
+                        to_sql_int(event.seq),
+                        event.kind.name(),
+                        reason,
+                        received_at
+                    ])?;
                     quarantined.push(Quarantined {
                         station: station.to_string(),
                         seq: event.seq,
@@ -979,13 +985,14 @@ impl Db {
             advanced = true;
             stored.push((event.seq, event.at));
         }
+        units.flush(&tx, station.as_str(), &received_at)?;
         backlog::record(&tx, station, &stored, meta, &received_at)?;
         if advanced && let Some((seq, hash)) = &head {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO station_heads (station, seq, hash) VALUES (?1, ?2, ?3)
                  ON CONFLICT (station) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                params![station.as_str(), to_sql_int(*seq), hash],
-            )?;
+            )?
+            .execute(params![station.as_str(), to_sql_int(*seq), hash])?;
         }
         tx.commit()?;
         let (acked_through, chain_head) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
@@ -1400,11 +1407,8 @@ fn check_resent(
     event: &Event,
 ) -> std::result::Result<(), IngestError> {
     let stored: Option<String> = tx
-        .query_row(
-            "SELECT hash FROM events WHERE station = ?1 AND seq = ?2",
-            params![station, to_sql_int(event.seq)],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT hash FROM events WHERE station = ?1 AND seq = ?2")?
+        .query_row(params![station, to_sql_int(event.seq)], |row| row.get(0))
         .optional()?;
     let stored = stored.unwrap_or_default();
     // The sent hash must match the stored one, and the sent content must match its own hash: a
@@ -1428,9 +1432,13 @@ fn insert_event(
     tx: &Transaction<'_>,
     event: &Event,
     received_at: &str,
+    body: &mut Vec<u8>,
 ) -> std::result::Result<(), IngestError> {
-    let body = serde_json::to_string(event)
-        .map_err(|e| DbError::Corrupt(format!("event {}: {e}", event.seq)))?;
+    let corrupt = |e: &dyn std::fmt::Display| DbError::Corrupt(format!("event {}: {e}", event.seq));
+    body.clear();
+    serde_json::to_writer(&mut *body, event).map_err(|e| corrupt(&e))?;
+    let body = std::str::from_utf8(body).map_err(|e| corrupt(&e))?;
+    let mut id = uuid::Uuid::encode_buffer();
     let mut statement = tx.prepare_cached(
         "INSERT INTO events (station, seq, id, at, actor, kind, work_order, body, prev_hash, hash,
                              received_at)
@@ -1439,7 +1447,7 @@ fn insert_event(
     statement.execute(params![
         event.station.as_str(),
         to_sql_int(event.seq),
-        event.id.to_string(),
+        &*event.id.hyphenated().encode_lower(&mut id),
         timestamp(event.at),
         event.actor.to_string(),
         event.kind.name(),
@@ -1450,6 +1458,58 @@ fn insert_event(
         received_at,
     ])?;
     Ok(())
+}
+
+/// The units of a batch's `UnitsProduced` events, summed per work order and written as one
+/// upsert each instead of one per event. Sums commute, and every upsert of a batch stamps the same
+/// `updated_at`, so the rows come out as event-by-event projection leaves them; [`project`]
+/// flushes before any other write to `work_order_progress`, which keeps the order of the status
+/// changes too.
+#[derive(Default)]
+struct PendingUnits {
+    /// `(work order, produced, rejected)`, in order of first appearance.
+    orders: Vec<(String, u64, u64)>,
+}
+
+impl PendingUnits {
+    fn add(&mut self, work_order: &str, produced: u64, rejected: u64) {
+        // A batch names a handful of orders: a short scan beats hashing.
+        match self.orders.iter_mut().find(|(id, ..)| id == work_order) {
+            Some((_, sum_produced, sum_rejected)) => {
+                *sum_produced = sum_produced.saturating_add(produced);
+                *sum_rejected = sum_rejected.saturating_add(rejected);
+            }
+            None => self
+                .orders
+                .push((work_order.to_owned(), produced, rejected)),
+        }
+    }
+
+    fn flush(&mut self, tx: &Transaction<'_>, station: &str, now: &str) -> Result<()> {
+        if self.orders.is_empty() {
+            return Ok(());
+        }
+        // Units prove the order runs here even if its start event was never seen.
+        let mut statement = tx.prepare_cached(
+            "INSERT INTO work_order_progress (work_order, station, status, produced, rejected,
+                                              updated_at)
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5)
+             ON CONFLICT (work_order, station) DO UPDATE SET
+                produced = produced + excluded.produced,
+                rejected = rejected + excluded.rejected,
+                updated_at = excluded.updated_at",
+        )?;
+        for (work_order, produced, rejected) in self.orders.drain(..) {
+            statement.execute(params![
+                work_order,
+                station,
+                to_sql_int(produced),
+                to_sql_int(rejected),
+                now
+            ])?;
+        }
+        Ok(())
+    }
 }
 
 /// Projections derived from one event, inside the ingest transaction.
@@ -1496,7 +1556,7 @@ fn semantic_problem(
     Ok(None)
 }
 
-fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
+fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUnits) -> Result<()> {
     let station = event.station.as_str();
     match &event.kind {
         EventKind::UnitsProduced {
@@ -1505,31 +1565,24 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str) -> Result<()> {
             rejected,
             ..
         } => {
-            // Units prove the order runs here even if its start event was never seen.
-            tx.execute(
-                "INSERT INTO work_order_progress (work_order, station, status, produced, rejected,
-                                                  updated_at)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5)
-                 ON CONFLICT (work_order, station) DO UPDATE SET
-                    produced = produced + excluded.produced,
-                    rejected = rejected + excluded.rejected,
-                    updated_at = excluded.updated_at",
-                params![
-                    work_order.as_str(),
-                    station,
-                    to_sql_int(*produced),
-                    to_sql_int(*rejected),
-                    now
-                ],
-            )?;
+            units.add(work_order.as_str(), *produced, *rejected);
+            return Ok(());
         }
+        EventKind::WorkOrderSelected { .. }
+        | EventKind::WorkOrderStarted { .. }
+        | EventKind::WorkOrderResumed { .. }
+        | EventKind::WorkOrderPaused { .. }
+        | EventKind::WorkOrderCompleted { .. } => units.flush(tx, station, now)?,
+        _ => {}
+    }
+    match &event.kind {
         EventKind::WorkOrderSelected { work_order } => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO work_order_progress (work_order, station, status, updated_at)
                  VALUES (?1, ?2, 'selected', ?3)
                  ON CONFLICT (work_order, station) DO NOTHING",
-                params![work_order.as_str(), station, now],
-            )?;
+            )?
+            .execute(params![work_order.as_str(), station, now])?;
         }
         EventKind::WorkOrderStarted { work_order } | EventKind::WorkOrderResumed { work_order } => {
             set_status(tx, work_order.as_str(), station, "running", now)?;
@@ -1898,7 +1951,10 @@ fn backfill_lots(tx: &Transaction<'_>) -> Result<()> {
     for (body, received_at) in rows {
         let event: Event = serde_json::from_str(&body)
             .map_err(|e| DbError::Corrupt(format!("stored event: {e}")))?;
-        project(tx, &event, &received_at)?;
+        // Event by event: these rows span stations and receipt times, so nothing is summed.
+        let mut units = PendingUnits::default();
+        project(tx, &event, &received_at, &mut units)?;
+        units.flush(tx, event.station.as_str(), &received_at)?;
     }
     Ok(())
 }
@@ -1910,13 +1966,13 @@ fn set_status(
     status: &str,
     now: &str,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO work_order_progress (work_order, station, status, updated_at)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (work_order, station) DO UPDATE SET
             status = excluded.status, updated_at = excluded.updated_at",
-        params![work_order, station, status, now],
-    )?;
+    )?
+    .execute(params![work_order, station, status, now])?;
     Ok(())
 }
 
@@ -2086,7 +2142,8 @@ mod tests {
             )
             .expect("imported lot");
             for event in &events {
-                insert_event(&tx, event, "2025-11-24T16:00:00.000Z").expect("event");
+                insert_event(&tx, event, "2025-11-24T16:00:00.000Z", &mut Vec::new())
+                    .expect("event");
             }
             tx.commit().expect("commit");
         }
@@ -2123,6 +2180,97 @@ mod tests {
             operator: None,
             next_operation: Some(OperationId::from("OP20")),
             machine_state: None,
+        }
+    }
+
+    /// Units are summed per work order over a batch; the progress rows must come out exactly as
+    /// one event at a time leaves them, whatever the interleaving with status changes.
+    #[test]
+    fn a_batch_projects_progress_as_its_events_one_by_one_do() {
+        let units = |order: &str, produced: u64, rejected: u64| EventKind::UnitsProduced {
+            work_order: Some(WorkOrderId::from(order)),
+            produced,
+            rejected,
+            plc_epoch: 1,
+            processed_total: 0,
+            defective_total: 0,
+        };
+        let order = |id: &str| WorkOrderId::from(id);
+        let events = chain(
+            "L1-S1",
+            vec![
+                units("WO-24001", 2, 1),
+                EventKind::WorkOrderSelected {
+                    work_order: order("WO-24001"),
+                },
+                units("WO-24002", 1, 0),
+                EventKind::WorkOrderSelected {
+                    work_order: order("WO-24003"),
+                },
+                units("WO-24003", 4, 0),
+                units("WO-24001", 3, 0),
+                EventKind::WorkOrderPaused {
+                    work_order: order("WO-24001"),
+                },
+                units("WO-24001", 5, 2),
+                EventKind::WorkOrderCompleted {
+                    work_order: order("WO-24002"),
+                    produced: 1,
+                    rejected: 0,
+                },
+                units("WO-24002", 7, 0),
+                units("WO-24999", 9, 9),
+                units("WO-24003", 1, 1),
+                units("WO-24004", 1, 0),
+                EventKind::WorkOrderSelected {
+                    work_order: order("WO-24004"),
+                },
+            ],
+        );
+        let now = Utc::now();
+        let progress = |db: &Db| {
+            db.conn
+                .prepare(
+                    "SELECT work_order, station, status, produced, rejected, updated_at
+                     FROM work_order_progress ORDER BY work_order, station",
+                )
+                .expect("prepare")
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, String>(5)?,
+                    ))
+                })
+                .expect("query")
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .expect("rows")
+        };
+        let station = StationId::from("L1-S1");
+        let one_by_one_dir = tempfile::tempdir().expect("temp dir");
+        let mut one_by_one = demo_db(&one_by_one_dir);
+        for event in &events {
+            one_by_one
+                .ingest(&station, std::slice::from_ref(event), now)
+                .expect("ingest one");
+        }
+        let batch_dir = tempfile::tempdir().expect("temp dir");
+        let mut batch = demo_db(&batch_dir);
+        let ack = batch.ingest(&station, &events, now).expect("ingest batch");
+        assert_eq!(ack.acked_through, 14);
+        assert_eq!(ack.quarantined.len(), 1, "the unknown order is set aside");
+        let expected = progress(&one_by_one);
+        assert_eq!(progress(&batch), expected);
+        for (order, status, produced) in [("WO-24001", "paused", 10), ("WO-24004", "running", 1)] {
+            assert!(
+                expected
+                    .iter()
+                    .any(|row| row.0 == order && row.2 == status && row.3 == produced),
+                "{order}: {expected:?}"
+            );
         }
     }
 
