@@ -984,6 +984,28 @@ async fn semantically_invalid_events_are_quarantined_and_the_cursor_moves_on() {
         listed.iter().map(|q| q.kind.as_str()).collect::<Vec<_>>(),
         ["units_produced"; 2]
     );
+    // The lead sees it in the line overview.
+    let overview: central::LineOverview = client
+        .get(format!("{url}/api/v1/lines/L1/overview"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("overview");
+    let quarantined: Vec<(String, u64)> = overview
+        .stations
+        .iter()
+        .map(|s| (s.station.clone(), s.quarantined))
+        .collect();
+    assert_eq!(
+        quarantined,
+        [
+            ("L1-S1".to_owned(), 2),
+            ("L1-S2".to_owned(), 0),
+            ("L1-S3".to_owned(), 0)
+        ]
+    );
     central.shutdown().await;
 }
 

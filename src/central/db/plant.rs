@@ -39,6 +39,10 @@ pub struct StationOverview {
     /// The last per-part record's cycle time, against the ideal cycle of its operation here.
     pub last_cycle: Option<LastCycle>,
     pub link: Link,
+    /// Events from the station stored but set aside, not applied (`takt central quarantine`
+    /// says why): the lead's cue to look.
+    #[serde(default)]
+    pub quarantined: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +161,7 @@ pub(super) const WIP: &str =
      LEFT JOIN lot_consumption c ON c.lot = l.id
      WHERE l.status = 'released' AND l.origin = 'produced' AND l.station <> ?1
        AND l.quantity > COALESCE(c.consumed, 0)";
+pub(super) const QUARANTINED: &str = "SELECT COUNT(*) FROM quarantine WHERE station = ?1";
 pub(super) const WINDOW_SEQS: &str = "SELECT MIN(seq), MAX(seq) FROM events
      WHERE station = ?1 AND at >= ?2 AND at < ?3";
 pub(super) const PAGE_ALL: &str = "SELECT seq, body FROM events
@@ -374,6 +379,10 @@ impl Db {
             acked_seq,
         };
 
+        let quarantined: i64 = self
+            .conn
+            .prepare_cached(QUARANTINED)?
+            .query_row(params![station], |row| row.get(0))?;
         Ok(StationOverview {
             station: station.to_owned(),
             name,
@@ -383,6 +392,7 @@ impl Db {
             wip,
             last_cycle,
             link,
+            quarantined: from_sql_int(quarantined),
         })
     }
 
@@ -522,8 +532,9 @@ mod tests {
         let k: &dyn rusqlite::ToSql = &"machine_state_changed";
         let n: &dyn rusqlite::ToSql = &0i64;
         let t: &dyn rusqlite::ToSql = &"2026-01-01T00:00:00.000Z";
-        let cases: [(&str, &str, Vec<&dyn rusqlite::ToSql>); 8] = [
+        let cases: [(&str, &str, Vec<&dyn rusqlite::ToSql>); 9] = [
             ("latest of kind", LATEST_OF_KIND, vec![s, k]),
+            ("quarantined", QUARANTINED, vec![s]),
             ("line stations", LINE_STATIONS, vec![s]),
             ("head", HEAD, vec![s]),
             ("progress", PROGRESS, vec![s, s]),
