@@ -341,6 +341,9 @@ pub struct Db {
     conn: Connection,
 }
 
+/// The shortest offline grace window central gives a station (0 is none at all).
+pub const MIN_OFFLINE_GRACE_MINUTES: u32 = 5;
+
 /// What a hold or release did: the lot's record now, and its new version (`None`: unchanged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LotHoldOutcome {
@@ -356,6 +359,8 @@ impl Db {
         // Ingest of a mixed batch runs some thirty distinct statements; rusqlite's default cache
         // of 16 would evict and re-parse them event after event.
         conn.set_prepared_statement_cache_capacity(64);
+        // Stations registered before central sent station settings get the defaults now.
+        ensure_station_configs(&mut conn)?;
         Ok(Db { conn })
     }
 
@@ -385,7 +390,9 @@ impl Db {
              revoked_at = NULL",
             params![station.as_str(), token_hash, now],
         )?;
-        Ok(())
+        // A registered station is managed by central: its settings (the offline grace window)
+        // reach it at its first pull. A re-registration keeps the ones it has.
+        ensure_station_configs(&mut self.conn)
     }
 
     /// Creates (or replaces) the admin token named `name`.
@@ -525,6 +532,15 @@ impl Db {
             return Err(DbError::Refused(format!(
                 "central knows no station {} (register it with takt central station add)",
                 config.station
+            )));
+        }
+        // The station says central answered at most every 20 s or so, and a long-poll lasts 25 s:
+        // a window shorter than a few minutes would stop a connected station now and then.
+        if (1..MIN_OFFLINE_GRACE_MINUTES).contains(&config.offline_grace_minutes) {
+            return Err(DbError::Refused(format!(
+                "an offline grace window of {} min is too short: give 0 (no limit) or at least \
+                 {MIN_OFFLINE_GRACE_MINUTES} min",
+                config.offline_grace_minutes
             )));
         }
         let version = upsert_record(&tx, &MasterRecord::StationConfig(config.clone()))?;
@@ -1061,6 +1077,12 @@ impl Db {
         Ok(stats)
     }
 
+    /// The newest master-data version: a long-poll looks at this cheap index lookup before it
+    /// runs a station's whole changes query again.
+    pub fn newest_master_version(&self) -> Result<u64> {
+        newest_version(&self.conn)
+    }
+
     /// The last stored `(seq, hash)` of a station.
     pub fn head(&self, station: &StationId) -> Result<Option<(u64, String)>> {
         load_head(&self.conn, station.as_str())
@@ -1076,7 +1098,11 @@ impl Db {
         limit: u64,
         now: DateTime<Utc>,
     ) -> Result<ChangePage> {
-        let mut statement = self.conn.prepare_cached(
+        // One read transaction: the page and the newest version must come from the same snapshot,
+        // or a write committed between them (the CLI, another process) would be skipped by a
+        // cursor moved past it.
+        let tx = self.conn.unchecked_transaction()?;
+        let mut statement = tx.prepare_cached(
             "SELECT m.version, m.body FROM master_records m
              WHERE m.version > ?1
                AND (m.kind <> 'work_order' OR EXISTS (
@@ -1117,12 +1143,10 @@ impl Db {
         let cursor = if more {
             last_sent
         } else {
-            let newest: i64 = self
-                .conn
-                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM master_records")?
-                .query_row([], |row| row.get(0))?;
-            last_sent.max(from_sql_int(newest))
+            last_sent.max(newest_version(&tx)?)
         };
+        drop(statement);
+        tx.finish()?;
         Ok(ChangePage {
             changes,
             cursor,
@@ -2023,6 +2047,36 @@ fn load_catalog(tx: &Transaction<'_>) -> Result<Catalog> {
         catalog.stations.insert(StationId::new(station), line);
     }
     Ok(catalog)
+}
+
+/// Gives every station with a token that has no settings record the default one.
+fn ensure_station_configs(conn: &mut Connection) -> Result<()> {
+    let missing: Vec<String> = conn
+        .prepare(
+            "SELECT id FROM stations WHERE token_hash IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM master_records m WHERE m.kind = 'station_config' AND m.key = stations.id)
+             ORDER BY id",
+        )?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for station in missing {
+        let config = StationConfig::new(StationId::new(station));
+        upsert_record(&tx, &MasterRecord::StationConfig(config))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The newest master-data version (0 before any).
+fn newest_version(conn: &Connection) -> Result<u64> {
+    let newest: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM master_records")?
+        .query_row([], |row| row.get(0))?;
+    Ok(from_sql_int(newest))
 }
 
 fn upsert_record(tx: &Transaction<'_>, record: &MasterRecord) -> Result<Option<i64>> {

@@ -384,16 +384,36 @@ async fn get_changes(
     let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
     let started = tokio::time::Instant::now();
     let deadline = started + wait;
+    // The newest version this poll has looked at (a page's cursor is at least that).
+    let mut seen = since;
     let mut closing = state.closing.clone();
     let mut watch_closing = true;
+    let mut first = true;
     loop {
         // Registered before the look, so a write between the look and the wait still wakes it.
         let written = state.master_written.notified();
         let now = state.clock.now();
         let lookup = station.clone();
+        // Woken or rechecking, a waiting poll first asks only whether anything is newer than what
+        // it last saw: many waiting stations must not each rerun their query under the one lock.
+        let look = first;
+        first = false;
         let mut page = state
-            .with_db(move |db| db.changes(&lookup, since, limit, now))
-            .await??;
+            .with_db(move |db| -> Result<Option<ChangePage>, DbError> {
+                if !look && db.newest_master_version()? <= seen {
+                    return Ok(None);
+                }
+                db.changes(&lookup, since, limit, now).map(Some)
+            })
+            .await??
+            .unwrap_or_else(|| ChangePage {
+                changes: Vec::new(),
+                cursor: seen,
+                more: false,
+                server_time: now,
+                waited_ms: 0,
+            });
+        seen = page.cursor;
         let waited = started.elapsed();
         if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline || *closing.borrow()
         {
@@ -716,9 +736,14 @@ async fn get_metrics(State(state): State<AppState>) -> Result<Response, Failure>
     let stations = state
         .with_db(|db| -> Result<_, DbError> {
             let mut stats = db.station_stats()?;
-            // Both lists are every station central knows, in id order.
-            for (stats, backlog) in stats.iter_mut().zip(db.station_backlogs()?) {
-                if stats.station == backlog.station {
+            // Two reads: a station registered between them is matched by id, not by position.
+            let backlogs: std::collections::HashMap<String, _> = db
+                .station_backlogs()?
+                .into_iter()
+                .map(|backlog| (backlog.station.clone(), backlog))
+                .collect();
+            for stats in &mut stats {
+                if let Some(backlog) = backlogs.get(&stats.station) {
                     stats.reported_head = backlog.reported_head;
                     stats.historical = backlog.historical;
                     stats.quarantined = backlog.quarantined;

@@ -86,11 +86,6 @@ pub fn add_station(db_path: &Path, station_id: &str) -> anyhow::Result<String> {
         Utc::now(),
     )
     .with_context(|| format!("storing the token of station {station_id}"))?;
-    // A registered station is managed by central: it gets its settings (the offline grace window)
-    // at its first pull. A re-registration keeps the ones it has.
-    let station = StationId::from(station_id);
-    let config = db.station_config(&station)?;
-    db.set_station_config(&config)?;
     tracing::info!(station = station_id, "station token created");
     Ok(token)
 }

@@ -179,9 +179,12 @@ pub fn quality_holds(state: &State) -> Vec<Blocker> {
 }
 
 /// Whether the station has been without central longer than central allows it (its
-/// [`StationConfig`](super::master::StationConfig)). A station central does not manage, or one
-/// that never heard from it, has no such limit: it could not have been told one.
+/// [`StationConfig`](super::master::StationConfig)). A station central does not manage, one that
+/// never heard from it, or one now set up without a central has no such limit.
 pub fn offline_too_long(state: &State, now: DateTime<Utc>) -> Option<Blocker> {
+    if !state.settings.central_configured {
+        return None;
+    }
     let grace = state.master.station_config.as_ref()?.offline_grace()?;
     let heard = state.central_heard?;
     (now.signed_duration_since(heard) > grace)

@@ -148,6 +148,9 @@ pub struct Settings {
     pub stop_reasons: BTreeMap<u16, String>,
     /// Whether the register map has PackML command registers the station may write (Reset).
     pub machine_commands: bool,
+    /// Whether this station syncs with a central: only then does central's offline grace window
+    /// apply (a station set up stand-alone has no central to wait for).
+    pub central_configured: bool,
 }
 
 impl Default for Settings {
@@ -158,6 +161,7 @@ impl Default for Settings {
             categories: super::machine::CategoryTable::default(),
             stop_reasons: BTreeMap::new(),
             machine_commands: true,
+            central_configured: false,
         }
     }
 }

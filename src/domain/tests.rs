@@ -291,6 +291,12 @@ fn the_offline_grace_window_stops_a_station_too_long_without_central() {
         offline_grace_minutes: 60,
         ..StationConfig::new("L1-S1".into())
     });
+    state.central_heard = Some(now() - chrono::Duration::minutes(61));
+    assert!(
+        state.permit_to_run(now()),
+        "a station set up without central has no window"
+    );
+    state.settings.central_configured = true;
     state.central_heard = Some(now() - chrono::Duration::minutes(59));
     assert!(state.permit_to_run(now()), "inside the window");
     state.central_heard = Some(now() - chrono::Duration::minutes(61));

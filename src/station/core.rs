@@ -124,7 +124,8 @@ impl Core {
         plc_address: Option<&str>,
         central_enabled: bool,
     ) -> Result<Core, StoreError> {
-        let state = store.load_state()?;
+        let mut state = store.load_state()?;
+        state.settings.central_configured = central_enabled;
         let sync = store.sync_status()?;
         let mut kpi_history = KpiHistory::default();
         for event in store.kpi_events_since(clock.now() - KPI_HORIZON)? {
@@ -883,30 +884,40 @@ impl Core {
                     ));
                 }
                 match (active_before, active_after) {
-                    (Some((id, before)), Some((_, after))) if before != after => Some(Notice::new(
-                        if self.state.permit_to_run(now) || !self.state.is_running() {
-                            Level::Info
-                        } else {
-                            Level::Error
-                        },
+                    (Some((id, _, true)), Some((_, _, false))) => Some(Notice::new(
+                        Level::Error,
                         format!(
-                            "Central changed {id} to {}{}.{}",
-                            after.words(),
-                            self.state
-                                .master
-                                .work_orders
-                                .get(&crate::domain::WorkOrderId::from(id.as_str()))
-                                .and_then(|order| order.status_reason.as_deref())
-                                .map(|reason| format!(" ({reason})"))
-                                .unwrap_or_default(),
-                            if after == crate::domain::WorkOrderStatus::Released {
-                                ""
-                            } else {
-                                " Production is blocked."
-                            }
+                            "Central moved {id} to other stations. Production of it here is \
+                             blocked: pause it and take the next order."
                         ),
                         now,
                     )),
+                    (Some((id, before, _)), Some((_, after, _))) if before != after => {
+                        Some(Notice::new(
+                            if self.state.permit_to_run(now) || !self.state.is_running() {
+                                Level::Info
+                            } else {
+                                Level::Error
+                            },
+                            format!(
+                                "Central changed {id} to {}{}.{}",
+                                after.words(),
+                                self.state
+                                    .master
+                                    .work_orders
+                                    .get(&crate::domain::WorkOrderId::from(id.as_str()))
+                                    .and_then(|order| order.status_reason.as_deref())
+                                    .map(|reason| format!(" ({reason})"))
+                                    .unwrap_or_default(),
+                                if after == crate::domain::WorkOrderStatus::Released {
+                                    ""
+                                } else {
+                                    " Production is blocked."
+                                }
+                            ),
+                            now,
+                        ))
+                    }
                     _ => None,
                 }
             }
@@ -997,10 +1008,12 @@ impl Core {
             .collect()
     }
 
-    fn active_planning_status(&self) -> Option<(String, crate::domain::WorkOrderStatus)> {
+    /// The active order, its status at central, and whether central has it dispatched here.
+    fn active_planning_status(&self) -> Option<(String, crate::domain::WorkOrderStatus, bool)> {
         let id = self.state.active.as_ref()?;
         let order = self.state.master.work_orders.get(id)?;
-        Some((id.to_string(), order.status))
+        let here = order.stations.is_empty() || order.stations.contains(&self.state.station);
+        Some((id.to_string(), order.status, here))
     }
 
     /// Publishes the view and the PLC outputs after a batch of inputs.

@@ -121,9 +121,9 @@ pub enum SyncReport {
     },
 }
 
-/// How often an empty pull is worth a write to the station's disk: the offline grace window is
-/// counted in hours.
-pub const HEARD_REPORT_EVERY: Duration = Duration::from_secs(60);
+/// How often an empty pull is worth a write to the station's disk: the offline grace window is at
+/// least minutes (see [`crate::domain::StationConfig`]).
+pub const HEARD_REPORT_EVERY: Duration = Duration::from_secs(20);
 
 /// Starts the worker. `appended` carries the last appended seq and changes on every append; the task
 /// ends when `reports` is closed.
@@ -187,6 +187,8 @@ struct Worker {
     reported_offset: Option<i64>,
     /// When an answer from central was last reported to the core (by the monotonic clock).
     reported_heard: Option<Instant>,
+    /// No long-poll before this: central answered the last one at once, empty.
+    long_poll_not_before: Instant,
 }
 
 /// A successful answer and when it was asked for.
@@ -268,6 +270,7 @@ impl Worker {
             offset: OffsetEstimator::default(),
             reported_offset: None,
             reported_heard: None,
+            long_poll_not_before: now,
             config,
         })
     }
@@ -291,6 +294,7 @@ impl Worker {
             if caught_up
                 && self.online
                 && self.pull_failures == 0
+                && Instant::now() >= self.long_poll_not_before
                 && let Some(wait) = self.config.long_poll
             {
                 // Idle: wait on central's next change and on the next append at once. An append
@@ -302,11 +306,20 @@ impl Worker {
                         if changed.is_err() {
                             self.appended_open = false;
                         }
+                        self.pull_due = Instant::now() + self.config.pull_interval;
                         None
                     }
                     _ = self.reports.closed() => return,
                 };
                 if let Some(answer) = answer {
+                    // An empty answer not held open is a central (or a proxy) that does not
+                    // long-poll: pull at the plain interval instead of asking again at once.
+                    if answer.as_ref().is_ok_and(|timed| {
+                        timed.body.changes.is_empty()
+                            && Duration::from_millis(timed.body.waited_ms) < wait / 2
+                    }) {
+                        self.long_poll_not_before = Instant::now() + self.config.pull_interval;
+                    }
                     match self.absorb_page(answer).await {
                         Pulled::More => self.pull_due = Instant::now(),
                         Pulled::Done(Flow::Stop) => return,

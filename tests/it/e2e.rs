@@ -638,6 +638,18 @@ async fn central_holding_cancelling_or_moving_a_running_order_stops_it_here() {
         moved.active.and_then(|a| a.planning_hold),
         Some("central took WO-24001 off this station".to_owned())
     );
+    let mut told = false;
+    while let Ok(Some(notice)) = tokio::time::timeout(Duration::from_secs(5), notices.recv()).await
+    {
+        if notice
+            .text
+            .contains("Central moved WO-24001 to other stations")
+        {
+            told = true;
+            break;
+        }
+    }
+    assert!(told, "the operator is told the order was moved");
 
     // A cancelled order leaves the queue and cannot be selected.
     act(

@@ -500,3 +500,99 @@ async fn a_long_poll_answers_as_soon_as_the_station_has_a_change() {
     assert!(page.waited_ms < 50_000);
     plant.central.shutdown().await;
 }
+
+/// A fact is judged by the order's status when it was made, not now: a station offline through a
+/// hold, a release and a cancel has what it made during the hold and after the cancel flagged, and
+/// what it made while the order was released again not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_are_flagged_by_the_status_the_order_had_when_they_were_made() {
+    let plant = plant().await;
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(30));
+    plant
+        .answer(
+            "WO-24001",
+            "hold",
+            Some(serde_json::json!({ "reason": "gauge out of calibration" })),
+        )
+        .await;
+    pause().await;
+    plant.answer("WO-24001", "release", None).await;
+    pause().await;
+    plant
+        .answer(
+            "WO-24001",
+            "cancel",
+            Some(serde_json::json!({ "reason": "ERP order withdrawn" })),
+        )
+        .await;
+    let history = plant.report("WO-24001").await.history;
+    let at = |status: WorkOrderStatus| {
+        history
+            .iter()
+            .find(|change| change.status == status && change.source.starts_with("api:"))
+            .map(|change| change.at)
+            .expect("in the history")
+    };
+    let (held, released, cancelled) = (
+        at(WorkOrderStatus::OnHold),
+        at(WorkOrderStatus::Released),
+        at(WorkOrderStatus::Cancelled),
+    );
+    assert!(held < released && released < cancelled, "{history:?}");
+
+    let dir = TempDir::new().expect("temp dir");
+    let mut store =
+        Store::open(&dir.path().join("station.db"), &StationId::from("L1-S1")).expect("store");
+    let mut state = store.load_state().expect("state");
+    let units = |at| NewEvent {
+        at,
+        actor: Actor::Plc,
+        kind: EventKind::UnitsProduced {
+            work_order: Some(WorkOrderId::from("WO-24001")),
+            produced: 1,
+            rejected: 0,
+            plc_epoch: 1,
+            processed_total: 0,
+            defective_total: 0,
+        },
+    };
+    let middle = |a: chrono::DateTime<Utc>, b: chrono::DateTime<Utc>| a + (b - a) / 2;
+    let events = store
+        .append(
+            &mut state,
+            vec![
+                units(held - chrono::Duration::seconds(5)),
+                units(middle(held, released)),
+                units(middle(released, cancelled)),
+                units(cancelled + chrono::Duration::seconds(1)),
+            ],
+        )
+        .expect("append");
+    let response = plant
+        .client
+        .post(format!(
+            "{}/api/v1/stations/L1-S1/events",
+            plant.central.url()
+        ))
+        .bearer_auth(&plant.station_token)
+        .json(&EventBatch::of(events))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let report = plant.report("WO-24001").await;
+    assert_eq!(report.produced, 4);
+    let flagged: Vec<(u64, bool, bool)> = report
+        .flagged
+        .iter()
+        .map(|flag| {
+            (
+                flag.seq,
+                flag.reason.contains("on hold at") && flag.reason.contains("(gauge out of"),
+                flag.reason.contains("cancelled at") && flag.reason.contains("(ERP order"),
+            )
+        })
+        .collect();
+    assert_eq!(flagged, [(2, true, false), (4, false, true)]);
+    plant.central.shutdown().await;
+}

@@ -73,16 +73,33 @@ pub(super) fn record(
     }
     runs.extend(run);
     for (first, last) in runs {
-        tx.prepare_cached(
-            "INSERT INTO historical_ranges (station, first_seq, last_seq) VALUES (?1, ?2, ?3)
-             ON CONFLICT (station, first_seq) DO UPDATE SET
-                 last_seq = MAX(last_seq, excluded.last_seq)",
-        )?
-        .execute(params![
-            station.as_str(),
-            to_sql_int(first),
-            to_sql_int(last)
-        ])?;
+        // A night's backlog is one range, not one per batch: extend the range that ends just
+        // before this one.
+        let extended = tx
+            .prepare_cached(
+                "UPDATE historical_ranges SET last_seq = ?3
+                 WHERE station = ?1 AND first_seq = (
+                     SELECT first_seq FROM historical_ranges
+                     WHERE station = ?1 AND first_seq < ?2 ORDER BY first_seq DESC LIMIT 1)
+                   AND last_seq = ?2 - 1",
+            )?
+            .execute(params![
+                station.as_str(),
+                to_sql_int(first),
+                to_sql_int(last)
+            ])?;
+        if extended == 0 {
+            tx.prepare_cached(
+                "INSERT INTO historical_ranges (station, first_seq, last_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (station, first_seq) DO UPDATE SET
+                     last_seq = MAX(last_seq, excluded.last_seq)",
+            )?
+            .execute(params![
+                station.as_str(),
+                to_sql_int(first),
+                to_sql_int(last)
+            ])?;
+        }
     }
     Ok(())
 }
@@ -98,25 +115,34 @@ fn threshold_minutes(tx: &Transaction<'_>, station: &StationId) -> Result<u32> {
 }
 
 impl Db {
-    /// The seqs among `low..=high` of `station` that arrived late (historical), in order.
-    pub fn historical_seqs(&self, station: &str, low: u64, high: u64) -> Result<Vec<u64>> {
+    /// Which of `seqs` (ascending) of `station` arrived late (historical), in order.
+    pub fn historical_among(&self, station: &str, seqs: &[u64]) -> Result<Vec<u64>> {
+        let (Some(low), Some(high)) = (seqs.first(), seqs.last()) else {
+            return Ok(Vec::new());
+        };
+        // The range that starts at or before `low` may reach into it: start the search there.
         let mut statement = self.conn.prepare_cached(
             "SELECT first_seq, last_seq FROM historical_ranges
-             WHERE station = ?1 AND first_seq <= ?3 AND last_seq >= ?2 ORDER BY first_seq",
+             WHERE station = ?1 AND first_seq <= ?3 AND first_seq >= COALESCE((
+                 SELECT first_seq FROM historical_ranges
+                 WHERE station = ?1 AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1), ?2)
+             ORDER BY first_seq",
         )?;
-        let rows = statement
-            .query_map(params![station, to_sql_int(low), to_sql_int(high)], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-            })?;
-        let mut seqs = Vec::new();
-        for row in rows {
-            let (first, last) = row?;
-            let first = from_sql_int(first).max(low);
-            let last = from_sql_int(last).min(high);
-            seqs.extend(first..=last);
-        }
-        seqs.dedup();
-        Ok(seqs)
+        let ranges = statement
+            .query_map(
+                params![station, to_sql_int(*low), to_sql_int(*high)],
+                |row| Ok((from_sql_int(row.get(0)?), from_sql_int(row.get(1)?))),
+            )?
+            .collect::<rusqlite::Result<Vec<(u64, u64)>>>()?;
+        Ok(seqs
+            .iter()
+            .copied()
+            .filter(|seq| {
+                // Ranges are sorted by their start: the last one starting at or before `seq`.
+                let at = ranges.partition_point(|(first, _)| first <= seq);
+                at > 0 && ranges[at - 1].1 >= *seq
+            })
+            .collect())
     }
 
     /// Per station (every station central knows, in id order): its reported head, and how many of

@@ -485,16 +485,8 @@ impl Db {
         } else {
             None
         };
-        let historical = match (events.first(), events.last()) {
-            (Some(first), Some(last)) => {
-                let late = self.historical_seqs(station, first.seq, last.seq)?;
-                // A kind filter skips seqs: name only those on the page.
-                late.into_iter()
-                    .filter(|seq| events.binary_search_by_key(seq, |e| e.seq).is_ok())
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
+        let seqs: Vec<u64> = events.iter().map(|event| event.seq).collect();
+        let historical = self.historical_among(station, &seqs)?;
         Ok(EventPage {
             station: station.to_owned(),
             events,

@@ -8,7 +8,7 @@ use super::{Db, DbError, Result, from_sql_int, parse_timestamp, timestamp, to_sq
 use crate::domain::{Event, EventKind, StationId, WorkOrder, WorkOrderId, WorkOrderStatus};
 use crate::protocol::{FlaggedEvent, MAX_FLAGGED_LISTED, MasterRecord, StatusChange};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use std::collections::HashMap;
 
 /// What a planner (or the ERP) asks of a work order.
@@ -133,16 +133,22 @@ fn apply(
     Ok(next)
 }
 
-/// What an import may change of an order central already has: an ERP can hold, cancel or close an
-/// order, but not release one central holds nor revive a finished one — that stays a planner's
-/// explicit decision at central.
+/// What an import may change of an order central already has: its product, quantity, due date
+/// and number are the ERP's; an ERP can also hold, cancel or close it. But dispatch (stations,
+/// priority) is central's once the order exists, and an import neither releases an order central
+/// holds, nor takes a released one back to planned (which would stop it mid-run), nor revives a
+/// finished one — those stay a planner's explicit decision at central.
 pub(super) fn merge_import(existing: &WorkOrder, mut imported: WorkOrder) -> WorkOrder {
+    imported.stations = existing.stations.clone();
+    imported.priority = existing.priority;
     let keep_central = is_terminal(existing.status)
         || (existing.status == WorkOrderStatus::OnHold
             && matches!(
                 imported.status,
                 WorkOrderStatus::Released | WorkOrderStatus::Planned
-            ));
+            ))
+        || (existing.status == WorkOrderStatus::Released
+            && imported.status == WorkOrderStatus::Planned);
     if keep_central {
         imported.status = existing.status;
         imported.status_reason = existing.status_reason.clone();
@@ -335,17 +341,29 @@ impl Db {
     }
 }
 
-/// When central stopped an order (held, cancelled or closed it), per order, looked up once a batch.
+/// Each order's statuses over time, looked up once a batch: whether central had stopped an order
+/// (held, cancelled or closed it) at the time a fact was made.
 #[derive(Default)]
 pub(super) struct StoppedOrders {
-    known: HashMap<String, Option<Stopped>>,
+    /// Per order, its status changes in time order; `None` for an order never stopped.
+    known: HashMap<String, Option<Vec<Stopped>>>,
 }
 
+/// A status an order entered at `since`.
 #[derive(Clone)]
 struct Stopped {
     status: WorkOrderStatus,
     reason: Option<String>,
     since: DateTime<Utc>,
+}
+
+impl Stopped {
+    fn stops_production(&self) -> bool {
+        !matches!(
+            self.status,
+            WorkOrderStatus::Released | WorkOrderStatus::Planned
+        )
+    }
 }
 
 /// Facts that make or use something for an order; pausing, completing or selecting it is not
@@ -367,9 +385,11 @@ fn is_production(kind: &EventKind) -> bool {
 
 impl StoppedOrders {
     /// Flags `event` (inside the ingest transaction) if it is production on an order central had
-    /// stopped by the event's time. Station time is what the event carries; a station whose clock
-    /// is off is shown its offset, and an order stopped seconds before a fact may have been
-    /// physically finished — the flag asks for review, it does not refuse.
+    /// stopped at the event's time — by the status it had then, not now: a station offline through
+    /// a hold and its release still has what it made during the hold flagged. Station time is what
+    /// the event carries; a station whose clock is off is shown its offset, and an order stopped
+    /// seconds before a fact may have been physically finished — the flag asks for review, it does
+    /// not refuse.
     pub(super) fn flag(&mut self, tx: &Transaction<'_>, event: &Event) -> Result<bool> {
         let Some(work_order) = event.kind.work_order() else {
             return Ok(false);
@@ -378,15 +398,16 @@ impl StoppedOrders {
             return Ok(false);
         }
         if !self.known.contains_key(work_order.as_str()) {
-            let stopped = stopped_since(tx, work_order.as_str())?;
-            self.known.insert(work_order.to_string(), stopped);
+            let history = status_history(tx, work_order.as_str())?;
+            self.known.insert(work_order.to_string(), history);
         }
-        let Some(Some(stopped)) = self.known.get(work_order.as_str()) else {
+        let Some(Some(history)) = self.known.get(work_order.as_str()) else {
             return Ok(false);
         };
-        if event.at < stopped.since {
+        let then = history.iter().rev().find(|change| change.since <= event.at);
+        let Some(stopped) = then.filter(|change| change.stops_production()) else {
             return Ok(false);
-        }
+        };
         let reason = format!(
             "made after central set {work_order} {} at {}{}",
             stopped.status.words(),
@@ -413,34 +434,45 @@ impl StoppedOrders {
     }
 }
 
-/// The time an order entered its current status, if that status stops production.
-fn stopped_since(tx: &Transaction<'_>, work_order: &str) -> Result<Option<Stopped>> {
+/// An order's statuses in time order, or `None` when it was never stopped (most orders: nothing
+/// to check per fact).
+fn status_history(tx: &Transaction<'_>, work_order: &str) -> Result<Option<Vec<Stopped>>> {
     let Some(order) = load_order(tx, work_order)? else {
         return Ok(None);
     };
-    if matches!(
-        order.status,
-        WorkOrderStatus::Released | WorkOrderStatus::Planned
-    ) {
-        return Ok(None);
+    let mut statement = tx.prepare_cached(
+        "SELECT status, reason, at FROM work_order_status_log WHERE work_order = ?1
+         ORDER BY at, version",
+    )?;
+    let rows = statement.query_map(params![work_order], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, Option<String>>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut history = Vec::new();
+    for row in rows {
+        let (status, reason, at) = row?;
+        history.push(Stopped {
+            status: WorkOrderStatus::parse(&status)
+                .ok_or_else(|| DbError::Corrupt(format!("work order status {status:?}")))?,
+            reason,
+            since: parse_timestamp(&at)?,
+        });
     }
-    let since: Option<String> = tx
-        .prepare_cached(
-            "SELECT at FROM work_order_status_log WHERE work_order = ?1
-             ORDER BY version DESC LIMIT 1",
-        )?
-        .query_row(params![work_order], |row| row.get(0))
-        .optional()?;
-    // An order imported already stopped has no change to date it from: it was never runnable.
-    let since = match since {
-        Some(at) => parse_timestamp(&at)?,
-        None => DateTime::<Utc>::MIN_UTC,
-    };
-    Ok(Some(Stopped {
-        status: order.status,
-        reason: order.status_reason,
-        since,
-    }))
+    if history.is_empty() {
+        // Written before statuses were logged: its status now is all there is, from the start.
+        history.push(Stopped {
+            status: order.status,
+            reason: order.status_reason,
+            since: DateTime::<Utc>::MIN_UTC,
+        });
+    }
+    Ok(history
+        .iter()
+        .any(Stopped::stops_production)
+        .then_some(history))
 }
 
 #[cfg(test)]
@@ -571,11 +603,33 @@ mod tests {
             order(WorkOrderStatus::Released),
         );
         assert_eq!(merged.status, WorkOrderStatus::Closed);
-        // The ERP may stop an order central runs.
+        // The ERP may stop an order central runs, but not take it back to planned.
         let merged = merge_import(
             &order(WorkOrderStatus::Released),
             order(WorkOrderStatus::Cancelled),
         );
         assert_eq!(merged.status, WorkOrderStatus::Cancelled);
+        let merged = merge_import(
+            &order(WorkOrderStatus::Released),
+            order(WorkOrderStatus::Planned),
+        );
+        assert_eq!(merged.status, WorkOrderStatus::Released);
+        // Dispatch is central's once the order exists; quantity and due date are the ERP's.
+        let dispatched = WorkOrder {
+            stations: vec!["L1-S2".into()],
+            priority: 1,
+            ..order(WorkOrderStatus::Released)
+        };
+        let merged = merge_import(
+            &dispatched,
+            WorkOrder {
+                quantity: 99,
+                ..order(WorkOrderStatus::Released)
+            },
+        );
+        assert_eq!(
+            (merged.stations, merged.priority, merged.quantity),
+            (vec![StationId::from("L1-S2")], 1, 99)
+        );
     }
 }
