@@ -17,7 +17,7 @@
 pub mod offset;
 
 use crate::domain::StationId;
-use crate::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS};
+use crate::protocol::{ApiError, BatchAck, ChangePage, MAX_BATCH_EVENTS};
 use crate::store::{self, StoreError};
 use crate::tls_trust::{TrustedCa, client_builder};
 use chrono::{DateTime, Utc};
@@ -171,6 +171,32 @@ struct Worker {
     pull_due: Instant,
     offset: OffsetEstimator,
     reported_offset: Option<i64>,
+    /// The batch after the one in flight, being read and packed meanwhile.
+    next_batch: Option<Packing>,
+}
+
+/// A batch read from the log and packed, ready to post.
+struct Packed {
+    first: u64,
+    last: u64,
+    /// Gzip-compressed JSON of the batch.
+    body: Vec<u8>,
+}
+
+/// A batch being packed on a blocking thread: the events after `after`.
+struct Packing {
+    after: u64,
+    task: JoinHandle<Result<Option<Packed>, PackError>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PackError {
+    #[error("cannot read the event log: {0}")]
+    Read(#[from] StoreError),
+    #[error("cannot encode the batch: {0}")]
+    Encode(#[from] std::io::Error),
+    #[error("the log read task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// A successful answer and when it was asked for.
@@ -251,6 +277,7 @@ impl Worker {
             pull_due: now,
             offset: OffsetEstimator::default(),
             reported_offset: None,
+            next_batch: None,
             config,
         })
     }
@@ -373,36 +400,45 @@ impl Worker {
         }
     }
 
+    /// Starts reading and packing the batch after `after` on a blocking thread.
+    fn pack(&self, after: u64) -> Packing {
+        let conn = Arc::clone(&self.conn);
+        let task = tokio::task::spawn_blocking(move || {
+            let events = {
+                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                store::read_stored_events_after(&conn, after, MAX_BATCH_EVENTS as u64)?
+            };
+            Ok(pack_batch(events)?)
+        });
+        Packing { after, task }
+    }
+
+    /// The batch after `after`: the one packed while the last batch was in flight if it starts
+    /// there (central acknowledged all of the last one) and was not empty then; else packed now,
+    /// so events appended since are seen.
+    async fn packed(&mut self, after: u64) -> Result<Option<Packed>, PackError> {
+        if let Some(packing) = self.next_batch.take()
+            && packing.after == after
+            && let Ok(Ok(Some(packed))) = packing.task.await
+        {
+            return Ok(Some(packed));
+        }
+        self.pack(after).task.await?
+    }
+
     async fn push(&mut self) -> Push {
         let after = self.uplink;
-        let conn = Arc::clone(&self.conn);
-        let read = tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            store::read_events_after(&conn, after, MAX_BATCH_EVENTS as u64)
-        })
-        .await;
-        let mut events = match read {
-            Ok(Ok(events)) => events,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "sync: cannot read the event log");
-                return self.local_failure();
-            }
+        let Packed { first, last, body } = match self.packed(after).await {
+            Ok(Some(packed)) => packed,
+            Ok(None) => return Push::CaughtUp,
             Err(error) => {
-                tracing::error!(%error, "sync: the log read task failed");
+                tracing::error!(%error, "sync: cannot prepare a batch");
                 return self.local_failure();
             }
         };
-        let body = match batch_body(&mut events) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(%error, "sync: cannot encode the batch");
-                return self.local_failure();
-            }
-        };
-        let Some(last) = events.last().map(|event| event.seq) else {
-            return Push::CaughtUp;
-        };
-        let first = events.first().map_or(last, |event| event.seq);
+        // Still one batch in flight and in seq order: the next one is only read and packed
+        // meanwhile, and sent only if central acknowledges this one through `last`.
+        self.next_batch = Some(self.pack(last));
         let url = format!(
             "{}/api/v1/stations/{}/events",
             self.base_url,
@@ -652,31 +688,43 @@ fn encode_segment(text: &str) -> String {
 /// events goes in several requests rather than one that a proxy or central would refuse.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
-/// The gzip-compressed JSON of the batch, trimmed from the end until its JSON fits in
-/// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. Empty events give an empty
-/// body (nothing to send).
-fn batch_body(events: &mut Vec<crate::domain::Event>) -> std::io::Result<Vec<u8>> {
+/// What a batch is on the wire: [`EventBatch`](crate::protocol::EventBatch), with each event's JSON as the store keeps it.
+#[derive(serde::Serialize)]
+struct StoredBatch<'a> {
+    events: &'a [Box<serde_json::value::RawValue>],
+}
+
+/// The gzip-compressed JSON of the first events (in seq order) whose JSON fits in
+/// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. `None` when there are none.
+fn pack_batch(events: Vec<store::StoredEvent>) -> std::io::Result<Option<Packed>> {
     use std::io::Write as _;
-    if events.is_empty() {
-        return Ok(Vec::new());
+    let Some(first) = events.first().map(|event| event.seq) else {
+        return Ok(None);
+    };
+    let mut last = first;
+    // `{"events":[` + the events, comma-separated + `]}`
+    let mut size = r#"{"events":[]}"#.len();
+    let mut kept = Vec::with_capacity(events.len());
+    for event in events {
+        let more = event.json.get().len() + usize::from(!kept.is_empty());
+        if !kept.is_empty() && size + more > MAX_BATCH_BYTES {
+            break;
+        }
+        size += more;
+        last = event.seq;
+        kept.push(event.json);
     }
-    let mut json = serde_json::to_vec(&EventBatch {
-        events: events.clone(),
-    })?;
-    while json.len() > MAX_BATCH_BYTES && events.len() > 1 {
-        // Shrink in proportion, so a week of big events is not cut one event at a time.
-        let keep = (events.len() * MAX_BATCH_BYTES / json.len()).clamp(1, events.len() - 1);
-        events.truncate(keep);
-        json = serde_json::to_vec(&EventBatch {
-            events: events.clone(),
-        })?;
-    }
+    let json = serde_json::to_vec(&StoredBatch { events: &kept })?;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(json.len() / 4),
         flate2::Compression::fast(),
     );
     encoder.write_all(&json)?;
-    encoder.finish()
+    Ok(Some(Packed {
+        first,
+        last,
+        body: encoder.finish()?,
+    }))
 }
 
 #[cfg(test)]
@@ -700,6 +748,7 @@ mod tests {
     #[test]
     fn a_batch_is_gzip_json_of_at_most_a_mebibyte() {
         use crate::domain::{Actor, Event, EventKind, GENESIS_HASH, NewEvent};
+        use crate::protocol::EventBatch;
         use std::io::Read as _;
         let event = |seq: u64, size: usize| {
             Event::seal(
@@ -718,30 +767,56 @@ mod tests {
                 GENESIS_HASH.into(),
             )
         };
-        let unpack = |body: &[u8]| {
+        // As the store keeps them: each event's JSON.
+        let stored = |events: &[Event]| -> Vec<store::StoredEvent> {
+            events
+                .iter()
+                .map(|event| store::StoredEvent {
+                    seq: event.seq,
+                    json: serde_json::value::to_raw_value(event).expect("json"),
+                })
+                .collect()
+        };
+        let unpack = |packed: &Packed| -> EventBatch {
             let mut json = Vec::new();
-            flate2::read::GzDecoder::new(body)
+            flate2::read::GzDecoder::new(&packed.body[..])
                 .read_to_end(&mut json)
                 .expect("gzip");
-            json
+            assert!(json.len() <= MAX_BATCH_BYTES || packed.first == packed.last);
+            serde_json::from_slice(&json).expect("a batch")
         };
         // 500 events of ~4 KiB: about 2 MiB of JSON, so the batch is cut to fit.
-        let mut events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
-        let body = batch_body(&mut events).expect("body");
-        let json = unpack(&body);
-        assert!(json.len() <= MAX_BATCH_BYTES, "{}", json.len());
-        assert!(events.len() > 150 && events.len() < 500, "{}", events.len());
-        let batch: EventBatch = serde_json::from_slice(&json).expect("a batch");
-        assert_eq!(batch.events, events, "in seq order, the first ones kept");
-        assert!(body.len() < json.len() / 10, "compressed: {}", body.len());
+        let events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
+        let packed = pack_batch(stored(&events)).expect("body").expect("events");
+        let batch = unpack(&packed);
+        assert!(
+            batch.events.len() > 150 && batch.events.len() < 500,
+            "{}",
+            batch.events.len()
+        );
+        assert_eq!(
+            batch.events,
+            events[..batch.events.len()],
+            "in seq order, the first ones kept"
+        );
+        assert_eq!((packed.first, packed.last), (1, batch.events.len() as u64));
+        assert!(
+            packed.body.len() < MAX_BATCH_BYTES / 10,
+            "compressed: {}",
+            packed.body.len()
+        );
         // Small events: all 500 go, whole.
-        let mut small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
-        batch_body(&mut small).expect("body");
-        assert_eq!(small.len(), 500);
+        let small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
+        let packed = pack_batch(stored(&small)).expect("body").expect("events");
+        assert_eq!(unpack(&packed).events, small);
+        assert_eq!((packed.first, packed.last), (1, 500));
         // One event past the limit still goes, alone.
-        let mut huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
-        batch_body(&mut huge).expect("body");
-        assert_eq!(huge.len(), 1);
+        let huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
+        let packed = pack_batch(stored(&huge)).expect("body").expect("events");
+        assert_eq!(unpack(&packed).events, huge[..1]);
+        assert_eq!((packed.first, packed.last), (1, 1));
+        // Nothing to send: no batch.
+        assert!(pack_batch(Vec::new()).expect("nothing").is_none());
     }
 
     #[test]
