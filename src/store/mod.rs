@@ -16,6 +16,7 @@ use crate::domain::{Event, MasterData, NewEvent, State, StationId, apply};
 use crate::protocol::{BatchAck, ChangePage, MasterRecord};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -355,6 +356,40 @@ pub fn read_events_after(conn: &Connection, after: u64, limit: u64) -> Result<Ve
             serde_json::from_str(&body)
                 .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
         );
+    }
+    Ok(events)
+}
+
+/// An event of the log as it is stored: its seq and its JSON, untouched.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub json: Box<RawValue>,
+}
+
+/// [`read_events_after`] without decoding: the stored JSON of each event, checked to be JSON and
+/// nothing more. The sync worker sends it as it is, so a batch costs no parse and re-serialisation
+/// here; central decodes and verifies every event anyway.
+pub fn read_stored_events_after(
+    conn: &Connection,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<StoredEvent>> {
+    let mut statement = conn
+        .prepare_cached("SELECT seq, body FROM event_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement.query_map(params![after as i64, limit], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (seq, body) = row?;
+        let json = RawValue::from_string(body)
+            .map_err(|e| StoreError::Corrupt(format!("event {seq} body: {e}")))?;
+        events.push(StoredEvent {
+            seq: seq as u64,
+            json,
+        });
     }
     Ok(events)
 }

@@ -17,7 +17,7 @@
 pub mod offset;
 
 use crate::domain::StationId;
-use crate::protocol::{ApiError, BatchAck, ChangePage, EventBatch, MAX_BATCH_EVENTS};
+use crate::protocol::{ApiError, BatchAck, ChangePage, MAX_BATCH_EVENTS};
 use crate::store::{self, StoreError};
 use crate::tls_trust::{TrustedCa, client_builder};
 use chrono::{DateTime, Utc};
@@ -189,6 +189,32 @@ struct Worker {
     reported_heard: Option<Instant>,
     /// No long-poll before this: central answered the last one at once, empty.
     long_poll_not_before: Instant,
+    /// The batch after the one in flight, being read and packed meanwhile.
+    next_batch: Option<Packing>,
+}
+
+/// A batch read from the log and packed, ready to post.
+struct Packed {
+    first: u64,
+    last: u64,
+    /// Gzip-compressed JSON of the batch.
+    body: Vec<u8>,
+}
+
+/// A batch being packed on a blocking thread: the events after `after`.
+struct Packing {
+    after: u64,
+    task: JoinHandle<Result<Option<Packed>, PackError>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PackError {
+    #[error("cannot read the event log: {0}")]
+    Read(#[from] StoreError),
+    #[error("cannot encode the batch: {0}")]
+    Encode(#[from] std::io::Error),
+    #[error("the log read task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// A successful answer and when it was asked for.
@@ -271,6 +297,7 @@ impl Worker {
             reported_offset: None,
             reported_heard: None,
             long_poll_not_before: now,
+            next_batch: None,
             config,
         })
     }
@@ -430,37 +457,48 @@ impl Worker {
         }
     }
 
+    /// Starts reading and packing the batch after `after` on a blocking thread.
+    fn pack(&self, after: u64) -> Packing {
+        let conn = Arc::clone(&self.conn);
+        let appended = *self.appended.borrow();
+        let task = tokio::task::spawn_blocking(move || {
+            let events = {
+                let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                store::read_stored_events_after(&conn, after, MAX_BATCH_EVENTS as u64)?
+            };
+            // Packed just before it goes (at most one batch ahead): its clock and log head then.
+            let head = appended.max(events.last().map_or(0, |event| event.seq));
+            Ok(pack_batch(events, Utc::now(), head)?)
+        });
+        Packing { after, task }
+    }
+
+    /// The batch after `after`: the one packed while the last batch was in flight if it starts
+    /// there (central acknowledged all of the last one) and was not empty then; else packed now,
+    /// so events appended since are seen.
+    async fn packed(&mut self, after: u64) -> Result<Option<Packed>, PackError> {
+        if let Some(packing) = self.next_batch.take()
+            && packing.after == after
+            && let Ok(Ok(Some(packed))) = packing.task.await
+        {
+            return Ok(Some(packed));
+        }
+        self.pack(after).task.await?
+    }
+
     async fn push(&mut self) -> Push {
         let after = self.uplink;
-        let conn = Arc::clone(&self.conn);
-        let read = tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            store::read_events_after(&conn, after, MAX_BATCH_EVENTS as u64)
-        })
-        .await;
-        let mut events = match read {
-            Ok(Ok(events)) => events,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "sync: cannot read the event log");
-                return self.local_failure();
-            }
+        let Packed { first, last, body } = match self.packed(after).await {
+            Ok(Some(packed)) => packed,
+            Ok(None) => return Push::CaughtUp,
             Err(error) => {
-                tracing::error!(%error, "sync: the log read task failed");
+                tracing::error!(%error, "sync: cannot prepare a batch");
                 return self.local_failure();
             }
         };
-        let station_head = (*self.appended.borrow()).max(events.last().map_or(0, |e| e.seq));
-        let body = match batch_body(&mut events, Utc::now(), station_head) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(%error, "sync: cannot encode the batch");
-                return self.local_failure();
-            }
-        };
-        let Some(last) = events.last().map(|event| event.seq) else {
-            return Push::CaughtUp;
-        };
-        let first = events.first().map_or(last, |event| event.seq);
+        // Still one batch in flight and in seq order: the next one is only read and packed
+        // meanwhile, and sent only if central acknowledges this one through `last`.
+        self.next_batch = Some(self.pack(last));
         let url = format!(
             "{}/api/v1/stations/{}/events",
             self.base_url,
@@ -757,38 +795,53 @@ fn encode_segment(text: &str) -> String {
 /// events goes in several requests rather than one that a proxy or central would refuse.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
-/// The gzip-compressed JSON of the batch, trimmed from the end until its JSON fits in
-/// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. Empty events give an empty
-/// body (nothing to send).
-/// The batch as sent: `events` (cut to fit [`MAX_BATCH_BYTES`]), with this station's clock and
-/// log head at sending, gzip-compressed.
-fn batch_body(
-    events: &mut Vec<crate::domain::Event>,
+/// What a batch is on the wire: [`EventBatch`](crate::protocol::EventBatch), with each event's JSON as the store keeps it.
+#[derive(serde::Serialize)]
+struct StoredBatch<'a> {
+    events: &'a [Box<serde_json::value::RawValue>],
     sent_at: DateTime<Utc>,
     station_head: u64,
-) -> std::io::Result<Vec<u8>> {
+}
+
+/// The gzip-compressed JSON of the first events (in seq order) whose JSON fits in
+/// [`MAX_BATCH_BYTES`]; a single event larger than that goes alone. `None` when there are none.
+fn pack_batch(
+    events: Vec<store::StoredEvent>,
+    sent_at: DateTime<Utc>,
+    station_head: u64,
+) -> std::io::Result<Option<Packed>> {
     use std::io::Write as _;
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let batch = |events: &[crate::domain::Event]| EventBatch {
-        events: events.to_vec(),
-        sent_at: Some(sent_at),
-        station_head: Some(station_head),
+    let Some(first) = events.first().map(|event| event.seq) else {
+        return Ok(None);
     };
-    let mut json = serde_json::to_vec(&batch(events))?;
-    while json.len() > MAX_BATCH_BYTES && events.len() > 1 {
-        // Shrink in proportion, so a week of big events is not cut one event at a time.
-        let keep = (events.len() * MAX_BATCH_BYTES / json.len()).clamp(1, events.len() - 1);
-        events.truncate(keep);
-        json = serde_json::to_vec(&batch(events))?;
+    let mut last = first;
+    // `{"events":[` + the events, comma-separated + `],"sent_at":…,"station_head":…}`
+    let mut size = r#"{"events":[],"sent_at":"2026-12-04T06:00:00.000000000Z","station_head":18446744073709551615}"#.len();
+    let mut kept = Vec::with_capacity(events.len());
+    for event in events {
+        let more = event.json.get().len() + usize::from(!kept.is_empty());
+        if !kept.is_empty() && size + more > MAX_BATCH_BYTES {
+            break;
+        }
+        size += more;
+        last = event.seq;
+        kept.push(event.json);
     }
+    let json = serde_json::to_vec(&StoredBatch {
+        events: &kept,
+        sent_at,
+        station_head,
+    })?;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(json.len() / 4),
         flate2::Compression::fast(),
     );
     encoder.write_all(&json)?;
-    encoder.finish()
+    Ok(Some(Packed {
+        first,
+        last,
+        body: encoder.finish()?,
+    }))
 }
 
 #[cfg(test)]
@@ -812,6 +865,7 @@ mod tests {
     #[test]
     fn a_batch_is_gzip_json_of_at_most_a_mebibyte() {
         use crate::domain::{Actor, Event, EventKind, GENESIS_HASH, NewEvent};
+        use crate::protocol::EventBatch;
         use std::io::Read as _;
         let event = |seq: u64, size: usize| {
             Event::seal(
@@ -830,36 +884,72 @@ mod tests {
                 GENESIS_HASH.into(),
             )
         };
-        let unpack = |body: &[u8]| {
+        // As the store keeps them: each event's JSON.
+        let stored = |events: &[Event]| -> Vec<store::StoredEvent> {
+            events
+                .iter()
+                .map(|event| store::StoredEvent {
+                    seq: event.seq,
+                    json: serde_json::value::to_raw_value(event).expect("json"),
+                })
+                .collect()
+        };
+        let unpack = |packed: &Packed| -> EventBatch {
             let mut json = Vec::new();
-            flate2::read::GzDecoder::new(body)
+            flate2::read::GzDecoder::new(&packed.body[..])
                 .read_to_end(&mut json)
                 .expect("gzip");
-            json
+            assert!(json.len() <= MAX_BATCH_BYTES || packed.first == packed.last);
+            serde_json::from_slice(&json).expect("a batch")
         };
         // 500 events of ~4 KiB: about 2 MiB of JSON, so the batch is cut to fit.
-        let mut events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
+        let events: Vec<Event> = (1..=500).map(|seq| event(seq, 4_000)).collect();
         let sent_at = Utc::now();
-        let body = batch_body(&mut events, sent_at, 777).expect("body");
-        let json = unpack(&body);
-        assert!(json.len() <= MAX_BATCH_BYTES, "{}", json.len());
-        assert!(events.len() > 150 && events.len() < 500, "{}", events.len());
-        let batch: EventBatch = serde_json::from_slice(&json).expect("a batch");
-        assert_eq!(batch.events, events, "in seq order, the first ones kept");
+        let packed = pack_batch(stored(&events), sent_at, 777)
+            .expect("body")
+            .expect("events");
+        let batch = unpack(&packed);
         assert_eq!(
             (batch.sent_at, batch.station_head),
             (Some(sent_at), Some(777)),
             "it says when it was sent and how far the log reaches"
         );
-        assert!(body.len() < json.len() / 10, "compressed: {}", body.len());
+        assert!(
+            batch.events.len() > 150 && batch.events.len() < 500,
+            "{}",
+            batch.events.len()
+        );
+        assert_eq!(
+            batch.events,
+            events[..batch.events.len()],
+            "in seq order, the first ones kept"
+        );
+        assert_eq!((packed.first, packed.last), (1, batch.events.len() as u64));
+        assert!(
+            packed.body.len() < MAX_BATCH_BYTES / 10,
+            "compressed: {}",
+            packed.body.len()
+        );
         // Small events: all 500 go, whole.
-        let mut small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
-        batch_body(&mut small, Utc::now(), 0).expect("body");
-        assert_eq!(small.len(), 500);
+        let small: Vec<Event> = (1..=500).map(|seq| event(seq, 10)).collect();
+        let packed = pack_batch(stored(&small), Utc::now(), 500)
+            .expect("body")
+            .expect("events");
+        assert_eq!(unpack(&packed).events, small);
+        assert_eq!((packed.first, packed.last), (1, 500));
         // One event past the limit still goes, alone.
-        let mut huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
-        batch_body(&mut huge, Utc::now(), 0).expect("body");
-        assert_eq!(huge.len(), 1);
+        let huge = vec![event(1, 2 * MAX_BATCH_BYTES), event(2, 10)];
+        let packed = pack_batch(stored(&huge), Utc::now(), 2)
+            .expect("body")
+            .expect("events");
+        assert_eq!(unpack(&packed).events, huge[..1]);
+        assert_eq!((packed.first, packed.last), (1, 1));
+        // Nothing to send: no batch.
+        assert!(
+            pack_batch(Vec::new(), Utc::now(), 0)
+                .expect("nothing")
+                .is_none()
+        );
     }
 
     #[test]
