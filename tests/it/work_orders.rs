@@ -425,6 +425,23 @@ async fn the_cli_holds_releases_and_dispatches_work_orders() {
         plant.report("WO-24003").await.work_order.status,
         WorkOrderStatus::Released
     );
+    // Station settings: a grace window too short to survive a long-poll is refused.
+    let output = takt_cli([
+        "central",
+        "station",
+        "config",
+        "L1-S1",
+        "--offline-grace-minutes",
+        "2",
+        "--db",
+        &db,
+    ])
+    .await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("too short"),
+        "{output:?}"
+    );
     plant.central.shutdown().await;
 }
 
