@@ -290,6 +290,64 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 pub struct Db {
     conn: Connection,
+    /// Started by the first ingest (admin commands on the same file never need it).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// WAL pages past which the ingest connection checkpoints by itself: only if the checkpoint
+/// thread falls far behind (SQLite's default is 1,000).
+const INGEST_AUTOCHECKPOINT_PAGES: i64 = 16_000;
+
+/// Folds the WAL into the database file on a thread of its own. With SQLite's automatic
+/// checkpoint, one ingest commit in every few (and the station's ack) would also wait for some
+/// thousand pages to be copied and the database file synced. Durability does not move: every
+/// commit still syncs the WAL before the ack, as before; this only decides who copies the pages
+/// on, and when.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let conn = crate::store::connect(path, false)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("central-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // PASSIVE: copies what it can without waiting for the writer or readers.
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                    });
+                    match done {
+                        Ok((log, copied)) => tracing::trace!(log, copied, "checkpointed"),
+                        Err(error) => tracing::warn!(%error, "central: checkpoint failed"),
+                    }
+                }
+            })
+            .map_err(|e| DbError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint; one already asked for and not yet begun covers this one too.
+    fn nudge(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// What a hold or release did: the lot's record now, and its new version (`None`: unchanged).
@@ -307,7 +365,10 @@ impl Db {
         // Ingest of a mixed batch runs some thirty distinct statements; rusqlite's default cache
         // of 16 would evict and re-parse them event after event.
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Db { conn })
+        Ok(Db {
+            conn,
+            checkpointer: None,
+        })
     }
 
     /// The station a bearer token belongs to, looked up by the token's SHA-256.
@@ -814,6 +875,14 @@ impl Db {
                 found: stray.station.to_string(),
             });
         }
+        if self.checkpointer.is_none()
+            && let Some(path) = self.conn.path().filter(|path| !path.is_empty())
+        {
+            let checkpointer = Checkpointer::start(Path::new(path))?;
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", INGEST_AUTOCHECKPOINT_PAGES)?;
+            self.checkpointer = Some(checkpointer);
+        }
         let received_at = timestamp(now);
         let tx = self
             .conn
@@ -828,21 +897,26 @@ impl Db {
             // The hash of every event's content and the JSON stored as its body are worked out on
             // a second thread, ahead of this one's inserts: a third of the CPU of a batch, off
             // the path to the ack. Checks still run here, in seq order, before each insert.
-            let (digests_tx, digests) = std::sync::mpsc::sync_channel(64);
+            // In chunks: a hand-over per event would cost as much as the hash.
+            let (digests_tx, digests) = std::sync::mpsc::sync_channel::<Vec<Digest>>(4);
             scope.spawn(move || {
-                for event in events {
-                    let digest = Digest {
-                        hash: event.compute_hash(),
-                        body: serde_json::to_string(event),
-                    };
-                    if digests_tx.send(digest).is_err() {
+                for chunk in events.chunks(DIGEST_CHUNK) {
+                    let digests = chunk
+                        .iter()
+                        .map(|event| Digest {
+                            hash: event.compute_hash(),
+                            body: serde_json::to_string(event),
+                        })
+                        .collect();
+                    if digests_tx.send(digests).is_err() {
                         // Refused part way: the rest is not needed.
                         return;
                     }
                 }
             });
+            let mut digests = digests.into_iter().flatten();
             for event in events {
-                let Digest { hash, body } = digests.recv().map_err(|_| {
+                let Digest { hash, body } = digests.next().ok_or_else(|| {
                     DbError::Corrupt(format!("event {}: the hashing thread stopped", event.seq))
                 })?;
                 let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
@@ -903,6 +977,9 @@ impl Db {
             .execute(params![station.as_str(), to_sql_int(*seq), hash])?;
         }
         tx.commit()?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
         let (acked_through, chain_head) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
         Ok(BatchAck {
             acked_through,
@@ -1326,6 +1403,9 @@ fn check_resent(
     }
     Ok(())
 }
+
+/// Events a hand-over from the hashing thread of [`Db::ingest`] carries.
+const DIGEST_CHUNK: usize = 50;
 
 /// What the hashing thread of [`Db::ingest`] works out for an event: the SHA-256 of its canonical
 /// content, and its JSON as stored in `events.body`.
