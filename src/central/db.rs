@@ -203,6 +203,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX lots_open_produced ON lots(id) WHERE status = 'released' AND origin = 'produced';
     CREATE INDEX stations_line ON stations(line, id);
     "#,
+    // 8: no query reads events by work order (progress is projected at ingest), and this index
+    // cost every ingested event an insert.
+    r#"
+    DROP INDEX events_work_order;
+    "#,
 ];
 
 /// A station as the admin sees it.
