@@ -2,10 +2,11 @@
 //! threshold are marked historical at central (in the events API and `/metrics`), and the
 //! station's own log head gives its backlog in `/metrics`. Real central on loopback, real store.
 
+use crate::support::unit_of_wo_24001;
 use chrono::Utc;
 use reqwest::StatusCode;
 use takt::central;
-use takt::domain::{Actor, EventKind, NewEvent, StationId, WorkOrderId};
+use takt::domain::StationId;
 use takt::protocol::{BatchAck, EventBatch};
 use takt::store::Store;
 use tempfile::TempDir;
@@ -25,18 +26,8 @@ async fn events_that_waited_at_the_station_are_marked_historical_and_its_backlog
     let mut store =
         Store::open(&dir.path().join("station.db"), &StationId::from("L1-S1")).expect("store");
     let mut state = store.load_state().expect("state");
-    let units = |minutes_ago: i64| NewEvent {
-        at: Utc::now() - chrono::Duration::minutes(minutes_ago),
-        actor: Actor::Plc,
-        kind: EventKind::UnitsProduced {
-            work_order: Some(WorkOrderId::from("WO-24001")),
-            produced: 1,
-            rejected: 0,
-            plc_epoch: 1,
-            processed_total: 0,
-            defective_total: 0,
-        },
-    };
+    let units =
+        |minutes_ago: i64| unit_of_wo_24001(Utc::now() - chrono::Duration::minutes(minutes_ago));
     // Three from a night offline, then two live ones; the station has logged 9 in all.
     let events = store
         .append(

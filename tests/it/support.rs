@@ -130,3 +130,19 @@ pub async fn takt_cli<S: AsRef<std::ffi::OsStr>>(
     .await
     .expect("takt finished")
 }
+
+/// The PLC's count of one unit of `WO-24001` at `at`, as a station logs it.
+pub fn unit_of_wo_24001(at: chrono::DateTime<chrono::Utc>) -> takt::domain::NewEvent {
+    takt::domain::NewEvent {
+        at,
+        actor: takt::domain::Actor::Plc,
+        kind: takt::domain::EventKind::UnitsProduced {
+            work_order: Some(takt::domain::WorkOrderId::from("WO-24001")),
+            produced: 1,
+            rejected: 0,
+            plc_epoch: 1,
+            processed_total: 0,
+            defective_total: 0,
+        },
+    }
+}

@@ -2,7 +2,7 @@
 //! (admin token) and the CLI, a status history per order, and production reported for a time the
 //! order was stopped accepted into its chain but flagged. Real central on loopback, real stores.
 
-use crate::support::takt_cli;
+use crate::support::{takt_cli, unit_of_wo_24001};
 use chrono::Utc;
 use reqwest::StatusCode;
 use takt::central::{self, WorkOrderAnswer, WorkOrderSummary};
@@ -561,27 +561,15 @@ async fn facts_are_flagged_by_the_status_the_order_had_when_they_were_made() {
     let mut store =
         Store::open(&dir.path().join("station.db"), &StationId::from("L1-S1")).expect("store");
     let mut state = store.load_state().expect("state");
-    let units = |at| NewEvent {
-        at,
-        actor: Actor::Plc,
-        kind: EventKind::UnitsProduced {
-            work_order: Some(WorkOrderId::from("WO-24001")),
-            produced: 1,
-            rejected: 0,
-            plc_epoch: 1,
-            processed_total: 0,
-            defective_total: 0,
-        },
-    };
     let middle = |a: chrono::DateTime<Utc>, b: chrono::DateTime<Utc>| a + (b - a) / 2;
     let events = store
         .append(
             &mut state,
             vec![
-                units(held - chrono::Duration::seconds(5)),
-                units(middle(held, released)),
-                units(middle(released, cancelled)),
-                units(cancelled + chrono::Duration::seconds(1)),
+                unit_of_wo_24001(held - chrono::Duration::seconds(5)),
+                unit_of_wo_24001(middle(held, released)),
+                unit_of_wo_24001(middle(released, cancelled)),
+                unit_of_wo_24001(cancelled + chrono::Duration::seconds(1)),
             ],
         )
         .expect("append");

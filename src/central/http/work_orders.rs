@@ -94,12 +94,10 @@ pub(super) async fn post_hold(
     headers: HeaderMap,
     request: Result<Json<ReasonBody>, JsonRejection>,
 ) -> Result<Json<WorkOrderAnswer>, Failure> {
-    let admin = authorize_admin(&state, &headers).await?;
-    let request = body(request, "{\"reason\": \"...\"}")?;
-    let action = WorkOrderAction::Hold {
-        reason: reason(request.reason, "held")?,
-    };
-    act(&state, &admin, id, action).await
+    act_with_reason(&state, &headers, id, request, "held", |reason| {
+        WorkOrderAction::Hold { reason }
+    })
+    .await
 }
 
 pub(super) async fn post_release(
@@ -117,12 +115,25 @@ pub(super) async fn post_cancel(
     headers: HeaderMap,
     request: Result<Json<ReasonBody>, JsonRejection>,
 ) -> Result<Json<WorkOrderAnswer>, Failure> {
-    let admin = authorize_admin(&state, &headers).await?;
+    act_with_reason(&state, &headers, id, request, "cancelled", |reason| {
+        WorkOrderAction::Cancel { reason }
+    })
+    .await
+}
+
+/// An action that needs the planner's reason (`{"reason": "..."}`, not empty).
+async fn act_with_reason(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+    request: Result<Json<ReasonBody>, JsonRejection>,
+    what: &str,
+    action: impl FnOnce(String) -> WorkOrderAction,
+) -> Result<Json<WorkOrderAnswer>, Failure> {
+    let admin = authorize_admin(state, headers).await?;
     let request = body(request, "{\"reason\": \"...\"}")?;
-    let action = WorkOrderAction::Cancel {
-        reason: reason(request.reason, "cancelled")?,
-    };
-    act(&state, &admin, id, action).await
+    let action = action(reason(request.reason, what)?);
+    act(state, &admin, id, action).await
 }
 
 pub(super) async fn post_close(
