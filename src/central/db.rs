@@ -1012,18 +1012,8 @@ impl Db {
             self.checkpointer = Some(checkpointer);
         }
         let received_at = timestamp(now);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut head = load_head(&tx, station.as_str())?;
-        let mut advanced = false;
-        let mut quarantined = Vec::new();
-        // Work orders found in this batch: a batch names the same few hundreds of times.
-        let mut known_orders: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let mut stopped_orders = work_orders::StoppedOrders::default();
-        let mut stored = Vec::with_capacity(events.len());
-        let mut units = PendingUnits::default();
-        std::thread::scope(|scope| -> std::result::Result<(), IngestError> {
+        let conn = &mut self.conn;
+        let (head, quarantined) = std::thread::scope(|scope| {
             // The hash of every event's content and the JSON stored as its body are worked out on
             // a second thread, ahead of this one's inserts: a third of the CPU of a batch, off
             // the path to the ack. Checks still run here, in seq order, before each insert.
@@ -1045,6 +1035,16 @@ impl Db {
                 }
             });
             let mut digests = digests.into_iter().flatten();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut head = load_head(&tx, station.as_str())?;
+            let mut advanced = false;
+            let mut quarantined = Vec::new();
+            // Work orders found in this batch: a batch names the same few hundreds of times.
+            let mut known_orders: std::collections::HashSet<String> =
+                std::collections::HashSet::new();
+            let mut stopped_orders = work_orders::StoppedOrders::default();
+            let mut stored = Vec::with_capacity(events.len());
+            let mut units = PendingUnits::default();
             for event in events {
                 let Digest { hash, body } = digests.next().ok_or_else(|| {
                     DbError::Corrupt(format!("event {}: the hashing thread stopped", event.seq))
@@ -1100,18 +1100,18 @@ impl Db {
                 advanced = true;
                 stored.push((event.seq, event.at));
             }
-            Ok(())
+            units.flush(&tx, station.as_str(), &received_at)?;
+            backlog::record(&tx, station, &stored, meta, &received_at)?;
+            if advanced && let Some((seq, hash)) = &head {
+                tx.prepare_cached(
+                    "INSERT INTO station_heads (station, seq, hash) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (station) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                )?
+                .execute(params![station.as_str(), to_sql_int(*seq), hash])?;
+            }
+            tx.commit()?;
+            Ok::<_, IngestError>((head, quarantined))
         })?;
-        units.flush(&tx, station.as_str(), &received_at)?;
-        backlog::record(&tx, station, &stored, meta, &received_at)?;
-        if advanced && let Some((seq, hash)) = &head {
-            tx.prepare_cached(
-                "INSERT INTO station_heads (station, seq, hash) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (station) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            )?
-            .execute(params![station.as_str(), to_sql_int(*seq), hash])?;
-        }
-        tx.commit()?;
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.nudge();
         }
