@@ -12,7 +12,8 @@
 //! - Bare: the same batches (500 events, gzip JSON), read and packed before the clock starts,
 //!   POSTed one at a time to a bare axum route doing a bare SQLite insert.
 //!
-//! Central and the station each run on their own runtime, as two processes would.
+//! Central and the station each run on their own runtime, as two processes would. Dirty pages are
+//! flushed (`sync`) before each phase.
 //!
 //! `cargo bench --bench drain` prints both times and rates. Target: ours under 15 s for 1,000,000
 //! events. `TAKT_BENCH_EVENTS=100000 cargo bench --bench drain` runs a smaller backlog.
@@ -165,6 +166,13 @@ fn drain(station_db: &Path, central_url: String, token: String, events: u64) -> 
     finished - started
 }
 
+/// Lets the kernel write back what the last phase left dirty (a gigabyte of WAL and database
+/// pages after a bare run), so that writeback does not land on the next phase's fsyncs.
+fn settle() {
+    // A bench convenience: where there is no `sync` command, phases just run back to back.
+    let _ = std::process::Command::new("sync").status();
+}
+
 fn main() {
     let events = events_wanted();
     let station_db = backlog(events);
@@ -178,11 +186,13 @@ fn main() {
         .expect("central runtime");
 
     let batches = bare_batches(&station_db, events);
+    settle();
     let bare = central_runtime.block_on(async {
         let url = common::spawn_bare(&dir.path().join("bare.db")).await;
         common::post_all(&url, "none", &batches).await
     });
     drop(batches);
+    settle();
 
     let central_db = dir.path().join("central.db");
     let (central, token) = central_runtime.block_on(common::spawn_central(&central_db));
