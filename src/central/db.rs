@@ -252,6 +252,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX events_work_order;
     "#,
+    // 11: the line overview reads the shop floor now, not the history. Open WIP is what is on its
+    // way to a next operation: finished goods (no next operation) stay released forever, so with
+    // them the index of open lots grew with every unit made. A station's queue starts from the
+    // work orders not closed or cancelled, not from every order ever dispatched to it.
+    r#"
+    DROP INDEX lots_open_produced;
+    CREATE INDEX lots_open_wip ON lots(id)
+        WHERE status = 'released' AND origin = 'produced' AND next_operation IS NOT NULL;
+    CREATE INDEX master_open_work_orders ON master_records(key)
+        WHERE kind = 'work_order'
+          AND IFNULL(json_extract(body, '$.record.status'), '') NOT IN ('closed', 'cancelled');
+    "#,
 ];
 
 /// A station as the admin sees it.

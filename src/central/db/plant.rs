@@ -145,22 +145,29 @@ pub(super) const HEAD: &str = "SELECT h.seq, e.received_at FROM station_heads h
      JOIN events e ON e.station = h.station AND e.seq = h.seq WHERE h.station = ?1";
 pub(super) const PROGRESS: &str = "SELECT produced, rejected FROM work_order_progress
      WHERE work_order = ?1 AND station = ?2";
-/// `CROSS JOIN` keeps the station's dispatch rows the outer loop: SQLite never reorders it.
-pub(super) const QUEUE: &str = "SELECT m.body FROM work_order_dispatch d
-     CROSS JOIN master_records m ON m.kind = 'work_order' AND m.key = d.work_order
-     LEFT JOIN work_order_progress p ON p.work_order = d.work_order AND p.station = d.station
-     WHERE d.station = ?1 AND COALESCE(p.status, '') <> 'completed'";
-/// Open WIP: the partial index `lots_open_produced` holds only released lots made at a station,
-/// which the consumption that uses them up turns `consumed`; so this reads the lots on the shop
-/// floor now, never the history.
+/// From the work orders not closed or cancelled (the partial index `master_open_work_orders`; the
+/// status is checked again on the decoded record), not from every order ever dispatched to the
+/// station: a plant's history holds thousands. Named, because without statistics SQLite would
+/// rather walk every work order by the primary key; `CROSS JOIN` keeps them the outer loop.
+pub(super) const QUEUE: &str = "SELECT m.body FROM master_records m
+     INDEXED BY master_open_work_orders
+     CROSS JOIN work_order_dispatch d ON d.work_order = m.key AND d.station = ?1
+     LEFT JOIN work_order_progress p ON p.work_order = m.key AND p.station = ?1
+     WHERE m.kind = 'work_order'
+       AND IFNULL(json_extract(m.body, '$.record.status'), '') NOT IN ('closed', 'cancelled')
+       AND COALESCE(p.status, '') <> 'completed'";
+/// Open WIP: the partial index `lots_open_wip` holds only released lots made at a station for a
+/// next operation, which the consumption that uses them up turns `consumed`; so this reads the
+/// lots on the shop floor now, never the history. Finished goods (no next operation) are routed
+/// nowhere and are never WIP: released forever, they would make this grow with the history.
 pub(super) const WIP: &str =
     "SELECT COUNT(*), COALESCE(SUM(l.quantity - COALESCE(c.consumed, 0)), 0),
             MIN(l.created_at)
      FROM lots l
      JOIN lot_dispatch d ON d.lot = l.id AND d.station = ?1
      LEFT JOIN lot_consumption c ON c.lot = l.id
-     WHERE l.status = 'released' AND l.origin = 'produced' AND l.station <> ?1
-       AND l.quantity > COALESCE(c.consumed, 0)";
+     WHERE l.status = 'released' AND l.origin = 'produced' AND l.next_operation IS NOT NULL
+       AND l.station <> ?1 AND l.quantity > COALESCE(c.consumed, 0)";
 pub(super) const QUARANTINED: &str = "SELECT COUNT(*) FROM quarantine WHERE station = ?1";
 pub(super) const WINDOW_SEQS: &str = "SELECT MIN(seq), MAX(seq) FROM events
      WHERE station = ?1 AND at >= ?2 AND at < ?3";
@@ -546,15 +553,18 @@ mod tests {
                     !scans_a_table && !step.contains("TEMP B-TREE"),
                     "{what}: {step}\nwhole plan: {plan:#?}"
                 );
-                // The one index walked rather than searched is the partial index of open WIP,
-                // which holds only the lots on the shop floor now.
+                // The indexes walked rather than searched are the partial ones of open WIP and
+                // open work orders, which hold only the shop floor now.
                 if step.starts_with("SCAN") {
-                    assert!(step.contains("lots_open_produced"), "{what}: {step}");
+                    assert!(
+                        step.contains("lots_open_wip") || step.contains("master_open_work_orders"),
+                        "{what}: {step}"
+                    );
                 }
             }
             if sql == QUEUE {
                 assert!(
-                    plan[0].contains("work_order_dispatch_station"),
+                    plan[0].contains("master_open_work_orders"),
                     "{what}: {plan:#?}"
                 );
             }
@@ -573,5 +583,103 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// WIP is what waits for a next operation: a tote routed on counts where it goes; a finished
+    /// unit (no next operation) is WIP nowhere, even where it was scanned since.
+    #[test]
+    fn finished_goods_are_not_wip() {
+        use crate::domain::{
+            Actor, Entry, GENESIS_HASH, LotId, MaterialId, NewEvent, OperationId, OutputForm,
+            WorkOrderId,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("central.db")).expect("open");
+        let today = Utc::now().date_naive();
+        db.ensure_line("L1", "Line 1", crate::central::demo::STATIONS, Utc::now())
+            .expect("line");
+        db.upsert_master(&crate::central::demo::master_records(today), Utc::now())
+            .expect("demo");
+        let at = Utc::now() - chrono::Duration::minutes(5);
+        let chain = |station: &str, kinds: Vec<EventKind>| {
+            let mut prev = GENESIS_HASH.to_owned();
+            kinds
+                .into_iter()
+                .enumerate()
+                .map(|(index, kind)| {
+                    let event = Event::seal(
+                        NewEvent {
+                            at,
+                            actor: Actor::Plc,
+                            kind,
+                        },
+                        StationId::from(station),
+                        index as u64 + 1,
+                        uuid::Uuid::now_v7(),
+                        prev.clone(),
+                    );
+                    prev = event.hash.clone();
+                    event
+                })
+                .collect::<Vec<_>>()
+        };
+        let made = |id: &str, next: Option<&str>| EventKind::OutputCreated {
+            work_order: WorkOrderId::from("WO-24001"),
+            operation: OperationId::from("OP10"),
+            output: LotId::from(id),
+            form: OutputForm::Lot,
+            material: MaterialId::from("BC-200-M"),
+            quantity: Quantity::units(20),
+            inputs: vec![LotId::from("C24-1107")],
+            operator: None,
+            next_operation: next.map(OperationId::from),
+            machine_state: None,
+        };
+        let s1 = StationId::from("L1-S1");
+        let s2 = StationId::from("L1-S2");
+        db.ingest(
+            &s1,
+            &chain(
+                "L1-S1",
+                vec![made("TOTE-1", Some("OP20")), made("DONE-1", None)],
+            ),
+            Utc::now(),
+        )
+        .expect("S1");
+        db.ingest(
+            &s2,
+            &chain(
+                "L1-S2",
+                vec![EventKind::LotLoaded {
+                    work_order: WorkOrderId::from("WO-24001"),
+                    operation: OperationId::from("OP20"),
+                    material: MaterialId::from("BC-200-M"),
+                    lot: LotId::from("DONE-1"),
+                    entry: Entry::Scanned,
+                }],
+            ),
+            Utc::now(),
+        )
+        .expect("S2");
+        let reached: bool = db
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM lot_dispatch WHERE lot = 'DONE-1' AND station = 'L1-S2')",
+                [],
+                |row| row.get(0),
+            )
+            .expect("dispatch");
+        assert!(reached, "the scan made DONE-1 reach L1-S2");
+        let overview = db
+            .line_overview("L1", Utc::now(), &|_| None)
+            .expect("overview")
+            .expect("L1");
+        let wip = &overview.stations[1].wip;
+        assert_eq!(overview.stations[1].station, "L1-S2");
+        assert_eq!(
+            (wip.lots, wip.quantity),
+            (1, Quantity::units(20)),
+            "{wip:?}"
+        );
     }
 }
