@@ -13,7 +13,8 @@
 //! dispatch and consumption. The last order is still running, with a few totes between the
 //! stations (open WIP). Not written: what the overview never reads (lot master records, genealogy
 //! edges, lot loads). Generated once and kept in `target/bench-cache/` (keyed by
-//! [`CACHE_VERSION`] and the event count); central opens that file in place and only reads it.
+//! [`CACHE_VERSION`] and the event count); central opens that file in place, migrating it if it
+//! predates a schema step, and otherwise only reads it.
 //!
 //! Timed, after a warm-up, [`CALLS`] times each, median and p99:
 //! - `Db::line_overview` in-process, and the HTTP endpoint (a real central on loopback);
