@@ -795,7 +795,8 @@ fn encode_segment(text: &str) -> String {
 /// events goes in several requests rather than one that a proxy or central would refuse.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
-/// What a batch is on the wire: [`EventBatch`](crate::protocol::EventBatch), with each event's JSON as the store keeps it.
+/// What a batch is on the wire: [`EventBatch`](crate::protocol::EventBatch), with each event's
+/// JSON as the store keeps it. A field added to `EventBatch` is added here too.
 #[derive(serde::Serialize)]
 struct StoredBatch<'a> {
     events: &'a [Box<serde_json::value::RawValue>],
