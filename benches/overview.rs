@@ -43,7 +43,7 @@ use takt::domain::{
 use takt::protocol::MasterRecord;
 
 /// Bump when the generated history changes, so a stale cache is not reused.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 const DEFAULT_EVENTS: u64 = 10_000_000;
 const CALLS: usize = 200;
 const WARM_UP: usize = 20;
@@ -446,10 +446,11 @@ fn history(events: u64) -> PathBuf {
                     },
                     line: LineId::from(LINE.0),
                     stations: stations.clone(),
+                    status_reason: None,
                 })
             })
             .collect();
-        db.upsert_master(&records).expect("work orders");
+        db.upsert_master(&records, Utc::now()).expect("work orders");
     }
     let mut conn = takt::store::connect(&partial, false).expect("raw connection");
     conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
