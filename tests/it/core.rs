@@ -27,7 +27,14 @@ async fn rig() -> Rig {
         plc: plc_tx,
         ..CoreOutputs::detached("L1-S1")
     };
-    let clock = ManualClock::new(chrono::Utc::now());
+    // Today at 08:00 UTC, inside the demo calendar's early shift and clear of its breaks (10:00,
+    // 18:00, 02:00): a break would be planned time off and change the live KPIs asserted here.
+    let start = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(8, 0, 0)
+        .expect("a valid time")
+        .and_utc();
+    let clock = ManualClock::new(start);
     let core = Core::new(
         store,
         Arc::new(clock.clone()),
