@@ -22,6 +22,7 @@ pub mod audit;
 pub mod central;
 pub mod clock;
 pub mod config;
+pub mod credential;
 pub mod demo;
 pub mod domain;
 pub mod genealogy;

@@ -18,6 +18,7 @@ pub mod interlock;
 pub mod kpi;
 pub mod kpi_history;
 pub mod machine;
+pub mod permission;
 pub mod material;
 mod observe;
 pub mod part_record;
