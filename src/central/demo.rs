@@ -19,24 +19,58 @@ pub const STATIONS: &[(&str, &str)] = &[
     ("L1-S3", "OP30 leak test and pack"),
 ];
 
+/// The demo's people: badge, name, role and PIN (the demo shows its PINs; a plant never does).
+pub const OPERATORS: [(&str, &str, &str, &str); 6] = [
+    ("EMP-1001", "Demo Operator A", "operator", "1001"),
+    ("EMP-1002", "Demo Operator B", "operator", "1002"),
+    ("EMP-2001", "Demo Inspector", "inspector", "2001"),
+    ("EMP-3001", "Demo Line Lead", "line_lead", "3001"),
+    ("EMP-9001", "Demo Maintenance", "maintenance", "9001"),
+    ("EMP-9999", "Demo Admin", "admin", "9999"),
+];
+
+/// The demo PIN of a badge, for the help screen and tests.
+pub fn demo_pin(badge: &str) -> Option<&'static str> {
+    OPERATORS
+        .iter()
+        .find(|(b, ..)| *b == badge)
+        .map(|(.., pin)| *pin)
+}
+
+/// A verifier per demo PIN, made once per process: the demo plant is built often (every test
+/// station), and each Argon2id hash costs tens of milliseconds by design.
+fn demo_pin_verifier(pin: &str) -> String {
+    static VERIFIERS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let verifiers = VERIFIERS.get_or_init(|| {
+        OPERATORS
+            .iter()
+            .map(|(.., pin)| {
+                let verifier = crate::credential::hash_pin(&crate::credential::Pin::new(*pin))
+                    .expect("the demo PINs follow the PIN rules");
+                ((*pin).to_owned(), verifier)
+            })
+            .collect()
+    });
+    verifiers
+        .iter()
+        .find(|(p, _)| p == pin)
+        .map(|(_, verifier)| verifier.clone())
+        .expect("a demo PIN")
+}
+
 /// Every master record of the demo plant; dates are relative to `today` so the demo never goes stale.
 pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
     let mut records = Vec::new();
 
-    let operators = [
-        ("EMP-1001", "Demo Operator A", "operator"),
-        ("EMP-1002", "Demo Operator B", "operator"),
-        ("EMP-2001", "Demo Inspector", "inspector"),
-        ("EMP-3001", "Demo Line Lead", "line_lead"),
-        ("EMP-9001", "Demo Maintenance", "maintenance"),
-        ("EMP-9999", "Demo Admin", "admin"),
-    ];
-    records.extend(operators.iter().map(|(badge, name, role)| {
+    records.extend(OPERATORS.iter().map(|(badge, name, role, pin)| {
         MasterRecord::Operator(Operator {
             badge: Badge::from(*badge),
             name: (*name).into(),
             roles: vec![(*role).into()],
             active: true,
+            valid_until: None,
+            revoked_at: None,
+            pin_verifier: Some(demo_pin_verifier(pin)),
         })
     }));
 

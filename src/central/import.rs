@@ -1124,10 +1124,29 @@ fn operators(rows: &[Row], errors: &mut Vec<ImportError>) -> Vec<MasterRecord> {
         let name = f.text("name");
         let roles = f.list("roles", true);
         for role in roles.iter().flatten() {
-            if !ROLES.contains(role) {
+            if crate::domain::permission::Role::parse(role).is_none() {
                 f.error(format!("role {role:?} is not one of {}", ROLES.join(", ")));
             }
         }
+        let valid_until = f.get("valid_until").filter(|t| !t.trim().is_empty()).map(|text| {
+            let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+            if date.is_none() {
+                f.error(format!("valid_until {text:?} is not a date (YYYY-MM-DD)"));
+            }
+            date
+        });
+        // A verifier made elsewhere (another Takt central, an identity system exporting Argon2id);
+        // never a PIN. Empty keeps the one central has.
+        let pin_verifier = f
+            .get("pin_verifier")
+            .filter(|t| !t.trim().is_empty())
+            .map(|text| match crate::credential::check_verifier(text.trim()) {
+                Ok(()) => Some(text.trim().to_owned()),
+                Err(e) => {
+                    f.error(format!("pin_verifier: {e}"));
+                    None
+                }
+            });
         let active = match f.get("active") {
             None => Some(true),
             Some(text) => {
@@ -1149,6 +1168,9 @@ fn operators(rows: &[Row], errors: &mut Vec<ImportError>) -> Vec<MasterRecord> {
                 name: name.to_owned(),
                 roles: roles.into_iter().map(str::to_owned).collect(),
                 active,
+                valid_until: valid_until.flatten(),
+                revoked_at: None,
+                pin_verifier: pin_verifier.flatten(),
             }));
         }
     }

@@ -2,7 +2,8 @@
 
 use super::event::{Actor, Entry, EventKind, NewEvent};
 use super::ids::{Badge, WorkOrderId};
-use super::master::WorkOrderStatus;
+use super::master::{CodeKind, MAX_LOGIN_ATTEMPTS, Operator, WorkOrderStatus};
+use super::permission::{self, Action};
 use super::material::{LotLabel, close_open_output, consume_keyed, load_lot};
 use super::quantity::Quantity;
 use super::rejection::Rejection;
@@ -12,8 +13,15 @@ use chrono::{DateTime, Utc};
 /// What someone at the station asks for. Keys and scans both end up here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// A badge scanned: who wants to log in. No fact yet; the PIN decides.
+    Identify {
+        badge: Badge,
+    },
+    /// The PIN typed after [`Command::Identify`], checked against the operator's verifier by the
+    /// station (the domain never sees the PIN, only whether it matched).
     Login {
         badge: Badge,
+        pin_matches: bool,
     },
     Logout,
     SelectWorkOrder {
@@ -51,7 +59,8 @@ impl Command {
     /// Short words for logs and evidence.
     pub fn describe(&self) -> String {
         match self {
-            Command::Login { badge } => format!("log in {badge}"),
+            Command::Identify { badge } => format!("identify {badge}"),
+            Command::Login { badge, .. } => format!("log in {badge}"),
             Command::Logout => "log out".into(),
             Command::SelectWorkOrder { id } => format!("select {id}"),
             Command::Start => "start".into(),
@@ -80,6 +89,27 @@ pub fn decide(
             .map(|session| Actor::Operator(session.badge.clone()))
             .ok_or(Rejection::NotLoggedIn)
     };
+    // The one place a command meets the permissions matrix: who is logged in, and may their roles
+    // (as master data says now) do this?
+    let permitted = |action: Action| -> Result<Actor, Rejection> {
+        let session = state.session.as_ref().ok_or(Rejection::NotLoggedIn)?;
+        let roles = state
+            .master
+            .operators
+            .get(&session.badge)
+            .map(|operator| operator.roles())
+            .unwrap_or_default();
+        if permission::permits(&roles, action) {
+            Ok(Actor::Operator(session.badge.clone()))
+        } else {
+            Err(Rejection::NotPermitted {
+                name: session.name.clone(),
+                roles: permission::roles_in_words(&roles),
+                action: action.words(),
+                needs: permission::roles_in_words(permission::allowed(action)),
+            })
+        }
+    };
     let event = |actor: Actor, kind: EventKind| NewEvent {
         at: now,
         actor,
@@ -87,33 +117,41 @@ pub fn decide(
     };
 
     match command {
-        Command::Login { badge } => {
-            if let Some(session) = &state.session {
-                return Err(if session.badge == badge {
-                    Rejection::AlreadyLoggedIn {
-                        name: session.name.clone(),
-                    }
-                } else {
-                    Rejection::SomeoneElseLoggedIn {
-                        name: session.name.clone(),
-                    }
-                });
+        Command::Identify { badge } => {
+            login_gate(state, &badge, now)?;
+            Ok(Vec::new())
+        }
+        Command::Login { badge, pin_matches } => {
+            let operator = login_gate(state, &badge, now)?;
+            if pin_matches {
+                return Ok(vec![event(
+                    Actor::Operator(badge.clone()),
+                    EventKind::OperatorLoggedIn {
+                        badge,
+                        name: operator.name.clone(),
+                    },
+                )]);
             }
-            let operator = state
-                .master
-                .operators
-                .get(&badge)
-                .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?;
-            if !operator.active {
-                return Err(Rejection::BadgeDisabled(badge));
-            }
-            Ok(vec![event(
-                Actor::Operator(badge.clone()),
-                EventKind::OperatorLoggedIn {
-                    badge,
-                    name: operator.name.clone(),
+            // A wrong PIN is evidence, by the station: nobody has proven who typed it.
+            let attempt = state.login_guard.failures.get(&badge).copied().unwrap_or(0) + 1;
+            let mut events = vec![event(
+                Actor::Station,
+                EventKind::LoginFailed {
+                    badge: badge.clone(),
+                    attempt,
                 },
-            )])
+            )];
+            if attempt >= MAX_LOGIN_ATTEMPTS {
+                events.push(event(
+                    Actor::Station,
+                    EventKind::BadgeLocked {
+                        badge,
+                        until: now + state.station_config().login_lockout(),
+                        attempts: attempt,
+                    },
+                ));
+            }
+            Ok(events)
         }
         Command::Logout => {
             let actor = operator_actor()?;
@@ -131,11 +169,17 @@ pub fn decide(
                 Actor::Operator(badge) => badge.clone(),
                 _ => return Err(Rejection::NotLoggedIn),
             };
-            events.push(event(actor, EventKind::OperatorLoggedOut { badge }));
+            events.push(event(
+                actor,
+                EventKind::OperatorLoggedOut {
+                    badge,
+                    reason: None,
+                },
+            ));
             Ok(events)
         }
         Command::SelectWorkOrder { id } => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::SelectWorkOrder)?;
             check_runnable(state, &id)?;
             if let Some((active, progress)) = state.active_progress() {
                 if *active == id {
@@ -158,7 +202,7 @@ pub fn decide(
             )])
         }
         Command::Start | Command::Resume => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::RunWorkOrder)?;
             let (id, progress) = state
                 .active_progress()
                 .ok_or(Rejection::NoWorkOrderSelected)?;
@@ -188,7 +232,7 @@ pub fn decide(
             }
         }
         Command::Pause => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::PauseWorkOrder)?;
             let (id, progress) = state
                 .active_progress()
                 .ok_or(Rejection::NoWorkOrderSelected)?;
@@ -203,7 +247,7 @@ pub fn decide(
             )])
         }
         Command::Complete => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::CompleteWorkOrder)?;
             let (id, progress) = state
                 .active_progress()
                 .ok_or(Rejection::NoWorkOrderSelected)?;
@@ -229,22 +273,31 @@ pub fn decide(
             }
         }
         Command::LoadLot { label, entry } => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::FeedMaterial)?;
             load_lot(state, label, entry, actor, now)
         }
         Command::ConsumeKeyed { quantity } => {
-            let actor = operator_actor()?;
+            let actor = permitted(Action::FeedMaterial)?;
             consume_keyed(state, quantity, actor, now)
         }
         Command::CodeDowntime { reason, stop } => {
-            let badge = match operator_actor()? {
+            let planned = matches!(
+                state.master.codes.get(&reason).map(|code| &code.kind),
+                Some(CodeKind::Downtime { planned: true })
+            );
+            let action = if planned {
+                Action::DeclarePlannedDowntime
+            } else {
+                Action::CodeDowntime
+            };
+            let badge = match permitted(action)? {
                 Actor::Operator(badge) => badge,
                 _ => return Err(Rejection::NotLoggedIn),
             };
             super::downtime::code(state, &reason, stop, badge, now)
         }
         Command::ResetMachine => {
-            let badge = match operator_actor()? {
+            let badge = match permitted(Action::ResetMachine)? {
                 Actor::Operator(badge) => badge,
                 _ => return Err(Rejection::NotLoggedIn),
             };
@@ -252,10 +305,71 @@ pub fn decide(
         }
         // Anyone may call for help, logged in or not: the station says who if it knows.
         Command::Andon { kind } => {
-            let actor = operator_actor().unwrap_or(Actor::Station);
+            let actor = match &state.session {
+                Some(_) => permitted(Action::Andon)?,
+                None => Actor::Station,
+            };
             super::andon::andon(state, kind, actor, now)
         }
     }
+}
+
+/// Whether `badge` may log in here now, PIN aside: known, enabled, not revoked or expired, not
+/// locked after wrong PINs, with a PIN and a role, and nobody else logged in.
+pub fn login_gate<'a>(
+    state: &'a State,
+    badge: &Badge,
+    now: DateTime<Utc>,
+) -> Result<&'a Operator, Rejection> {
+    if let Some(session) = &state.session {
+        return Err(if session.badge == *badge {
+            Rejection::AlreadyLoggedIn {
+                name: session.name.clone(),
+            }
+        } else {
+            Rejection::SomeoneElseLoggedIn {
+                name: session.name.clone(),
+            }
+        });
+    }
+    let operator = state
+        .master
+        .operators
+        .get(badge)
+        .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?;
+    if !operator.active {
+        return Err(Rejection::BadgeDisabled(badge.clone()));
+    }
+    if operator.revoked_by(now) {
+        return Err(Rejection::BadgeRevoked(badge.clone()));
+    }
+    if let Some(last_day) = operator.valid_until
+        && last_day < now.date_naive()
+    {
+        return Err(Rejection::BadgeExpired {
+            badge: badge.clone(),
+            last_day,
+        });
+    }
+    if let Some(until) = state.login_guard.locked_until.get(badge)
+        && *until > now
+    {
+        return Err(Rejection::BadgeLocked {
+            badge: badge.clone(),
+            until: *until,
+        });
+    }
+    if operator.pin_verifier.is_none() {
+        return Err(Rejection::NoPinSet {
+            name: operator.name.clone(),
+        });
+    }
+    if operator.roles().is_empty() {
+        return Err(Rejection::NoRole {
+            name: operator.name.clone(),
+        });
+    }
+    Ok(operator)
 }
 
 /// A work order may run here only if central dispatched it here and it is released.

@@ -52,6 +52,14 @@ pub enum BaselineCause {
     CounterReset,
 }
 
+/// Why a station ended a session by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutReason {
+    /// Nothing from the operator or the machine for the station's idle time.
+    Idle,
+}
+
 /// How a text reached the station: read by a scanner, or typed by a person (who may have misread it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,6 +98,20 @@ pub enum EventKind {
     },
     OperatorLoggedOut {
         badge: Badge,
+        /// Why the station ended the session itself; none when the operator logged out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<LogoutReason>,
+    },
+    /// A wrong PIN for a known badge: the `attempt`-th in a row. Security evidence, by the station.
+    LoginFailed {
+        badge: Badge,
+        attempt: u32,
+    },
+    /// Too many wrong PINs: the badge may not log in here before `until`.
+    BadgeLocked {
+        badge: Badge,
+        until: DateTime<Utc>,
+        attempts: u32,
     },
     WorkOrderSelected {
         work_order: WorkOrderId,
@@ -254,6 +276,8 @@ impl EventKind {
         match self {
             EventKind::OperatorLoggedIn { .. } => "operator_logged_in",
             EventKind::OperatorLoggedOut { .. } => "operator_logged_out",
+            EventKind::LoginFailed { .. } => "login_failed",
+            EventKind::BadgeLocked { .. } => "badge_locked",
             EventKind::WorkOrderSelected { .. } => "work_order_selected",
             EventKind::WorkOrderStarted { .. } => "work_order_started",
             EventKind::WorkOrderPaused { .. } => "work_order_paused",

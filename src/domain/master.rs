@@ -15,6 +15,28 @@ pub struct Operator {
     pub name: String,
     pub roles: Vec<String>,
     pub active: bool,
+    /// The last day the badge may log in (a contractor's or trainee's end date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
+    /// From when the badge counts as revoked: no login, and central refuses what it does after.
+    /// A time, not a flag, so facts made offline before the revocation still count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Argon2id verifier of the PIN (a PHC string), never the PIN: stations check logins offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_verifier: Option<String>,
+}
+
+impl Operator {
+    /// The roles the record names, as the permissions matrix knows them.
+    pub fn roles(&self) -> Vec<super::permission::Role> {
+        super::permission::Role::parse_all(&self.roles)
+    }
+
+    /// Whether the badge was revoked by `at`.
+    pub fn revoked_by(&self, at: DateTime<Utc>) -> bool {
+        self.revoked_at.is_some_and(|revoked| revoked <= at)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +292,26 @@ pub struct StationConfig {
     /// historical at central: a late fact, not news (dashboards and alerts tell the two apart).
     #[serde(default = "default_historical_after_minutes")]
     pub historical_after_minutes: u32,
+    /// How long a badge stays locked after [`MAX_LOGIN_ATTEMPTS`] wrong PINs in a row.
+    #[serde(default = "default_login_lockout_minutes")]
+    pub login_lockout_minutes: u32,
+    /// Minutes without anything from the operator (or units from the machine) before the station
+    /// logs them out. 0 means never.
+    #[serde(default = "default_idle_logout_minutes")]
+    pub idle_logout_minutes: u32,
+}
+
+/// Wrong PINs in a row that lock a badge.
+pub const MAX_LOGIN_ATTEMPTS: u32 = 5;
+pub const DEFAULT_LOGIN_LOCKOUT_MINUTES: u32 = 15;
+pub const DEFAULT_IDLE_LOGOUT_MINUTES: u32 = 30;
+
+fn default_login_lockout_minutes() -> u32 {
+    DEFAULT_LOGIN_LOCKOUT_MINUTES
+}
+
+fn default_idle_logout_minutes() -> u32 {
+    DEFAULT_IDLE_LOGOUT_MINUTES
 }
 
 /// Minutes an event may wait at the station and still count as live.
@@ -285,7 +327,19 @@ impl StationConfig {
             station,
             offline_grace_minutes: DEFAULT_OFFLINE_GRACE_MINUTES,
             historical_after_minutes: DEFAULT_HISTORICAL_AFTER_MINUTES,
+            login_lockout_minutes: DEFAULT_LOGIN_LOCKOUT_MINUTES,
+            idle_logout_minutes: DEFAULT_IDLE_LOGOUT_MINUTES,
         }
+    }
+
+    pub fn login_lockout(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.login_lockout_minutes.max(1)))
+    }
+
+    /// The idle time that ends a session; none when sessions never time out.
+    pub fn idle_logout(&self) -> Option<chrono::Duration> {
+        (self.idle_logout_minutes > 0)
+            .then(|| chrono::Duration::minutes(i64::from(self.idle_logout_minutes)))
     }
 
     /// The offline grace window; none when unlimited.

@@ -26,7 +26,7 @@ pub mod shift;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};
 pub use event::{
-    Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, NewEvent, OutputForm,
+    Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, LogoutReason, NewEvent, OutputForm,
     SCHEMA_VERSION,
 };
 pub use ids::{Badge, LineId, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};

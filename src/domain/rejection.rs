@@ -10,6 +10,29 @@ pub enum Rejection {
     UnknownBadge(Badge),
     #[error("Badge {0} is disabled. Ask your line lead.")]
     BadgeDisabled(Badge),
+    #[error("Badge {0} has been revoked. Ask your line lead.")]
+    BadgeRevoked(Badge),
+    #[error("Badge {badge} was valid until {last_day}. Ask your line lead.")]
+    BadgeExpired { badge: Badge, last_day: chrono::NaiveDate },
+    #[error(
+        "Badge {badge} is locked after too many wrong PINs, until {} UTC. Ask your line lead.",
+        until.format("%H:%M")
+    )]
+    BadgeLocked {
+        badge: Badge,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("{name} has no PIN yet. An admin sets one at central (takt central operator set-pin).")]
+    NoPinSet { name: String },
+    #[error("{name} has no role that works at a station. Ask your line lead.")]
+    NoRole { name: String },
+    #[error("{name} ({roles}) may not {action}: that needs {needs}.")]
+    NotPermitted {
+        name: String,
+        roles: String,
+        action: &'static str,
+        needs: String,
+    },
     #[error("You are already logged in as {name}.")]
     AlreadyLoggedIn { name: String },
     #[error("{name} is logged in here. They must log out first (scan @LOGOUT).")]

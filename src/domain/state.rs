@@ -18,6 +18,13 @@ pub struct Session {
     pub since: DateTime<Utc>,
 }
 
+/// Wrong PINs in a row per badge, and badges locked after too many, at this station.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginGuard {
+    pub failures: BTreeMap<Badge, u32>,
+    pub locked_until: BTreeMap<Badge, DateTime<Utc>>,
+}
+
 /// How far a work order has got at this station.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +139,7 @@ pub struct State {
     /// Central's time when it last answered this station (an ack or a page of changes): how long
     /// the station has been on its own, for the offline grace window.
     pub central_heard: Option<DateTime<Utc>>,
+    pub login_guard: LoginGuard,
     pub settings: Settings,
 }
 
@@ -184,7 +192,16 @@ impl State {
             andon: None,
             last_part: None,
             central_heard: None,
+            login_guard: LoginGuard::default(),
             settings: Settings::default(),
+        }
+    }
+
+    /// This station's configuration from central, or the defaults before central sent one.
+    pub fn station_config(&self) -> std::borrow::Cow<'_, super::master::StationConfig> {
+        match &self.master.station_config {
+            Some(config) => std::borrow::Cow::Borrowed(config),
+            None => std::borrow::Cow::Owned(super::master::StationConfig::new(self.station.clone())),
         }
     }
 
@@ -229,6 +246,8 @@ pub fn apply(state: &mut State, event: &Event) {
     super::downtime::apply(state, &event.kind, by, event.at);
     match &event.kind {
         EventKind::OperatorLoggedIn { badge, name } => {
+            state.login_guard.failures.remove(badge);
+            state.login_guard.locked_until.remove(badge);
             state.session = Some(Session {
                 badge: badge.clone(),
                 name: name.clone(),
@@ -236,6 +255,13 @@ pub fn apply(state: &mut State, event: &Event) {
             });
         }
         EventKind::OperatorLoggedOut { .. } => state.session = None,
+        EventKind::LoginFailed { badge, attempt } => {
+            state.login_guard.failures.insert(badge.clone(), *attempt);
+        }
+        EventKind::BadgeLocked { badge, until, .. } => {
+            state.login_guard.failures.remove(badge);
+            state.login_guard.locked_until.insert(badge.clone(), *until);
+        }
         EventKind::WorkOrderSelected { work_order } => {
             state.active = Some(work_order.clone());
             state

@@ -97,7 +97,7 @@ impl Scan {
     /// it says. Kinds that belong to other screens say where they belong.
     pub fn into_command(self, entry: Entry) -> Result<Command, ScanError> {
         Ok(match self {
-            Scan::Badge(badge) => Command::Login { badge },
+            Scan::Badge(badge) => Command::Identify { badge },
             Scan::WorkOrder(id) => Command::SelectWorkOrder { id },
             Scan::Lot(label) => Command::LoadLot { label, entry },
             Scan::Quantity(quantity) => Command::ConsumeKeyed { quantity },

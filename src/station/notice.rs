@@ -72,7 +72,22 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
             EventKind::OperatorLoggedIn { name, .. } => {
                 format!("Welcome, {name}. Scan a work order.")
             }
-            EventKind::OperatorLoggedOut { .. } => "Logged out.".to_owned(),
+            EventKind::OperatorLoggedOut { reason: None, .. } => "Logged out.".to_owned(),
+            EventKind::OperatorLoggedOut {
+                reason: Some(crate::domain::LogoutReason::Idle),
+                ..
+            } => format!(
+                "Logged out after {} minutes without activity. Scan your badge to log in again.",
+                state.station_config().idle_logout_minutes
+            ),
+            EventKind::LoginFailed { badge, attempt } => format!(
+                "Wrong PIN for {badge} ({attempt} of {}). Scan your badge and try again.",
+                crate::domain::master::MAX_LOGIN_ATTEMPTS
+            ),
+            EventKind::BadgeLocked { badge, until, .. } => format!(
+                "Badge {badge} is locked until {} UTC after too many wrong PINs. Ask your line lead.",
+                until.format("%H:%M")
+            ),
             EventKind::WorkOrderSelected { work_order } => {
                 let what = state
                     .master

@@ -125,6 +125,20 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             ])?;
     }
+    if events.iter().any(|event| {
+        matches!(
+            event.kind,
+            EventKind::LoginFailed { .. }
+                | EventKind::BadgeLocked { .. }
+                | EventKind::OperatorLoggedIn { .. }
+        )
+    }) {
+        tx.prepare_cached("UPDATE station_projection SET login_guard = ?1 WHERE id = 1")?
+            .execute(params![
+                serde_json::to_string(&state.login_guard)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ])?;
+    }
     let stops_changed = events.iter().any(|event| {
         matches!(
             event.kind,
@@ -260,6 +274,16 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("last part record: {e}")))?;
+    let login_guard: Option<String> = conn.query_row(
+        "SELECT login_guard FROM station_projection WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    state.login_guard = login_guard
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("login guard: {e}")))?
+        .unwrap_or_default();
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;
     state.counters = match (epoch, processed, defective) {

@@ -125,4 +125,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sync_state ADD COLUMN central_heard_at TEXT;
     "#,
+    // 5: wrong PINs in a row and locked badges (people and trust), kept with the events that
+    // change them.
+    r#"
+    ALTER TABLE station_projection ADD COLUMN login_guard TEXT;
+    "#,
 ];
