@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn a_pin_verifies_against_its_own_verifier_only() {
         let verifier = hash_pin(&Pin::new("1001")).expect("hash");
-        assert!(verifier.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{verifier}");
+        assert!(
+            verifier.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{verifier}"
+        );
         assert_eq!(verify_pin(&verifier, &Pin::new("1001")), Ok(true));
         assert_eq!(verify_pin(&verifier, &Pin::new("1002")), Ok(false));
         // A fresh salt each time: two verifiers of one PIN differ.
@@ -127,15 +130,27 @@ mod tests {
     #[test]
     fn short_long_or_spaced_pins_are_refused_when_set() {
         for bad in ["", "123", "12 34", &"9".repeat(33)] {
-            assert_eq!(hash_pin(&Pin::new(bad)), Err(CredentialError::BadPin), "{bad:?}");
+            assert_eq!(
+                hash_pin(&Pin::new(bad)),
+                Err(CredentialError::BadPin),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn a_verifier_of_another_kind_is_an_error_not_a_wrong_pin() {
-        for bad in ["", "1001", "$argon2i$v=19$m=16,t=2,p=1$c29tZXNhbHQ$aGFzaA", "$2b$12$abc"] {
+        for bad in [
+            "",
+            "1001",
+            "$argon2i$v=19$m=16,t=2,p=1$c29tZXNhbHQ$aGFzaA",
+            "$2b$12$abc",
+        ] {
             assert!(
-                matches!(verify_pin(bad, &Pin::new("1001")), Err(CredentialError::BadVerifier(_))),
+                matches!(
+                    verify_pin(bad, &Pin::new("1001")),
+                    Err(CredentialError::BadVerifier(_))
+                ),
                 "{bad:?}"
             );
         }

@@ -27,7 +27,9 @@ pub fn login_hints_for(station: &str) -> Vec<String> {
     };
     let mut hints = vec![
         format!("DEMO {station} {operation}. F12: next station; all keep running."),
-        "Badges: EMP-1001 EMP-1002 (operators)  EMP-2001 (inspector)".into(),
+        "Badges (PIN): EMP-1001 (1001) EMP-1002 (1002) operators, EMP-2001 (2001) inspector,"
+            .into(),
+        "  EMP-3001 (3001) line lead. Scan the badge, then type the PIN and Enter.".into(),
         "Orders: WO-24001 (BC-200 x120) WO-24002 (BC-210 x60) WO-24003 (BC-200 x200)".into(),
         "WO-24004 is planned, not released: scanning it is refused.".into(),
     ];

@@ -483,22 +483,26 @@ enum StationAdmin {
         db: PathBuf,
     },
     /// Set a station's settings; it learns them at its next pull.
+    #[command(group(clap::ArgGroup::new("setting").required(true).multiple(true)))]
     Config {
         /// Station id, e.g. L1-S1.
         id: String,
         /// How long it may go on with work orders it already has while central is out of reach
         /// (default 480, a night shift); after that its machine stops until central answers.
         /// 0: no limit.
-        #[arg(
-            long,
-            value_name = "MINUTES",
-            required_unless_present = "historical_after_minutes"
-        )]
+        #[arg(long, value_name = "MINUTES", group = "setting")]
         offline_grace_minutes: Option<u32>,
         /// Events that waited longer than this at the station before they were sent are marked
         /// historical at central (default 10).
-        #[arg(long, value_name = "MINUTES")]
+        #[arg(long, value_name = "MINUTES", group = "setting")]
         historical_after_minutes: Option<u32>,
+        /// How long a badge stays locked after 5 wrong PINs in a row (default 15).
+        #[arg(long, value_name = "MINUTES", group = "setting")]
+        login_lockout_minutes: Option<u32>,
+        /// Minutes without a scan, a key or a unit made before the station logs the operator out
+        /// (default 30). 0: never.
+        #[arg(long, value_name = "MINUTES", group = "setting")]
+        idle_logout_minutes: Option<u32>,
         /// Central's database file.
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
@@ -941,23 +945,33 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     id,
                     offline_grace_minutes,
                     historical_after_minutes,
+                    login_lockout_minutes,
+                    idle_logout_minutes,
                     db,
                 },
         }) => {
             let (config, version) = takt::central::set_station_config(
                 &db,
                 &id,
-                offline_grace_minutes,
-                historical_after_minutes,
+                takt::central::StationSettings {
+                    offline_grace_minutes,
+                    historical_after_minutes,
+                    login_lockout_minutes,
+                    idle_logout_minutes,
+                },
             )?;
             let grace = match config.offline_grace_minutes {
                 0 => "without limit".to_owned(),
                 minutes => format!("for {minutes} min"),
             };
+            let idle = match config.idle_logout_minutes {
+                0 => "never logs an idle operator out".to_owned(),
+                minutes => format!("logs an operator out after {minutes} min idle"),
+            };
             let settings = format!(
                 "Station {id} may go on without central {grace}; its events that waited over {} \
-                 min are historical",
-                config.historical_after_minutes
+                 min are historical; it {idle}; 5 wrong PINs lock a badge for {} min",
+                config.historical_after_minutes, config.login_lockout_minutes
             );
             match version {
                 Some(version) => {

@@ -1128,25 +1128,30 @@ fn operators(rows: &[Row], errors: &mut Vec<ImportError>) -> Vec<MasterRecord> {
                 f.error(format!("role {role:?} is not one of {}", ROLES.join(", ")));
             }
         }
-        let valid_until = f.get("valid_until").filter(|t| !t.trim().is_empty()).map(|text| {
-            let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
-            if date.is_none() {
-                f.error(format!("valid_until {text:?} is not a date (YYYY-MM-DD)"));
-            }
-            date
-        });
+        let valid_until = f
+            .get("valid_until")
+            .filter(|t| !t.trim().is_empty())
+            .map(|text| {
+                let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+                if date.is_none() {
+                    f.error(format!("valid_until {text:?} is not a date (YYYY-MM-DD)"));
+                }
+                date
+            });
         // A verifier made elsewhere (another Takt central, an identity system exporting Argon2id);
         // never a PIN. Empty keeps the one central has.
         let pin_verifier = f
             .get("pin_verifier")
             .filter(|t| !t.trim().is_empty())
-            .map(|text| match crate::credential::check_verifier(text.trim()) {
-                Ok(()) => Some(text.trim().to_owned()),
-                Err(e) => {
-                    f.error(format!("pin_verifier: {e}"));
-                    None
-                }
-            });
+            .map(
+                |text| match crate::credential::check_verifier(text.trim()) {
+                    Ok(()) => Some(text.trim().to_owned()),
+                    Err(e) => {
+                        f.error(format!("pin_verifier: {e}"));
+                        None
+                    }
+                },
+            );
         let active = match f.get("active") {
             None => Some(true),
             Some(text) => {

@@ -387,6 +387,9 @@ fn operators_and_codes() {
             name: "Lead".into(),
             roles: vec!["operator".into(), "line_lead".into()],
             active: false,
+            valid_until: None,
+            revoked_at: None,
+            pin_verifier: None,
         })
     );
     let errors = refused(

@@ -254,23 +254,47 @@ pub fn set_lot_hold(
     Ok(outcome)
 }
 
-/// Changes `station`'s settings: how long it may go on without central (0: no limit), and after
-/// how many minutes of waiting its events count as historical; the station learns them at its next
-/// pull. Returns the config and its new version (`None`: it already was so).
+/// Station settings to change; `None` leaves one as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StationSettings {
+    /// How long it may go on without central (0: no limit).
+    pub offline_grace_minutes: Option<u32>,
+    /// After how many minutes of waiting its events count as historical.
+    pub historical_after_minutes: Option<u32>,
+    /// How long a badge stays locked after too many wrong PINs.
+    pub login_lockout_minutes: Option<u32>,
+    /// Idle time that logs the operator out (0: never).
+    pub idle_logout_minutes: Option<u32>,
+}
+
+/// Changes `station`'s settings; the station learns them at its next pull. Returns the config and
+/// its new version (`None`: it already was so).
 pub fn set_station_config(
     db_path: &Path,
     station: &str,
-    offline_grace_minutes: Option<u32>,
-    historical_after_minutes: Option<u32>,
+    settings: StationSettings,
 ) -> anyhow::Result<(crate::domain::StationConfig, Option<u64>)> {
     let mut db = Db::open(db_path)
         .with_context(|| format!("opening central database {}", db_path.display()))?;
     let mut config = db.station_config(&StationId::from(station))?;
+    let StationSettings {
+        offline_grace_minutes,
+        historical_after_minutes,
+        login_lockout_minutes,
+        idle_logout_minutes,
+    } = settings;
     if let Some(minutes) = offline_grace_minutes {
         config.offline_grace_minutes = minutes;
     }
     if let Some(minutes) = historical_after_minutes {
         config.historical_after_minutes = minutes;
+    }
+    if let Some(minutes) = login_lockout_minutes {
+        anyhow::ensure!(minutes >= 1, "a badge lockout lasts at least 1 minute");
+        config.login_lockout_minutes = minutes;
+    }
+    if let Some(minutes) = idle_logout_minutes {
+        config.idle_logout_minutes = minutes;
     }
     let version = db.set_station_config(&config)?;
     Ok((config, version))

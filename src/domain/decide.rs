@@ -3,8 +3,8 @@
 use super::event::{Actor, Entry, EventKind, NewEvent};
 use super::ids::{Badge, WorkOrderId};
 use super::master::{CodeKind, MAX_LOGIN_ATTEMPTS, Operator, WorkOrderStatus};
-use super::permission::{self, Action};
 use super::material::{LotLabel, close_open_output, consume_keyed, load_lot};
+use super::permission::{self, Action};
 use super::quantity::Quantity;
 use super::rejection::Rejection;
 use super::state::{ExecStatus, State};

@@ -56,6 +56,7 @@ fn at(station: &str, order: &str) -> State {
         &mut state,
         Command::Login {
             badge: "EMP-1001".into(),
+            pin_matches: true,
         },
     )
     .expect("login");
@@ -191,6 +192,7 @@ fn held_expired_and_unknown_lots_are_refused() {
         &mut idle,
         Command::Login {
             badge: "EMP-1001".into(),
+            pin_matches: true,
         },
     )
     .expect("login");

@@ -18,16 +18,17 @@ pub mod interlock;
 pub mod kpi;
 pub mod kpi_history;
 pub mod machine;
-pub mod permission;
 pub mod material;
 mod observe;
 pub mod part_record;
+pub mod permission;
+pub mod session;
 pub mod shift;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};
 pub use event::{
-    Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, LogoutReason, NewEvent, OutputForm,
-    SCHEMA_VERSION,
+    Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, LogoutReason, NewEvent,
+    OutputForm, SCHEMA_VERSION,
 };
 pub use ids::{Badge, LineId, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};
 pub use master::{

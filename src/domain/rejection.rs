@@ -13,7 +13,10 @@ pub enum Rejection {
     #[error("Badge {0} has been revoked. Ask your line lead.")]
     BadgeRevoked(Badge),
     #[error("Badge {badge} was valid until {last_day}. Ask your line lead.")]
-    BadgeExpired { badge: Badge, last_day: chrono::NaiveDate },
+    BadgeExpired {
+        badge: Badge,
+        last_day: chrono::NaiveDate,
+    },
     #[error(
         "Badge {badge} is locked after too many wrong PINs, until {} UTC. Ask your line lead.",
         until.format("%H:%M")

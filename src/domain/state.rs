@@ -201,7 +201,9 @@ impl State {
     pub fn station_config(&self) -> std::borrow::Cow<'_, super::master::StationConfig> {
         match &self.master.station_config {
             Some(config) => std::borrow::Cow::Borrowed(config),
-            None => std::borrow::Cow::Owned(super::master::StationConfig::new(self.station.clone())),
+            None => {
+                std::borrow::Cow::Owned(super::master::StationConfig::new(self.station.clone()))
+            }
         }
     }
 

@@ -37,6 +37,10 @@ fn plant() -> State {
                 name: name.into(),
                 roles: vec!["operator".into()],
                 active,
+                valid_until: None,
+                revoked_at: None,
+                // The domain sees only whether a PIN matched, never the verifier's content.
+                pin_verifier: Some("$argon2id$v=19$test".into()),
             },
         );
     }
@@ -89,6 +93,7 @@ fn login(state: &mut State) {
         state,
         Command::Login {
             badge: "EMP-1001".into(),
+            pin_matches: true,
         },
     )
     .expect("login");
@@ -101,7 +106,8 @@ fn login_and_logout_by_badge() {
         run(
             &mut state,
             Command::Login {
-                badge: "EMP-9999".into()
+                badge: "EMP-9999".into(),
+                pin_matches: true,
             }
         ),
         Err(Rejection::UnknownBadge("EMP-9999".into()))
@@ -110,7 +116,8 @@ fn login_and_logout_by_badge() {
         run(
             &mut state,
             Command::Login {
-                badge: "EMP-0666".into()
+                badge: "EMP-0666".into(),
+                pin_matches: true,
             }
         ),
         Err(Rejection::BadgeDisabled("EMP-0666".into()))
@@ -128,7 +135,8 @@ fn login_and_logout_by_badge() {
         run(
             &mut state,
             Command::Login {
-                badge: "EMP-1001".into()
+                badge: "EMP-1001".into(),
+                pin_matches: true,
             }
         ),
         Err(Rejection::AlreadyLoggedIn {
@@ -139,7 +147,8 @@ fn login_and_logout_by_badge() {
         run(
             &mut state,
             Command::Login {
-                badge: "EMP-1002".into()
+                badge: "EMP-1002".into(),
+                pin_matches: true,
             }
         ),
         Err(Rejection::SomeoneElseLoggedIn {

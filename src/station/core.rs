@@ -38,6 +38,8 @@ pub enum CoreInput {
     /// Commands from one key that must all succeed in order; the first refusal stops the rest
     /// (e.g. F5 on the queue: select the highlighted order, then start it).
     Sequence(Vec<Command>),
+    /// The PIN typed after a badge scan. Never classified as a scan, logged or recorded.
+    Pin(crate::credential::Pin),
     Plc(PlcEvent),
     Sync(SyncReport),
     /// The station is stopping: pause a running order so the machine loses its permit.
@@ -102,7 +104,20 @@ pub struct Core {
     calendar: ShiftCalendar,
     /// The last PackML command recorded for the machine, and when.
     machine_command: Option<(crate::plc::MachineCommand, DateTime<Utc>)>,
+    /// A badge scanned and waiting for its PIN.
+    pending_login: Option<PendingLogin>,
+    /// When the operator last scanned or pressed a key, or the machine last made a unit.
+    last_activity: DateTime<Utc>,
 }
+
+struct PendingLogin {
+    badge: crate::domain::Badge,
+    name: String,
+    since: DateTime<Utc>,
+}
+
+/// How long a scanned badge waits for its PIN.
+const PIN_ENTRY_TIMEOUT: chrono::Duration = chrono::Duration::seconds(60);
 
 /// A machine command older than this is not sent any more: a station restarting must not reset a
 /// machine long after someone asked for it.
@@ -141,6 +156,7 @@ impl Core {
         } else {
             CentralView::Disabled
         };
+        let started = clock.now();
         let mut core = Core {
             store,
             state,
@@ -160,6 +176,8 @@ impl Core {
             kpi_history,
             calendar: ShiftCalendar::default(),
             machine_command: None,
+            pending_login: None,
+            last_activity: started,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -265,7 +283,22 @@ impl Core {
                 }
             }
         }
+        let now = self.clock.now();
+        if matches!(
+            input,
+            CoreInput::Scan(_)
+                | CoreInput::Keyed(_)
+                | CoreInput::Command(_)
+                | CoreInput::Sequence(_)
+                | CoreInput::Pin(_)
+        ) {
+            self.last_activity = now;
+        } else if let Some(notice) = self.end_idle_session(now) {
+            let _ = self.outputs.notices.send(notice);
+        }
+        let produced_before = self.state.active_progress().map(|(_, p)| p.produced);
         let notice = match input {
+            CoreInput::Pin(pin) => Some(self.pin(&pin)),
             CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
             CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
             CoreInput::Command(command) => Some(self.command(command)),
@@ -286,10 +319,143 @@ impl Core {
                 None
             }
         };
+        // A unit made for the running order is a sign of life at the machine.
+        if self.state.active_progress().map(|(_, p)| p.produced) > produced_before {
+            self.last_activity = now;
+        }
         if let Some(notice) = &notice {
             let _ = self.outputs.notices.send(notice.clone());
         }
         notice
+    }
+
+    /// Ends the session after the station's idle time: the station logs the operator out.
+    fn end_idle_session(&mut self, now: DateTime<Utc>) -> Option<Notice> {
+        let events = crate::domain::session::idle_logout(&self.state, self.last_activity, now);
+        if events.is_empty() {
+            return None;
+        }
+        self.pending_login = None;
+        let mut notice = self.record(events);
+        if notice.level == Level::Ok {
+            notice.level = Level::Info;
+        }
+        Some(notice)
+    }
+
+    /// A badge scanned: if it may log in here, the station asks for its PIN. Nothing is recorded
+    /// until the PIN is checked.
+    fn identify(&mut self, badge: crate::domain::Badge, scanned: Option<(&str, Entry)>) -> Notice {
+        let now = self.clock.now();
+        match decide(
+            &self.state,
+            Command::Identify {
+                badge: badge.clone(),
+            },
+            now,
+        ) {
+            Ok(_) => {
+                let name = self
+                    .state
+                    .master
+                    .operators
+                    .get(&badge)
+                    .map_or_else(|| badge.to_string(), |o| o.name.clone());
+                let text = format!("{name}: type your PIN, then Enter.");
+                self.pending_login = Some(PendingLogin {
+                    badge,
+                    name,
+                    since: now,
+                });
+                Notice::new(Level::Info, text, now)
+            }
+            Err(rejection) => {
+                self.pending_login = None;
+                match scanned {
+                    Some((text, entry)) => self.refuse_scan(text, rejection.to_string(), entry),
+                    None => Notice::new(Level::Refused, rejection.to_string(), now),
+                }
+            }
+        }
+    }
+
+    /// The PIN for the badge scanned last, checked against the operator's cached verifier: offline
+    /// too, as master data is on disk.
+    fn pin(&mut self, pin: &crate::credential::Pin) -> Notice {
+        let now = self.clock.now();
+        let Some(pending) = self.pending_login.take() else {
+            return Notice::new(
+                Level::Refused,
+                "Scan your badge first, then type your PIN.",
+                now,
+            );
+        };
+        if now.signed_duration_since(pending.since) > PIN_ENTRY_TIMEOUT {
+            return Notice::new(
+                Level::Refused,
+                "The PIN came too late. Scan your badge again, then type your PIN.",
+                now,
+            );
+        }
+        let verifier = self
+            .state
+            .master
+            .operators
+            .get(&pending.badge)
+            .and_then(|operator| operator.pin_verifier.clone());
+        let pin_matches = match verifier.map(|v| crate::credential::verify_pin(&v, pin)) {
+            Some(Ok(matches)) => matches,
+            Some(Err(error)) => {
+                tracing::error!(badge = %pending.badge, %error, "PIN verifier unreadable");
+                return Notice::new(
+                    Level::Error,
+                    format!(
+                        "The PIN record of {} cannot be read at this station. Ask an admin to set the PIN again at central.",
+                        pending.name
+                    ),
+                    now,
+                );
+            }
+            // The gate says why (no PIN set).
+            None => false,
+        };
+        let command = Command::Login {
+            badge: pending.badge.clone(),
+            pin_matches,
+        };
+        match decide(&self.state, command, now) {
+            Ok(events) => {
+                let locked = events
+                    .iter()
+                    .any(|e| matches!(e.kind, crate::domain::EventKind::BadgeLocked { .. }));
+                let mut notice = self.record(events);
+                if notice.level != Level::Ok {
+                    return notice;
+                }
+                if pin_matches {
+                    // A new session: what the last one scanned is no double read of this one's.
+                    self.last_accepted_scan = None;
+                    let handover = crate::domain::session::handover(&self.state, now);
+                    if !handover.is_empty() {
+                        notice.text =
+                            format!("{} Handed over: {}", notice.text, handover.join(" "));
+                    }
+                } else {
+                    notice.level = Level::Refused;
+                    if !locked {
+                        notice
+                            .text
+                            .push_str(" Type it again, or scan another badge.");
+                        self.pending_login = Some(PendingLogin {
+                            since: now,
+                            ..pending
+                        });
+                    }
+                }
+                notice
+            }
+            Err(rejection) => Notice::new(Level::Refused, rejection.to_string(), now),
+        }
     }
 
     /// A scan: classify, decide, append. A refused scan is recorded as evidence.
@@ -300,6 +466,17 @@ impl Core {
     /// Scanned or keyed text: classify, decide, append. A refusal is recorded as evidence.
     pub fn text(&mut self, text: &str, entry: Entry) -> Notice {
         let now = self.clock.now();
+        // While a badge waits for its PIN, whatever is not another badge is the PIN (typed fast
+        // enough to look like a scanner, say): it must never become a refused scan's evidence.
+        if self.pending_login.is_some() {
+            let badge = matches!(
+                scan::classify(text, &self.state, &self.patterns, now.date_naive()),
+                Ok(scan::Scan::Badge(_))
+            );
+            if !badge {
+                return self.pin(&crate::credential::Pin::new(text.trim()));
+            }
+        }
         // A scanner that reads a label twice must not refuse (and ring) the second read.
         if let Some((last, at)) = &self.last_accepted_scan
             && last == text.trim()
@@ -317,6 +494,9 @@ impl Core {
             Ok(command) => command,
             Err(error) => return self.refuse_scan(text, error.to_string(), entry),
         };
+        if let Command::Identify { badge } = command {
+            return self.identify(badge, Some((text, entry)));
+        }
         if let Some(reason) = self.link_refuses(&command, now) {
             return self.refuse_scan(text, reason, entry);
         }
@@ -335,6 +515,9 @@ impl Core {
     /// A command from a key: like a scan, but a refusal is only said, not recorded.
     pub fn command(&mut self, command: Command) -> Notice {
         let now = self.clock.now();
+        if let Command::Identify { badge } = command {
+            return self.identify(badge, None);
+        }
         if let Some(reason) = self.link_refuses(&command, now) {
             return Notice::new(Level::Refused, reason, now);
         }
@@ -1020,6 +1203,13 @@ impl Core {
     pub fn publish(&mut self) {
         self.view.now = self.clock.now();
         self.view.fill_from_state(&self.state);
+        self.view.pin_prompt = self
+            .pending_login
+            .as_ref()
+            .filter(|pending| {
+                self.view.now.signed_duration_since(pending.since) <= PIN_ENTRY_TIMEOUT
+            })
+            .map(|pending| pending.name.clone());
         let (order_kpi, shift) = self.live_kpis(self.view.now);
         if let Some(active) = &mut self.view.active {
             active.kpi = order_kpi;

@@ -41,6 +41,10 @@ pub struct View {
     pub shift: Option<ShiftView>,
     /// The downtime reasons of master data, by code: the Downtime screen chooses from them.
     pub reasons: Vec<ReasonView>,
+    /// A badge was scanned and its PIN is awaited: the name to ask it of.
+    pub pin_prompt: Option<String>,
+    /// What is running and open here, for whoever logs in next.
+    pub handover: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,14 @@ pub struct OperatorView {
     pub badge: String,
     pub name: String,
     pub since: DateTime<Utc>,
+    /// What the screens offer follows from these, through the permissions matrix.
+    pub roles: Vec<crate::domain::permission::Role>,
+}
+
+impl OperatorView {
+    pub fn may(&self, action: crate::domain::permission::Action) -> bool {
+        crate::domain::permission::permits(&self.roles, action)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +285,8 @@ impl View {
             stops: Vec::new(),
             shift: None,
             reasons: Vec::new(),
+            pin_prompt: None,
+            handover: Vec::new(),
         }
     }
 
@@ -283,7 +297,14 @@ impl View {
             badge: session.badge.to_string(),
             name: session.name.clone(),
             since: session.since,
+            roles: state
+                .master
+                .operators
+                .get(&session.badge)
+                .map(|operator| operator.roles())
+                .unwrap_or_default(),
         });
+        self.handover = crate::domain::session::handover(state, self.now);
         self.active = state.active_progress().map(|(id, progress)| {
             let order = state.master.work_orders.get(id);
             let product = order.map(|o| o.product.clone());

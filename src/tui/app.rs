@@ -231,6 +231,13 @@ impl App {
                 None => Vec::new(),
             };
         }
+        // Typed while a badge waits for its PIN: the PIN, which is never classified or recorded.
+        // A scanner read is a scan as ever (another badge starts over).
+        if self.view.pin_prompt.is_some() && scan.entry == Entry::Keyed {
+            return vec![Effect::Core(CoreInput::Pin(crate::credential::Pin::new(
+                scan.text.trim(),
+            )))];
+        }
         if scan.text.trim().is_empty() {
             // Blanks typed before Enter are no scan: Enter still picks the highlighted item.
             return self.choose_highlighted();

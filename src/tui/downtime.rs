@@ -289,6 +289,7 @@ mod tests {
             badge: "EMP-1001".into(),
             name: "Demo Operator A".into(),
             since: now(),
+            roles: vec![crate::domain::permission::Role::Operator],
         });
         view.stops = stops;
         view.reasons = vec![

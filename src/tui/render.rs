@@ -235,7 +235,17 @@ fn titled(title: String) -> Block<'static> {
 }
 
 fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
-    let mut lines = if compact {
+    let mut lines = if let Some(name) = &app.view.pin_prompt {
+        vec![
+            Line::from(""),
+            Line::styled(
+                format!("  {name}: type your PIN, then Enter."),
+                theme.bold(),
+            ),
+            Line::from("  (Esc clears; another badge starts over.)"),
+            Line::from(""),
+        ]
+    } else if compact {
         // Every line counts on a handheld: the hints matter more than the spacing.
         vec![Line::styled(" Scan your badge to log in.", theme.bold())]
     } else {
@@ -246,6 +256,17 @@ fn draw_login(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: 
             Line::from(""),
         ]
     };
+    // Whoever logs in next sees what the last shift left running and open.
+    if !app.view.handover.is_empty() {
+        lines.push(Line::styled("  Handover:", theme.bold()));
+        lines.extend(
+            app.view
+                .handover
+                .iter()
+                .map(|line| Line::from(format!("  - {line}"))),
+        );
+        lines.push(Line::from(""));
+    }
     lines.extend(
         app.options
             .login_hints
@@ -691,9 +712,14 @@ fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    // A PIN is typed on the scan line: it shows as stars, never as itself.
+    let (prompt, text) = match &app.view.pin_prompt {
+        Some(_) => (" PIN> ", "*".repeat(app.decoder.line().chars().count())),
+        None => (" Scan> ", app.decoder.display()),
+    };
     let line = Line::from(vec![
-        Span::styled(" Scan> ", theme.bold()),
-        Span::raw(app.decoder.display()),
+        Span::styled(prompt, theme.bold()),
+        Span::raw(text),
         Span::styled("_", theme.fg(Color::DarkGray)),
     ]);
     frame.render_widget(Paragraph::new(line), area);

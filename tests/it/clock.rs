@@ -119,6 +119,10 @@ async fn a_central_five_seconds_ahead_is_measured_and_warned_about_once() {
         .await
         .expect("core");
     station
+        .send(CoreInput::Scan("1001".into()))
+        .await
+        .expect("core");
+    station
         .send(CoreInput::Scan("WO-24001".into()))
         .await
         .expect("core");

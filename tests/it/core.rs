@@ -59,6 +59,14 @@ impl Rig {
         notice
     }
 
+    /// Badge, then PIN (the demo PIN is the badge's number).
+    fn login(&mut self, badge: &str) -> Notice {
+        let asked = self.scan(badge);
+        assert_eq!(asked.level, Level::Info, "{}", asked.text);
+        let pin = takt::central::demo::demo_pin(badge).expect("a demo badge");
+        self.scan(pin)
+    }
+
     fn scan(&mut self, text: &str) -> Notice {
         self.input(CoreInput::Scan(text.into()))
             .expect("a scan always answers")
@@ -142,7 +150,7 @@ async fn refused_scans_are_evidence_refused_keys_are_not() {
 async fn the_permit_follows_login_start_pause_and_logout() {
     let mut rig = rig().await;
     assert!(!rig.plc.borrow().permit);
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     assert!(!rig.plc.borrow().permit, "selected is not running");
     let started = rig.scan("@START");
@@ -177,7 +185,7 @@ async fn the_permit_follows_login_start_pause_and_logout() {
 #[tokio::test]
 async fn reaching_the_quantity_is_said_once() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24002"); // BC-210 x 60
     rig.scan("@START");
     assert_eq!(rig.sample(1000, 0), None, "first contact sets the baseline");
@@ -191,7 +199,7 @@ async fn reaching_the_quantity_is_said_once() {
 #[tokio::test]
 async fn a_hold_from_central_blocks_production_at_once() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -243,7 +251,7 @@ async fn a_hold_from_central_blocks_production_at_once() {
 #[tokio::test]
 async fn a_machine_never_restarts_unattended() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -299,7 +307,7 @@ async fn a_machine_never_restarts_unattended() {
 #[tokio::test]
 async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -344,24 +352,26 @@ async fn a_disk_that_refuses_writes_loses_nothing_and_says_so_once() {
 #[tokio::test]
 async fn a_double_read_is_ignored_and_said_so() {
     let mut rig = rig().await;
-    assert_eq!(rig.scan("EMP-1001").level, Level::Ok);
-    let again = rig.scan("EMP-1001");
+    rig.login("EMP-1001");
+    let before = rig.kinds().len();
+    assert_eq!(rig.scan("WO-24001").level, Level::Ok);
+    let again = rig.scan("WO-24001");
     assert_eq!(again.level, Level::Info);
     assert!(again.text.contains("scanned twice"), "{}", again.text);
     assert_eq!(
         rig.kinds().len(),
-        1,
+        before + 1,
         "no refusal recorded for a double read"
     );
-    // Later, the same badge is a real second request and is refused in words.
+    // Later, the same order is a real second request and is refused in words.
     rig.clock.advance(chrono::Duration::seconds(2));
-    assert_eq!(rig.scan("EMP-1001").level, Level::Refused);
+    assert_eq!(rig.scan("WO-24001").level, Level::Refused);
 }
 
 #[tokio::test]
 async fn lots_are_checked_consumed_and_survive_a_restart() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     // The held casting lot: refused in words, recorded as evidence, no permit.
     let held = rig.scan("]C1010040123450001210C24-1031\u{1d}30120");
@@ -478,7 +488,7 @@ async fn a_fault_opens_a_stop_that_the_operator_codes_by_scanning() {
     let mut rig = rig().await;
     rig.core
         .set_stop_reasons([(1u16, "R-11".to_owned())].into_iter().collect());
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -548,7 +558,7 @@ async fn a_fault_opens_a_stop_that_the_operator_codes_by_scanning() {
 #[tokio::test]
 async fn an_andon_call_reaches_the_plc_and_its_answer_is_timed() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     let called = rig.scan("@ANDON-MAT");
     assert_eq!(called.level, Level::Ok, "{}", called.text);
     assert!(
@@ -594,7 +604,7 @@ async fn an_andon_call_reaches_the_plc_and_its_answer_is_timed() {
 #[tokio::test]
 async fn live_oee_matches_a_hand_calculation() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -624,7 +634,7 @@ async fn live_oee_matches_a_hand_calculation() {
 #[tokio::test]
 async fn a_reset_is_refused_while_the_plc_cannot_hear_it_and_sent_once() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     rig.scan("WO-24001");
     rig.scan(CASTING_C24_1107);
     rig.scan("@START");
@@ -670,7 +680,7 @@ async fn a_reset_is_refused_while_the_plc_cannot_hear_it_and_sent_once() {
 #[tokio::test]
 async fn events_set_aside_by_central_are_said_on_the_station() {
     let mut rig = rig().await;
-    rig.scan("EMP-1001");
+    rig.login("EMP-1001");
     let notice = rig
         .input(CoreInput::Sync(takt::sync::SyncReport::Acked(
             takt::protocol::BatchAck {

@@ -137,6 +137,7 @@ async fn units_from_the_plc_reach_central_exactly_once_across_an_outage() {
     })
     .await;
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
@@ -266,6 +267,7 @@ async fn a_central_answering_errors_loses_nothing() {
     .await
     .expect("station");
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24002").await;
     let view = wait_view(&mut station.view, "offline with 2 events waiting", |v| {
         matches!(v.central, CentralView::Offline { .. }) && v.backlog == 2
@@ -353,6 +355,7 @@ async fn a_plc_link_that_drops_mid_run_loses_no_count() {
     .await
     .expect("station");
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
@@ -429,6 +432,7 @@ async fn a_quality_hold_on_this_orders_output_stops_the_machine_until_released()
     })
     .await;
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
@@ -525,6 +529,7 @@ async fn central_holding_cancelling_or_moving_a_running_order_stops_it_here() {
     })
     .await;
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
@@ -718,6 +723,9 @@ async fn a_station_runs_on_without_central_only_for_its_grace_window() {
         STATION,
         "--offline-grace-minutes",
         "60",
+        // Hours pass on the manual clock without a key pressed: this test is about the grace.
+        "--idle-logout-minutes",
+        "0",
         "--db",
         &central_db.to_string_lossy(),
     ])
@@ -728,6 +736,7 @@ async fn a_station_runs_on_without_central_only_for_its_grace_window() {
     })
     .await;
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;

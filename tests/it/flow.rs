@@ -185,6 +185,7 @@ pub async fn build_along_the_line(line: &mut Line) -> Truth {
         panic!("three stations");
     };
     s1.scan("EMP-1001").await;
+    s1.scan("1001").await;
     s1.scan("WO-24001").await;
     s1.scan(CASTING_C24_1107).await;
     s1.run_and_complete(6).await;
@@ -206,6 +207,7 @@ pub async fn build_along_the_line(line: &mut Line) -> Truth {
     })
     .await;
     s2.scan("EMP-1002").await;
+    s2.scan("1002").await;
     s2.scan("WO-24001").await;
     s2.scan(&s1_tote).await;
     s2.scan("]C1010040123450011110P24-2201\u{1d}30500").await;
@@ -219,7 +221,8 @@ pub async fn build_along_the_line(line: &mut Line) -> Truth {
         BTreeSet::from([s1_tote.as_str(), "P24-2201", "S24-0815", "G24-0101"].map(str::to_owned))
     );
 
-    s3.scan("EMP-2001").await;
+    s3.scan("EMP-3001").await;
+    s3.scan("3001").await;
     s3.scan("WO-24001").await;
     s3.scan(&tote_label("BC-200-A", &s2_tote, s2_units)).await;
     s3.scan("]C1010040123450041810B24-0007\u{1d}301000").await;
@@ -296,7 +299,7 @@ async fn three_stations_build_calipers_and_central_traces_them() {
     );
     assert_eq!(
         back.root.operator.as_ref().map(|b| b.as_str()),
-        Some("EMP-2001")
+        Some("EMP-3001")
     );
     assert_eq!(back.root.machine_state.as_deref(), Some("running"));
     // The machined tote waited at OP20 from its making to its first load there.

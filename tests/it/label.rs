@@ -322,6 +322,7 @@ async fn a_station_prints_the_label_of_each_output_it_makes() {
     .expect("station");
     for text in [
         "EMP-1001",
+        "1001",
         "WO-24001",
         crate::support::CASTING_C24_1107,
         "@START",

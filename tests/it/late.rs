@@ -17,7 +17,15 @@ async fn events_that_waited_at_the_station_are_marked_historical_and_its_backlog
     let db = dir.path().join("central.db");
     central::seed_demo(&db, Utc::now().date_naive()).expect("seed");
     let token = central::add_station(&db, "L1-S1").expect("token");
-    central::set_station_config(&db, "L1-S1", None, Some(2)).expect("config");
+    central::set_station_config(
+        &db,
+        "L1-S1",
+        central::StationSettings {
+            historical_after_minutes: Some(2),
+            ..Default::default()
+        },
+    )
+    .expect("config");
     let central = central::spawn(([127, 0, 0, 1], 0).into(), db.clone())
         .await
         .expect("central");

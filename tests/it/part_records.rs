@@ -139,7 +139,7 @@ async fn scan(station: &Station, text: &str) {
 }
 
 async fn start_order(station: &Station) {
-    for text in ["EMP-1001", "WO-24001", CASTING_C24_1107, "@START"] {
+    for text in ["EMP-1001", "1001", "WO-24001", CASTING_C24_1107, "@START"] {
         scan(station, text).await;
     }
 }

@@ -581,7 +581,7 @@ async fn the_station_reads_and_writes_a_foreign_map_on_a_pymodbus_server() {
     )
     .await;
 
-    for text in ["EMP-1001", "WO-24001", CASTING_C24_1107, "@START"] {
+    for text in ["EMP-1001", "1001", "WO-24001", CASTING_C24_1107, "@START"] {
         scan(&station, text).await;
     }
     wait_view(&mut station.view, "permit to run", |v| v.plc.permit).await;

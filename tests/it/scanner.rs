@@ -65,6 +65,7 @@ async fn a_burst_with_gs_as_ctrl5_is_recorded_as_scanned() {
     scan_gs_as_ctrl5(&ui, CASTING_C24_1107);
     ui.wait_for("Nobody is logged in").await;
     ui.scan("EMP-1001");
+    ui.scan("1001");
     ui.wait_for("Welcome, Demo Operator A").await;
     ui.scan("WO-24001");
     ui.wait_for("Run - WO-24001").await;
@@ -104,6 +105,7 @@ async fn slow_typing_is_recorded_as_keyed() {
     let mut ui = Ui::start(&mut station, 80, 24);
     ui.wait_for("Scan your badge to log in").await;
     ui.scan("EMP-1001");
+    ui.scan("1001");
     ui.wait_for("Welcome, Demo Operator A").await;
     ui.scan("WO-24001");
     ui.wait_for("Run - WO-24001").await;

@@ -61,6 +61,7 @@ async fn running(specs: &[&str], request_timeout: Duration) -> Rig {
     .await
     .expect("station");
     scan(&station, "EMP-1001").await;
+    scan(&station, "1001").await;
     scan(&station, "WO-24001").await;
     scan(&station, CASTING_C24_1107).await;
     scan(&station, "@START").await;
@@ -343,7 +344,7 @@ async fn sixteen_bit_counters_wrap_through_the_configured_map() {
     })
     .await
     .expect("station");
-    for text in ["EMP-1001", "WO-24001", CASTING_C24_1107, "@START"] {
+    for text in ["EMP-1001", "1001", "WO-24001", CASTING_C24_1107, "@START"] {
         scan(&station, text).await;
     }
     // Run past the wrap: the PLC starts 6 units below it.

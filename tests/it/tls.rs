@@ -144,6 +144,10 @@ async fn a_station_that_trusts_the_plant_ca_syncs_with_central_over_https() {
         .send(CoreInput::Scan("EMP-1001".into()))
         .await
         .expect("core running");
+    station
+        .send(CoreInput::Scan("1001".into()))
+        .await
+        .expect("core running");
     let view = wait_view(&mut station.view, "the login acknowledged", |v| {
         v.operator.is_some() && v.backlog == 0 && v.central == CentralView::Online
     })

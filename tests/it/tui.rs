@@ -174,6 +174,7 @@ async fn operator_logs_in_selects_and_starts_by_scanning() {
     ui.wait_for("EMP-1001").await; // the demo hints are on screen
 
     ui.scan("EMP-1001");
+    ui.scan("1001");
     ui.wait_for("Welcome, Demo Operator A").await;
     ui.wait_for("Queue - 4 orders").await;
 
@@ -252,6 +253,7 @@ async fn counts_rise_on_screen_from_the_plc() {
     let mut ui = Ui::start(&mut station, 80, 24);
     ui.wait_for("PLC idle").await;
     ui.scan("EMP-1002");
+    ui.scan("1002");
     ui.wait_for("Welcome, Demo Operator B").await;
     ui.wait_for("Queue - 4 orders").await;
     // F5 on the queue starts the highlighted order: select it and start it in one go.
@@ -292,6 +294,10 @@ async fn every_size_tier_renders_and_small_screens_say_so() {
     let mut station = offline_station(dir.path()).await;
     station
         .send(takt::station::CoreInput::Scan("EMP-1001".into()))
+        .await
+        .expect("core");
+    station
+        .send(takt::station::CoreInput::Scan("1001".into()))
         .await
         .expect("core");
     station
@@ -355,6 +361,7 @@ async fn material_is_scanned_in_at_both_tiers_and_a_held_lot_is_refused() {
         let mut station = offline_station(dir.path()).await;
         let mut ui = Ui::start(&mut station, width, height);
         ui.scan("EMP-1001");
+        ui.scan("1001");
         ui.wait_for("Welcome").await;
         ui.scan("WO-24001");
         ui.scan("@START");
@@ -430,16 +437,19 @@ async fn the_demo_walks_the_line_with_f12() {
         },
     );
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    for c in "EMP-1001".chars() {
+    // Badge, then PIN, each typed and ended with Enter.
+    for text in ["EMP-1001", "1001"] {
+        for c in text.chars() {
+            let _ = keys.send(Ok(Event::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            ))));
+        }
         let _ = keys.send(Ok(Event::Key(KeyEvent::new(
-            KeyCode::Char(c),
+            KeyCode::Enter,
             KeyModifiers::NONE,
         ))));
     }
-    let _ = keys.send(Ok(Event::Key(KeyEvent::new(
-        KeyCode::Enter,
-        KeyModifiers::NONE,
-    ))));
     let _ = keys.send(Ok(Event::Key(KeyEvent::new(
         KeyCode::F(12),
         KeyModifiers::NONE,
@@ -518,6 +528,7 @@ async fn the_downtime_screen_codes_the_marked_stop_by_keys_and_by_scan() {
     let mut ui = Ui::start(&mut station, 110, 30);
     ui.wait_for("PLC idle").await;
     ui.scan("EMP-1001");
+    ui.scan("1001");
     ui.wait_for("Queue - 4 orders").await;
     ui.scan("WO-24001");
     ui.wait_for("Run - WO-24001").await;
