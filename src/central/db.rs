@@ -1054,6 +1054,8 @@ impl Db {
             // Work orders found in this batch: a batch names the same few hundreds of times.
             let mut known_orders: std::collections::HashSet<String> =
                 std::collections::HashSet::new();
+            // The people a batch names: a few, hundreds of times.
+            let mut operators = std::collections::HashMap::new();
             let mut stopped_orders = work_orders::StoppedOrders::default();
             let mut stored = Vec::with_capacity(events.len());
             let mut units = PendingUnits::default();
@@ -1081,7 +1083,7 @@ impl Db {
                 insert_event(&tx, event, &received_at, &body)?;
                 // A fact central cannot trust to mean what it says keeps its place in the chain
                 // but changes no projection; the cursor moves on and the reason is kept and shown.
-                match semantic_problem(&tx, event, now, &mut known_orders)? {
+                match semantic_problem(&tx, event, now, &mut known_orders, &mut operators)? {
                     None => {
                         project(&tx, event, &received_at, &mut units)?;
                         stopped_orders.flag(&tx, event)?;
@@ -1695,6 +1697,7 @@ fn semantic_problem(
     event: &Event,
     now: DateTime<Utc>,
     known_orders: &mut std::collections::HashSet<String>,
+    operators: &mut std::collections::HashMap<String, Option<crate::domain::Operator>>,
 ) -> Result<Option<String>> {
     if event.schema > crate::domain::SCHEMA_VERSION {
         return Ok(Some(format!(
@@ -1724,6 +1727,59 @@ fn semantic_problem(
             )));
         }
         known_orders.insert(work_order.to_string());
+    }
+    if let Some(problem) = actor_problem(tx, event, operators)? {
+        return Ok(Some(problem));
+    }
+    Ok(None)
+}
+
+/// What a person did is checked again here, against central's own operator records: someone
+/// central does not know, whose badge was revoked by then, or whose roles do not allow it.
+fn actor_problem(
+    tx: &Transaction<'_>,
+    event: &Event,
+    operators: &mut std::collections::HashMap<String, Option<crate::domain::Operator>>,
+) -> Result<Option<String>> {
+    let crate::domain::Actor::Operator(badge) = &event.actor else {
+        return Ok(None);
+    };
+    if !operators.contains_key(badge.as_str()) {
+        let found = match load_record(tx, "operator", badge.as_str())? {
+            Some(MasterRecord::Operator(operator)) => Some(operator),
+            Some(_) => {
+                return Err(DbError::Corrupt(format!(
+                    "operator {badge} is another kind"
+                )));
+            }
+            None => None,
+        };
+        operators.insert(badge.to_string(), found);
+    }
+    let Some(operator) = operators.get(badge.as_str()).and_then(Option::as_ref) else {
+        return Ok(Some(format!("done by {badge}, whom central does not know")));
+    };
+    if operator.revoked_by(event.at) {
+        return Ok(Some(format!(
+            "done by {badge}, whose badge was revoked at {}",
+            operator
+                .revoked_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default()
+        )));
+    }
+    if let Some(action) = crate::domain::permission::required_action(&event.kind) {
+        let roles = operator.roles();
+        if !crate::domain::permission::permits(&roles, action) {
+            return Ok(Some(format!(
+                "{badge} ({}) may not {}: that needs {}",
+                crate::domain::permission::roles_in_words(&roles),
+                action.words(),
+                crate::domain::permission::roles_in_words(crate::domain::permission::allowed(
+                    action
+                ))
+            )));
+        }
     }
     Ok(None)
 }

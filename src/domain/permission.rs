@@ -140,6 +140,42 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
 ];
 
+/// The action a recorded fact stands for, when a person did it: what central checks again at
+/// ingest. None for facts that need no permission (logins, evidence of refusals, the machine's
+/// own counts and states, what follows from another action). Exhaustive on purpose: a new kind of
+/// event must say where it stands.
+pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
+    use super::event::EventKind as K;
+    match kind {
+        K::WorkOrderSelected { .. } => Some(Action::SelectWorkOrder),
+        K::WorkOrderStarted { .. } | K::WorkOrderResumed { .. } => Some(Action::RunWorkOrder),
+        K::WorkOrderPaused { .. } => Some(Action::PauseWorkOrder),
+        K::WorkOrderCompleted { .. } => Some(Action::CompleteWorkOrder),
+        K::LotLoaded { .. } | K::LotConsumed { .. } | K::LotRegistered { .. } => {
+            Some(Action::FeedMaterial)
+        }
+        K::DowntimeCoded { .. } => Some(Action::CodeDowntime),
+        K::PlannedDowntimeDeclared { .. } => Some(Action::DeclarePlannedDowntime),
+        K::AndonCalled { .. } | K::AndonAnswered { .. } => Some(Action::Andon),
+        K::MachineCommandSent { .. } => Some(Action::ResetMachine),
+        K::OperatorLoggedIn { .. }
+        | K::OperatorLoggedOut { .. }
+        | K::LoginFailed { .. }
+        | K::BadgeLocked { .. }
+        | K::ScanRefused { .. }
+        | K::OutputCreated { .. }
+        | K::UnitsProduced { .. }
+        | K::PlcCounterBaseline { .. }
+        | K::PlcCommsLost { .. }
+        | K::PlcCommsRestored { .. }
+        | K::PlcStale { .. }
+        | K::PlcFresh { .. }
+        | K::MachineStateChanged { .. }
+        | K::DowntimeStarted { .. }
+        | K::PartRecorded { .. } => None,
+    }
+}
+
 /// The roles that may do `action`.
 pub fn allowed(action: Action) -> &'static [Role] {
     MATRIX
