@@ -300,6 +300,12 @@ enum CentralAdmin {
         #[command(subcommand)]
         command: WorkOrderAdmin,
     },
+    /// Operators: list them, set a PIN (read from the terminal or stdin, never an argument), or
+    /// revoke a badge. Stations learn each change at their next pull.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorAdmin,
+    },
     /// Admin tokens for imports, holds and other admin endpoints.
     Admin {
         #[command(subcommand)]
@@ -354,6 +360,79 @@ fn parse_import_kind(text: &str) -> Result<takt::central::import::ImportKind, St
 
 fn parse_import_format(text: &str) -> Result<takt::central::import::Format, String> {
     takt::central::import::Format::parse(text).ok_or_else(|| format!("{text:?}: csv or json"))
+}
+
+#[derive(Subcommand)]
+enum OperatorAdmin {
+    /// Every operator: badge, name, roles, whether a PIN is set, validity and revocation.
+    List {
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Set BADGE's PIN: typed twice without echo on a terminal, or one line on stdin
+    /// (`printf '4711\n' | takt central operator set-pin EMP-1001`). Only an Argon2id verifier is
+    /// kept.
+    #[command(name = "set-pin")]
+    SetPin {
+        badge: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+    /// Revoke BADGE from now: no more logins once stations learn it, and central quarantines what
+    /// the badge does after this moment. Facts made before it still count.
+    Revoke {
+        badge: String,
+        /// Central's database file.
+        #[arg(long, default_value = "central.db")]
+        db: PathBuf,
+    },
+}
+
+/// A new PIN, from the terminal without echo (twice, to catch a typo) or as one line of stdin.
+fn read_new_pin(badge: &str) -> anyhow::Result<takt::credential::Pin> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the PIN from stdin")?;
+        return Ok(takt::credential::Pin::new(line.trim_end_matches(['\r', '\n'])));
+    }
+    let first = read_hidden(&format!("New PIN for {badge}: "))?;
+    let second = read_hidden("Again: ")?;
+    anyhow::ensure!(first == second, "the two PINs differ; nothing was changed");
+    Ok(first)
+}
+
+/// One line typed on the terminal with echo off (raw mode), ended by Enter.
+fn read_hidden(prompt: &str) -> anyhow::Result<takt::credential::Pin> {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+    eprint!("{prompt}");
+    crossterm::terminal::enable_raw_mode().context("terminal raw mode")?;
+    let mut text = String::new();
+    let outcome = loop {
+        match read() {
+            Ok(Event::Key(key)) if key.kind == KeyEventKind::Press => match key.code {
+                KeyCode::Enter => break Ok(()),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    break Err(anyhow::anyhow!("cancelled"));
+                }
+                KeyCode::Esc => break Err(anyhow::anyhow!("cancelled")),
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            },
+            Ok(_) => {}
+            Err(e) => break Err(anyhow::Error::from(e).context("reading the terminal")),
+        }
+    };
+    let _ = crossterm::terminal::disable_raw_mode();
+    eprintln!();
+    outcome.map(|()| takt::credential::Pin::new(text))
 }
 
 #[derive(Subcommand)]
@@ -866,6 +945,40 @@ fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
 fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
     takt::logging::to_stderr();
     match args.admin {
+        Some(CentralAdmin::Operator {
+            command: OperatorAdmin::List { db },
+        }) => {
+            let operators = takt::central::operators(&db)?;
+            for operator in &operators {
+                println!("{}", takt::central::operator_line(operator));
+            }
+            if operators.is_empty() {
+                println!("No operators at central yet (takt central import operators FILE).");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Operator {
+            command: OperatorAdmin::SetPin { badge, db },
+        }) => {
+            let pin = read_new_pin(&badge)?;
+            let version = takt::central::set_operator_pin(&db, &badge, &pin)?;
+            println!(
+                "PIN of {badge} set (master-data version {}); stations learn it at their next pull.",
+                version.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CentralAdmin::Operator {
+            command: OperatorAdmin::Revoke { badge, db },
+        }) => {
+            match takt::central::revoke_operator(&db, &badge)? {
+                Some(version) => println!(
+                    "Badge {badge} revoked (master-data version {version}); stations refuse it at their next pull."
+                ),
+                None => println!("Badge {badge} was already revoked."),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(CentralAdmin::Admin {
             command: AdminTokenCommand::Add { name, db },
         }) => {

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub mod backlog;
+pub mod operators;
 pub mod plant;
 pub mod work_orders;
 
@@ -688,6 +689,9 @@ impl Db {
             let written = match record {
                 MasterRecord::WorkOrder(order) => {
                     work_orders::write_work_order(&tx, order.clone(), &at, "import")?
+                }
+                MasterRecord::Operator(operator) => {
+                    operators::write_operator(&tx, operator.clone(), "import")?
                 }
                 record => upsert_record(&tx, record)?,
             };

@@ -254,6 +254,58 @@ pub fn set_lot_hold(
     Ok(outcome)
 }
 
+fn open_central(db_path: &Path) -> anyhow::Result<Db> {
+    Db::open(db_path).with_context(|| format!("opening central database {}", db_path.display()))
+}
+
+/// Every operator central knows.
+pub fn operators(db_path: &Path) -> anyhow::Result<Vec<crate::domain::Operator>> {
+    Ok(open_central(db_path)?.operators()?)
+}
+
+/// One operator in a line of words, for `takt central operator list`. Never the verifier.
+pub fn operator_line(operator: &crate::domain::Operator) -> String {
+    let mut line = format!(
+        "{:<10} {:<22} {:<24} {}",
+        operator.badge,
+        operator.name,
+        operator.roles.join(";"),
+        if operator.pin_verifier.is_some() {
+            "PIN set"
+        } else {
+            "no PIN"
+        }
+    );
+    if !operator.active {
+        line.push_str(", disabled");
+    }
+    if let Some(last_day) = operator.valid_until {
+        line.push_str(&format!(", valid until {last_day}"));
+    }
+    if let Some(at) = operator.revoked_at {
+        line.push_str(&format!(
+            ", REVOKED {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    line
+}
+
+/// Sets `badge`'s PIN at central: only its Argon2id verifier is stored.
+pub fn set_operator_pin(
+    db_path: &Path,
+    badge: &str,
+    pin: &crate::credential::Pin,
+) -> anyhow::Result<Option<i64>> {
+    let verifier = crate::credential::hash_pin(pin)?;
+    Ok(open_central(db_path)?.set_operator_pin(&crate::domain::Badge::from(badge), &verifier)?)
+}
+
+/// Revokes `badge` from now.
+pub fn revoke_operator(db_path: &Path, badge: &str) -> anyhow::Result<Option<i64>> {
+    Ok(open_central(db_path)?.revoke_operator(&crate::domain::Badge::from(badge), Utc::now())?)
+}
+
 /// Station settings to change; `None` leaves one as it is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StationSettings {

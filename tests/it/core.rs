@@ -10,15 +10,15 @@ use takt::station::{Core, CoreInput, CoreOutputs, Level, Notice};
 use takt::store::{Store, connect, read_events_after};
 use tokio::sync::watch;
 
-struct Rig {
-    core: Core,
-    clock: ManualClock,
-    db: std::path::PathBuf,
-    plc: watch::Receiver<PlcOutputs>,
-    _dir: tempfile::TempDir,
+pub(crate) struct Rig {
+    pub(crate) core: Core,
+    pub(crate) clock: ManualClock,
+    pub(crate) db: std::path::PathBuf,
+    pub(crate) plc: watch::Receiver<PlcOutputs>,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
-async fn rig() -> Rig {
+pub(crate) async fn rig() -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     let store = crate::support::station_store_with_demo_master(&db).await;
@@ -53,36 +53,36 @@ async fn rig() -> Rig {
 }
 
 impl Rig {
-    fn input(&mut self, input: CoreInput) -> Option<Notice> {
+    pub(crate) fn input(&mut self, input: CoreInput) -> Option<Notice> {
         let notice = self.core.handle(input);
         self.core.publish();
         notice
     }
 
     /// Badge, then PIN (the demo PIN is the badge's number).
-    fn login(&mut self, badge: &str) -> Notice {
+    pub(crate) fn login(&mut self, badge: &str) -> Notice {
         let asked = self.scan(badge);
         assert_eq!(asked.level, Level::Info, "{}", asked.text);
         let pin = takt::central::demo::demo_pin(badge).expect("a demo badge");
         self.scan(pin)
     }
 
-    fn scan(&mut self, text: &str) -> Notice {
+    pub(crate) fn scan(&mut self, text: &str) -> Notice {
         self.input(CoreInput::Scan(text.into()))
             .expect("a scan always answers")
     }
 
-    fn sample(&mut self, processed: u32, defective: u32) -> Option<Notice> {
+    pub(crate) fn sample(&mut self, processed: u32, defective: u32) -> Option<Notice> {
         self.beat(processed, defective, 1)
     }
 
     /// A sample with the PLC's heartbeat at `heartbeat`.
-    fn beat(&mut self, processed: u32, defective: u32, heartbeat: u16) -> Option<Notice> {
+    pub(crate) fn beat(&mut self, processed: u32, defective: u32, heartbeat: u16) -> Option<Notice> {
         self.machine(processed, defective, heartbeat, PackMlState::Execute, 0)
     }
 
     /// A sample in `state` with first-out stop reason `stop_reason`.
-    fn machine(
+    pub(crate) fn machine(
         &mut self,
         processed: u32,
         defective: u32,
@@ -111,7 +111,7 @@ impl Rig {
     }
 
     /// Units booked in the log, whatever order they went to.
-    fn produced(&self) -> u64 {
+    pub(crate) fn produced(&self) -> u64 {
         self.kinds()
             .iter()
             .filter_map(|k| match k {
@@ -121,7 +121,7 @@ impl Rig {
             .sum()
     }
 
-    fn kinds(&self) -> Vec<EventKind> {
+    pub(crate) fn kinds(&self) -> Vec<EventKind> {
         let conn = connect(&self.db, true).expect("read");
         read_events_after(&conn, 0, u64::MAX)
             .expect("events")

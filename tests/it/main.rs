@@ -15,6 +15,7 @@ mod label;
 mod late;
 mod metrics_openapi;
 mod part_records;
+mod people;
 mod plant;
 mod plc;
 mod pymodbus;
