@@ -27,9 +27,8 @@ pub fn login_hints_for(station: &str) -> Vec<String> {
     };
     let mut hints = vec![
         format!("DEMO {station} {operation}. F12: next station; all keep running."),
-        "Badges (PIN): EMP-1001 (1001) EMP-1002 (1002) operators, EMP-2001 (2001) inspector,"
-            .into(),
-        "  EMP-3001 (3001) line lead. Scan the badge, then type the PIN and Enter.".into(),
+        "Operators EMP-1001 EMP-1002, inspector EMP-2001, line lead EMP-3001.".into(),
+        "PIN: the badge's number (EMP-1001: 1001). Scan the badge, type the PIN, Enter.".into(),
         "Orders: WO-24001 (BC-200 x120) WO-24002 (BC-210 x60) WO-24003 (BC-200 x200)".into(),
         "WO-24004 is planned, not released: scanning it is refused.".into(),
     ];

@@ -398,7 +398,9 @@ fn read_new_pin(badge: &str) -> anyhow::Result<takt::credential::Pin> {
         std::io::stdin()
             .read_line(&mut line)
             .context("reading the PIN from stdin")?;
-        return Ok(takt::credential::Pin::new(line.trim_end_matches(['\r', '\n'])));
+        return Ok(takt::credential::Pin::new(
+            line.trim_end_matches(['\r', '\n']),
+        ));
     }
     let first = read_hidden(&format!("New PIN for {badge}: "))?;
     let second = read_hidden("Again: ")?;

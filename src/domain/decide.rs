@@ -337,11 +337,12 @@ pub fn login_gate<'a>(
         .operators
         .get(badge)
         .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?;
-    if !operator.active {
-        return Err(Rejection::BadgeDisabled(badge.clone()));
-    }
+    // Revoked before disabled: a revocation disables too, and says more.
     if operator.revoked_by(now) {
         return Err(Rejection::BadgeRevoked(badge.clone()));
+    }
+    if !operator.active {
+        return Err(Rejection::BadgeDisabled(badge.clone()));
     }
     if let Some(last_day) = operator.valid_until
         && last_day < now.date_naive()

@@ -597,3 +597,67 @@ fn a_hold_on_this_orders_own_output_drops_the_permit_until_released() {
     master.lots.insert(elsewhere.id.clone(), elsewhere);
     assert!(state.permit_to_run(now()), "{:?}", blockers(&state, now()));
 }
+
+/// The permissions matrix, enforced by `decide` for every command a person can give, for every
+/// role: refused in words exactly where the matrix says no, never where it says yes.
+#[test]
+fn decide_enforces_the_matrix_for_every_command_and_role() {
+    use crate::domain::andon::AndonKind;
+    use crate::domain::permission::{Action, Role, permits};
+    let commands = [
+        (
+            Command::SelectWorkOrder {
+                id: "WO-24002".into(),
+            },
+            Action::SelectWorkOrder,
+        ),
+        (Command::Start, Action::RunWorkOrder),
+        (Command::Resume, Action::RunWorkOrder),
+        (Command::Pause, Action::PauseWorkOrder),
+        (Command::Complete, Action::CompleteWorkOrder),
+        (label("C24-1107", CAST_200, None), Action::FeedMaterial),
+        (
+            Command::ConsumeKeyed {
+                quantity: Quantity::units(1),
+            },
+            Action::FeedMaterial,
+        ),
+        (
+            Command::CodeDowntime {
+                reason: "R-11".into(),
+                stop: None,
+            },
+            Action::CodeDowntime,
+        ),
+        (
+            Command::CodeDowntime {
+                reason: "R-81".into(),
+                stop: None,
+            },
+            Action::DeclarePlannedDowntime,
+        ),
+        (
+            Command::Andon {
+                kind: AndonKind::Help,
+            },
+            Action::Andon,
+        ),
+        (Command::ResetMachine, Action::ResetMachine),
+    ];
+    for role in Role::ALL {
+        let mut state = at("L1-S1", "WO-24001");
+        let master = std::sync::Arc::make_mut(&mut state.master);
+        if let Some(operator) = master.operators.get_mut(&"EMP-1001".into()) {
+            operator.roles = vec![role.words().to_owned()];
+        }
+        for (command, action) in &commands {
+            let outcome = decide(&state, command.clone(), now());
+            let refused = matches!(outcome, Err(Rejection::NotPermitted { .. }));
+            assert_eq!(
+                refused,
+                !permits(&[role], *action),
+                "{role:?} {command:?}: {outcome:?}"
+            );
+        }
+    }
+}

@@ -77,7 +77,12 @@ impl Rig {
     }
 
     /// A sample with the PLC's heartbeat at `heartbeat`.
-    pub(crate) fn beat(&mut self, processed: u32, defective: u32, heartbeat: u16) -> Option<Notice> {
+    pub(crate) fn beat(
+        &mut self,
+        processed: u32,
+        defective: u32,
+        heartbeat: u16,
+    ) -> Option<Notice> {
         self.machine(processed, defective, heartbeat, PackMlState::Execute, 0)
     }
 

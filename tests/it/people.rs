@@ -69,7 +69,9 @@ async fn five_wrong_pins_lock_the_badge_and_leave_evidence_but_never_the_pin() {
         let wrong = rig.scan("9876");
         assert_eq!(wrong.level, Level::Refused, "{}", wrong.text);
         assert!(
-            wrong.text.contains(&format!("Wrong PIN for EMP-1001 ({attempt} of 5)")),
+            wrong
+                .text
+                .contains(&format!("Wrong PIN for EMP-1001 ({attempt} of 5)")),
             "{}",
             wrong.text
         );
@@ -93,10 +95,11 @@ async fn five_wrong_pins_lock_the_badge_and_leave_evidence_but_never_the_pin() {
         .filter(|k| matches!(k, EventKind::LoginFailed { .. }))
         .count();
     assert_eq!(failed, 5);
-    assert!(kinds.iter().any(|k| matches!(
-        k,
-        EventKind::BadgeLocked { attempts: 5, .. }
-    )));
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::BadgeLocked { attempts: 5, .. }))
+    );
     assert!(
         !stored_bodies(&rig.db).contains("9876"),
         "a PIN, even a wrong one, never reaches the log"
@@ -106,7 +109,12 @@ async fn five_wrong_pins_lock_the_badge_and_leave_evidence_but_never_the_pin() {
     let store = Store::open(&rig.db, &crate::support::station_id()).expect("reopen");
     let loaded = store.load_state().expect("load");
     assert_eq!(loaded, store.replay_state().expect("replay"));
-    assert!(loaded.login_guard.locked_until.contains_key(&takt::domain::Badge::from("EMP-1001")));
+    assert!(
+        loaded
+            .login_guard
+            .locked_until
+            .contains_key(&takt::domain::Badge::from("EMP-1001"))
+    );
     drop(store);
     rig.clock.advance(chrono::Duration::minutes(16));
     let notice = rig.login("EMP-1001");
@@ -152,9 +160,16 @@ async fn an_idle_operator_is_logged_out_and_the_running_order_paused() {
         handover.contains("WO-24001 paused: 40 made of 120"),
         "{handover}"
     );
-    assert!(handover.contains("Loaded: C24-1107 (CAST-200)"), "{handover}");
+    assert!(
+        handover.contains("Loaded: C24-1107 (CAST-200)"),
+        "{handover}"
+    );
     let next = rig.login("EMP-1002");
-    assert!(next.text.contains("Handed over: WO-24001 paused"), "{}", next.text);
+    assert!(
+        next.text.contains("Handed over: WO-24001 paused"),
+        "{}",
+        next.text
+    );
 }
 
 #[tokio::test]
@@ -176,6 +191,11 @@ async fn a_role_without_the_permission_is_told_what_it_needs() {
     // What the inspector may do (call quality) works.
     let call = rig.scan("@ANDON-QUAL");
     assert_eq!(call.level, Level::Ok, "{}", call.text);
-    assert!(rig.core.view().operator.as_ref().is_some_and(|o| !o
-        .may(takt::domain::permission::Action::RunWorkOrder)));
+    assert!(
+        rig.core
+            .view()
+            .operator
+            .as_ref()
+            .is_some_and(|o| !o.may(takt::domain::permission::Action::RunWorkOrder))
+    );
 }

@@ -256,3 +256,30 @@ fn the_scanner_test_screen_says_when_the_screen_is_too_small() {
     let small = draw(39, 15);
     assert!(small.contains("Screen too small (39x15)"), "{small}");
 }
+
+/// The PIN is typed on the scan line after a badge scan: the screen shows a star per key, never a
+/// digit, and Enter logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_is_typed_as_stars_and_logs_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut station = offline_station(dir.path()).await;
+    let mut ui = Ui::start(&mut station, 80, 24);
+    ui.wait_for("Scan your badge to log in").await;
+    ui.scan("EMP-2001");
+    let screen = ui.wait_for(" PIN> _").await;
+    assert!(
+        screen.contains("Demo Inspector: type your PIN, then Enter."),
+        "{screen}"
+    );
+    let mut stars = String::new();
+    for c in "2001".chars() {
+        ui.key(KeyCode::Char(c));
+        stars.push('*');
+        let screen = ui.wait_for(&format!("PIN> {stars}_")).await;
+        assert!(!screen.contains("PIN> 2"), "a digit on screen:\n{screen}");
+        tokio::time::sleep(TYPING_GAP).await;
+    }
+    ui.key(KeyCode::Enter);
+    ui.wait_for("Welcome, Demo Inspector.").await;
+    ui.wait_for("Scan> _").await;
+}

@@ -131,6 +131,34 @@ pub async fn takt_cli<S: AsRef<std::ffi::OsStr>>(
     .expect("takt finished")
 }
 
+/// `takt ARGS` with `input` on its stdin (not a terminal): how a script sets a PIN.
+pub async fn takt_cli_with_stdin<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run takt");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("takt output")
+    })
+    .await
+    .expect("takt finished")
+}
+
 /// The PLC's count of one unit of `WO-24001` at `at`, as a station logs it.
 pub fn unit_of_wo_24001(at: chrono::DateTime<chrono::Utc>) -> takt::domain::NewEvent {
     takt::domain::NewEvent {

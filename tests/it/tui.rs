@@ -365,9 +365,9 @@ async fn material_is_scanned_in_at_both_tiers_and_a_held_lot_is_refused() {
         ui.wait_for("Welcome").await;
         ui.scan("WO-24001");
         ui.scan("@START");
-        let waiting = ui.wait_for("NEED").await;
+        let waiting = ui.wait_for("RUNNING").await;
+        assert!(waiting.contains("NEED"), "{waiting}");
         assert!(waiting.contains("CAST-200"), "{waiting}");
-        assert!(waiting.contains("RUNNING"), "{waiting}");
 
         let bells = ui.bells.load(Ordering::SeqCst);
         ui.scan("(01)00401234500012(10)C24-1031(30)120");

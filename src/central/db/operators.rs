@@ -10,7 +10,9 @@ use rusqlite::Transaction;
 fn load_operator(tx: &Transaction<'_>, badge: &str) -> Result<Option<Operator>> {
     match load_record(tx, "operator", badge)? {
         Some(MasterRecord::Operator(operator)) => Ok(Some(operator)),
-        Some(_) => Err(DbError::Corrupt(format!("operator {badge} is another kind"))),
+        Some(_) => Err(DbError::Corrupt(format!(
+            "operator {badge} is another kind"
+        ))),
         None => Ok(None),
     }
 }
@@ -45,9 +47,9 @@ pub(super) fn write_operator(
 impl Db {
     /// Every operator central knows, by badge.
     pub fn operators(&self) -> Result<Vec<Operator>> {
-        let mut statement = self.conn.prepare(
-            "SELECT body FROM master_records WHERE kind = 'operator' ORDER BY key",
-        )?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT body FROM master_records WHERE kind = 'operator' ORDER BY key")?;
         let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
         let mut operators = Vec::new();
         for body in rows {
@@ -80,8 +82,7 @@ impl Db {
 
     /// Stores a new PIN verifier (never the PIN) for `badge`.
     pub fn set_operator_pin(&mut self, badge: &Badge, verifier: &str) -> Result<Option<i64>> {
-        crate::credential::check_verifier(verifier)
-            .map_err(|e| DbError::Refused(e.to_string()))?;
+        crate::credential::check_verifier(verifier).map_err(|e| DbError::Refused(e.to_string()))?;
         self.change_operator(badge, |operator| {
             operator.pin_verifier = Some(verifier.to_owned());
             Ok(())
@@ -112,9 +113,93 @@ mod tests {
             roles: vec!["operator".into()],
             active: true,
             valid_until: None,
-            revoked_at: revoked.then(|| DateTime::<Utc>::UNIX_EPOCH),
+            revoked_at: revoked.then_some(DateTime::<Utc>::UNIX_EPOCH),
             pin_verifier: verifier.map(str::to_owned),
         }
+    }
+
+    /// Facts by people, chained as one station's log.
+    fn chain(
+        facts: Vec<(&str, DateTime<Utc>, crate::domain::EventKind)>,
+    ) -> Vec<crate::domain::Event> {
+        let mut prev = crate::domain::GENESIS_HASH.to_owned();
+        facts
+            .into_iter()
+            .enumerate()
+            .map(|(index, (badge, at, kind))| {
+                let event = crate::domain::Event::seal(
+                    crate::domain::NewEvent {
+                        at,
+                        actor: crate::domain::Actor::Operator(Badge::from(badge)),
+                        kind,
+                    },
+                    crate::domain::StationId::from("L1-S1"),
+                    index as u64 + 1,
+                    uuid::Uuid::now_v7(),
+                    prev.clone(),
+                );
+                prev = event.hash.clone();
+                event
+            })
+            .collect()
+    }
+
+    /// Central checks every person's fact again: unknown people, badges revoked by then, and roles
+    /// without the permission are quarantined with the reason; a fact from before a revocation
+    /// counts.
+    #[test]
+    fn central_quarantines_facts_people_could_not_have_made() {
+        use crate::domain::{EventKind, WorkOrderId};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut db = Db::open(&dir.path().join("central.db")).expect("open");
+        let now = Utc::now();
+        db.ensure_line("L1", "Line 1", crate::central::demo::STATIONS, now)
+            .expect("line");
+        db.upsert_master(&crate::central::demo::master_records(now.date_naive()), now)
+            .expect("demo");
+        let revoked_at = now - chrono::Duration::minutes(30);
+        db.revoke_operator(&Badge::from("EMP-1002"), revoked_at)
+            .expect("revoke");
+        let select = || EventKind::WorkOrderSelected {
+            work_order: WorkOrderId::from("WO-24001"),
+        };
+        let before = revoked_at - chrono::Duration::minutes(5);
+        let after = revoked_at + chrono::Duration::minutes(5);
+        let events = chain(vec![
+            ("EMP-1001", before, select()),
+            ("EMP-4242", before, select()),
+            ("EMP-2001", before, select()),
+            ("EMP-1002", before, select()),
+            ("EMP-1002", after, select()),
+        ]);
+        let ack = db
+            .ingest(&crate::domain::StationId::from("L1-S1"), &events, now)
+            .expect("ingest");
+        assert_eq!(ack.acked_through, 5, "the cursor moves on past each");
+        let reasons: Vec<(u64, String)> = ack
+            .quarantined
+            .iter()
+            .map(|q| (q.seq, q.reason.clone()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (2, "done by EMP-4242, whom central does not know".to_owned()),
+                (
+                    3,
+                    "EMP-2001 (inspector) may not choose work orders: that needs operator, line \
+                     lead or admin"
+                        .to_owned()
+                ),
+                (
+                    5,
+                    format!(
+                        "done by EMP-1002, whose badge was revoked at {}",
+                        revoked_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                ),
+            ]
+        );
     }
 
     #[test]
