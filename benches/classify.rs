@@ -58,6 +58,9 @@ fn state(today: NaiveDate) -> State {
                 name: badge.into(),
                 roles: vec!["operator".into()],
                 active: true,
+                valid_until: None,
+                revoked_at: None,
+                pin_verifier: None,
             },
         );
     }

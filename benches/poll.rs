@@ -308,6 +308,7 @@ async fn station_run(dir: &std::path::Path, address: SocketAddr) -> (Duration, D
     .expect("station");
     for text in [
         "EMP-1001",
+        "1001",
         "WO-24001",
         "]C1010040123450001210C24-1107\u{1d}30400",
         "@START",

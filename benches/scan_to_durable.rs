@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use takt::clock::SystemClock;
 use takt::domain::StationId;
-use takt::protocol::{Change, ChangePage, MasterRecord};
+use takt::protocol::{Change, ChangePage};
 use takt::station::{Core, CoreOutputs};
 use takt::store::{Store, connect};
 
@@ -39,48 +39,15 @@ fn bare_commits(dir: &std::path::Path) -> Vec<Duration> {
 }
 
 fn scans(dir: &std::path::Path) -> Vec<Duration> {
-    let station = StationId::from("L1-S1");
-    let mut store = Store::open(&dir.join("station.db"), &station).expect("open store");
-    let mut state = store.load_state().expect("state");
-    let operator = takt::domain::Operator {
-        badge: "EMP-1001".into(),
-        name: "Demo Operator A".into(),
-        roles: vec!["operator".into()],
-        active: true,
-    };
-    store
-        .apply_changes(
-            &mut state,
-            &ChangePage {
-                changes: vec![Change {
-                    version: 1,
-                    record: MasterRecord::Operator(operator),
-                }],
-                cursor: 1,
-                more: false,
-                server_time: chrono::Utc::now(),
-                waited_ms: 0,
-            },
-        )
-        .expect("master data");
-    let mut core = Core::new(
-        store,
-        Arc::new(SystemClock),
-        CoreOutputs::detached("L1-S1"),
-        None,
-        false,
-    )
-    .expect("core");
-    // Alternate badge scan (log in) and @LOGOUT: every scan is accepted and appends one event.
+    let mut core = demo_core(&dir.join("station.db"));
+    // Logged in once (badge, then PIN: Argon2id by design, not part of a scan), then two orders
+    // selected in turn: every scan is accepted and appends one event.
+    login(&mut core);
+    let orders = ["WO-24001", "WO-24002"];
     (0..ROUNDS)
         .map(|round| {
-            let text = if round % 2 == 0 {
-                "EMP-1001"
-            } else {
-                "@LOGOUT"
-            };
             let started = Instant::now();
-            let notice = core.scan(text);
+            let notice = core.scan(orders[round % 2]);
             let elapsed = started.elapsed();
             assert_eq!(notice.level, takt::station::Level::Ok, "{}", notice.text);
             elapsed
@@ -88,12 +55,10 @@ fn scans(dir: &std::path::Path) -> Vec<Duration> {
         .collect()
 }
 
-/// A lot label scanned into a running order: GS1 parse, the poka-yoke checks against the demo
-/// plant's bill of materials, holds and expiry, then the durable event. Two casting lots alternate so
-/// every scan is accepted.
-fn lot_scans(dir: &std::path::Path) -> Vec<Duration> {
+/// A station core on `path` holding the demo plant's master data.
+fn demo_core(path: &std::path::Path) -> Core {
     let station = StationId::from("L1-S1");
-    let mut store = Store::open(&dir.join("station-lots.db"), &station).expect("open store");
+    let mut store = Store::open(path, &station).expect("open store");
     let mut state = store.load_state().expect("state");
     let changes = takt::central::demo::master_records(chrono::Utc::now().date_naive())
         .into_iter()
@@ -115,17 +80,28 @@ fn lot_scans(dir: &std::path::Path) -> Vec<Duration> {
             },
         )
         .expect("master data");
-    let mut core = Core::new(
+    Core::new(
         store,
         Arc::new(SystemClock),
         CoreOutputs::detached("L1-S1"),
         None,
         false,
     )
-    .expect("core");
-    for text in ["EMP-1001", "WO-24001"] {
-        assert_eq!(core.scan(text).level, takt::station::Level::Ok);
-    }
+    .expect("core")
+}
+
+fn login(core: &mut Core) {
+    assert_eq!(core.scan("EMP-1001").level, takt::station::Level::Info);
+    assert_eq!(core.scan("1001").level, takt::station::Level::Ok);
+}
+
+/// A lot label scanned into a running order: GS1 parse, the poka-yoke checks against the demo
+/// plant's bill of materials, holds and expiry, then the durable event. Two casting lots alternate so
+/// every scan is accepted.
+fn lot_scans(dir: &std::path::Path) -> Vec<Duration> {
+    let mut core = demo_core(&dir.join("station-lots.db"));
+    login(&mut core);
+    assert_eq!(core.scan("WO-24001").level, takt::station::Level::Ok);
     let labels = [
         "]C1010040123450001210C24-1107\u{1d}30400",
         "]C1010040123450001210C25-0001\u{1d}30100000",
