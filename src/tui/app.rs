@@ -165,6 +165,15 @@ impl App {
         self.view = view;
     }
 
+    /// Whether the key's command is one the logged-in operator's roles allow. With nobody logged
+    /// in every key is shown: the station says "scan your badge" when one is pressed.
+    pub fn may(&self, command: KeyCommand) -> bool {
+        match (command.action(), &self.view.operator) {
+            (Some(action), Some(operator)) => operator.may(action),
+            _ => true,
+        }
+    }
+
     /// A genealogy answer for the Trace screen; an answer to an older question is dropped.
     pub fn on_trace(&mut self, answer: TraceAnswer) {
         self.trace.answered(answer);

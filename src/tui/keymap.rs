@@ -174,6 +174,37 @@ pub enum KeyCommand {
 }
 
 impl KeyCommand {
+    /// What the permissions matrix must allow for this key to be offered; none for keys that only
+    /// move between screens or edit the scan line.
+    pub fn action(self) -> Option<crate::domain::permission::Action> {
+        use crate::domain::permission::Action;
+        match self {
+            KeyCommand::Start | KeyCommand::Resume => Some(Action::RunWorkOrder),
+            KeyCommand::Pause | KeyCommand::PauseResume => Some(Action::PauseWorkOrder),
+            KeyCommand::Complete => Some(Action::CompleteWorkOrder),
+            KeyCommand::ResetMachine => Some(Action::ResetMachine),
+            KeyCommand::Help
+            | KeyCommand::Quit
+            | KeyCommand::ShowQueue
+            | KeyCommand::ShowRun
+            | KeyCommand::ShowLogin
+            | KeyCommand::Logout
+            | KeyCommand::SubmitScan
+            | KeyCommand::ClearScan
+            | KeyCommand::DeleteChar
+            | KeyCommand::SelectNext
+            | KeyCommand::SelectPrev
+            | KeyCommand::Close
+            | KeyCommand::ScannerTest
+            | KeyCommand::ShowTrace
+            | KeyCommand::TraceDirection
+            | KeyCommand::NextStation
+            | KeyCommand::ShowDowntime
+            | KeyCommand::ReasonNext
+            | KeyCommand::ReasonPrev => None,
+        }
+    }
+
     /// Every command.
     pub const ALL: [KeyCommand; 25] = [
         KeyCommand::Help,

@@ -727,6 +727,8 @@ fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut entries = app.keymap.legend_entries(app.layer());
+    // Only what the logged-in role may do is offered.
+    entries.retain(|(_, _, command)| app.may(*command));
     let width = |entries: &[(String, String, KeyCommand)]| -> usize {
         entries
             .iter()
@@ -770,6 +772,7 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let bindings = app.keymap.bindings(app.screen.layer());
     let mut lines: Vec<Line> = bindings
         .iter()
+        .filter(|b| app.may(b.command))
         .map(|b| Line::from(format!(" {:<10} {}", b.key.label(), b.desc)))
         .collect();
     lines.push(Line::from(""));

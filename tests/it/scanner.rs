@@ -281,5 +281,12 @@ async fn a_pin_is_typed_as_stars_and_logs_in() {
     }
     ui.key(KeyCode::Enter);
     ui.wait_for("Welcome, Demo Inspector.").await;
-    ui.wait_for("Scan> _").await;
+    let queue = ui.wait_for("Queue").await;
+    // An inspector runs no orders: the keys for it are not offered, in the legend or in help.
+    assert!(queue.contains("F2") || queue.contains("F1 Help"), "{queue}");
+    assert!(!queue.contains("F5 Start"), "{queue}");
+    ui.key(KeyCode::F(1));
+    let help = ui.wait_for("Help - Queue keys").await;
+    assert!(!help.contains("Start work order"), "{help}");
+    assert!(help.contains("Next work order"), "{help}");
 }
