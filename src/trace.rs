@@ -2,6 +2,7 @@
 //! line, indented by level) or as JSON. Forward, it ends with the finished units that contain the
 //! lot: the recall list.
 
+use crate::domain::narrative::duration;
 use crate::domain::{LotStatus, OutputForm};
 use crate::protocol::{
     ApiError, Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, NodeOrigin, TraceDirection,
@@ -325,19 +326,6 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// `45s`, `5m 00s`, `2h 05m`, `3d 04h`: as a line lead says it.
-fn duration(seconds: i64) -> String {
-    let sign = if seconds < 0 { "-" } else { "" };
-    let s = seconds.unsigned_abs();
-    let text = match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
-    };
-    format!("{sign}{text}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,14 +361,5 @@ mod tests {
             genealogy_url(&request("not a url", "X")),
             Err(TraceError::BadUrl { .. })
         ));
-    }
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(duration(45), "45s");
-        assert_eq!(duration(300), "5m 00s");
-        assert_eq!(duration(7500), "2h 05m");
-        assert_eq!(duration(-12), "-12s");
-        assert_eq!(duration(97_200), "1d 03h");
     }
 }

@@ -19,6 +19,7 @@ pub mod kpi;
 pub mod kpi_history;
 pub mod machine;
 pub mod material;
+pub mod narrative;
 mod observe;
 pub mod part_record;
 pub mod permission;

@@ -48,18 +48,9 @@ pub fn unescape(text: &str) -> String {
     out
 }
 
-/// Control bytes shown by name, so a decoded label can be read back.
-pub fn show_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{1d}' => "<GS>".to_owned(),
-            '\u{1e}' => "<RS>".to_owned(),
-            '\u{4}' => "<EOT>".to_owned(),
-            c if c.is_control() => format!("\\x{:02x}", u32::from(c)),
-            c => c.to_string(),
-        })
-        .collect()
-}
+/// Control bytes shown by name, so a decoded label can be read back. One wording with the audit
+/// report, which shows refused scans the same way.
+pub use crate::domain::narrative::show_controls;
 
 /// What a text is, as the station would see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,7 +3,7 @@
 use crate::support::{CASTING_C24_1107, demo_master_page, station_id};
 use std::sync::Arc;
 use takt::clock::ManualClock;
-use takt::domain::{EventKind, PackMlState, PlcSample, WorkOrderStatus};
+use takt::domain::{EventKind, PackMlState, WorkOrderStatus};
 use takt::plc::{PlcEvent, PlcOutputs};
 use takt::protocol::{Change, ChangePage, MasterRecord};
 use takt::station::{Core, CoreInput, CoreOutputs, Level, Notice};
@@ -95,24 +95,9 @@ impl Rig {
         state: PackMlState,
         stop_reason: u16,
     ) -> Option<Notice> {
-        self.input(CoreInput::Plc(PlcEvent::Sample(PlcSample {
-            map_version: 1,
-            heartbeat,
-            epoch: 42,
-            state,
-            unit_mode: 1,
-            stop_reason,
-            warning: 0,
-            interlock_bits: 0,
-            stacklight_bits: 0,
-            speed_x100: 0,
-            processed,
-            defective,
-            consumed: processed,
-            cycles: processed,
-            last_cycle_ms: 4500,
-            recipe: 0,
-        })))
+        self.input(CoreInput::Plc(PlcEvent::Sample(
+            crate::support::plc_sample(heartbeat, processed, defective, state, stop_reason),
+        )))
     }
 
     /// Units booked in the log, whatever order they went to.

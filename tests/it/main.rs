@@ -1,5 +1,6 @@
 //! One integration-test binary with modules keeps link time down on two cores.
 
+mod audit;
 mod central;
 mod classify;
 mod cli;

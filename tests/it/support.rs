@@ -174,3 +174,32 @@ pub fn unit_of_wo_24001(at: chrono::DateTime<chrono::Utc>) -> takt::domain::NewE
         },
     }
 }
+
+/// A PLC sample at epoch 42 with `processed` units made, `defective` of them rejected, in
+/// `state`: what the core rigs feed the station core.
+pub fn plc_sample(
+    heartbeat: u16,
+    processed: u32,
+    defective: u32,
+    state: takt::domain::PackMlState,
+    stop_reason: u16,
+) -> takt::domain::PlcSample {
+    takt::domain::PlcSample {
+        map_version: 1,
+        heartbeat,
+        epoch: 42,
+        state,
+        unit_mode: 1,
+        stop_reason,
+        warning: 0,
+        interlock_bits: 0,
+        stacklight_bits: 0,
+        speed_x100: 0,
+        processed,
+        defective,
+        consumed: processed,
+        cycles: processed,
+        last_cycle_ms: 4500,
+        recipe: 0,
+    }
+}
