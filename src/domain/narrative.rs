@@ -78,10 +78,36 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
             }
         }
         EventKind::OperatorLoggedIn { badge, name } => told(format!("logged in {badge} {name}")),
-        EventKind::OperatorLoggedOut { badge } if is_actor(badge) => told("logged out".into()),
-        EventKind::OperatorLoggedOut { badge } => {
-            told(format!("logged out {}", person(badge, names)))
-        }
+        EventKind::OperatorLoggedOut {
+            badge,
+            reason: None,
+        } if is_actor(badge) => told("logged out".into()),
+        EventKind::OperatorLoggedOut {
+            badge,
+            reason: None,
+        } => told(format!("logged out {}", person(badge, names))),
+        EventKind::OperatorLoggedOut {
+            badge,
+            reason: Some(super::event::LogoutReason::Idle),
+        } => Narrative {
+            what: format!("logged out {}", person(badge, names)),
+            why: Some("no activity for the station's idle time".into()),
+        },
+        EventKind::LoginFailed { badge, attempt } => Narrative {
+            what: format!("refused a login of {}", person(badge, names)),
+            why: Some(format!("wrong PIN, {attempt} in a row")),
+        },
+        EventKind::BadgeLocked {
+            badge,
+            until,
+            attempts,
+        } => Narrative {
+            what: format!(
+                "locked badge {badge} until {}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            why: Some(format!("{attempts} wrong PINs in a row")),
+        },
         EventKind::WorkOrderSelected { work_order } => told(format!("selected {work_order}")),
         EventKind::WorkOrderStarted { work_order } => told(format!("started {work_order}")),
         EventKind::WorkOrderPaused { work_order } => told(format!("paused {work_order}")),
@@ -403,12 +429,13 @@ struct Mentions<'a> {
 fn mentions(kind: &EventKind) -> Mentions<'_> {
     let none = Mentions::default;
     match kind {
-        EventKind::OperatorLoggedIn { badge, .. } | EventKind::OperatorLoggedOut { badge } => {
-            Mentions {
-                operators: vec![badge.as_str()],
-                ..none()
-            }
-        }
+        EventKind::OperatorLoggedIn { badge, .. }
+        | EventKind::OperatorLoggedOut { badge, .. }
+        | EventKind::LoginFailed { badge, .. }
+        | EventKind::BadgeLocked { badge, .. } => Mentions {
+            operators: vec![badge.as_str()],
+            ..none()
+        },
         EventKind::WorkOrderSelected { work_order: id }
         | EventKind::WorkOrderStarted { work_order: id }
         | EventKind::WorkOrderPaused { work_order: id }
@@ -648,6 +675,7 @@ mod tests {
                 operator(),
                 EventKind::OperatorLoggedOut {
                     badge: "EMP-1001".into(),
+                    reason: None,
                 },
                 "logged out",
             ),
@@ -655,6 +683,7 @@ mod tests {
                 Actor::Station,
                 EventKind::OperatorLoggedOut {
                     badge: "EMP-1001".into(),
+                    reason: None,
                 },
                 "logged out EMP-1001 Demo Operator A",
             ),
@@ -691,6 +720,36 @@ mod tests {
         for (actor, kind, what) in cases {
             assert_eq!(told(actor, kind), (what.to_owned(), None));
         }
+    }
+
+    #[test]
+    fn the_station_ending_a_session_or_refusing_a_pin_says_why() {
+        assert_eq!(
+            told(
+                Actor::Station,
+                EventKind::OperatorLoggedOut {
+                    badge: "EMP-1001".into(),
+                    reason: Some(crate::domain::LogoutReason::Idle),
+                },
+            ),
+            (
+                "logged out EMP-1001 Demo Operator A".to_owned(),
+                Some("no activity for the station's idle time".to_owned())
+            )
+        );
+        assert_eq!(
+            told(
+                Actor::Station,
+                EventKind::LoginFailed {
+                    badge: "EMP-1001".into(),
+                    attempt: 2,
+                },
+            ),
+            (
+                "refused a login of EMP-1001 Demo Operator A".to_owned(),
+                Some("wrong PIN, 2 in a row".to_owned())
+            )
+        );
     }
 
     #[test]
@@ -1122,6 +1181,7 @@ mod tests {
             Actor::Station,
             EventKind::OperatorLoggedOut {
                 badge: emp_2001.clone(),
+                reason: None,
             },
         );
         assert!(names(&logout, Subject::Operator(&emp_2001)), "named inside");
