@@ -35,17 +35,6 @@ const DEFAULT_EVENTS: u64 = 1_000_000;
 /// Events appended per store transaction while generating.
 const APPEND_CHUNK: u64 = 10_000;
 
-fn events_wanted() -> u64 {
-    match std::env::var("TAKT_BENCH_EVENTS") {
-        Ok(text) => text
-            .trim()
-            .replace('_', "")
-            .parse()
-            .expect("TAKT_BENCH_EVENTS is a number of events"),
-        Err(_) => DEFAULT_EVENTS,
-    }
-}
-
 /// The cached station store with `events` unsent events, generated if missing.
 fn backlog(events: u64) -> PathBuf {
     let path = common::cache_dir().join(format!("drain-v{CACHE_VERSION}-{events}.db"));
@@ -174,7 +163,7 @@ fn settle() {
 }
 
 fn main() {
-    let events = events_wanted();
+    let events = common::events_wanted(DEFAULT_EVENTS);
     let station_db = backlog(events);
     reset_cursors(&station_db);
     let dir = tempfile::tempdir().expect("temp dir");

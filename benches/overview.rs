@@ -90,17 +90,6 @@ const STEPS: [Step; 3] = [
 const EVENTS_PER_UNIT: f64 =
     (2.0 + 2.0 / 20.0) + (2.0 + 3.0 / 20.0) + (3.0 + 1.0 / 20.0) + 3.0 * 4.0 / STOP_EVERY as f64;
 
-fn events_wanted() -> u64 {
-    match std::env::var("TAKT_BENCH_EVENTS") {
-        Ok(text) => text
-            .trim()
-            .replace('_', "")
-            .parse()
-            .expect("TAKT_BENCH_EVENTS is a number of events"),
-        Err(_) => DEFAULT_EVENTS,
-    }
-}
-
 fn product(order: u64) -> &'static str {
     if order.is_multiple_of(2) {
         "BC-200"
@@ -627,7 +616,7 @@ fn time<T>(calls: usize, mut call: impl FnMut(usize) -> T) -> Vec<Duration> {
 }
 
 fn main() {
-    let events = events_wanted();
+    let events = common::events_wanted(DEFAULT_EVENTS);
     let path = history(events);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

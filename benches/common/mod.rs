@@ -183,6 +183,18 @@ pub fn station() -> StationId {
 }
 
 /// Where generated databases are kept between runs: `bench-cache` in Cargo's target directory.
+/// `TAKT_BENCH_EVENTS` (underscores allowed), or `default`: how long a history a bench builds.
+pub fn events_wanted(default: u64) -> u64 {
+    match std::env::var("TAKT_BENCH_EVENTS") {
+        Ok(text) => text
+            .trim()
+            .replace('_', "")
+            .parse()
+            .expect("TAKT_BENCH_EVENTS is a number of events"),
+        Err(_) => default,
+    }
+}
+
 pub fn cache_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
