@@ -29,6 +29,7 @@ pub mod kpi_client;
 pub mod label;
 pub mod launch;
 pub mod logging;
+pub mod owner_only;
 pub mod plc;
 pub mod protocol;
 pub mod scan;

@@ -19,6 +19,7 @@ mod plant;
 mod plc;
 mod pymodbus;
 mod scanner;
+mod security;
 mod sim_scenarios;
 mod support;
 mod tls;

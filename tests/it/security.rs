@@ -1,0 +1,149 @@
+//! Hardening: owner-only database files. Real SQLite files and a real central on loopback.
+
+use crate::support::{STATION, station_id, unit_of_wo_24001};
+use chrono::Utc;
+use reqwest::StatusCode;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use takt::central;
+use takt::domain::Event;
+use takt::protocol::EventBatch;
+use takt::store::Store;
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A station store at `path` with `count` units of WO-24001 in its log.
+fn store_with_units(path: &Path, count: usize) -> (Store, Vec<Event>) {
+    let mut store = Store::open(path, &station_id()).expect("station store");
+    let mut state = store.load_state().expect("state");
+    let events = (0..count).map(|_| unit_of_wo_24001(Utc::now())).collect();
+    let sealed = store.append(&mut state, events).expect("append");
+    (store, sealed)
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+fn side_file(db: &Path, suffix: &str) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+#[cfg(unix)]
+fn assert_owner_only(db: &Path) {
+    for file in [db.to_owned(), side_file(db, "-wal"), side_file(db, "-shm")] {
+        assert_eq!(
+            mode(&file),
+            0o600,
+            "{} must be readable by its owner only",
+            file.display()
+        );
+    }
+}
+
+/// A log subscriber on this thread only, writing into a buffer the test reads.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f)
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn station_and_central_databases_are_created_owner_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let station_db = dir.path().join("station.db");
+    let (store, events) = store_with_units(&station_db, 3);
+    assert_owner_only(&station_db);
+
+    let central_db = dir.path().join("central.db");
+    central::seed_demo(&central_db, Utc::now().date_naive()).expect("seed");
+    let token = central::add_station(&central_db, STATION).expect("token");
+    let central = central::spawn(loopback(), central_db.clone())
+        .await
+        .expect("central");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/stations/{STATION}/events",
+            central.url()
+        ))
+        .bearer_auth(&token)
+        .json(&EventBatch::of(events))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    // While central runs, its WAL and shared-memory files exist beside the database.
+    assert_owner_only(&central_db);
+    central.shutdown().await;
+    drop(store);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_database_open_to_others_is_tightened_and_said_so() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    drop(store_with_units(&db, 1));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let log = Captured::default();
+    let (store, _) = log.run(|| store_with_units(&db, 1));
+    assert_owner_only(&db);
+    let text = log.text();
+    assert!(
+        text.contains("WARN") && text.contains("tightened to owner-only") && text.contains("0644"),
+        "a warning names the file and its old mode: {text}"
+    );
+    drop(store);
+
+    // Opened read-only (`takt audit verify`), nothing is changed.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    drop(takt::store::connect(&db, true).expect("read-only"));
+    assert_eq!(mode(&db), 0o640);
+
+    // Central's admin commands open its file read-write: tightened the same way.
+    let central_db = dir.path().join("central.db");
+    central::seed_demo(&central_db, Utc::now().date_naive()).expect("seed");
+    std::fs::set_permissions(&central_db, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    central::list_stations(&central_db).expect("list");
+    assert_eq!(mode(&central_db), 0o600);
+}
