@@ -1,14 +1,17 @@
-//! Hardening: owner-only database files. Real SQLite files and a real central on loopback.
+//! Hardening: owner-only database files and the limit on failed token checks at central. Real
+//! SQLite files and a real central on loopback.
 
 use crate::support::{STATION, station_id, unit_of_wo_24001};
 use chrono::Utc;
 use reqwest::StatusCode;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use takt::central;
+use takt::clock::ManualClock;
 use takt::domain::Event;
-use takt::protocol::EventBatch;
+use takt::protocol::{ApiError, EventBatch};
 use takt::store::Store;
 
 fn loopback() -> SocketAddr {
@@ -146,4 +149,126 @@ fn a_database_open_to_others_is_tightened_and_said_so() {
     std::fs::set_permissions(&central_db, std::fs::Permissions::from_mode(0o666)).expect("chmod");
     central::list_stations(&central_db).expect("list");
     assert_eq!(mode(&central_db), 0o600);
+}
+
+/// A client whose connections come from `ip` (any 127.x.y.z reaches a loopback listener on Linux).
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(IpAddr::from(ip))
+        .build()
+        .expect("client")
+}
+
+async fn pull(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    client
+        .get(format!(
+            "{url}/api/v1/stations/{STATION}/changes?since=0&limit=1"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_bad_tokens_from_one_address_are_refused_until_the_window_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("central.db");
+    central::seed_demo(&db, Utc::now().date_naive()).expect("seed");
+    let token = central::add_station(&db, STATION).expect("token");
+    let admin = central::add_admin_token(&db, "quality").expect("admin token");
+    let clock = ManualClock::new(Utc::now());
+    let central = central::spawn_with_clock(
+        loopback(),
+        db.clone(),
+        takt::domain::shift::ShiftCalendar::default(),
+        Arc::new(clock.clone()),
+    )
+    .await
+    .expect("central");
+    let url = central.url();
+    let guesser = client_from([127, 0, 0, 1]);
+    let station = client_from([127, 0, 0, 2]);
+    let limit = central::AUTH_MAX_FAILURES;
+
+    // Failures of any kind count: unknown station tokens, a station token at an admin route.
+    for attempt in 0..limit {
+        let response = if attempt % 3 == 2 {
+            guesser
+                .post(format!("{url}/api/v1/lots/C24-1107/hold"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "reason": "guess" }))
+                .send()
+                .await
+                .expect("sent")
+        } else {
+            pull(&guesser, &url, &format!("{attempt:064x}")).await
+        };
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    // The next one is refused before its token is looked at, even a good one from that address.
+    for token in ["not-even-close", token.as_str()] {
+        let response = pull(&guesser, &url, token).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .expect("a Retry-After in whole seconds");
+        assert!(
+            (1..=central::AUTH_WINDOW.as_secs()).contains(&retry_after),
+            "{retry_after}"
+        );
+        let error: ApiError = response.json().await.expect("a JSON error");
+        assert!(
+            error.error.contains("too many") && error.error.contains("127.0.0.1"),
+            "{}",
+            error.error
+        );
+    }
+    // Routes without a token are not limited.
+    let response = guesser
+        .get(format!("{url}/api/v1/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A station on another address is not slowed: pulls, pushes and admin calls go through.
+    let started = tokio::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(pull(&station, &url, &token).await.status(), StatusCode::OK);
+    }
+    let response = station
+        .post(format!("{url}/api/v1/lots/C24-1107/hold"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "reason": "porosity" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Within the window the block holds; once it has passed, the address is heard again.
+    clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(
+        pull(&guesser, &url, &token).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(pull(&guesser, &url, &token).await.status(), StatusCode::OK);
+    assert_eq!(
+        pull(&guesser, &url, "still-wrong").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    central.shutdown().await;
 }
