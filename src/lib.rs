@@ -33,6 +33,7 @@ pub mod owner_only;
 pub mod plc;
 pub mod protocol;
 pub mod scan;
+pub mod secret;
 pub mod sim;
 pub mod station;
 pub mod store;

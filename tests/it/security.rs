@@ -1,5 +1,5 @@
-//! Hardening: owner-only database files and the limit on failed token checks at central. Real
-//! SQLite files and a real central on loopback.
+//! Hardening: owner-only database files, tokens that never reach the log, and the limit on failed
+//! token checks at central. Real SQLite files, a real central on loopback, the real sync worker.
 
 use crate::support::{STATION, station_id, unit_of_wo_24001};
 use chrono::Utc;
@@ -271,4 +271,215 @@ async fn repeated_bad_tokens_from_one_address_are_refused_until_the_window_ends(
         StatusCode::UNAUTHORIZED
     );
     central.shutdown().await;
+}
+
+/// Runs [`tokens_never_reach_the_log_file_child`] in a process of its own: the station's file
+/// logging must be the process's, as in the binary, at trace level.
+#[test]
+fn tokens_never_reach_the_log_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let central_db = dir.path().join("central.db");
+    central::seed_demo(&central_db, Utc::now().date_naive()).expect("seed");
+    let station_token = central::add_station(&central_db, STATION).expect("token");
+    let other_token = central::add_station(&central_db, "L1-S2").expect("token");
+    let admin_token = central::add_admin_token(&central_db, "quality").expect("admin token");
+    let wrong_token = "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed";
+    let wrong_admin = "0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de";
+    takt::owner_only::write(&dir.path().join("station.token"), &station_token).expect("token file");
+    std::fs::write(
+        dir.path().join("station.toml"),
+        format!(
+            "station = \"{STATION}\"\ndata_dir = \"station\"\n\n[plc]\naddress = \"127.0.0.1:1\"\n\n\
+             [central]\nurl = \"http://127.0.0.1:1\"\ntoken_file = \"station.token\"\n\
+             pull_interval_ms = 200\n"
+        ),
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("tokens.json"),
+        serde_json::json!({
+            "other": other_token,
+            "admin": admin_token,
+            "wrong": wrong_token,
+            "wrong_admin": wrong_admin,
+        })
+        .to_string(),
+    )
+    .expect("tokens");
+
+    let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "security::tokens_never_reach_the_log_file_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .env("TAKT_LOG", "trace")
+        .output()
+        .expect("run the child test");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(child.status.success(), "the child test failed:\n{output}");
+    assert!(output.contains("1 passed"), "the child test ran:\n{output}");
+
+    let logs = dir.path().join("station").join("logs");
+    let mut log = String::new();
+    for entry in std::fs::read_dir(&logs).expect("log folder") {
+        let path = entry.expect("entry").path();
+        log.push_str(&std::fs::read_to_string(&path).expect("log file"));
+    }
+    // The log is there and at trace level, with every path the tokens took.
+    for expected in [
+        "TRACE",
+        "DEBUG",
+        "ingested a batch",
+        "sync: central is online",
+        "sync: request refused",
+        "too many failed token checks",
+    ] {
+        assert!(log.contains(expected), "the log has {expected:?}:\n{log}");
+    }
+    for (name, token) in [
+        ("station", station_token.as_str()),
+        ("other station", other_token.as_str()),
+        ("admin", admin_token.as_str()),
+        ("wrong", wrong_token),
+        ("wrong admin", wrong_admin),
+    ] {
+        assert!(!log.contains(token), "the {name} token is in the log");
+        // Nor a tell-tale part of it.
+        assert!(
+            !log.contains(&token[..16]),
+            "a part of the {name} token is in the log"
+        );
+    }
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&dir.path().join("station")), 0o700, "the data folder");
+        assert_eq!(mode(&logs), 0o700, "the log folder");
+    }
+}
+
+const CHILD_DIR: &str = "TAKT_TEST_SECRETS_DIR";
+
+/// The child of [`tokens_never_reach_the_log_file`]: a real central and a real station from its
+/// config file (its token in a token file) in one process, as `takt demo` runs them, logging to the
+/// station's log file; a good token, a wrong one, another station's, an admin's and a wrong admin's.
+#[test]
+#[ignore = "run by tokens_never_reach_the_log_file, in a process of its own"]
+fn tokens_never_reach_the_log_file_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let mut config =
+        takt::config::StationConfig::load(&dir.join("station.toml")).expect("station config");
+    let token = config.central_token().expect("token file");
+    let tokens: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("tokens.json")).expect("tokens"))
+            .expect("tokens json");
+    let token_of = |name: &str| tokens[name].as_str().expect("a token").to_owned();
+    let log = takt::logging::to_file(&config.log_dir()).expect("logging");
+
+    // The structs that carry a token print without it.
+    for printed in [
+        format!("{config:?}"),
+        format!("{token:?}"),
+        format!("{token}"),
+    ] {
+        assert!(!printed.contains(token.expose()), "{printed}");
+    }
+    let mut store = Store::open(&config.db_path(), &station_id()).expect("station store");
+    let mut state = store.load_state().expect("state");
+    store
+        .append(&mut state, vec![unit_of_wo_24001(Utc::now()); 3])
+        .expect("append");
+    drop(store);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let central = central::spawn(loopback(), dir.join("central.db"))
+            .await
+            .expect("central");
+        let url = central.url();
+        config.central.url = url.clone();
+        let mut setup = takt::launch::setup_from_config(&config).expect("setup");
+        setup.plc = None;
+        let sync = setup.sync.as_ref().expect("sync configured");
+        assert!(!format!("{sync:?}").contains(token.expose()));
+        let station = takt::station::Station::start(setup).await.expect("station");
+        let mut view = station.view.clone();
+        crate::support::wait_view(&mut view, "the log acknowledged by central", |v| {
+            v.last_seq >= 3 && v.backlog == 0
+        })
+        .await;
+
+        // Another station's worker with a wrong token, and one with a token of another station.
+        for (token, what) in [
+            (token_of("wrong"), "refused: unknown token"),
+            (token_of("other"), "refused: another station's token"),
+        ] {
+            let (_appended, appended_rx) = tokio::sync::watch::channel(0);
+            let (reports_tx, mut reports) = tokio::sync::mpsc::channel(16);
+            let worker = takt::sync::spawn_worker(
+                takt::sync::SyncConfig::new(
+                    url.clone(),
+                    token,
+                    station_id(),
+                    dir.join("station").join("station.db"),
+                ),
+                appended_rx,
+                reports_tx,
+            );
+            tokio::time::timeout(Duration::from_secs(20), async {
+                while let Some(report) = reports.recv().await {
+                    if matches!(report, takt::sync::SyncReport::Rejected { .. }) {
+                        return;
+                    }
+                }
+                panic!("the worker stopped before it was {what}");
+            })
+            .await
+            .unwrap_or_else(|_| panic!("not {what} in time"));
+            drop(reports);
+            let _ = worker.await;
+        }
+
+        // Admin calls with a good and a wrong admin token.
+        let client = reqwest::Client::new();
+        for (token, status) in [
+            (token_of("admin"), StatusCode::OK),
+            (token_of("wrong_admin"), StatusCode::UNAUTHORIZED),
+        ] {
+            let response = client
+                .post(format!("{url}/api/v1/lots/C24-1107/hold"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "reason": "porosity" }))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), status);
+        }
+        // Enough wrong tokens to be refused: the warning names the address, never a token.
+        for _ in 0..central::AUTH_MAX_FAILURES {
+            let _ = client
+                .get(format!("{url}/api/v1/stations/{STATION}/changes"))
+                .bearer_auth(token_of("wrong"))
+                .send()
+                .await
+                .expect("sent");
+        }
+        station.shutdown().await;
+        central.shutdown().await;
+    });
+    // Flushes the log file.
+    drop(log);
 }
