@@ -8,6 +8,7 @@ mod core;
 mod crash;
 mod e2e;
 mod flow;
+mod fuzz;
 mod genealogy;
 mod import;
 mod kpi;
