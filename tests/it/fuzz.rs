@@ -640,6 +640,14 @@ fn verdict(chain: &[Event], json: &[u8]) -> Option<Vec<Event>> {
     Some(stored.split_off(chain.len()))
 }
 
+/// The seq and hash the next event of `chain` links to.
+fn head(chain: &[Event]) -> (u64, String) {
+    chain.last().map_or_else(
+        || (0, takt::domain::GENESIS_HASH.to_owned()),
+        |last| (last.seq, last.hash.clone()),
+    )
+}
+
 /// Central on loopback and what it holds, as far as the test knows.
 struct Ingest {
     runtime: tokio::runtime::Runtime,
@@ -690,11 +698,7 @@ impl Ingest {
     fn batch(&self, plan: &Plan) -> EventBatch {
         let chain = self.chain.borrow();
         let mut events: Vec<Event> = chain[chain.len().saturating_sub(plan.resend)..].to_vec();
-        let mut prev = chain
-            .last()
-            .map_or((0, takt::domain::GENESIS_HASH.to_owned()), |last| {
-                (last.seq, last.hash.clone())
-            });
+        let mut prev = head(&chain);
         let at = Utc::now() - chrono::Duration::hours(1);
         for (kind, n) in &plan.fresh {
             let event = Event::seal(
@@ -721,11 +725,7 @@ impl Ingest {
             return;
         };
         let chain = self.chain.borrow();
-        let mut prev = chain
-            .last()
-            .map_or((0, takt::domain::GENESIS_HASH.to_owned()), |last| {
-                (last.seq, last.hash.clone())
-            });
+        let mut prev = head(&chain);
         for event in &mut batch.events {
             event.station = StationId::from(STATION);
             event.seq = prev.0 + 1;
@@ -764,24 +764,7 @@ impl Ingest {
             None => verdict(&self.chain.borrow(), &body),
             Some(_) => gunzip(&body).and_then(|json| verdict(&self.chain.borrow(), &json)),
         };
-        let (status, answer) = self.runtime.block_on(async {
-            let mut request = self
-                .client
-                .post(format!(
-                    "{}/api/v1/stations/{STATION}/events",
-                    self.central.url()
-                ))
-                .bearer_auth(&self.token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-            if let Some(encoding) = encoding {
-                request = request.header(reqwest::header::CONTENT_ENCODING, encoding);
-            }
-            let response = request.send().await.expect("central answers");
-            let status = response.status();
-            (status, response.bytes().await.expect("body"))
-        });
-        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (status, answer) = self.post(body, encoding);
         prop_assert!(
             !status.is_server_error(),
             "central answered {status}: {answer}"
@@ -796,14 +779,7 @@ impl Ingest {
             let mut chain = self.chain.borrow_mut();
             chain.extend(new);
             prop_assert_eq!(ack.acked_through, chain.len() as u64);
-            prop_assert_eq!(
-                &ack.chain_head,
-                &chain
-                    .last()
-                    .map_or(takt::domain::GENESIS_HASH.to_owned(), |last| last
-                        .hash
-                        .clone())
-            );
+            prop_assert_eq!(&ack.chain_head, &head(&chain).1);
             self.counts.borrow_mut().stored += 1;
         } else {
             prop_assert!(
@@ -825,6 +801,39 @@ impl Ingest {
         Ok(())
     }
 
+    /// POSTs `body` as a batch of the station's, with its token; central's status and words.
+    fn post(&self, body: Vec<u8>, encoding: Option<&str>) -> (reqwest::StatusCode, String) {
+        self.runtime.block_on(async {
+            let mut request = self
+                .client
+                .post(format!(
+                    "{}/api/v1/stations/{STATION}/events",
+                    self.central.url()
+                ))
+                .bearer_auth(&self.token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+            if let Some(encoding) = encoding {
+                request = request.header(reqwest::header::CONTENT_ENCODING, encoding);
+            }
+            let response = request.send().await.expect("central answers");
+            (response.status(), response.text().await.expect("body"))
+        })
+    }
+
+    /// GETs `path` (with its query) from central: the status and the body.
+    fn get(&self, path: &str) -> (reqwest::StatusCode, String) {
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .get(format!("{}{path}", self.central.url()))
+                .send()
+                .await
+                .expect("central answers");
+            (response.status(), response.text().await.expect("body"))
+        })
+    }
+
     /// The plant queries over what was stored answer without a server error.
     fn reads_answer(&self) {
         let today = Utc::now().date_naive();
@@ -836,44 +845,27 @@ impl Ingest {
             format!("/api/v1/kpi/oee?station={STATION}&day={today}"),
             "/api/v1/lots/C24-1107/genealogy?direction=forward".to_owned(),
         ] {
-            let (status, body) = self.runtime.block_on(async {
-                let response = self
-                    .client
-                    .get(format!("{}{path}", self.central.url()))
-                    .send()
-                    .await
-                    .expect("central answers");
-                (response.status(), response.text().await.unwrap_or_default())
-            });
+            let (status, body) = self.get(&path);
             assert!(!status.is_server_error(), "{path}: {status} {body}");
         }
     }
 
     /// Everything central stored for the station, in seq order.
     fn stored(&self) -> Vec<Event> {
-        self.runtime.block_on(async {
-            let mut events = Vec::new();
-            let mut after = 0;
-            loop {
-                let page: takt::central::EventPage = self
-                    .client
-                    .get(format!(
-                        "{}/api/v1/events?station={STATION}&after_seq={after}&limit=1000",
-                        self.central.url()
-                    ))
-                    .send()
-                    .await
-                    .expect("events")
-                    .json()
-                    .await
-                    .expect("a page");
-                events.extend(page.events);
-                match page.next_after_seq {
-                    Some(next) => after = next,
-                    None => return events,
-                }
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, body) = self.get(&format!(
+                "/api/v1/events?station={STATION}&after_seq={after}&limit=1000"
+            ));
+            assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+            let page: takt::central::EventPage = serde_json::from_str(&body).expect("a page");
+            events.extend(page.events);
+            match page.next_after_seq {
+                Some(next) => after = next,
+                None => return events,
             }
-        })
+        }
     }
 }
 
@@ -942,11 +934,7 @@ fn extreme_but_valid_events_are_stored_quarantined_and_listed() {
     ] {
         let mut events = Vec::new();
         for new in batch {
-            let (seq, prev) = chain
-                .last()
-                .map_or((0, takt::domain::GENESIS_HASH.to_owned()), |last| {
-                    (last.seq, last.hash.clone())
-                });
+            let (seq, prev) = head(&chain);
             let event = Event::seal(
                 new,
                 StationId::from(STATION),
@@ -957,21 +945,12 @@ fn extreme_but_valid_events_are_stored_quarantined_and_listed() {
             chain.push(event.clone());
             events.push(event);
         }
-        let ack: BatchAck = ingest.runtime.block_on(async {
-            let response = ingest
-                .client
-                .post(format!(
-                    "{}/api/v1/stations/{STATION}/events",
-                    ingest.central.url()
-                ))
-                .bearer_auth(&ingest.token)
-                .json(&EventBatch::of(events))
-                .send()
-                .await
-                .expect("central answers");
-            assert_eq!(response.status(), reqwest::StatusCode::OK);
-            response.json().await.expect("an ack")
-        });
+        let (status, answer) = ingest.post(
+            serde_json::to_vec(&EventBatch::of(events)).expect("json"),
+            None,
+        );
+        assert_eq!(status, reqwest::StatusCode::OK, "{answer}");
+        let ack: BatchAck = serde_json::from_str(&answer).expect("an ack");
         assert_eq!(ack.acked_through, chain.len() as u64);
         let set_aside: Vec<u64> = ack.quarantined.iter().map(|q| q.seq).collect();
         assert_eq!(set_aside, quarantined, "{:?}", ack.quarantined);
@@ -979,19 +958,7 @@ fn extreme_but_valid_events_are_stored_quarantined_and_listed() {
         ingest.reads_answer();
     }
     // Only the believable counts reached the order.
-    let report: serde_json::Value = ingest.runtime.block_on(async {
-        ingest
-            .client
-            .get(format!(
-                "{}/api/v1/work-orders/WO-24001",
-                ingest.central.url()
-            ))
-            .send()
-            .await
-            .expect("central answers")
-            .json()
-            .await
-            .expect("a report")
-    });
+    let (_, report) = ingest.get("/api/v1/work-orders/WO-24001");
+    let report: serde_json::Value = serde_json::from_str(&report).expect("a report");
     assert_eq!(report["produced"], 4, "{report}");
 }

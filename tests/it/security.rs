@@ -170,6 +170,17 @@ async fn pull(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Resp
         .expect("sent")
 }
 
+/// Holds lot C24-1107 with `token` (an admin's, or not).
+async fn hold_lot(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    client
+        .post(format!("{url}/api/v1/lots/C24-1107/hold"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "reason": "porosity" }))
+        .send()
+        .await
+        .expect("sent")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_bad_tokens_from_one_address_are_refused_until_the_window_ends() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -194,13 +205,7 @@ async fn repeated_bad_tokens_from_one_address_are_refused_until_the_window_ends(
     // Failures of any kind count: unknown station tokens, a station token at an admin route.
     for attempt in 0..limit {
         let response = if attempt % 3 == 2 {
-            guesser
-                .post(format!("{url}/api/v1/lots/C24-1107/hold"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({ "reason": "guess" }))
-                .send()
-                .await
-                .expect("sent")
+            hold_lot(&guesser, &url, &token).await
         } else {
             pull(&guesser, &url, &format!("{attempt:064x}")).await
         };
@@ -239,19 +244,15 @@ async fn repeated_bad_tokens_from_one_address_are_refused_until_the_window_ends(
         .expect("sent");
     assert_eq!(response.status(), StatusCode::OK);
 
-    // A station on another address is not slowed: pulls, pushes and admin calls go through.
+    // Another address is not slowed: a station's pulls and an admin's hold go through.
     let started = tokio::time::Instant::now();
     for _ in 0..5 {
         assert_eq!(pull(&station, &url, &token).await.status(), StatusCode::OK);
     }
-    let response = station
-        .post(format!("{url}/api/v1/lots/C24-1107/hold"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "reason": "porosity" }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        hold_lot(&station, &url, &admin).await.status(),
+        StatusCode::OK
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -459,14 +460,7 @@ fn tokens_never_reach_the_log_file_child() {
             (token_of("admin"), StatusCode::OK),
             (token_of("wrong_admin"), StatusCode::UNAUTHORIZED),
         ] {
-            let response = client
-                .post(format!("{url}/api/v1/lots/C24-1107/hold"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({ "reason": "porosity" }))
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status(), status);
+            assert_eq!(hold_lot(&client, &url, &token).await.status(), status);
         }
         // Enough wrong tokens to be refused: the warning names the address, never a token.
         for _ in 0..central::AUTH_MAX_FAILURES {
