@@ -387,7 +387,7 @@ impl PlcSection {
 #[serde(deny_unknown_fields, default)]
 pub struct CentralSection {
     pub url: String,
-    pub token: String,
+    pub token: crate::secret::Secret,
     pub token_file: Option<PathBuf>,
     /// PEM CA certificate(s) to trust for an `https://` url, besides the system's roots.
     pub ca_file: Option<PathBuf>,
@@ -399,7 +399,7 @@ impl Default for CentralSection {
     fn default() -> Self {
         CentralSection {
             url: "http://127.0.0.1:8080".into(),
-            token: String::new(),
+            token: crate::secret::Secret::default(),
             token_file: None,
             ca_file: None,
             pull_interval_ms: 5000,
@@ -654,15 +654,17 @@ impl StationConfig {
     }
 
     /// The central token, from the file if one is named.
-    pub fn central_token(&self) -> Result<String, ConfigError> {
+    pub fn central_token(&self) -> Result<crate::secret::Secret, ConfigError> {
         match &self.central.token_file {
             Some(path) => std::fs::read_to_string(path)
-                .map(|text| text.trim().to_owned())
+                .map(|text| crate::secret::Secret::new(text.trim()))
                 .map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
                 }),
-            None => Ok(self.central.token.trim().to_owned()),
+            None => Ok(crate::secret::Secret::new(
+                self.central.token.expose().trim(),
+            )),
         }
     }
 

@@ -88,7 +88,8 @@ pub fn station_config_text(
 /// Runs the demo: central, one simulated PLC per station, and the three stations of line L1 on this
 /// terminal. `cycle` overrides every station's simulated cycle time.
 pub fn run(dir: &Path, sim: SimConfig, cycle: Option<std::time::Duration>) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
+    // It will hold central's database and the stations' configs with their tokens.
+    crate::owner_only::create_dir_all(dir)
         .with_context(|| format!("cannot create demo folder {}", dir.display()))?;
     let dir = dir
         .canonicalize()
@@ -126,7 +127,8 @@ pub fn run(dir: &Path, sim: SimConfig, cycle: Option<std::time::Duration>) -> an
             .await
             .with_context(|| format!("cannot start the PLC simulator of {station}"))?;
             let config_path = dir.join(format!("{station}.toml"));
-            std::fs::write(
+            // It holds the station's token.
+            crate::owner_only::write(
                 &config_path,
                 station_config_text(station, plc.local_addr(), &url, &token),
             )

@@ -13,7 +13,8 @@ fn filter() -> EnvFilter {
 
 /// Logs to `dir/takt.log.YYYY-MM-DD`, appending. Keep the guard alive until exit.
 pub fn to_file(dir: &Path) -> anyhow::Result<WorkerGuard> {
-    std::fs::create_dir_all(dir)
+    // Usually inside the station's data folder, which holds the event log too: created owner-only.
+    crate::owner_only::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create log folder {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::daily(dir, "takt.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);

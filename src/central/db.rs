@@ -1694,8 +1694,14 @@ impl PendingUnits {
 /// How far ahead of central's clock an event's time may be before it is not believed.
 const MAX_CLOCK_LEAD: chrono::Duration = chrono::Duration::hours(24);
 
+/// Most units one `units_produced` event is believed to carry: a station never counts more than
+/// [`crate::domain::MAX_PLAUSIBLE_COUNTER_STEP`] from one poll. A larger count (a corrupt
+/// or hostile log) would otherwise be summed into every report of its order, up to overflow.
+const MAX_UNITS_PER_EVENT: u64 = 10 * crate::domain::MAX_PLAUSIBLE_COUNTER_STEP as u64;
+
 /// Why an event with a valid chain still cannot be applied, if it cannot: written by a newer
-/// schema, dated a day or more ahead of central, or about a work order central never had.
+/// schema, dated a day or more ahead of central, about a work order central never had, or counting
+/// more units than a machine makes between two polls.
 fn semantic_problem(
     tx: &Transaction<'_>,
     event: &Event,
@@ -1715,6 +1721,16 @@ fn semantic_problem(
             "dated {} but central's clock says {}: the station's clock is wrong",
             event.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    if let EventKind::UnitsProduced {
+        produced, rejected, ..
+    } = &event.kind
+        && (*produced > MAX_UNITS_PER_EVENT || *rejected > MAX_UNITS_PER_EVENT)
+    {
+        return Ok(Some(format!(
+            "{produced} produced, {rejected} rejected in one count: more than \
+             {MAX_UNITS_PER_EVENT}, which no machine makes between two polls"
         )));
     }
     if let Some(work_order) = event.kind.work_order()

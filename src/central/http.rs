@@ -5,6 +5,7 @@ mod work_orders;
 
 pub use work_orders::WorkOrderAnswer;
 
+use super::auth_limit::{AuthLimit, AuthLimiter};
 use super::db::{Db, DbError, IngestError};
 use super::import::{Format as ImportFormat, ImportError, ImportKind};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Turns true when central begins to shut down: long-polls answer at once, so a graceful
     /// shutdown does not wait out their timeouts.
     closing: tokio::sync::watch::Receiver<bool>,
+    /// Failed token checks per peer address.
+    auth_limiter: Arc<AuthLimiter>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             master_written: Arc::new(tokio::sync::Notify::new()),
             closing: tokio::sync::watch::channel(false).1,
+            auth_limiter: Arc::new(AuthLimiter::new(AuthLimit::default())),
         }
     }
 
@@ -121,12 +125,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 pub fn router(state: AppState) -> Router {
+    let limiter = Arc::clone(&state.auth_limiter);
+    let clock = Arc::clone(&state.clock);
+    // The routes that check a token come first: the failed-token limit wraps exactly those.
     Router::new()
-        .route("/api/v1/health", get(health))
         .route("/api/v1/stations/{station}/events", post(post_events))
         .route("/api/v1/stations/{station}/changes", get(get_changes))
-        .route("/api/v1/work-orders", get(work_orders::get_work_orders))
-        .route("/api/v1/work-orders/{id}", get(get_work_order))
         .route(
             "/api/v1/work-orders/{id}/hold",
             post(work_orders::post_hold),
@@ -147,10 +151,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/work-orders/{id}/dispatch",
             post(work_orders::post_dispatch),
         )
-        .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/lots/{id}/hold", post(post_lot_hold))
         .route("/api/v1/lots/{id}/release", post(post_lot_release))
         .route("/api/v1/import/{kind}", post(post_import))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            super::auth_limit::guard(Arc::clone(&limiter), Arc::clone(&clock), request, next)
+        }))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/work-orders", get(work_orders::get_work_orders))
+        .route("/api/v1/work-orders/{id}", get(get_work_order))
+        .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/kpi/oee", get(get_oee))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))

@@ -22,6 +22,7 @@
 //! `work_order_action`) work on the database file directly and may run while the server does (WAL
 //! lets them share the file).
 
+mod auth_limit;
 mod db;
 pub mod demo;
 mod http;
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod openapi;
 mod tls;
 
+pub use auth_limit::{MAX_FAILURES as AUTH_MAX_FAILURES, WINDOW as AUTH_WINDOW};
 pub use db::plant::{
     ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
     Wip,
@@ -450,6 +452,8 @@ async fn serve_db(
     let app = http::router(state).layer(axum::middleware::from_fn(move |request, next| {
         http::stamp_date(Arc::clone(&clock), request, next)
     }));
+    // The peer's address is what failed token checks are counted by.
+    let app = app.into_make_service_with_connect_info::<auth_limit::Peer>();
     match tls {
         Some(tls) => {
             let listener =

@@ -109,6 +109,35 @@ mod tests {
         assert_eq!(routed, routes(), "ROUTES and router() in http.rs disagree");
     }
 
+    /// The failed-token limit wraps the routes routed before `.route_layer(` in `router()`: they
+    /// must be exactly those the document says need a token, so a new route with a token check
+    /// cannot slip past the limit.
+    #[test]
+    fn the_failed_token_limit_wraps_exactly_the_routes_that_need_a_token() {
+        let source = include_str!("http.rs");
+        let router = &source[source.find("pub fn router(").expect("router()")..];
+        let limited = routed_in(&router[..router.find(".route_layer(").expect("a route_layer")]);
+        let document = document();
+        let mut secured: Vec<(String, String)> = operations(&document)
+            .into_iter()
+            .filter(|(method, path)| {
+                document["paths"][path.as_str()][method.to_ascii_lowercase().as_str()]
+                    .get("security")
+                    .is_some()
+            })
+            .collect();
+        secured.sort();
+        assert!(!secured.is_empty());
+        assert_eq!(limited, secured);
+        for (method, path) in &secured {
+            let operation = &document["paths"][path.as_str()][method.to_ascii_lowercase().as_str()];
+            assert!(
+                operation["responses"].get("429").is_some(),
+                "{method} {path} documents its 429"
+            );
+        }
+    }
+
     #[test]
     fn the_route_parser_reads_chained_and_wrapped_calls() {
         let source = r#"

@@ -215,9 +215,11 @@ impl KpiHistory {
                     .work_order
                     .is_none_or(|order| c.work_order.as_ref() == Some(order))
         }) {
-            produced += count.produced;
-            rejected += count.rejected;
-            *units_paced_by.entry(count.paced_by.as_ref()).or_default() += count.produced;
+            // Saturating: the counts are a station's word, and central keeps even implausible ones.
+            produced = produced.saturating_add(count.produced);
+            rejected = rejected.saturating_add(count.rejected);
+            let paced = units_paced_by.entry(count.paced_by.as_ref()).or_default();
+            *paced = paced.saturating_add(count.produced);
         }
         let earned =
             units_paced_by

@@ -89,7 +89,7 @@ impl Station {
     /// Opens the store, starts the core thread, the PLC poller and the sync worker.
     pub async fn start(setup: StationSetup) -> anyhow::Result<Station> {
         if let Some(parent) = setup.db_path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::owner_only::create_dir_all(parent)
                 .with_context(|| format!("cannot create data folder {}", parent.display()))?;
         }
         let store = Store::open(&setup.db_path, &setup.station).with_context(|| {

@@ -27,6 +27,12 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The file could not be created owner-only, or its permissions tightened.
+    #[error("database {path}: {source}")]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error("stored record is unreadable: {0}")]
@@ -45,8 +51,16 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Opens a connection with the pragmas every Takt connection must have.
+/// Opens a connection with the pragmas every Takt connection must have. Opened read-write, the
+/// file is created (or tightened to) owner-only first: it holds the plant's records and, at
+/// central, token hashes.
 pub fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    if !read_only {
+        crate::owner_only::prepare_database(path).map_err(|source| StoreError::Permissions {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {

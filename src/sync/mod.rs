@@ -42,7 +42,7 @@ const OFFSET_REPORT_STEP_MS: i64 = 50;
 pub struct SyncConfig {
     /// Base URL of central, e.g. `http://central.plant:8080`.
     pub central_url: String,
-    pub token: String,
+    pub token: crate::secret::Secret,
     pub station: StationId,
     pub db_path: PathBuf,
     /// How often to look for new events when no append was signalled.
@@ -64,7 +64,7 @@ impl SyncConfig {
     /// idle, 10 s request timeout, backoff from 500 ms up to 30 s.
     pub fn new(
         central_url: impl Into<String>,
-        token: impl Into<String>,
+        token: impl Into<crate::secret::Secret>,
         station: StationId,
         db_path: PathBuf,
     ) -> Self {
@@ -507,7 +507,7 @@ impl Worker {
         let request = self
             .client
             .post(url)
-            .bearer_auth(&self.config.token)
+            .bearer_auth(self.config.token.expose())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .body(body);
@@ -605,7 +605,7 @@ impl Worker {
         if let Some(wait) = wait {
             url.push_str(&format!("&wait={}", wait.as_secs()));
         }
-        let request = self.client.get(url).bearer_auth(&self.config.token);
+        let request = self.client.get(url).bearer_auth(self.config.token.expose());
         match wait {
             Some(wait) => request.timeout(wait + self.config.request_timeout),
             None => request,

@@ -382,3 +382,43 @@ fn bad_certificate_and_key_files_are_refused_naming_the_file() {
         .expect("run takt central");
     assert!(!out.status.success(), "--tls-cert without --tls-key");
 }
+
+/// The failed-token limit knows the peer's address over TLS too (it comes through the TLS
+/// listener, not axum's plain one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_over_https_are_limited_too() {
+    let dir = TempDir::new().expect("temp dir");
+    let pki = pki(dir.path());
+    let (central, _db, token) = tls_central(&dir, &pki).await;
+    let https = takt::tls_trust::client_builder(
+        Some(&TrustedCa::load(&pki.ca).expect("plant CA")),
+        Duration::from_secs(5),
+    )
+    .build()
+    .expect("client");
+    let pull = |token: String| {
+        https
+            .get(format!(
+                "{}/api/v1/stations/{STATION}/changes?limit=1",
+                central.url()
+            ))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        pull(token.clone()).await.expect("sent").status(),
+        reqwest::StatusCode::OK
+    );
+    for _ in 0..central::AUTH_MAX_FAILURES {
+        let response = pull("wrong".into()).await.expect("sent");
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let response = pull(token).await.expect("sent");
+    assert_eq!(response.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        response
+            .headers()
+            .contains_key(reqwest::header::RETRY_AFTER)
+    );
+    central.shutdown().await;
+}

@@ -178,9 +178,11 @@ pub(super) const PAGE_KIND: &str = "SELECT seq, body FROM events INDEXED BY even
      WHERE station = ?1 AND kind = ?7 AND seq > ?2 AND seq <= ?3 AND +at >= ?4 AND +at < ?5
      ORDER BY seq LIMIT ?6";
 
-/// Times compare as stored text (RFC 3339, UTC, milliseconds): these bound every stored one.
-const EARLIEST: &str = "0000";
-const LATEST: &str = "9999";
+/// Times compare as stored text (RFC 3339, UTC, milliseconds): these bound every stored one. Not
+/// "0000" and "9999": a station's clock is its own, and an event of year 9999 ("9999-12-31T…"),
+/// 10000 ("+10000-…") or before year 0 ("-0001-…") is still in its chain and must be listed.
+const EARLIEST: &str = "";
+const LATEST: &str = "~";
 
 impl Db {
     fn parse_event(station: &str, seq: i64, body: &str) -> Result<Event> {

@@ -370,9 +370,10 @@ impl Stopped {
 /// production and is never flagged.
 fn is_production(kind: &EventKind) -> bool {
     match kind {
+        // Not `produced + rejected > 0`: a station's numbers are untrusted and may overflow.
         EventKind::UnitsProduced {
             produced, rejected, ..
-        } => produced + rejected > 0,
+        } => *produced > 0 || *rejected > 0,
         EventKind::WorkOrderStarted { .. }
         | EventKind::WorkOrderResumed { .. }
         | EventKind::LotLoaded { .. }
