@@ -118,6 +118,7 @@ fn state(today: NaiveDate) -> State {
             status: LotStatus::Released,
             status_reason: None,
             origin: LotOrigin::Supplier,
+            status_at: None,
         },
     );
     for (code, kind) in [

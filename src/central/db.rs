@@ -2413,6 +2413,7 @@ mod tests {
                 status: LotStatus::Released,
                 status_reason: None,
                 origin: LotOrigin::Supplier,
+                status_at: None,
             });
             tx.execute(
                 "INSERT INTO master_records (kind, key, version, body) VALUES ('lot', 'IN-1', 1, ?1)",

@@ -319,11 +319,12 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
                     status: *status,
                     status_reason: reason.map(str::to_owned),
                     origin: LotOrigin::Supplier,
+                    status_at: None,
                 })
             }),
     );
 
-    let codes: [(&str, &str, CodeKind); 18] = [
+    let codes: [(&str, &str, CodeKind); 22] = [
         (
             "D-101",
             "porosity",
@@ -392,6 +393,10 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
             "operator absent",
             CodeKind::Downtime { planned: false },
         ),
+        ("C-01", "keying error", CodeKind::Correction),
+        ("C-02", "wrong label scanned", CodeKind::Correction),
+        ("C-03", "counter fault", CodeKind::Correction),
+        ("C-04", "booked to the wrong order", CodeKind::Correction),
         ("R-80", "changeover", CodeKind::Downtime { planned: true }),
         ("R-81", "break", CodeKind::Downtime { planned: true }),
         (

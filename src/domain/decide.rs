@@ -1,12 +1,14 @@
 //! What a command means: the rules of the station, as a pure function.
 
+use super::correction::Correction;
 use super::event::{Actor, Entry, EventKind, NewEvent};
-use super::ids::{Badge, WorkOrderId};
+use super::ids::{Badge, LotId, WorkOrderId};
 use super::master::{CodeKind, MAX_LOGIN_ATTEMPTS, Operator, WorkOrderStatus};
 use super::material::{LotLabel, close_open_output, consume_keyed, load_lot};
 use super::permission::{self, Action};
 use super::quantity::Quantity;
 use super::rejection::Rejection;
+use super::signature::Signatures;
 use super::state::{ExecStatus, State};
 use chrono::{DateTime, Utc};
 
@@ -53,6 +55,27 @@ pub enum Command {
     },
     /// Restart the stopped machine (PackML Reset, or Clear after an abort).
     ResetMachine,
+    /// Put a lot on hold here, with the reason (words, or a defect code and its text).
+    HoldLot {
+        lot: LotId,
+        reason: String,
+    },
+    /// Lift the hold on a lot: signature-grade.
+    ReleaseLot {
+        lot: LotId,
+        signatures: Signatures,
+    },
+    /// Correct a recorded fact of this station (`target`, read from the log): signature-grade.
+    Correct {
+        target: Box<super::event::Event>,
+        now: Correction,
+        reason: String,
+        signatures: Signatures,
+    },
+    /// A wrong PIN typed to sign: counts towards the badge's lock like a wrong PIN at login.
+    SignatureFailed {
+        badge: Badge,
+    },
 }
 
 impl Command {
@@ -72,6 +95,10 @@ impl Command {
             Command::CodeDowntime { reason, .. } => format!("downtime reason {reason}"),
             Command::Andon { kind } => format!("andon {}", kind.words()),
             Command::ResetMachine => "reset the machine".into(),
+            Command::HoldLot { lot, .. } => format!("hold lot {lot}"),
+            Command::ReleaseLot { lot, .. } => format!("release lot {lot}"),
+            Command::Correct { target, .. } => format!("correct event {}", target.seq),
+            Command::SignatureFailed { badge } => format!("wrong PIN to sign, {badge}"),
         }
     }
 }
@@ -132,26 +159,82 @@ pub fn decide(
                     },
                 )]);
             }
-            // A wrong PIN is evidence, by the station: nobody has proven who typed it.
-            let attempt = state.login_guard.failures.get(&badge).copied().unwrap_or(0) + 1;
-            let mut events = vec![event(
-                Actor::Station,
-                EventKind::LoginFailed {
-                    badge: badge.clone(),
-                    attempt,
-                },
-            )];
-            if attempt >= MAX_LOGIN_ATTEMPTS {
-                events.push(event(
-                    Actor::Station,
-                    EventKind::BadgeLocked {
-                        badge,
-                        until: now + state.station_config().login_lockout(),
-                        attempts: attempt,
-                    },
-                ));
+            Ok(wrong_pin(state, badge, now))
+        }
+        Command::SignatureFailed { badge } => {
+            if !state.master.operators.contains_key(&badge) {
+                return Err(Rejection::UnknownBadge(badge));
             }
-            Ok(events)
+            Ok(wrong_pin(state, badge, now))
+        }
+        Command::HoldLot { lot, reason } => {
+            let actor = permitted(Action::HoldLot)?;
+            let known = state
+                .lot(&lot)
+                .ok_or_else(|| Rejection::UnknownLot(lot.clone()))?;
+            if known.status == super::master::LotStatus::OnHold {
+                return Err(Rejection::AlreadyOnHold(lot));
+            }
+            let reason = reason.trim().to_owned();
+            if reason.is_empty() {
+                return Err(Rejection::HoldNeedsReason);
+            }
+            Ok(vec![event(actor, EventKind::LotHeld { lot, reason })])
+        }
+        Command::ReleaseLot { lot, signatures } => {
+            let actor = permitted(Action::ReleaseHold)?;
+            let known = state
+                .lot(&lot)
+                .ok_or_else(|| Rejection::UnknownLot(lot.clone()))?;
+            if !matches!(
+                known.status,
+                super::master::LotStatus::OnHold | super::master::LotStatus::Quarantined
+            ) {
+                return Err(Rejection::NotOnHold(lot));
+            }
+            let record = event(actor, EventKind::LotReleased { lot });
+            signed(state, Action::ReleaseHold, &signatures, record, now)
+        }
+        Command::Correct {
+            target,
+            now: value,
+            reason,
+            signatures,
+        } => {
+            let actor = permitted(Action::Correct)?;
+            if target.station != state.station {
+                return Err(Rejection::UnknownEvent { seq: target.seq });
+            }
+            let reason = reason.trim().to_owned();
+            if !matches!(
+                state.master.codes.get(&reason).map(|code| &code.kind),
+                Some(CodeKind::Correction)
+            ) {
+                return Err(Rejection::UnknownCorrectionReason(reason));
+            }
+            let (was, work_order) =
+                super::correction::check(&target, state.corrections.get(&target.seq), &value)?;
+            if let Correction::Consumption { lot, .. } = &value
+                && state.lot(lot).is_none()
+            {
+                return Err(Rejection::UnknownLot(lot.clone()));
+            }
+            if let Correction::Inputs { inputs } = &value
+                && let Some(unknown) = inputs.iter().find(|lot| state.lot(lot).is_none())
+            {
+                return Err(Rejection::UnknownLot(unknown.clone()));
+            }
+            let record = event(
+                actor,
+                EventKind::Corrected {
+                    corrects: target.seq,
+                    work_order,
+                    was,
+                    now: value,
+                    reason,
+                },
+            );
+            signed(state, Action::Correct, &signatures, record, now)
         }
         Command::Logout => {
             let actor = operator_actor()?;
@@ -312,6 +395,116 @@ pub fn decide(
             super::andon::andon(state, kind, actor, now)
         }
     }
+}
+
+/// A wrong PIN (at login or to sign) is evidence, by the station: nobody has proven who typed it.
+/// Too many in a row lock the badge.
+fn wrong_pin(state: &State, badge: Badge, now: DateTime<Utc>) -> Vec<NewEvent> {
+    let attempt = state.login_guard.failures.get(&badge).copied().unwrap_or(0) + 1;
+    let mut events = vec![NewEvent {
+        at: now,
+        actor: Actor::Station,
+        kind: EventKind::LoginFailed {
+            badge: badge.clone(),
+            attempt,
+        },
+    }];
+    if attempt >= MAX_LOGIN_ATTEMPTS {
+        events.push(NewEvent {
+            at: now,
+            actor: Actor::Station,
+            kind: EventKind::BadgeLocked {
+                badge,
+                until: now + state.station_config().login_lockout(),
+                attempts: attempt,
+            },
+        });
+    }
+    events
+}
+
+/// A signature-grade record and its signatures, in the order they are appended. The first
+/// signature is the logged-in person's (their PIN entered again); a second person signs where the
+/// station's configuration asks for it, and must be someone else who may do the action too.
+fn signed(
+    state: &State,
+    action: Action,
+    signatures: &Signatures,
+    record: NewEvent,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, Rejection> {
+    let session = state.session.as_ref().ok_or(Rejection::NotLoggedIn)?;
+    if signatures.signer.badge != session.badge {
+        return Err(Rejection::SignerNotLoggedIn {
+            name: session.name.clone(),
+        });
+    }
+    if let Some(until) = state.login_guard.locked_until.get(&session.badge)
+        && *until > now
+    {
+        return Err(Rejection::BadgeLocked {
+            badge: session.badge.clone(),
+            until: *until,
+        });
+    }
+    let mut named = vec![(signatures.signer.clone(), session.name.clone())];
+    match &signatures.second {
+        Some(second) => {
+            let operator = second_signer(state, action, &second.badge, now)?;
+            named.push((second.clone(), operator.name.clone()));
+        }
+        None if state.station_config().needs_second_signer(action) => {
+            return Err(Rejection::SecondSignatureNeeded);
+        }
+        None => {}
+    }
+    let mut events = super::signature::signature_events(&state.station, &record, &named);
+    events.insert(0, record);
+    Ok(events)
+}
+
+/// Whether `badge` may give the second signature for `action`: another person than the one logged
+/// in, who could log in here now and whose roles allow the action.
+pub fn second_signer<'a>(
+    state: &'a State,
+    action: Action,
+    badge: &Badge,
+    now: DateTime<Utc>,
+) -> Result<&'a Operator, Rejection> {
+    if state
+        .session
+        .as_ref()
+        .is_some_and(|session| session.badge == *badge)
+    {
+        return Err(Rejection::SameSecondSigner);
+    }
+    // The gate of a login, as if nobody were logged in: the same badge checks apply.
+    let mut alone = state.clone();
+    alone.session = None;
+    let operator = match login_gate(&alone, badge, now) {
+        Ok(_) => state
+            .master
+            .operators
+            .get(badge)
+            .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?,
+        Err(why) => {
+            return Err(Rejection::SecondSignerRefused {
+                name: badge.to_string(),
+                why: why.to_string(),
+            });
+        }
+    };
+    if !permission::permits(&operator.roles(), action) {
+        return Err(Rejection::SecondSignerRefused {
+            name: operator.name.clone(),
+            why: format!(
+                "{} may not {}.",
+                permission::roles_in_words(&operator.roles()),
+                action.words()
+            ),
+        });
+    }
+    Ok(operator)
 }
 
 /// Whether `badge` may log in here now, PIN aside: known, enabled, not revoked or expired, not

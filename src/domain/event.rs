@@ -268,6 +268,37 @@ pub enum EventKind {
         serial: String,
         work_order: Option<WorkOrderId>,
     },
+    /// A lot put on hold at this station: every station refuses it, once it hears, until a signed
+    /// release. Central projects it onto its record of the lot.
+    LotHeld {
+        lot: LotId,
+        reason: String,
+    },
+    /// A hold lifted at this station. Signature-grade: the [`EventKind::Signed`] events that
+    /// follow it in the same append carry the signatures.
+    LotReleased {
+        lot: LotId,
+    },
+    /// An electronic signature on the record just before it: the person, the meaning, and the
+    /// SHA-256 of the signed record (see [`super::signature::record_digest`]), so the signature
+    /// cannot be moved to another record. `at` and the actor of the event are the time and signer.
+    Signed {
+        signer: Badge,
+        name: String,
+        meaning: super::signature::Meaning,
+        record: String,
+    },
+    /// A recorded fact, event `corrects` of this station, was wrong: `was` is what counted until
+    /// now (the original, or an earlier correction), `now` what counts from here. The corrected
+    /// event stays as it was; the history shows both. Signature-grade.
+    Corrected {
+        corrects: u64,
+        work_order: Option<WorkOrderId>,
+        was: super::correction::Correction,
+        now: super::correction::Correction,
+        /// The correction reason code (master data), e.g. `C-01`.
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -302,6 +333,10 @@ impl EventKind {
             EventKind::AndonAnswered { .. } => "andon_answered",
             EventKind::MachineCommandSent { .. } => "machine_command_sent",
             EventKind::PartRecorded { .. } => "part_recorded",
+            EventKind::LotHeld { .. } => "lot_held",
+            EventKind::LotReleased { .. } => "lot_released",
+            EventKind::Signed { .. } => "signed",
+            EventKind::Corrected { .. } => "corrected",
         }
     }
 
@@ -318,6 +353,7 @@ impl EventKind {
             | EventKind::OutputCreated { work_order, .. } => Some(work_order),
             EventKind::UnitsProduced { work_order, .. } => work_order.as_ref(),
             EventKind::PartRecorded { work_order, .. } => work_order.as_ref(),
+            EventKind::Corrected { work_order, .. } => work_order.as_ref(),
             _ => None,
         }
     }
@@ -450,7 +486,7 @@ impl Event {
     }
 }
 
-fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 

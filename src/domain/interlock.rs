@@ -161,13 +161,8 @@ pub fn quality_holds(state: &State) -> Vec<Blocker> {
         matches!(origin, LotOrigin::Produced { station, work_order, .. }
             if *station == state.station && work_order == active)
     };
-    let central = state.master.lots.values();
-    let local_only = state
-        .lots
-        .values()
-        .filter(|lot| !state.master.lots.contains_key(&lot.id));
-    central
-        .chain(local_only)
+    state
+        .known_lots()
         .filter(|lot| made_here(&lot.origin))
         .filter(|lot| matches!(lot.status, LotStatus::OnHold | LotStatus::Quarantined))
         .map(|lot| Blocker::QualityHold {

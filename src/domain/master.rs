@@ -248,6 +248,10 @@ pub struct Lot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub origin: LotOrigin,
+    /// When the status was last decided (a hold or release at central or a station). A station's
+    /// own later decision counts over an older record until central has seen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -262,8 +266,14 @@ pub enum DefectClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CodeKind {
-    Defect { class: DefectClass },
-    Downtime { planned: bool },
+    Defect {
+        class: DefectClass,
+    },
+    Downtime {
+        planned: bool,
+    },
+    /// Why a recorded fact was corrected (keying error, wrong label scanned, counter fault).
+    Correction,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +309,10 @@ pub struct StationConfig {
     /// logs them out. 0 means never.
     #[serde(default = "default_idle_logout_minutes")]
     pub idle_logout_minutes: u32,
+    /// Signature-grade actions that need a second person's signature here too, by
+    /// [`Action::name`](super::permission::Action::name) (`release_hold`, `correct`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_signer_for: Vec<String>,
 }
 
 /// Wrong PINs in a row that lock a badge.
@@ -329,7 +343,15 @@ impl StationConfig {
             historical_after_minutes: DEFAULT_HISTORICAL_AFTER_MINUTES,
             login_lockout_minutes: DEFAULT_LOGIN_LOCKOUT_MINUTES,
             idle_logout_minutes: DEFAULT_IDLE_LOGOUT_MINUTES,
+            second_signer_for: Vec::new(),
         }
+    }
+
+    /// Whether `action` needs a second person's signature at this station.
+    pub fn needs_second_signer(&self, action: super::permission::Action) -> bool {
+        self.second_signer_for
+            .iter()
+            .any(|name| name.trim() == action.name())
     }
 
     pub fn login_lockout(&self) -> chrono::Duration {

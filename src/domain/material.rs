@@ -129,7 +129,7 @@ pub fn missing_materials(state: &State, now: DateTime<Utc>) -> Vec<Missing> {
                     }
                     Some(lot)
                         if line.consumption == Consumption::PerUnit
-                            && state.lot_remaining(lot) < line.quantity_per_unit =>
+                            && state.lot_remaining(&lot) < line.quantity_per_unit =>
                     {
                         format!("lot {id} is used up")
                     }
@@ -178,7 +178,7 @@ pub fn load_lot(
     })?;
     let label_material = label_material(state, &label)?;
     let known = state.lot(&label.lot);
-    let material = match (known, &label_material) {
+    let material = match (known.as_deref(), &label_material) {
         (Some(lot), Some(named)) if &lot.material != named => {
             return Err(Rejection::LotMaterialMismatch {
                 lot: label.lot,
@@ -203,7 +203,7 @@ pub fn load_lot(
             operation: operation.step.operation.clone(),
         });
     };
-    if let Some(lot) = known {
+    if let Some(lot) = known.as_deref() {
         match lot.status {
             LotStatus::Released => {}
             LotStatus::OnHold | LotStatus::Quarantined => {
@@ -225,7 +225,7 @@ pub fn load_lot(
         .zip(label.produced)
         .and_then(|(days, produced)| produced.checked_add_days(Days::new(u64::from(days))));
     let expiry = [
-        known.and_then(|lot| lot.expiry),
+        known.as_ref().and_then(|lot| lot.expiry),
         label.expiry,
         shelf_life_expiry,
     ]
@@ -246,7 +246,7 @@ pub fn load_lot(
         actor: actor.clone(),
         kind,
     };
-    match known {
+    match known.as_deref() {
         Some(lot) => {
             if state.lot_remaining(lot) < line.quantity_per_unit.max(Quantity::from_milli(1)) {
                 return Err(Rejection::LotUsedUp(label.lot));
@@ -280,7 +280,7 @@ pub fn load_lot(
         Consumption::PerScan => Some(
             label
                 .quantity
-                .or_else(|| known.map(|lot| state.lot_remaining(lot)))
+                .or_else(|| known.as_ref().map(|lot| state.lot_remaining(lot)))
                 .filter(|q| q.is_positive())
                 .ok_or_else(|| Rejection::NewLotWithoutQuantity {
                     lot: label.lot.clone(),
@@ -546,7 +546,7 @@ pub fn consume_keyed(
         }
         LotStatus::Released | LotStatus::Consumed => {}
     }
-    let remaining = state.lot_remaining(record);
+    let remaining = state.lot_remaining(&record);
     if quantity > remaining {
         return Err(Rejection::MoreThanRemains {
             lot,
@@ -593,6 +593,7 @@ pub fn registered_lot(event: &super::event::Event) -> Option<super::master::Lot>
         status: LotStatus::Released,
         status_reason: None,
         origin: super::master::LotOrigin::Supplier,
+        status_at: None,
     })
 }
 
@@ -623,6 +624,7 @@ pub fn produced_lot(event: &super::event::Event) -> Option<super::master::Lot> {
             operation: operation.clone(),
             at: event.at,
         },
+        status_at: None,
     })
 }
 

@@ -410,7 +410,10 @@ fn a_keyed_quantity_is_drawn_from_the_lot_loaded_last() {
         matches!(&kinds[0], EventKind::LotConsumed { lot, basis: ConsumptionBasis::Keyed, quantity, .. }
         if lot.as_str() == "G24-0101" && quantity.to_string() == "0.25")
     );
-    let grease = state.lot(&LotId::from("G24-0101")).cloned().expect("lot");
+    let grease = state
+        .lot(&LotId::from("G24-0101"))
+        .map(|lot| lot.into_owned())
+        .expect("lot");
     assert_eq!(state.lot_remaining(&grease).to_string(), "4.75");
 }
 

@@ -12,6 +12,7 @@ pub mod rejection;
 pub mod state;
 
 pub mod andon;
+pub mod correction;
 mod decide;
 pub mod downtime;
 pub mod interlock;
@@ -25,6 +26,7 @@ pub mod part_record;
 pub mod permission;
 pub mod session;
 pub mod shift;
+pub mod signature;
 
 pub use decide::{Command, decide, evidence_of_refusal, station_pause};
 pub use event::{

@@ -326,6 +326,37 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
             PACKML_CLEAR => "sent Clear to the machine".into(),
             other => format!("sent PackML command {other} to the machine"),
         }),
+        EventKind::LotHeld { lot, reason } => {
+            because(format!("put lot {lot} on hold"), reason.clone())
+        }
+        EventKind::LotReleased { lot } => told(format!("released the hold on lot {lot}")),
+        EventKind::Signed {
+            signer,
+            name,
+            meaning,
+            ..
+        } => told(format!(
+            "signed: {name} ({signer}), {}, meaning: {}",
+            event.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            meaning.words()
+        )),
+        EventKind::Corrected {
+            corrects,
+            was,
+            now,
+            reason,
+            ..
+        } => because(
+            format!(
+                "corrected event {corrects}: {} (was {})",
+                now.words(),
+                was.words()
+            ),
+            match names.code_text(reason) {
+                Some(text) => format!("{reason} {text}"),
+                None => reason.clone(),
+            },
+        ),
         EventKind::PartRecorded {
             record_seq,
             plc_epoch,
@@ -502,7 +533,31 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::PlannedDowntimeDeclared { .. }
         | EventKind::AndonCalled { .. }
         | EventKind::AndonAnswered { .. }
-        | EventKind::MachineCommandSent { .. } => none(),
+        | EventKind::MachineCommandSent { .. }
+        | EventKind::Signed { .. } => none(),
+        EventKind::LotHeld { lot, .. } | EventKind::LotReleased { lot } => Mentions {
+            lots: vec![lot.as_str()],
+            ..none()
+        },
+        EventKind::Corrected {
+            work_order,
+            was,
+            now,
+            ..
+        } => Mentions {
+            lots: [was, now]
+                .into_iter()
+                .flat_map(|value| match value {
+                    super::correction::Correction::Consumption { lot, .. } => vec![lot.as_str()],
+                    super::correction::Correction::Inputs { inputs } => {
+                        inputs.iter().map(LotId::as_str).collect()
+                    }
+                    super::correction::Correction::Count { .. } => Vec::new(),
+                })
+                .collect(),
+            work_orders: work_order.iter().map(WorkOrderId::as_str).collect(),
+            ..none()
+        },
     }
 }
 

@@ -83,10 +83,16 @@ pub enum Action {
     Andon,
     /// Reset a stopped machine.
     ResetMachine,
+    /// Put a lot on hold: anyone who handles material may stop a suspect lot.
+    HoldLot,
+    /// Lift a hold: quality's decision, signed.
+    ReleaseHold,
+    /// Correct a recorded consumption, count or genealogy link, signed.
+    Correct,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 12] = [
         Action::SelectWorkOrder,
         Action::RunWorkOrder,
         Action::PauseWorkOrder,
@@ -96,7 +102,38 @@ impl Action {
         Action::DeclarePlannedDowntime,
         Action::Andon,
         Action::ResetMachine,
+        Action::HoldLot,
+        Action::ReleaseHold,
+        Action::Correct,
     ];
+
+    /// Signature-grade: recorded only with the PIN entered again and a meaning (and a second
+    /// person where the station's configuration asks for one).
+    pub fn needs_signature(self) -> bool {
+        matches!(self, Action::ReleaseHold | Action::Correct)
+    }
+
+    /// The name a station's configuration uses for it (`second_signer_for`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::SelectWorkOrder => "select_work_order",
+            Action::RunWorkOrder => "run_work_order",
+            Action::PauseWorkOrder => "pause_work_order",
+            Action::CompleteWorkOrder => "complete_work_order",
+            Action::FeedMaterial => "feed_material",
+            Action::CodeDowntime => "code_downtime",
+            Action::DeclarePlannedDowntime => "declare_planned_downtime",
+            Action::Andon => "andon",
+            Action::ResetMachine => "reset_machine",
+            Action::HoldLot => "hold_lot",
+            Action::ReleaseHold => "release_hold",
+            Action::Correct => "correct",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name.trim())
+    }
 
     /// What the action is, to finish "may not …".
     pub fn words(self) -> &'static str {
@@ -110,6 +147,9 @@ impl Action {
             Action::DeclarePlannedDowntime => "declare planned downtime",
             Action::Andon => "call or answer andon",
             Action::ResetMachine => "reset the machine",
+            Action::HoldLot => "put lots on hold",
+            Action::ReleaseHold => "release held lots",
+            Action::Correct => "correct recorded facts",
         }
     }
 }
@@ -138,6 +178,12 @@ pub const MATRIX: &[(Action, &[Role])] = &[
         A::ResetMachine,
         &[R::Operator, R::LineLead, R::Maintenance, R::Admin],
     ),
+    (
+        A::HoldLot,
+        &[R::Operator, R::Inspector, R::LineLead, R::Admin],
+    ),
+    (A::ReleaseHold, &[R::Inspector, R::Admin]),
+    (A::Correct, &[R::Inspector, R::LineLead, R::Admin]),
 ];
 
 /// The action a recorded fact stands for, when a person did it: what central checks again at
@@ -158,6 +204,9 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         K::PlannedDowntimeDeclared { .. } => Some(Action::DeclarePlannedDowntime),
         K::AndonCalled { .. } | K::AndonAnswered { .. } => Some(Action::Andon),
         K::MachineCommandSent { .. } => Some(Action::ResetMachine),
+        K::LotHeld { .. } => Some(Action::HoldLot),
+        K::LotReleased { .. } => Some(Action::ReleaseHold),
+        K::Corrected { .. } => Some(Action::Correct),
         K::OperatorLoggedIn { .. }
         | K::OperatorLoggedOut { .. }
         | K::LoginFailed { .. }
@@ -172,7 +221,10 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         | K::PlcFresh { .. }
         | K::MachineStateChanged { .. }
         | K::DowntimeStarted { .. }
-        | K::PartRecorded { .. } => None,
+        | K::PartRecorded { .. }
+        // A signature's signer is checked like any actor (known, not revoked); what they may
+        // sign is the record's action, checked on the record.
+        | K::Signed { .. } => None,
     }
 }
 

@@ -36,6 +36,34 @@ pub enum Rejection {
         action: &'static str,
         needs: String,
     },
+    #[error("Lot {0} is not on hold: there is nothing to release.")]
+    NotOnHold(LotId),
+    #[error("Lot {0} is already on hold.")]
+    AlreadyOnHold(LotId),
+    #[error("Say why the lot is held: type a reason or scan a defect code.")]
+    HoldNeedsReason,
+    #[error("The signature must be made by {name}, who is logged in.")]
+    SignerNotLoggedIn { name: String },
+    #[error(
+        "This needs a second person's signature at this station: another person scans their badge."
+    )]
+    SecondSignatureNeeded,
+    #[error("The second signature must be another person's.")]
+    SameSecondSigner,
+    #[error("{name} cannot sign here: {why}")]
+    SecondSignerRefused { name: String, why: String },
+    #[error("Event {seq} ({kind}) is not a consumption, count or output: it cannot be corrected.")]
+    NotCorrectable { seq: u64, kind: &'static str },
+    #[error("Event {seq} is not in this station's log.")]
+    UnknownEvent { seq: u64 },
+    #[error(
+        "The new value does not fit event {seq}: a consumption, a count (rejected at most made) or the lots of an output."
+    )]
+    CorrectionMismatch { seq: u64 },
+    #[error("The new value of event {seq} is what it already says: nothing to correct.")]
+    CorrectionChangesNothing { seq: u64 },
+    #[error("{0} is not a correction reason. Scan or type a reason code (C-…).")]
+    UnknownCorrectionReason(String),
     #[error("You are already logged in as {name}.")]
     AlreadyLoggedIn { name: String },
     #[error("{name} is logged in here. They must log out first (scan @LOGOUT).")]

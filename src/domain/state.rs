@@ -140,7 +140,19 @@ pub struct State {
     /// the station has been on its own, for the offline grace window.
     pub central_heard: Option<DateTime<Utc>>,
     pub login_guard: LoginGuard,
+    /// Holds and releases decided at this station, latest per lot: they count over central's
+    /// record of the lot until central's record is as new (it has seen them, or decided later).
+    pub lot_decisions: BTreeMap<LotId, LotDecision>,
+    /// The value that counts now for each corrected event of this station, by its seq.
+    pub corrections: BTreeMap<u64, super::correction::Correction>,
     pub settings: Settings,
+}
+
+/// A hold (with its reason) or a release decided at this station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotDecision {
+    pub hold: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Station settings the rules need. They shape new events only, never how old ones apply.
@@ -193,6 +205,8 @@ impl State {
             last_part: None,
             central_heard: None,
             login_guard: LoginGuard::default(),
+            lot_decisions: BTreeMap::new(),
+            corrections: BTreeMap::new(),
             settings: Settings::default(),
         }
     }
@@ -207,9 +221,50 @@ impl State {
         }
     }
 
-    /// What this station knows of a lot: central's record (it owns holds) before its own.
-    pub fn lot(&self, id: &LotId) -> Option<&Lot> {
-        self.master.lots.get(id).or_else(|| self.lots.get(id))
+    /// What this station knows of a lot: central's record before its own, with a hold or release
+    /// decided here that central's record does not reflect yet.
+    pub fn lot(&self, id: &LotId) -> Option<std::borrow::Cow<'_, Lot>> {
+        let record = self.master.lots.get(id).or_else(|| self.lots.get(id))?;
+        Some(self.with_decision(record))
+    }
+
+    /// Every lot the station knows, as [`State::lot`] sees each: central's records first, then
+    /// its own.
+    pub fn known_lots(&self) -> impl Iterator<Item = std::borrow::Cow<'_, Lot>> {
+        self.master
+            .lots
+            .values()
+            .chain(
+                self.lots
+                    .values()
+                    .filter(|lot| !self.master.lots.contains_key(&lot.id)),
+            )
+            .map(|lot| self.with_decision(lot))
+    }
+
+    fn with_decision<'a>(&self, record: &'a Lot) -> std::borrow::Cow<'a, Lot> {
+        use super::master::LotStatus;
+        let Some(decision) = self.lot_decisions.get(&record.id) else {
+            return std::borrow::Cow::Borrowed(record);
+        };
+        // Central's record as new as the decision has taken it in (or overruled it).
+        if record.status_at.is_some_and(|at| at >= decision.at) {
+            return std::borrow::Cow::Borrowed(record);
+        }
+        let mut lot = record.clone();
+        match &decision.hold {
+            Some(reason) => {
+                lot.status = LotStatus::OnHold;
+                lot.status_reason = Some(reason.clone());
+            }
+            None if matches!(lot.status, LotStatus::OnHold | LotStatus::Quarantined) => {
+                lot.status = LotStatus::Released;
+                lot.status_reason = None;
+            }
+            None => {}
+        }
+        lot.status_at = Some(decision.at);
+        std::borrow::Cow::Owned(lot)
     }
 
     /// What is left of a lot after what was drawn from it here.
@@ -348,6 +403,35 @@ pub fn apply(state: &mut State, event: &Event) {
             });
         }
         EventKind::AndonAnswered { .. } => state.andon = None,
+        EventKind::LotHeld { lot, reason } => {
+            state.lot_decisions.insert(
+                lot.clone(),
+                LotDecision {
+                    hold: Some(reason.clone()),
+                    at: event.at,
+                },
+            );
+        }
+        EventKind::LotReleased { lot } => {
+            state.lot_decisions.insert(
+                lot.clone(),
+                LotDecision {
+                    hold: None,
+                    at: event.at,
+                },
+            );
+        }
+        EventKind::Signed { .. } => {}
+        EventKind::Corrected {
+            corrects,
+            work_order,
+            was,
+            now,
+            ..
+        } => {
+            super::correction::apply(state, work_order.as_ref(), was, now);
+            state.corrections.insert(*corrects, now.clone());
+        }
         EventKind::PartRecorded { .. } => super::part_record::apply(state, &event.kind),
         EventKind::MachineStateChanged {
             packml,

@@ -208,6 +208,7 @@ fn known_code(code: &str, state: &State) -> Option<Scan> {
         return Some(match known.kind {
             crate::domain::CodeKind::Defect { .. } => Scan::Defect(known.code.clone()),
             crate::domain::CodeKind::Downtime { .. } => Scan::DowntimeReason(known.code.clone()),
+            crate::domain::CodeKind::Correction => Scan::CorrectionReason(known.code.clone()),
         });
     }
     if state.lot(&LotId::new(code)).is_some() {

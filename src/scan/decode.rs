@@ -152,6 +152,10 @@ pub fn decode(text: &str, today: NaiveDate) -> Decoded {
             what: "downtime reason".into(),
             code,
         },
+        Ok(Scan::CorrectionReason(code)) => Decoded::Code {
+            what: "correction reason".into(),
+            code,
+        },
         Ok(Scan::Lot(label)) => Decoded::Code {
             what: "lot".into(),
             code: label.lot.to_string(),
@@ -206,6 +210,7 @@ pub fn meaning(scan: &Scan) -> String {
         Scan::Command(command) => format!("command barcode {}", command.code()),
         Scan::Defect(code) => format!("defect code {code}"),
         Scan::DowntimeReason(code) => format!("downtime reason {code}"),
+        Scan::CorrectionReason(code) => format!("correction reason {code}"),
         Scan::Quantity(quantity) => format!("keyed quantity {quantity}"),
     }
 }

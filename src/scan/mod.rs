@@ -87,6 +87,8 @@ pub enum Scan {
     Defect(String),
     /// A downtime reason code.
     DowntimeReason(String),
+    /// A correction reason code.
+    CorrectionReason(String),
     /// `+2.5`: a quantity keyed on the scan line.
     Quantity(Quantity),
 }
@@ -133,6 +135,11 @@ impl Scan {
             Scan::Defect(code) => {
                 return Err(ScanError::NotHere(format!(
                     "{code} is a defect code: defects are recorded on the Inspect screen."
+                )));
+            }
+            Scan::CorrectionReason(code) => {
+                return Err(ScanError::NotHere(format!(
+                    "{code} is a correction reason: facts are corrected on the History screen."
                 )));
             }
             Scan::DowntimeReason(reason) => Command::CodeDowntime { reason, stop: None },

@@ -208,6 +208,27 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
             EventKind::PartRecorded { serial, result, .. } => {
                 format!("Part {serial} recorded ({}).", result.words())
             }
+            EventKind::LotHeld { lot, reason } => format!(
+                "Lot {lot} is ON HOLD ({reason}). Every station refuses it once it hears."
+            ),
+            EventKind::LotReleased { lot } => format!("Hold on lot {lot} released."),
+            EventKind::Signed {
+                name,
+                meaning,
+                signer,
+                ..
+            } => format!(
+                "Signed by {name} ({signer}) at {} UTC, meaning: {}.",
+                event.at.format("%H:%M:%S"),
+                meaning.words()
+            ),
+            EventKind::Corrected {
+                corrects, now, was, ..
+            } => format!(
+                "Event {corrects} corrected: {} (was {}).",
+                now.words(),
+                was.words()
+            ),
         })
         .collect();
     sentences.join(" ")

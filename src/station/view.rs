@@ -424,7 +424,7 @@ fn material_lines(
                 lot: lot.map(ToString::to_string),
                 remaining: lot
                     .and_then(|id| state.lot(id))
-                    .map(|lot| state.lot_remaining(lot)),
+                    .map(|lot| state.lot_remaining(&lot)),
                 problem: missing
                     .iter()
                     .find(|m| m.material == line.material)
@@ -476,7 +476,8 @@ fn waiting_lots(
     order: &WorkOrder,
     material: &crate::domain::MaterialId,
 ) -> Vec<String> {
-    let mut lots: Vec<(DateTime<Utc>, String)> = known_lots(state)
+    let mut lots: Vec<(DateTime<Utc>, String)> = state
+        .known_lots()
         .filter(|lot| &lot.material == material)
         .filter(|lot| lot.status == crate::domain::LotStatus::Released)
         .filter(|lot| state.lot_remaining(lot).is_positive())
@@ -491,16 +492,6 @@ fn waiting_lots(
     lots.into_iter().map(|(_, id)| id).collect()
 }
 
-/// Every lot the station knows: central's records first, then its own.
-fn known_lots(state: &State) -> impl Iterator<Item = &crate::domain::Lot> {
-    state.master.lots.values().chain(
-        state
-            .lots
-            .values()
-            .filter(|lot| !state.master.lots.contains_key(&lot.id)),
-    )
-}
-
 /// Lots the previous operation made for `order` that this station's operation consumes and has not
 /// used up: the work waiting here.
 fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
@@ -509,14 +500,14 @@ fn waiting_here(state: &State, order: &WorkOrder) -> Option<Waiting> {
     let mut lots = 0;
     let mut units = Quantity::ZERO;
     let mut oldest: Option<DateTime<Utc>> = None;
-    for lot in known_lots(state) {
+    for lot in state.known_lots() {
         let LotOrigin::Produced { work_order, at, .. } = &lot.origin else {
             continue;
         };
         if work_order != &order.id || !bom.lines.iter().any(|line| line.material == lot.material) {
             continue;
         }
-        let remaining = state.lot_remaining(lot);
+        let remaining = state.lot_remaining(&lot);
         if !remaining.is_positive() || lot.status != crate::domain::LotStatus::Released {
             continue;
         }

@@ -104,7 +104,7 @@ impl Store {
 fn facts(state: &State, lot: &LotId, made: Option<&Event>) -> GenealogyNode {
     let known = state.lot(lot);
     let mut node = unknown_node(lot.clone());
-    if let Some(known) = known {
+    if let Some(known) = known.as_deref() {
         let material = state.master.materials.get(&known.material);
         node.material = Some(known.material.clone());
         node.material_name = material.map(|m| m.name.clone());

@@ -357,6 +357,18 @@ pub fn sync_status(conn: &Connection) -> Result<SyncStatus> {
     })
 }
 
+/// The event `seq` of the log, if there is one.
+pub fn read_event(conn: &Connection, seq: u64) -> Result<Option<Event>> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM event_log WHERE seq = ?1")?
+        .query_row(params![seq as i64], |row| row.get(0))
+        .optional()?;
+    body.map(|body| {
+        serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))
+    })
+    .transpose()
+}
+
 /// Events with `seq > after`, in order, at most `limit`.
 pub fn read_events_after(conn: &Connection, after: u64, limit: u64) -> Result<Vec<Event>> {
     let mut statement =

@@ -3,6 +3,7 @@
 //! rebuilt by replaying the log.
 
 use super::{Result, StoreError};
+use crate::domain::correction::Correction;
 use crate::domain::{
     CounterBaseline, Event, EventKind, ExecStatus, Lot, LotId, MaterialId, OpenOutput, Progress,
     Quantity, Session, State, WorkOrderId,
@@ -139,6 +140,28 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             ])?;
     }
+    if events.iter().any(|event| {
+        matches!(
+            event.kind,
+            EventKind::LotHeld { .. } | EventKind::LotReleased { .. }
+        )
+    }) {
+        tx.prepare_cached("UPDATE station_projection SET lot_decisions = ?1 WHERE id = 1")?
+            .execute(params![
+                serde_json::to_string(&state.lot_decisions)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ])?;
+    }
+    if events
+        .iter()
+        .any(|event| matches!(event.kind, EventKind::Corrected { .. }))
+    {
+        tx.prepare_cached("UPDATE station_projection SET corrections = ?1 WHERE id = 1")?
+            .execute(params![
+                serde_json::to_string(&state.corrections)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            ])?;
+    }
     let stops_changed = events.iter().any(|event| {
         matches!(
             event.kind,
@@ -159,6 +182,40 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         }
     }
     for event in events {
+        if let EventKind::Corrected {
+            corrects,
+            now: Correction::Inputs { inputs },
+            ..
+        } = &event.kind
+        {
+            // The corrected output's links are replaced; the links keep the seq of the output.
+            let output: Option<String> = tx
+                .prepare_cached("SELECT output FROM output_edge WHERE seq = ?1 LIMIT 1")?
+                .query_row(params![*corrects as i64], |row| row.get(0))
+                .optional()?;
+            let output = match output {
+                Some(output) => Some(output),
+                None => super::read_event(tx, *corrects)?.and_then(|made| match made.kind {
+                    EventKind::OutputCreated { output, .. } => Some(output.to_string()),
+                    _ => None,
+                }),
+            };
+            if let Some(output) = output {
+                tx.prepare_cached("DELETE FROM output_edge WHERE output = ?1")?
+                    .execute(params![output])?;
+                for input in inputs {
+                    tx.prepare_cached(
+                        "INSERT INTO output_edge (output, input, seq) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (output, input) DO NOTHING",
+                    )?
+                    .execute(params![
+                        output,
+                        input.as_str(),
+                        *corrects as i64
+                    ])?;
+                }
+            }
+        }
         if let EventKind::OutputCreated { output, inputs, .. } = &event.kind {
             for input in inputs {
                 tx.prepare_cached(
@@ -176,10 +233,18 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     let lots: BTreeSet<&LotId> = events
         .iter()
         .filter_map(|event| match &event.kind {
-            EventKind::LotRegistered { lot, .. } | EventKind::LotConsumed { lot, .. } => Some(lot),
-            EventKind::OutputCreated { output, .. } => Some(output),
+            EventKind::LotRegistered { lot, .. } | EventKind::LotConsumed { lot, .. } => {
+                Some(vec![lot])
+            }
+            EventKind::OutputCreated { output, .. } => Some(vec![output]),
+            EventKind::Corrected {
+                was: Correction::Consumption { lot: was, .. },
+                now: Correction::Consumption { lot, .. },
+                ..
+            } => Some(vec![was, lot]),
             _ => None,
         })
+        .flatten()
         .collect();
     for id in lots {
         if let Some(lot) = state.lots.get(id) {
@@ -283,6 +348,21 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("login guard: {e}")))?
+        .unwrap_or_default();
+    let (lot_decisions, corrections): (Option<String>, Option<String>) = conn.query_row(
+        "SELECT lot_decisions, corrections FROM station_projection WHERE id = 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    state.lot_decisions = lot_decisions
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("lot holds: {e}")))?
+        .unwrap_or_default();
+    state.corrections = corrections
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("corrections: {e}")))?
         .unwrap_or_default();
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;

@@ -130,4 +130,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE station_projection ADD COLUMN login_guard TEXT;
     "#,
+    // 6: holds and releases decided here (they count over central's older record of the lot) and
+    // the value that counts now for each corrected event.
+    r#"
+    ALTER TABLE station_projection ADD COLUMN lot_decisions TEXT;
+    ALTER TABLE station_projection ADD COLUMN corrections TEXT;
+    "#,
 ];

@@ -714,9 +714,9 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         }
         assert!(pages < 10, "paging does not end");
     }
-    // 6 operators, 2 products, 14 materials, 2 routings, 6 bills of materials, 10 lots, 18 codes,
+    // 6 operators, 2 products, 14 materials, 2 routings, 6 bills of materials, 10 lots, 22 codes,
     // 4 work orders, and this station's config (registering it made one; no other station's).
-    assert_eq!(all.len(), 63);
+    assert_eq!(all.len(), 67);
     let configs: Vec<_> = all
         .iter()
         .filter_map(|c| match &c.record {
@@ -728,7 +728,7 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         configs,
         [takt::domain::StationConfig::new(StationId::from("L1-S1"))]
     );
-    assert_eq!(pages, 9);
+    assert_eq!(pages, 10);
     assert_eq!(
         cursor,
         all.last().map_or(0, |c| c.version) + 1,

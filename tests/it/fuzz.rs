@@ -227,6 +227,10 @@ fn check_classification(text: &str, state: &State) -> Result<(), TestCaseError> 
                 master.codes.contains_key(code) || matches_pattern(&patterns.defect, code)
             );
         }
+        Ok(Scan::CorrectionReason(code)) => {
+            no_control("correction reason", code)?;
+            prop_assert!(master.codes.contains_key(code));
+        }
         Ok(Scan::DowntimeReason(code)) => {
             no_control("reason", code)?;
             prop_assert!(

@@ -1,0 +1,137 @@
+//! Corrections, never edits: a wrong consumption, count or genealogy link is put right by a new
+//! event that names the one it corrects, what counted until then and what counts from now, and a
+//! reason code. The corrected event is never touched, so the history shows both.
+
+use super::event::{Event, EventKind};
+use super::ids::{LotId, WorkOrderId};
+use super::quantity::Quantity;
+use super::rejection::Rejection;
+use serde::{Deserialize, Serialize};
+
+/// The value of a correctable fact: the part of it that can be wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Correction {
+    /// A consumption: from which lot, how much (zero: it did not happen).
+    Consumption { lot: LotId, quantity: Quantity },
+    /// A count of units from the machine: processed, and rejected among them.
+    Count { produced: u64, rejected: u64 },
+    /// The lots an output was made from (its genealogy).
+    Inputs { inputs: Vec<LotId> },
+}
+
+impl Correction {
+    /// What a fact says, if it is one that can be corrected.
+    pub fn of(kind: &EventKind) -> Option<Correction> {
+        match kind {
+            EventKind::LotConsumed { lot, quantity, .. } => Some(Correction::Consumption {
+                lot: lot.clone(),
+                quantity: *quantity,
+            }),
+            EventKind::UnitsProduced {
+                produced, rejected, ..
+            } => Some(Correction::Count {
+                produced: *produced,
+                rejected: *rejected,
+            }),
+            EventKind::OutputCreated { inputs, .. } => Some(Correction::Inputs {
+                inputs: inputs.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// In words, for screens and the audit report.
+    pub fn words(&self) -> String {
+        match self {
+            Correction::Consumption { lot, quantity } => format!("{quantity} from lot {lot}"),
+            Correction::Count { produced, rejected } => {
+                format!("{produced} made, {rejected} rejected")
+            }
+            Correction::Inputs { inputs } if inputs.is_empty() => "made from no lot".into(),
+            Correction::Inputs { inputs } => {
+                let lots: Vec<&str> = inputs.iter().map(|lot| lot.as_str()).collect();
+                format!("made from {}", lots.join(", "))
+            }
+        }
+    }
+}
+
+/// What a correction of `target` must look like: the value it replaces (the latest correction of
+/// it, else the original) and the work order it belongs to. Refuses events that are not
+/// correctable facts, a new value of another kind, and one that changes nothing.
+pub fn check(
+    target: &Event,
+    latest: Option<&Correction>,
+    now: &Correction,
+) -> Result<(Correction, Option<WorkOrderId>), Rejection> {
+    let original = Correction::of(&target.kind).ok_or(Rejection::NotCorrectable {
+        seq: target.seq,
+        kind: target.kind.name(),
+    })?;
+    let was = latest.cloned().unwrap_or(original);
+    if std::mem::discriminant(&was) != std::mem::discriminant(now) {
+        return Err(Rejection::CorrectionMismatch { seq: target.seq });
+    }
+    if let Correction::Count { produced, rejected } = now
+        && rejected > produced
+    {
+        return Err(Rejection::CorrectionMismatch { seq: target.seq });
+    }
+    if &was == now {
+        return Err(Rejection::CorrectionChangesNothing { seq: target.seq });
+    }
+    Ok((was, target.kind.work_order().cloned()))
+}
+
+/// Moves the station's projections from `was` to `now`: lot usage for a consumption, the order's
+/// counts for a count. A correction of an output's inputs changes only the genealogy links, which
+/// the store keeps beside the state.
+pub fn apply(
+    state: &mut super::state::State,
+    work_order: Option<&WorkOrderId>,
+    was: &Correction,
+    now: &Correction,
+) {
+    match (was, now) {
+        (
+            Correction::Consumption {
+                lot: was_lot,
+                quantity: was_quantity,
+            },
+            Correction::Consumption { lot, quantity },
+        ) => {
+            if let Some(used) = state.lot_usage.get_mut(was_lot) {
+                *used = used.saturating_sub(*was_quantity);
+            }
+            let used = state.lot_usage.entry(lot.clone()).or_default();
+            *used = used.saturating_add(*quantity);
+        }
+        (
+            Correction::Count {
+                produced: was_produced,
+                rejected: was_rejected,
+            },
+            Correction::Count { produced, rejected },
+        ) => match work_order.and_then(|id| state.progress.get_mut(id)) {
+            Some(progress) => {
+                progress.produced = progress
+                    .produced
+                    .saturating_sub(*was_produced)
+                    .saturating_add(*produced);
+                progress.rejected = progress
+                    .rejected
+                    .saturating_sub(*was_rejected)
+                    .saturating_add(*rejected);
+            }
+            None if work_order.is_none() => {
+                state.unassigned_produced = state
+                    .unassigned_produced
+                    .saturating_sub(*was_produced)
+                    .saturating_add(*produced);
+            }
+            None => {}
+        },
+        _ => {}
+    }
+}
