@@ -758,7 +758,7 @@ async fn changes_page_the_demo_master_data_by_cursor() {
 
     // Work orders go only to the stations they are dispatched to.
     let page = changes("L9-S1", outsider, 0, 1000).await;
-    assert_eq!(page.changes.len(), 59, "58 for all, and its own config");
+    assert_eq!(page.changes.len(), 63, "62 for all, and its own config");
     assert!(page.changes.iter().any(|c| matches!(
         &c.record,
         MasterRecord::StationConfig(config) if config.station.as_str() == "L9-S1"
