@@ -46,6 +46,16 @@ impl ChainWalker {
         event
             .verify_after(self.prev.as_ref().map(|(s, h)| (*s, h.as_str())))
             .map_err(|error| broken(error.to_string()))?;
+        // The hash covers what the event means, not how its text is spelled: an edit that
+        // parses to the same event (a key moved, a character escaped) still changed the original
+        // record, and every writer stores exactly what serde writes.
+        if serde_json::to_string(&event).map_err(|e| broken(e.to_string()))? != body {
+            return Err(broken(
+                "the stored text of the event was changed after it was written (its meaning and \
+                 hash still match)"
+                    .into(),
+            ));
+        }
         self.prev = Some((seq, event.hash));
         self.count += 1;
         Ok(())

@@ -1,7 +1,7 @@
 //! `takt audit report` as an auditor runs it: the real binary against real SQLite files, a
 //! station's store written by the real core, and central's database fed through its ingest.
 
-use crate::support::{CASTING_C24_1107, plc_sample, takt_cli};
+use crate::support::{CASTING_C24_1107, plc_sample, takt_cli, tampered_copy};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -292,18 +292,6 @@ async fn csv_is_rfc_4180_with_the_json_fields() {
             assert_eq!(value, expected, "{name}");
         }
     }
-}
-
-/// A copy of `db` beside it where `update` changed one event, after the append-only `trigger`
-/// was dropped, as someone with the sqlite shell would.
-fn tampered_copy(db: &Path, trigger: &str, update: &str) -> PathBuf {
-    let copy = db.with_extension("tampered.db");
-    std::fs::copy(db, &copy).expect("copy");
-    let conn = rusqlite::Connection::open(&copy).expect("open copy");
-    conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
-        .expect("drop trigger");
-    assert_eq!(conn.execute(update, []).expect("tamper"), 1, "one event");
-    copy
 }
 
 /// One byte of an old event changed in a copy of the station's database.

@@ -43,8 +43,12 @@ struct Station {
 
 impl Station {
     fn open(dir: &TempDir, id: &str) -> Station {
+        Station::at(dir.path().join(format!("{id}.db")), id)
+    }
+
+    /// The station `id` on the database at `path` (a copy, say).
+    fn at(path: PathBuf, id: &str) -> Station {
         let id = StationId::from(id);
-        let path = dir.path().join(format!("{id}.db"));
         let store = Store::open(&path, &id).expect("open station store");
         let state = store.load_state().expect("load state");
         Station {
@@ -1543,5 +1547,128 @@ async fn a_hundred_thousand_events_backlog_arrives_once_and_live_events_get_thro
     let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
     assert_eq!(report.produced, 100_001, "each event applied once");
     worker.stop().await;
+    central.shutdown().await;
+}
+
+/// Start WO-24001 and make four totes of 10 at a station, then close its database: events 1-5.
+fn five_events(dir: &TempDir) -> PathBuf {
+    let mut station = Station::open(dir, "L1-S1");
+    station.append(vec![EventKind::WorkOrderStarted {
+        work_order: WorkOrderId::from("WO-24001"),
+    }]);
+    station.produce("WO-24001", 4, 10, 0);
+    station.path
+}
+
+async fn audit_verify(db: &Path) -> (Option<i32>, String) {
+    let out =
+        crate::support::takt_cli(["audit", "verify", "--db", &db.display().to_string()]).await;
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The issue's tamper test: one byte of an old event changed in a copy of the station's database.
+/// `takt audit verify` names that event, and central refuses to ingest from the copy: nothing of
+/// it is stored, the station's cursor does not move, and the refusal is reported in central's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_station_copy_is_named_by_verify_and_refused_by_central() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let original = five_events(&dir);
+    let copy = crate::support::tampered_copy(
+        &original,
+        "event_log_no_update",
+        r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced":90') WHERE seq = 3"#,
+    );
+
+    let (code, stdout) = audit_verify(&copy).await;
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stdout.starts_with("BROKEN at event 3: event 3: content does not match its hash"),
+        "{stdout}"
+    );
+    let (code, stdout) = audit_verify(&original).await;
+    assert_eq!(code, Some(0), "the original stays intact: {stdout}");
+
+    let central = start_central(&db).await;
+    let mut station = Station::at(copy, "L1-S1");
+    let worker = {
+        let mut worker = Worker::start(central.url(), token, &station);
+        let seen = wait_for(&mut station, &mut worker.reports, "a refusal", |report| {
+            matches!(report, SyncReport::Rejected { .. })
+        })
+        .await;
+        let Some(SyncReport::Rejected { error }) = seen.last() else {
+            unreachable!("wait_for ends on the refusal")
+        };
+        assert!(
+            error.contains("event 3: content does not match its hash"),
+            "{error}"
+        );
+        assert!(
+            !seen.iter().any(|r| matches!(r, SyncReport::Acked(_))),
+            "{seen:?}"
+        );
+        worker
+    };
+    worker.stop().await;
+    assert_eq!(stored_events(&db, "L1-S1"), 0, "the batch is refused whole");
+    assert_eq!(
+        station.store.sync_status().expect("cursor").acked_through,
+        0
+    );
+    let report = work_order(&reqwest::Client::new(), &central.url(), "WO-24001").await;
+    assert_eq!(report.produced, 0, "no count of the forged copy counted");
+    central.shutdown().await;
+}
+
+/// An edit that changes only the spelling of an event (a space, a key moved) leaves its meaning and
+/// hash as they were, and still changed the original record: verify names it. What the station
+/// sends parses to the genuine event, so central stores it in the writer's own spelling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spelling_only_edit_is_named_by_verify_and_never_reaches_central() {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let original = five_events(&dir);
+    let copy = crate::support::tampered_copy(
+        &original,
+        "event_log_no_update",
+        r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced": 10') WHERE seq = 4"#,
+    );
+    let (code, stdout) = audit_verify(&copy).await;
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stdout.starts_with("BROKEN at event 4: the stored text of the event was changed"),
+        "{stdout}"
+    );
+
+    let central = start_central(&db).await;
+    let mut station = Station::at(copy, "L1-S1");
+    let mut worker = Worker::start(central.url(), token, &station);
+    wait_for(
+        &mut station,
+        &mut worker.reports,
+        "ack of 5",
+        acked_through(5),
+    )
+    .await;
+    worker.stop().await;
+    assert_eq!(stored_events(&db, "L1-S1"), 5);
+    let conn = rusqlite::Connection::open(&db).expect("central db");
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM events WHERE station = 'L1-S1' AND seq = 4",
+            [],
+            |row| row.get(0),
+        )
+        .expect("event 4");
+    assert!(
+        body.contains(r#""produced":10"#) && !body.contains(r#""produced": 10"#),
+        "{body}"
+    );
     central.shutdown().await;
 }

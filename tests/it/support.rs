@@ -203,3 +203,15 @@ pub fn plc_sample(
         recipe: 0,
     }
 }
+
+/// A copy of `db` beside it where `update` changed one event, after the append-only `trigger`
+/// was dropped, as someone with the sqlite shell would.
+pub fn tampered_copy(db: &std::path::Path, trigger: &str, update: &str) -> std::path::PathBuf {
+    let copy = db.with_extension("tampered.db");
+    std::fs::copy(db, &copy).expect("copy");
+    let conn = rusqlite::Connection::open(&copy).expect("open copy");
+    conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
+        .expect("drop trigger");
+    assert_eq!(conn.execute(update, []).expect("tamper"), 1, "one event");
+    copy
+}
