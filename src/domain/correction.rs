@@ -57,6 +57,62 @@ impl Correction {
     }
 }
 
+impl Correction {
+    /// A new value keyed at the station, read the way `was` is shaped: a count is `made` or
+    /// `made rejected`; a consumption is `quantity` (same lot) or `lot quantity`; an output's inputs
+    /// are lot ids separated by spaces or commas (`-` for none). The error says what to type.
+    pub fn parse_like(was: &Correction, text: &str) -> Result<Correction, String> {
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|word| !word.is_empty())
+            .collect();
+        match was {
+            Correction::Count { .. } => {
+                let count = |word: &str| word.parse::<u64>().ok();
+                match words.as_slice() {
+                    [made] => count(made).map(|produced| Correction::Count {
+                        produced,
+                        rejected: 0,
+                    }),
+                    [made, rejected] => count(made)
+                        .zip(count(rejected))
+                        .map(|(produced, rejected)| Correction::Count { produced, rejected }),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    "Type the count made, and the rejected among them: e.g. 18 2.".into()
+                })
+            }
+            Correction::Consumption { lot, .. } => {
+                let quantity = |word: &str| Quantity::parse(word).filter(|q| !q.is_negative());
+                match words.as_slice() {
+                    [amount] => quantity(amount).map(|quantity| Correction::Consumption {
+                        lot: lot.clone(),
+                        quantity,
+                    }),
+                    [other, amount] => quantity(amount).map(|quantity| Correction::Consumption {
+                        lot: LotId::from(*other),
+                        quantity,
+                    }),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    "Type the quantity drawn (0 if none), or the lot and the quantity: e.g. 3.5 \
+                     or C24-1107 3.5."
+                        .into()
+                })
+            }
+            Correction::Inputs { .. } => Ok(Correction::Inputs {
+                inputs: words
+                    .into_iter()
+                    .filter(|word| *word != "-")
+                    .map(LotId::from)
+                    .collect(),
+            }),
+        }
+    }
+}
+
 /// What a correction of `target` must look like: the value it replaces (the latest correction of
 /// it, else the original) and the work order it belongs to. Refuses events that are not
 /// correctable facts, a new value of another kind, and one that changes nothing.

@@ -175,10 +175,18 @@ pub fn decide(
             if known.status == super::master::LotStatus::OnHold {
                 return Err(Rejection::AlreadyOnHold(lot));
             }
-            let reason = reason.trim().to_owned();
+            let reason = reason.trim();
             if reason.is_empty() {
                 return Err(Rejection::HoldNeedsReason);
             }
+            // A defect code scanned as the reason is kept with its words: the record must read
+            // without the catalogue at hand.
+            let reason = match state.master.codes.get(reason) {
+                Some(code) if matches!(code.kind, CodeKind::Defect { .. }) => {
+                    format!("{} {}", code.code, code.text)
+                }
+                _ => reason.to_owned(),
+            };
             Ok(vec![event(actor, EventKind::LotHeld { lot, reason })])
         }
         Command::ReleaseLot { lot, signatures } => {

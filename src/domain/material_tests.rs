@@ -646,7 +646,57 @@ fn decide_enforces_the_matrix_for_every_command_and_role() {
             Action::Andon,
         ),
         (Command::ResetMachine, Action::ResetMachine),
+        (
+            Command::HoldLot {
+                lot: "C24-1107".into(),
+                reason: "porosity".into(),
+            },
+            Action::HoldLot,
+        ),
+        (
+            Command::ReleaseLot {
+                lot: "C24-1031".into(),
+                signatures: signed_by("EMP-1001", crate::domain::signature::Meaning::Approved),
+            },
+            Action::ReleaseHold,
+        ),
+        (
+            Command::Correct {
+                target: Box::new(Event::seal(
+                    NewEvent {
+                        at: now(),
+                        actor: Actor::Plc,
+                        kind: EventKind::UnitsProduced {
+                            work_order: Some("WO-24001".into()),
+                            produced: 5,
+                            rejected: 0,
+                            plc_epoch: 1,
+                            processed_total: 5,
+                            defective_total: 0,
+                        },
+                    },
+                    "L1-S1".into(),
+                    1,
+                    Uuid::nil(),
+                    GENESIS_HASH.into(),
+                )),
+                now: crate::domain::correction::Correction::Count {
+                    produced: 4,
+                    rejected: 1,
+                },
+                reason: "C-03".into(),
+                signatures: signed_by("EMP-1001", crate::domain::signature::Meaning::Performed),
+            },
+            Action::Correct,
+        ),
     ];
+    // Every action of the matrix is exercised by a command.
+    for action in Action::ALL {
+        assert!(
+            commands.iter().any(|(_, a)| *a == action),
+            "{action:?} has no command in the matrix test"
+        );
+    }
     for role in Role::ALL {
         let mut state = at("L1-S1", "WO-24001");
         let master = std::sync::Arc::make_mut(&mut state.master);
@@ -663,4 +713,495 @@ fn decide_enforces_the_matrix_for_every_command_and_role() {
             );
         }
     }
+}
+
+// People and trust: holds, signed releases and corrections, on the same demo plant.
+
+use crate::domain::master::MAX_LOGIN_ATTEMPTS;
+use crate::domain::signature::{SignatureInput, Signatures};
+use crate::domain::{Badge, StationConfig};
+
+fn signed_by(badge: &str, meaning: crate::domain::signature::Meaning) -> Signatures {
+    Signatures {
+        signer: SignatureInput {
+            badge: badge.into(),
+            meaning,
+        },
+        second: None,
+    }
+}
+
+/// `state` with `badge` logged in instead of whoever was.
+fn as_person(state: &mut State, badge: &str) {
+    run(state, Command::Logout).expect("logout");
+    run(
+        state,
+        Command::Login {
+            badge: badge.into(),
+            pin_matches: true,
+        },
+    )
+    .expect("login");
+}
+
+#[test]
+fn a_hold_names_its_reason_and_a_release_carries_a_bound_signature() {
+    use crate::domain::signature::{Meaning, event_digest};
+    let mut state = at("L1-S1", "WO-24001");
+    let lot = LotId::from("C24-1107");
+    assert_eq!(
+        refusal(
+            &mut state,
+            Command::HoldLot {
+                lot: lot.clone(),
+                reason: "  ".into()
+            }
+        ),
+        "Say why the lot is held: type a reason or scan a defect code."
+    );
+    // A defect code as the reason is kept with its words.
+    let held = run(
+        &mut state,
+        Command::HoldLot {
+            lot: lot.clone(),
+            reason: "D-101".into(),
+        },
+    )
+    .expect("an operator may hold");
+    let EventKind::LotHeld { reason, .. } = &held[0] else {
+        panic!("{held:?}")
+    };
+    assert!(reason.starts_with("D-101 ") && reason.len() > 6, "{reason}");
+    assert_eq!(
+        state.lot(&lot).map(|l| l.status),
+        Some(LotStatus::OnHold),
+        "the station refuses it at once"
+    );
+    let refused = refusal(&mut state, label("C24-1107", CAST_200, None));
+    assert!(refused.contains("ON HOLD (D-101 porosity)"), "{refused}");
+    assert!(
+        refusal(
+            &mut state,
+            Command::ReleaseLot {
+                lot: lot.clone(),
+                signatures: signed_by("EMP-1001", Meaning::Approved)
+            }
+        )
+        .contains("may not release held lots"),
+        "an operator may not release"
+    );
+
+    as_person(&mut state, "EMP-2001");
+    assert_eq!(
+        refusal(
+            &mut state,
+            Command::ReleaseLot {
+                lot: lot.clone(),
+                signatures: signed_by("EMP-1001", Meaning::Approved)
+            }
+        ),
+        "The signature must be made by Demo Inspector, who is logged in."
+    );
+    let events = decide(
+        &state,
+        Command::ReleaseLot {
+            lot: lot.clone(),
+            signatures: signed_by("EMP-2001", Meaning::Approved),
+        },
+        now(),
+    )
+    .expect("an inspector releases with a signature");
+    let sealed: Vec<Event> = events
+        .iter()
+        .enumerate()
+        .map(|(i, new)| {
+            Event::seal(
+                new.clone(),
+                state.station.clone(),
+                10 + i as u64,
+                Uuid::nil(),
+                GENESIS_HASH.into(),
+            )
+        })
+        .collect();
+    assert!(matches!(sealed[0].kind, EventKind::LotReleased { .. }));
+    let EventKind::Signed {
+        signer,
+        name,
+        meaning,
+        record,
+    } = &sealed[1].kind
+    else {
+        panic!("{sealed:?}")
+    };
+    assert_eq!(
+        (signer.as_str(), name.as_str(), *meaning),
+        ("EMP-2001", "Demo Inspector", Meaning::Approved)
+    );
+    assert_eq!(
+        *record,
+        event_digest(&sealed[0]),
+        "bound to the released record"
+    );
+    assert_eq!(sealed[1].actor, Actor::Operator("EMP-2001".into()));
+    assert!(crate::domain::signature::check(&sealed).is_empty());
+    // The signature cannot be moved onto another record, nor left off one.
+    let mut moved = sealed.clone();
+    moved[0].kind = EventKind::LotReleased {
+        lot: "C24-2210".into(),
+    };
+    assert!(matches!(
+        crate::domain::signature::check(&moved)[..],
+        [crate::domain::signature::SignatureProblem::WrongRecord { seq: 11, .. }]
+    ));
+    assert!(matches!(
+        crate::domain::signature::check(&sealed[..1])[..],
+        [crate::domain::signature::SignatureProblem::Unsigned { seq: 10, .. }]
+    ));
+    for event in &sealed {
+        apply(&mut state, event);
+    }
+    assert_eq!(state.lot(&lot).map(|l| l.status), Some(LotStatus::Released));
+    assert!(
+        refusal(
+            &mut state,
+            Command::ReleaseLot {
+                lot,
+                signatures: signed_by("EMP-2001", Meaning::Approved)
+            }
+        )
+        .contains("is not on hold")
+    );
+}
+
+#[test]
+fn central_newer_record_wins_over_an_older_station_decision() {
+    let mut state = at("L1-S1", "WO-24001");
+    let lot = LotId::from("C24-1107");
+    run(
+        &mut state,
+        Command::HoldLot {
+            lot: lot.clone(),
+            reason: "porosity".into(),
+        },
+    )
+    .expect("hold");
+    let mut record = state.master.lots[&lot].clone();
+    record.status = LotStatus::Released;
+    record.status_at = Some(now() - chrono::Duration::minutes(1));
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(lot.clone(), record.clone());
+    assert_eq!(
+        state.lot(&lot).map(|l| l.status),
+        Some(LotStatus::OnHold),
+        "central's record is older than the hold here"
+    );
+    record.status_at = Some(now());
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(lot.clone(), record);
+    assert_eq!(state.lot(&lot).map(|l| l.status), Some(LotStatus::Released));
+}
+
+#[test]
+fn a_second_signer_is_asked_for_where_configured_and_must_be_someone_else_allowed() {
+    use crate::domain::permission::Action;
+    use crate::domain::signature::Meaning;
+    let mut state = at("L1-S1", "WO-24001");
+    let lot = LotId::from("C24-1031");
+    let mut config = StationConfig::new(state.station.clone());
+    config.second_signer_for = vec![Action::ReleaseHold.name().to_owned()];
+    std::sync::Arc::make_mut(&mut state.master).station_config = Some(config);
+    as_person(&mut state, "EMP-2001");
+    let release = |second: Option<&str>, meaning| Command::ReleaseLot {
+        lot: lot.clone(),
+        signatures: Signatures {
+            signer: SignatureInput {
+                badge: "EMP-2001".into(),
+                meaning: Meaning::Approved,
+            },
+            second: second.map(|badge| SignatureInput {
+                badge: badge.into(),
+                meaning,
+            }),
+        },
+    };
+    assert!(matches!(
+        decide(&state, release(None, Meaning::Reviewed), now()),
+        Err(Rejection::SecondSignatureNeeded)
+    ));
+    assert!(matches!(
+        decide(&state, release(Some("EMP-2001"), Meaning::Reviewed), now()),
+        Err(Rejection::SameSecondSigner)
+    ));
+    assert_eq!(
+        refusal(&mut state, release(Some("EMP-1002"), Meaning::Reviewed)),
+        "Demo Operator B cannot sign here: operator may not release held lots."
+    );
+    let events = decide(&state, release(Some("EMP-9999"), Meaning::Reviewed), now())
+        .expect("an admin may sign second");
+    let signers: Vec<(String, Meaning)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Signed {
+                signer, meaning, ..
+            } => Some((signer.to_string(), *meaning)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        signers,
+        [
+            ("EMP-2001".to_owned(), Meaning::Approved),
+            ("EMP-9999".to_owned(), Meaning::Reviewed)
+        ]
+    );
+}
+
+#[test]
+fn a_wrong_pin_to_sign_counts_towards_the_lock() {
+    let mut state = at("L1-S1", "WO-24001");
+    for attempt in 1..=MAX_LOGIN_ATTEMPTS {
+        let events = run(
+            &mut state,
+            Command::SignatureFailed {
+                badge: "EMP-1001".into(),
+            },
+        )
+        .expect("recorded");
+        assert!(matches!(events[0], EventKind::LoginFailed { attempt: a, .. } if a == attempt));
+    }
+    assert!(
+        state
+            .login_guard
+            .locked_until
+            .contains_key(&Badge::from("EMP-1001"))
+    );
+}
+
+#[test]
+fn a_corrected_count_and_consumption_move_the_projections_and_keep_the_original() {
+    use crate::domain::correction::Correction;
+    use crate::domain::signature::Meaning;
+    let mut state = at("L1-S1", "WO-24001");
+    run(&mut state, label("C24-1107", CAST_200, None)).expect("load");
+    // The original facts, sealed as the store would: a count and a consumption.
+    let sealed = |state: &mut State, seq: u64, kind: EventKind| {
+        let event = Event::seal(
+            NewEvent {
+                at: now(),
+                actor: Actor::Plc,
+                kind,
+            },
+            state.station.clone(),
+            seq,
+            Uuid::nil(),
+            GENESIS_HASH.into(),
+        );
+        apply(state, &event);
+        event
+    };
+    let count = sealed(
+        &mut state,
+        40,
+        EventKind::UnitsProduced {
+            work_order: Some("WO-24001".into()),
+            produced: 20,
+            rejected: 0,
+            plc_epoch: 1,
+            processed_total: 20,
+            defective_total: 0,
+        },
+    );
+    let produced = |state: &State| state.progress[&WorkOrderId::from("WO-24001")].produced;
+    let before = produced(&state);
+    as_person(&mut state, "EMP-3001");
+    let correct = |target: &Event, now_value: Correction, reason: &str| Command::Correct {
+        target: Box::new(target.clone()),
+        now: now_value,
+        reason: reason.into(),
+        signatures: signed_by("EMP-3001", Meaning::Responsible),
+    };
+    let eighteen = Correction::Count {
+        produced: 18,
+        rejected: 2,
+    };
+    assert_eq!(
+        refusal(&mut state, correct(&count, eighteen.clone(), "R-11")),
+        "R-11 is not a correction reason. Scan or type a reason code (C-…)."
+    );
+    assert!(
+        refusal(
+            &mut state,
+            correct(
+                &count,
+                Correction::Count {
+                    produced: 20,
+                    rejected: 0
+                },
+                "C-03"
+            )
+        )
+        .contains("nothing to correct")
+    );
+    assert!(
+        refusal(
+            &mut state,
+            correct(
+                &count,
+                Correction::Consumption {
+                    lot: "C24-1107".into(),
+                    quantity: Quantity::units(1)
+                },
+                "C-03"
+            )
+        )
+        .contains("does not fit")
+    );
+    let events = run(&mut state, correct(&count, eighteen.clone(), "C-03")).expect("corrected");
+    assert!(matches!(
+        &events[..],
+        [
+            EventKind::Corrected {
+                corrects: 40,
+                was: Correction::Count {
+                    produced: 20,
+                    rejected: 0
+                },
+                ..
+            },
+            EventKind::Signed { .. }
+        ]
+    ));
+    assert_eq!(produced(&state), before - 2);
+    assert_eq!(state.progress[&WorkOrderId::from("WO-24001")].rejected, 2);
+    // A second correction replaces the first: `was` is what counted until then.
+    let events = run(
+        &mut state,
+        correct(
+            &count,
+            Correction::Count {
+                produced: 19,
+                rejected: 1,
+            },
+            "C-01",
+        ),
+    )
+    .expect("corrected again");
+    assert!(matches!(&events[0], EventKind::Corrected { was, .. } if *was == eighteen));
+    assert_eq!(produced(&state), before - 1);
+
+    // A consumption booked to the wrong lot moves to the right one.
+    let drawn = sealed(
+        &mut state,
+        41,
+        EventKind::LotConsumed {
+            work_order: "WO-24001".into(),
+            operation: "OP10".into(),
+            material: "CAST-200".into(),
+            lot: "C24-1107".into(),
+            quantity: Quantity::units(5),
+            basis: ConsumptionBasis::BomRate,
+        },
+    );
+    let used = |state: &State, lot: &str| {
+        state
+            .lot_usage
+            .get(&LotId::from(lot))
+            .copied()
+            .unwrap_or_default()
+    };
+    let (a, b) = (used(&state, "C24-1107"), used(&state, "C24-2210"));
+    run(
+        &mut state,
+        correct(
+            &drawn,
+            Correction::Consumption {
+                lot: "C24-2210".into(),
+                quantity: Quantity::units(5),
+            },
+            "C-02",
+        ),
+    )
+    .expect("moved");
+    assert_eq!(
+        used(&state, "C24-1107"),
+        a.saturating_sub(Quantity::units(5))
+    );
+    assert_eq!(
+        used(&state, "C24-2210"),
+        b.saturating_add(Quantity::units(5))
+    );
+    // Who may correct: an operator may not.
+    as_person(&mut state, "EMP-1001");
+    assert!(
+        refusal(
+            &mut state,
+            Command::Correct {
+                target: Box::new(drawn),
+                now: Correction::Consumption {
+                    lot: "C24-1107".into(),
+                    quantity: Quantity::units(4)
+                },
+                reason: "C-01".into(),
+                signatures: signed_by("EMP-1001", Meaning::Performed),
+            }
+        )
+        .contains("may not correct")
+    );
+}
+
+#[test]
+fn a_keyed_correction_is_read_the_way_the_fact_is_shaped() {
+    use crate::domain::correction::Correction;
+    let count = Correction::Count {
+        produced: 20,
+        rejected: 0,
+    };
+    assert_eq!(
+        Correction::parse_like(&count, "18 2"),
+        Ok(Correction::Count {
+            produced: 18,
+            rejected: 2
+        })
+    );
+    assert_eq!(
+        Correction::parse_like(&count, "17"),
+        Ok(Correction::Count {
+            produced: 17,
+            rejected: 0
+        })
+    );
+    assert!(Correction::parse_like(&count, "x").is_err());
+    let drawn = Correction::Consumption {
+        lot: "C24-1107".into(),
+        quantity: Quantity::units(5),
+    };
+    assert_eq!(
+        Correction::parse_like(&drawn, "3.5"),
+        Ok(Correction::Consumption {
+            lot: "C24-1107".into(),
+            quantity: Quantity::parse("3.5").expect("q")
+        })
+    );
+    assert_eq!(
+        Correction::parse_like(&drawn, "C24-2210 5"),
+        Ok(Correction::Consumption {
+            lot: "C24-2210".into(),
+            quantity: Quantity::units(5)
+        })
+    );
+    assert!(Correction::parse_like(&drawn, "-1").is_err());
+    let inputs = Correction::Inputs { inputs: vec![] };
+    assert_eq!(
+        Correction::parse_like(&inputs, "C24-1107, P24-0007"),
+        Ok(Correction::Inputs {
+            inputs: vec!["C24-1107".into(), "P24-0007".into()]
+        })
+    );
+    assert_eq!(
+        Correction::parse_like(&inputs, "-"),
+        Ok(Correction::Inputs { inputs: vec![] })
+    );
 }

@@ -53,6 +53,10 @@ impl Quantity {
         self.0 > 0
     }
 
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
     /// Parses a decimal such as `5`, `0.005` or `12.5` (at most three decimals).
     pub fn parse(text: &str) -> Option<Quantity> {
         let text = text.trim();
