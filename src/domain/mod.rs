@@ -28,7 +28,7 @@ pub mod session;
 pub mod shift;
 pub mod signature;
 
-pub use decide::{Command, decide, evidence_of_refusal, station_pause};
+pub use decide::{Command, decide, evidence_of_refusal, second_signer, station_pause};
 pub use event::{
     Actor, ConsumptionBasis, Entry, Event, EventKind, GENESIS_HASH, LogoutReason, NewEvent,
     OutputForm, SCHEMA_VERSION,

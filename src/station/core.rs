@@ -2,6 +2,10 @@
 //! through here, one at a time: decide → append (one SQLite transaction) → apply → publish a View.
 //! It runs on its own thread, so a busy disk never freezes the screen.
 
+mod signing;
+
+pub use signing::SignRequest;
+
 use super::notice::{Level, Notice, describe};
 use super::view::{CentralView, KpiView, PlcLink, ShiftView, View};
 use crate::clock::Clock;
@@ -44,6 +48,11 @@ pub enum CoreInput {
     Sync(SyncReport),
     /// The station is stopping: pause a running order so the machine loses its permit.
     Shutdown,
+    /// A signature-grade action (a hold release, a correction): the station asks for the
+    /// signatures before anything is recorded.
+    Sign(SignRequest),
+    /// Give up the action waiting for signatures; nothing is recorded.
+    CancelSignature,
     /// A genealogy question answered from this station's log (the Trace screen, central offline).
     Trace {
         lot: crate::domain::LotId,
@@ -106,6 +115,11 @@ pub struct Core {
     machine_command: Option<(crate::plc::MachineCommand, DateTime<Utc>)>,
     /// A badge scanned and waiting for its PIN.
     pending_login: Option<PendingLogin>,
+    /// A signature-grade action waiting for its signatures.
+    signing: Option<signing::Pending>,
+    /// The newest correctable facts, for the History screen; re-read after they change.
+    history: Vec<crate::domain::Event>,
+    history_stale: bool,
     /// When the operator last scanned or pressed a key, or the machine last made a unit.
     last_activity: DateTime<Utc>,
 }
@@ -114,6 +128,24 @@ struct PendingLogin {
     badge: crate::domain::Badge,
     name: String,
     since: DateTime<Utc>,
+}
+
+/// How many recent facts the History screen offers to correct.
+const HISTORY_ROWS: usize = 20;
+
+/// What kind of fact a History row is, with the order or output it belongs to.
+fn history_words(kind: &crate::domain::EventKind) -> String {
+    use crate::domain::EventKind;
+    match kind {
+        EventKind::LotConsumed { work_order, .. } => format!("drawn for {work_order}"),
+        EventKind::UnitsProduced {
+            work_order: Some(work_order),
+            ..
+        } => format!("count {work_order}"),
+        EventKind::UnitsProduced { .. } => "count, no order".into(),
+        EventKind::OutputCreated { output, .. } => format!("output {output}"),
+        _ => kind.name().into(),
+    }
 }
 
 /// How long a scanned badge waits for its PIN.
@@ -177,6 +209,9 @@ impl Core {
             calendar: ShiftCalendar::default(),
             machine_command: None,
             pending_login: None,
+            signing: None,
+            history: Vec::new(),
+            history_stale: true,
             last_activity: started,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
@@ -291,6 +326,8 @@ impl Core {
                 | CoreInput::Command(_)
                 | CoreInput::Sequence(_)
                 | CoreInput::Pin(_)
+                | CoreInput::Sign(_)
+                | CoreInput::CancelSignature
         ) {
             self.last_activity = now;
         } else if let Some(notice) = self.end_idle_session(now) {
@@ -298,7 +335,12 @@ impl Core {
         }
         let produced_before = self.state.active_progress().map(|(_, p)| p.produced);
         let notice = match input {
+            CoreInput::Pin(pin) if self.signing.is_some() => {
+                Some(self.sign_entry(signing::SignEntry::Pin(pin)))
+            }
             CoreInput::Pin(pin) => Some(self.pin(&pin)),
+            CoreInput::Sign(request) => Some(self.sign_start(request)),
+            CoreInput::CancelSignature => Some(self.sign_cancel()),
             CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
             CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
             CoreInput::Command(command) => Some(self.command(command)),
@@ -336,6 +378,7 @@ impl Core {
             return None;
         }
         self.pending_login = None;
+        self.signing = None;
         let mut notice = self.record(events);
         if notice.level == Level::Ok {
             notice.level = Level::Info;
@@ -466,6 +509,10 @@ impl Core {
     /// Scanned or keyed text: classify, decide, append. A refusal is recorded as evidence.
     pub fn text(&mut self, text: &str, entry: Entry) -> Notice {
         let now = self.clock.now();
+        // While signatures are collected, what is entered is for them: never a scan to book.
+        if self.signing.is_some() {
+            return self.sign_entry(signing::SignEntry::Text(text.to_owned()));
+        }
         // While a badge waits for its PIN, whatever is not another badge is the PIN (typed fast
         // enough to look like a scanner, say): it must never become a refused scan's evidence.
         if self.pending_login.is_some() {
@@ -624,6 +671,11 @@ impl Core {
         self.print_labels(&sealed);
         for event in &sealed {
             self.kpi_history.record(event);
+            if crate::domain::correction::Correction::of(&event.kind).is_some()
+                || matches!(event.kind, crate::domain::EventKind::Corrected { .. })
+            {
+                self.history_stale = true;
+            }
             if let crate::domain::EventKind::MachineCommandSent { command } = event.kind {
                 let command = crate::plc::MachineCommand {
                     id: event.seq,
@@ -1199,6 +1251,35 @@ impl Core {
         Some((id.to_string(), order.status, here))
     }
 
+    /// The History screen's rows: the newest correctable facts with what counts now.
+    fn refresh_history(&mut self) {
+        if self.history_stale {
+            match self.store.recent_correctable(HISTORY_ROWS) {
+                Ok(events) => {
+                    self.history = events;
+                    self.history_stale = false;
+                }
+                // The rows stay as they were; the next publish tries again.
+                Err(error) => tracing::warn!(%error, "reading the history"),
+            }
+        }
+        self.view.history = self
+            .history
+            .iter()
+            .filter_map(|event| {
+                let original = crate::domain::correction::Correction::of(&event.kind)?;
+                let corrected = self.state.corrections.get(&event.seq);
+                Some(super::HistoryRow {
+                    seq: event.seq,
+                    at: event.at,
+                    what: history_words(&event.kind),
+                    value: corrected.cloned().unwrap_or_else(|| original.clone()),
+                    original: corrected.map(|_| original),
+                })
+            })
+            .collect();
+    }
+
     /// Publishes the view and the PLC outputs after a batch of inputs.
     pub fn publish(&mut self) {
         self.view.now = self.clock.now();
@@ -1210,6 +1291,17 @@ impl Core {
                 self.view.now.signed_duration_since(pending.since) <= PIN_ENTRY_TIMEOUT
             })
             .map(|pending| pending.name.clone());
+        // Signatures are only ever collected for the person logged in.
+        match (&self.state.session, &self.signing) {
+            (Some(session), Some(pending)) if !pending.expired(self.view.now) => {
+                self.view.signature_prompt = Some(pending.prompt(&session.name));
+            }
+            _ => {
+                self.signing = None;
+                self.view.signature_prompt = None;
+            }
+        }
+        self.refresh_history();
         let (order_kpi, shift) = self.live_kpis(self.view.now);
         if let Some(active) = &mut self.view.active {
             active.kpi = order_kpi;

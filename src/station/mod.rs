@@ -8,7 +8,7 @@ pub mod view;
 
 pub use self::core::{Core, CoreInput, CoreOutputs};
 pub use notice::{Level, Notice};
-pub use view::View;
+pub use view::{HistoryRow, SignaturePrompt, View};
 
 use crate::clock::Clock;
 use crate::domain::StationId;

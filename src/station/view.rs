@@ -45,6 +45,33 @@ pub struct View {
     pub pin_prompt: Option<String>,
     /// What is running and open here, for whoever logs in next.
     pub handover: Vec<String>,
+    /// A signature-grade action waits for its signatures: what is signed and what to enter next.
+    pub signature_prompt: Option<SignaturePrompt>,
+    /// The newest facts a person may correct, newest first (the History screen).
+    pub history: Vec<HistoryRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignaturePrompt {
+    /// The record to be signed, in words: "release the hold on lot C24-1031".
+    pub what: String,
+    /// What to enter next: "Demo Inspector: type your PIN to sign (approved)".
+    pub ask: String,
+    /// The next entry is a PIN: mask it, never echo it.
+    pub secret: bool,
+}
+
+/// A recorded fact that can be corrected, with what counts now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// What kind of fact, in words, with its work order: "count WO-24001".
+    pub what: String,
+    /// What counts now: the original, or the latest correction of it.
+    pub value: crate::domain::correction::Correction,
+    /// What the event itself says, when a correction replaced it.
+    pub original: Option<crate::domain::correction::Correction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,6 +314,8 @@ impl View {
             reasons: Vec::new(),
             pin_prompt: None,
             handover: Vec::new(),
+            signature_prompt: None,
+            history: Vec::new(),
         }
     }
 

@@ -171,6 +171,30 @@ impl Store {
         &self.station
     }
 
+    /// Event `seq` of this station's log, as written.
+    pub fn event(&self, seq: u64) -> Result<Option<Event>> {
+        read_event(&self.conn, seq)
+    }
+
+    /// The newest facts a person may correct (consumptions, counts, outputs), newest first.
+    pub fn recent_correctable(&self, limit: usize) -> Result<Vec<Event>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT body FROM event_log
+             WHERE kind IN ('lot_consumed', 'units_produced', 'output_created')
+             ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![limit], |row| row.get::<_, String>(0))?;
+        let mut events = Vec::new();
+        for body in rows {
+            events.push(
+                serde_json::from_str(&body?)
+                    .map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?,
+            );
+        }
+        Ok(events)
+    }
+
     /// Sequence number of the newest event (0 when the log is empty).
     pub fn last_seq(&self) -> u64 {
         self.head.as_ref().map_or(0, |(seq, _)| *seq)
