@@ -4,7 +4,9 @@
 
 use crate::core::rig;
 use crate::support::CASTING_C24_1107;
-use takt::domain::{EventKind, LogoutReason};
+use takt::domain::signature::Meaning;
+use takt::domain::{Command, EventKind, LogoutReason};
+use takt::station::core::SignRequest;
 use takt::station::{CoreInput, Level};
 use takt::store::{Store, connect};
 
@@ -198,4 +200,340 @@ async fn a_role_without_the_permission_is_told_what_it_needs() {
             .as_ref()
             .is_some_and(|o| !o.may(takt::domain::permission::Action::RunWorkOrder))
     );
+}
+
+fn keyed(rig: &mut crate::core::Rig, text: &str) -> takt::station::Notice {
+    rig.input(CoreInput::Keyed(text.into())).expect("an answer")
+}
+
+fn pin(rig: &mut crate::core::Rig, pin: &str) -> takt::station::Notice {
+    rig.input(CoreInput::Pin(takt::credential::Pin::new(pin)))
+        .expect("an answer")
+}
+
+fn sign(rig: &mut crate::core::Rig, request: SignRequest) -> takt::station::Notice {
+    rig.input(CoreInput::Sign(request)).expect("an answer")
+}
+
+fn events(rig: &crate::core::Rig) -> Vec<takt::domain::Event> {
+    let conn = connect(&rig.db, true).expect("read");
+    takt::store::read_events_after(&conn, 0, u64::MAX).expect("events")
+}
+
+fn signed(rig: &crate::core::Rig) -> Vec<(String, String, Meaning)> {
+    rig.kinds()
+        .into_iter()
+        .filter_map(|kind| match kind {
+            EventKind::Signed {
+                signer,
+                name,
+                meaning,
+                ..
+            } => Some((signer.to_string(), name, meaning)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A hold set at the station stops the lot at once; releasing it is signature-grade: an inspector
+/// picks a meaning and types their PIN again, a wrong PIN counts towards the lock and is never
+/// stored, and the signature binds name, time and meaning to the release.
+#[tokio::test]
+async fn a_hold_is_released_only_with_a_signature() {
+    let mut rig = rig().await;
+    rig.login("EMP-1001");
+    rig.scan("WO-24001");
+    let held = rig
+        .input(CoreInput::Command(Command::HoldLot {
+            lot: "C24-1107".into(),
+            reason: "porosity seen at OP10".into(),
+        }))
+        .expect("an answer");
+    assert_eq!(held.level, Level::Ok, "{}", held.text);
+    let refused = rig.scan(CASTING_C24_1107);
+    assert_eq!(refused.level, Level::Refused);
+    assert!(
+        refused.text.contains("ON HOLD (porosity seen at OP10)"),
+        "{}",
+        refused.text
+    );
+    let operator = sign(
+        &mut rig,
+        SignRequest::Release {
+            lot: "C24-1107".into(),
+        },
+    );
+    assert_eq!(operator.level, Level::Refused);
+    assert!(
+        operator.text.contains("may not release held lots"),
+        "{}",
+        operator.text
+    );
+    assert_eq!(rig.core.view().signature_prompt, None, "nothing to sign");
+
+    rig.scan("@LOGOUT");
+    rig.login("EMP-2001");
+    let asked = sign(
+        &mut rig,
+        SignRequest::Release {
+            lot: "C24-1107".into(),
+        },
+    );
+    assert_eq!(asked.level, Level::Info, "{}", asked.text);
+    let prompt = rig.core.view().signature_prompt.clone().expect("a prompt");
+    assert_eq!(prompt.what, "release the hold on lot C24-1107");
+    assert!(
+        prompt.ask.contains("1 approved, 2 reviewed"),
+        "{}",
+        prompt.ask
+    );
+    assert!(!prompt.secret);
+    assert_eq!(
+        keyed(&mut rig, "7").level,
+        Level::Refused,
+        "no such meaning"
+    );
+    let asked = keyed(&mut rig, "1");
+    assert_eq!(asked.level, Level::Info, "{}", asked.text);
+    let prompt = rig.core.view().signature_prompt.clone().expect("a prompt");
+    assert!(prompt.secret, "the PIN is masked");
+    assert!(
+        prompt
+            .ask
+            .starts_with("Demo Inspector: type your PIN to sign (approved)")
+    );
+
+    let wrong = pin(&mut rig, "4711");
+    assert_eq!(wrong.level, Level::Refused);
+    assert_eq!(
+        wrong.text,
+        "Wrong PIN for Demo Inspector. Type it again, or Esc to cancel."
+    );
+    assert!(matches!(
+        rig.kinds().last(),
+        Some(EventKind::LoginFailed { attempt: 1, .. })
+    ));
+    let done = pin(&mut rig, "2001");
+    assert_eq!(done.level, Level::Ok, "{}", done.text);
+    assert_eq!(rig.core.view().signature_prompt, None);
+    assert_eq!(
+        signed(&rig),
+        [(
+            "EMP-2001".into(),
+            "Demo Inspector".into(),
+            Meaning::Approved
+        )]
+    );
+    let log = events(&rig);
+    assert!(takt::domain::signature::check(&log).is_empty());
+    let n = log.len();
+    assert!(matches!(log[n - 2].kind, EventKind::LotReleased { .. }));
+    assert_eq!(log[n - 1].at, log[n - 2].at, "signed when released");
+    assert!(
+        !stored_bodies(&rig.db).contains("4711"),
+        "a PIN is never stored"
+    );
+
+    // Released: the lot is taken again.
+    rig.scan("@LOGOUT");
+    rig.login("EMP-1001");
+    rig.scan("WO-24001");
+    let loaded = rig.scan(CASTING_C24_1107);
+    assert_eq!(loaded.level, Level::Ok, "{}", loaded.text);
+}
+
+/// Where the station's configuration asks for it, a second person signs too: someone else, who
+/// may release holds; the station says why another badge cannot sign.
+#[tokio::test]
+async fn a_second_person_signs_where_the_station_asks_for_it() {
+    let mut rig = rig().await;
+    let mut config = takt::domain::StationConfig::new("L1-S1".into());
+    config.second_signer_for = vec!["release_hold".into()];
+    rig.input(CoreInput::Sync(takt::sync::SyncReport::Changes(
+        takt::protocol::ChangePage {
+            changes: vec![takt::protocol::Change {
+                version: 1000,
+                record: takt::protocol::MasterRecord::StationConfig(config),
+            }],
+            cursor: 1000,
+            more: false,
+            server_time: chrono::Utc::now(),
+            waited_ms: 0,
+        },
+    )));
+    rig.login("EMP-2001");
+    // C24-1031 is on hold in the demo plant (porosity suspected).
+    sign(
+        &mut rig,
+        SignRequest::Release {
+            lot: "C24-1031".into(),
+        },
+    );
+    keyed(&mut rig, "approved");
+    let second = pin(&mut rig, "2001");
+    assert_eq!(second.level, Level::Info, "{}", second.text);
+    assert!(
+        second.text.contains("A second person must sign"),
+        "{}",
+        second.text
+    );
+    assert!(
+        signed(&rig).is_empty(),
+        "nothing recorded with one signature"
+    );
+
+    let operator = rig.scan("EMP-1002");
+    assert_eq!(operator.level, Level::Refused);
+    assert!(
+        operator
+            .text
+            .starts_with("Demo Operator B cannot sign here: operator may not release held lots."),
+        "{}",
+        operator.text
+    );
+    let same = rig.scan("EMP-2001");
+    assert!(
+        same.text
+            .starts_with("The second signature must be another person's."),
+        "{}",
+        same.text
+    );
+    let admin = rig.scan("EMP-9999");
+    assert_eq!(admin.level, Level::Info, "{}", admin.text);
+    assert!(
+        admin
+            .text
+            .starts_with("Demo Admin, what does your signature mean?")
+    );
+    keyed(&mut rig, "2");
+    let done = pin(&mut rig, "9999");
+    assert_eq!(done.level, Level::Ok, "{}", done.text);
+    assert_eq!(
+        signed(&rig),
+        [
+            (
+                "EMP-2001".into(),
+                "Demo Inspector".into(),
+                Meaning::Approved
+            ),
+            ("EMP-9999".into(), "Demo Admin".into(), Meaning::Reviewed)
+        ]
+    );
+    assert!(takt::domain::signature::check(&events(&rig)).is_empty());
+}
+
+/// A wrong count is corrected, never edited: a lead picks it from the History rows, gives the new
+/// value and a reason code, and signs; the count moves, the original stays in the log, and the
+/// History row shows both. Esc on the signature records nothing.
+#[tokio::test]
+async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
+    use takt::domain::correction::Correction;
+    let mut rig = rig().await;
+    rig.login("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
+    rig.scan("@START");
+    rig.sample(100, 0);
+    rig.sample(120, 0);
+    let produced = |rig: &crate::core::Rig| {
+        rig.core
+            .view()
+            .active
+            .as_ref()
+            .map(|active| (active.produced, active.rejected))
+    };
+    assert_eq!(produced(&rig), Some((20, 0)));
+    rig.scan("@PAUSE");
+    rig.scan("@LOGOUT");
+    rig.login("EMP-3001");
+    let row = rig
+        .core
+        .view()
+        .history
+        .iter()
+        .find(|row| {
+            row.value
+                == Correction::Count {
+                    produced: 20,
+                    rejected: 0,
+                }
+        })
+        .cloned()
+        .expect("the count in the History rows");
+    assert_eq!(row.what, "count WO-24001");
+    let before = rig.kinds().len();
+    let request = SignRequest::Correct {
+        seq: row.seq,
+        now: Correction::Count {
+            produced: 20,
+            rejected: 3,
+        },
+        reason: "C-03".into(),
+    };
+    sign(&mut rig, request.clone());
+    let cancelled = rig.input(CoreInput::CancelSignature).expect("an answer");
+    assert!(
+        cancelled
+            .text
+            .starts_with("Not signed: nothing was recorded"),
+        "{}",
+        cancelled.text
+    );
+    assert_eq!(rig.kinds().len(), before);
+
+    let bad_reason = sign(
+        &mut rig,
+        SignRequest::Correct {
+            seq: row.seq,
+            now: Correction::Count {
+                produced: 20,
+                rejected: 3,
+            },
+            reason: "R-11".into(),
+        },
+    );
+    assert_eq!(bad_reason.level, Level::Refused, "checked before any PIN");
+    sign(&mut rig, request);
+    keyed(&mut rig, "4");
+    let done = pin(&mut rig, "3001");
+    assert_eq!(done.level, Level::Ok, "{}", done.text);
+    let kinds = rig.kinds();
+    assert!(matches!(
+        &kinds[before..],
+        [
+            EventKind::Corrected { corrects, reason, .. },
+            EventKind::Signed { meaning: Meaning::Responsible, .. }
+        ] if *corrects == row.seq && reason == "C-03"
+    ));
+    let row = rig
+        .core
+        .view()
+        .history
+        .iter()
+        .find(|r| r.seq == row.seq)
+        .cloned()
+        .expect("still listed");
+    assert_eq!(
+        row.value,
+        Correction::Count {
+            produced: 20,
+            rejected: 3
+        }
+    );
+    assert_eq!(
+        row.original,
+        Some(Correction::Count {
+            produced: 20,
+            rejected: 0
+        })
+    );
+    // The projections follow, and survive a restart (they are read back from disk).
+    let progress = |state: &takt::domain::State| {
+        let p = &state.progress[&takt::domain::WorkOrderId::from("WO-24001")];
+        (p.produced, p.rejected)
+    };
+    assert_eq!(progress(rig.core.state()), (20, 3));
+    let store = Store::open(&rig.db, &"L1-S1".into()).expect("reopen");
+    assert_eq!(progress(&store.load_state().expect("state")), (20, 3));
+    assert_eq!(progress(&store.replay_state().expect("replay")), (20, 3));
 }
