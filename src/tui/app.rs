@@ -2,6 +2,7 @@
 //! change it synchronously and return the effects they want as data; the loop carries them out.
 
 use super::downtime::DowntimeScreen;
+use super::history::{CorrectionStep, HistoryScreen};
 use super::keymap::{Key, KeyCommand, Keymap, Layer};
 use super::scanner_test::ScannerTest;
 use super::trace::TraceScreen;
@@ -25,6 +26,7 @@ pub enum Screen {
     ScannerTest,
     Trace,
     Downtime,
+    History,
 }
 
 impl Screen {
@@ -36,6 +38,7 @@ impl Screen {
             Screen::ScannerTest => Layer::ScannerTest,
             Screen::Trace => Layer::Trace,
             Screen::Downtime => Layer::Downtime,
+            Screen::History => Layer::History,
         }
     }
 
@@ -47,6 +50,7 @@ impl Screen {
             Screen::ScannerTest => "Scanner test",
             Screen::Trace => "Trace",
             Screen::Downtime => "Downtime",
+            Screen::History => "History",
         }
     }
 }
@@ -82,6 +86,11 @@ pub struct App {
     pub scanner_test: ScannerTest,
     pub trace: TraceScreen,
     pub downtime: DowntimeScreen,
+    pub history: HistoryScreen,
+    /// The lot whose hold reason the scan line is asked for.
+    pub hold_reason_for: Option<String>,
+    /// A correction on its way: its new value or reason is asked for on the scan line.
+    pub correction: Option<CorrectionStep>,
     pub help: bool,
     pub notices: VecDeque<Notice>,
     pub selected: usize,
@@ -107,6 +116,9 @@ impl App {
             scanner_test: ScannerTest::default(),
             trace: TraceScreen::default(),
             downtime: DowntimeScreen::default(),
+            history: HistoryScreen::default(),
+            hold_reason_for: None,
+            correction: None,
             help: false,
             notices: VecDeque::new(),
             selected: 0,
@@ -136,7 +148,17 @@ impl App {
         let was_logged_in = self.view.operator.is_some();
         let active = view.active.as_ref().map(|a| a.id.clone());
         let was_active = self.view.active.as_ref().map(|a| a.id.clone());
-        if !logged_in && matches!(self.screen, Screen::Trace | Screen::Downtime) {
+        if !logged_in {
+            // What was asked of the person who left is not asked of the next.
+            self.hold_reason_for = None;
+            self.correction = None;
+        }
+        if !logged_in
+            && matches!(
+                self.screen,
+                Screen::Trace | Screen::Downtime | Screen::History
+            )
+        {
             // Tracing and coding stops are for people at work; leaving shows the login screen.
             self.screen = Screen::Login;
         }
@@ -144,6 +166,7 @@ impl App {
             Screen::ScannerTest => &mut self.scanner_test.back,
             Screen::Trace => &mut self.trace.back,
             Screen::Downtime => &mut self.downtime.back,
+            Screen::History => &mut self.history.back,
             _ => &mut self.screen,
         };
         if !logged_in {
@@ -231,6 +254,29 @@ impl App {
             self.scanner_test.record(scan, self.view.now.date_naive());
             return Vec::new();
         }
+        // While signatures are collected, whatever is entered is for them; a PIN typed is sent as
+        // a PIN, never as text that could be classified or recorded.
+        if let Some(prompt) = &self.view.signature_prompt {
+            return vec![Effect::Core(
+                if prompt.secret && scan.entry == Entry::Keyed {
+                    CoreInput::Pin(crate::credential::Pin::new(scan.text.trim()))
+                } else {
+                    CoreInput::Keyed(scan.text)
+                },
+            )];
+        }
+        if let Some(lot) = self.hold_reason_for.take() {
+            return vec![Effect::Core(CoreInput::Command(Command::HoldLot {
+                lot: lot.as_str().into(),
+                reason: scan.text,
+            }))];
+        }
+        if let Some(step) = self.correction.take() {
+            return self.correction_entry(step, scan.text.trim());
+        }
+        if self.screen == Screen::History {
+            return self.begin_correction(Some(scan.text.trim()));
+        }
         if self.screen == Screen::Trace {
             return match self.trace.ask(&scan.text) {
                 Some(lot) => vec![Effect::Trace {
@@ -292,7 +338,93 @@ impl App {
         }))]
     }
 
+    /// A correction of the highlighted fact: its new value (given, or asked for next).
+    fn begin_correction(&mut self, value: Option<&str>) -> Vec<Effect> {
+        let rows = &self.view.history;
+        let Some(row) = rows.get(self.history.index(rows)) else {
+            return self.on_notice(Notice::new(
+                Level::Refused,
+                "Nothing here to correct.",
+                self.view.now,
+            ));
+        };
+        let step = CorrectionStep::Value {
+            seq: row.seq,
+            was: row.value.clone(),
+        };
+        match value.filter(|text| !text.is_empty()) {
+            Some(text) => self.correction_entry(step, text),
+            None => {
+                let ask = format!(
+                    "Correct event {}: it says {}. Type the new value, then Enter (Esc cancels).",
+                    row.seq,
+                    row.value.words()
+                );
+                self.correction = Some(step);
+                self.on_notice(Notice::new(Level::Info, ask, self.view.now))
+            }
+        }
+    }
+
+    fn correction_entry(&mut self, step: CorrectionStep, text: &str) -> Vec<Effect> {
+        let now = self.view.now;
+        match step {
+            CorrectionStep::Value { seq, was } => {
+                match crate::domain::correction::Correction::parse_like(&was, text) {
+                    Ok(value) => {
+                        let ask = format!(
+                            "Event {seq} becomes {}. Scan or type the reason code (C-…).",
+                            value.words()
+                        );
+                        self.correction = Some(CorrectionStep::Reason { seq, now: value });
+                        self.on_notice(Notice::new(Level::Info, ask, now))
+                    }
+                    Err(what_to_type) => {
+                        self.correction = Some(CorrectionStep::Value { seq, was });
+                        self.on_notice(Notice::new(Level::Refused, what_to_type, now))
+                    }
+                }
+            }
+            CorrectionStep::Reason { seq, now: value } => {
+                vec![Effect::Core(CoreInput::Sign(
+                    crate::station::core::SignRequest::Correct {
+                        seq,
+                        now: value,
+                        reason: text.to_owned(),
+                    },
+                ))]
+            }
+        }
+    }
+
+    /// The lot on the Trace screen: the one answered, or asked about.
+    fn traced_lot(&self) -> Option<String> {
+        self.trace
+            .answer
+            .as_ref()
+            .map(|answer| answer.lot.clone())
+            .or_else(|| self.trace.pending.clone())
+    }
+
+    /// Esc while something is asked: give it up, and say nothing was recorded.
+    fn cancel_asking(&mut self) -> Option<Vec<Effect>> {
+        if self.view.signature_prompt.is_some() {
+            return Some(vec![Effect::Core(CoreInput::CancelSignature)]);
+        }
+        if self.hold_reason_for.take().is_some() || self.correction.take().is_some() {
+            return Some(self.on_notice(Notice::new(
+                Level::Info,
+                "Cancelled: nothing was recorded.",
+                self.view.now,
+            )));
+        }
+        None
+    }
+
     fn choose_highlighted(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::History {
+            return self.begin_correction(None);
+        }
         if self.screen == Screen::Downtime {
             let chosen = self
                 .view
@@ -321,6 +453,19 @@ impl App {
                 self.help = !self.help;
                 Vec::new()
             }
+            KeyCommand::Close if !self.help && self.decoder.line().is_empty() => {
+                if let Some(effects) = self.cancel_asking() {
+                    return effects;
+                }
+                match self.screen {
+                    Screen::ScannerTest => self.screen = self.scanner_test.back,
+                    Screen::Trace => self.screen = self.trace.back,
+                    Screen::Downtime => self.screen = self.downtime.back,
+                    Screen::History => self.screen = self.history.back,
+                    _ => {}
+                }
+                Vec::new()
+            }
             KeyCommand::Close => {
                 if self.help {
                     self.help = false;
@@ -330,7 +475,57 @@ impl App {
                     self.screen = self.trace.back;
                 } else if self.screen == Screen::Downtime {
                     self.screen = self.downtime.back;
+                } else if self.screen == Screen::History {
+                    self.screen = self.history.back;
                 }
+                Vec::new()
+            }
+            KeyCommand::HoldLot => match self.traced_lot() {
+                Some(lot) if self.screen == Screen::Trace => {
+                    let ask = format!(
+                        "Hold lot {lot}: type the reason or scan a defect code, then Enter (Esc cancels)."
+                    );
+                    self.hold_reason_for = Some(lot);
+                    self.on_notice(Notice::new(Level::Info, ask, self.view.now))
+                }
+                _ => self.on_notice(Notice::new(
+                    Level::Refused,
+                    "Trace the lot first (F4, scan it), then hold it.",
+                    self.view.now,
+                )),
+            },
+            KeyCommand::ReleaseLot => match self.traced_lot() {
+                Some(lot) if self.screen == Screen::Trace => vec![Effect::Core(CoreInput::Sign(
+                    crate::station::core::SignRequest::Release {
+                        lot: lot.as_str().into(),
+                    },
+                ))],
+                _ => self.on_notice(Notice::new(
+                    Level::Refused,
+                    "Trace the lot first (F4, scan it), then release it.",
+                    self.view.now,
+                )),
+            },
+            KeyCommand::ShowHistory => {
+                if self.view.operator.is_none() {
+                    return self.show(Screen::History);
+                }
+                if !matches!(self.screen, Screen::History | Screen::ScannerTest) {
+                    self.history.back = match self.screen {
+                        Screen::Trace => self.trace.back,
+                        Screen::Downtime => self.downtime.back,
+                        other => other,
+                    };
+                    self.screen = Screen::History;
+                }
+                Vec::new()
+            }
+            KeyCommand::SelectNext if self.screen == Screen::History => {
+                self.history.step(&self.view.history, 1);
+                Vec::new()
+            }
+            KeyCommand::SelectPrev if self.screen == Screen::History => {
+                self.history.step(&self.view.history, -1);
                 Vec::new()
             }
             KeyCommand::ShowTrace => {
@@ -423,6 +618,9 @@ impl App {
                 Some(scan) => self.on_read(scan),
                 None => self.choose_highlighted(),
             },
+            KeyCommand::ClearScan if self.decoder.line().is_empty() && !self.help => {
+                self.cancel_asking().unwrap_or_default()
+            }
             KeyCommand::ClearScan => {
                 self.decoder.clear();
                 self.help = false;

@@ -71,11 +71,12 @@ pub enum Layer {
     ScannerTest,
     Trace,
     Downtime,
+    History,
 }
 
 impl Layer {
     /// Every layer, in the order they are printed.
-    pub const ALL: [Layer; 8] = [
+    pub const ALL: [Layer; 9] = [
         Layer::Global,
         Layer::Login,
         Layer::Queue,
@@ -84,6 +85,7 @@ impl Layer {
         Layer::ScannerTest,
         Layer::Trace,
         Layer::Downtime,
+        Layer::History,
     ];
 
     /// The table name used in keymap files.
@@ -97,6 +99,7 @@ impl Layer {
             Layer::ScannerTest => "scanner-test",
             Layer::Trace => "trace",
             Layer::Downtime => "downtime",
+            Layer::History => "history",
         }
     }
 
@@ -171,6 +174,12 @@ pub enum KeyCommand {
     ReasonPrev,
     /// Restart the stopped machine (PackML Reset, or Clear after an abort).
     ResetMachine,
+    /// On the Trace screen: put the lot shown on hold (a reason is asked for).
+    HoldLot,
+    /// On the Trace screen: release the hold on the lot shown (signature-grade).
+    ReleaseLot,
+    /// Open the History screen: correct a recorded fact (signature-grade).
+    ShowHistory,
 }
 
 impl KeyCommand {
@@ -183,6 +192,9 @@ impl KeyCommand {
             KeyCommand::Pause | KeyCommand::PauseResume => Some(Action::PauseWorkOrder),
             KeyCommand::Complete => Some(Action::CompleteWorkOrder),
             KeyCommand::ResetMachine => Some(Action::ResetMachine),
+            KeyCommand::HoldLot => Some(Action::HoldLot),
+            KeyCommand::ReleaseLot => Some(Action::ReleaseHold),
+            KeyCommand::ShowHistory => Some(Action::Correct),
             KeyCommand::Help
             | KeyCommand::Quit
             | KeyCommand::ShowQueue
@@ -206,7 +218,7 @@ impl KeyCommand {
     }
 
     /// Every command.
-    pub const ALL: [KeyCommand; 25] = [
+    pub const ALL: [KeyCommand; 28] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -232,6 +244,9 @@ impl KeyCommand {
         KeyCommand::ReasonNext,
         KeyCommand::ReasonPrev,
         KeyCommand::ResetMachine,
+        KeyCommand::HoldLot,
+        KeyCommand::ReleaseLot,
+        KeyCommand::ShowHistory,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -262,6 +277,9 @@ impl KeyCommand {
             KeyCommand::ReasonNext => "reason-next",
             KeyCommand::ReasonPrev => "reason-prev",
             KeyCommand::ResetMachine => "reset-machine",
+            KeyCommand::HoldLot => "hold-lot",
+            KeyCommand::ReleaseLot => "release-lot",
+            KeyCommand::ShowHistory => "show-history",
         }
     }
 
@@ -298,6 +316,9 @@ impl KeyCommand {
             KeyCommand::ReasonNext => "Next reason",
             KeyCommand::ReasonPrev => "Previous reason",
             KeyCommand::ResetMachine => "Restart the stopped machine (once its stop has a reason)",
+            KeyCommand::HoldLot => "Put the lot shown on hold (say why)",
+            KeyCommand::ReleaseLot => "Release the hold on the lot shown (signature)",
+            KeyCommand::ShowHistory => "History: correct a recorded fact (signature)",
         }
     }
 
@@ -329,6 +350,9 @@ impl KeyCommand {
             KeyCommand::ReasonNext => "Reason",
             KeyCommand::ReasonPrev => "Reason",
             KeyCommand::ResetMachine => "Reset",
+            KeyCommand::HoldLot => "Hold",
+            KeyCommand::ReleaseLot => "Release",
+            KeyCommand::ShowHistory => "History",
         }
     }
 
@@ -350,6 +374,7 @@ impl KeyCommand {
             self,
             KeyCommand::ScannerTest
                 | KeyCommand::ShowTrace
+                | KeyCommand::ShowHistory
                 | KeyCommand::SubmitScan
                 | KeyCommand::ClearScan
                 | KeyCommand::DeleteChar
@@ -1672,7 +1697,7 @@ mod tests {
         );
         assert!(
             msg.ends_with(
-                "show-downtime, pause-resume, reason-next, reason-prev, reset-machine, or \"none\" to unbind"
+                "reset-machine, hold-lot, release-lot, show-history, or \"none\" to unbind"
             ),
             "{msg}"
         );
@@ -1967,6 +1992,7 @@ mod tests {
                 (Layer::Global, "f9".into(), KeyCommand::Logout),
                 (Layer::Global, "f10".into(), KeyCommand::Quit),
                 (Layer::Global, "f11".into(), KeyCommand::ScannerTest),
+                (Layer::Global, "shift-f4".into(), KeyCommand::ShowHistory),
                 (Layer::Global, "ctrl-q".into(), KeyCommand::Quit),
                 (Layer::Global, "enter".into(), KeyCommand::SubmitScan),
                 (Layer::Global, "tab".into(), KeyCommand::SubmitScan),
@@ -2051,7 +2077,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",        desc = \"Start work order\" },  # keymaps/default.toml:67\n"
+                "  { on = \"f5\",           run = \"start\",        desc = \"Start work order\" },  # keymaps/default.toml:69\n"
             ),
             "{printed}"
         );

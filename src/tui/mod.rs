@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod downtime;
+pub mod history;
 pub mod keymap;
 pub mod render;
 pub mod run;

@@ -90,6 +90,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::ScannerTest => super::scanner_test::draw(frame, body, app, compact),
         Screen::Trace => super::trace::draw(frame, body, app, compact),
         Screen::Downtime => super::downtime::draw(frame, body, app, compact),
+        Screen::History => super::history::draw(frame, body, app, compact),
+    }
+    if let Some(prompt) = &app.view.signature_prompt {
+        draw_signature(frame, body, prompt, &theme);
     }
     draw_notice(frame, notice, app, &theme);
     draw_scan_line(frame, scan, app, &theme);
@@ -713,9 +717,21 @@ fn draw_notice(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // A PIN is typed on the scan line: it shows as stars, never as itself.
-    let (prompt, text) = match &app.view.pin_prompt {
-        Some(_) => (" PIN> ", "*".repeat(app.decoder.line().chars().count())),
-        None => (" Scan> ", app.decoder.display()),
+    let stars = || "*".repeat(app.decoder.line().chars().count());
+    let (prompt, text) = match (&app.view.pin_prompt, &app.view.signature_prompt) {
+        (_, Some(sign)) if sign.secret => (" PIN> ", stars()),
+        (_, Some(_)) => (" Sign> ", app.decoder.display()),
+        (Some(_), None) => (" PIN> ", stars()),
+        (None, None) if app.hold_reason_for.is_some() => (" Reason> ", app.decoder.display()),
+        (None, None) => match &app.correction {
+            Some(super::history::CorrectionStep::Value { .. }) => {
+                (" Value> ", app.decoder.display())
+            }
+            Some(super::history::CorrectionStep::Reason { .. }) => {
+                (" Reason> ", app.decoder.display())
+            }
+            None => (" Scan> ", app.decoder.display()),
+        },
     };
     let line = Line::from(vec![
         Span::styled(prompt, theme.bold()),
@@ -723,6 +739,34 @@ fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::styled("_", theme.fg(Color::DarkGray)),
     ]);
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A signature being collected: what is signed and what to enter, over the bottom of the screen,
+/// so nobody signs without reading what they sign.
+fn draw_signature(
+    frame: &mut Frame,
+    body: Rect,
+    prompt: &crate::station::SignaturePrompt,
+    theme: &Theme,
+) {
+    let height = body.height.min(5);
+    let area = Rect {
+        y: body.y + body.height - height,
+        height,
+        ..body
+    };
+    let lines = vec![
+        Line::styled(format!(" You sign to {}.", prompt.what), theme.bold()),
+        Line::from(format!(" {}", prompt.ask)),
+        Line::from(" Esc cancels: nothing is recorded."),
+    ];
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(titled(" SIGN (21 CFR Part 11) ".into())),
+        area,
+    );
 }
 
 fn draw_legend(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
