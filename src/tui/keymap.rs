@@ -1665,7 +1665,7 @@ mod tests {
         assert_eq!(
             msg,
             "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help, \
-             scanner-test, trace, downtime"
+             scanner-test, trace, downtime, history"
         );
         // A stray top-level value is not a layer either.
         let (err, _) = load_err("version = 1\n");
