@@ -73,14 +73,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
     for (index, row) in rows.iter().enumerate() {
         let mark = if index == selected { ">" } else { " " };
         let mut text = format!(
-            "{mark}{:>6} {} {:<18} {}",
+            "{mark}{:>5} {} {:<16} {}",
             row.seq,
             row.at.format("%H:%M:%S"),
             row.what,
             row.value.words()
         );
         if let Some(original) = &row.original {
-            text.push_str(&format!("  (corrected; was {})", original.words()));
+            text.push_str(&format!(" (was {})", original.words()));
         }
         let style = if index == selected {
             Style::new().add_modifier(Modifier::REVERSED)

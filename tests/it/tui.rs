@@ -88,6 +88,14 @@ impl Ui {
         .await
     }
 
+    pub(crate) async fn wait_until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&String) -> bool,
+    ) -> String {
+        wait_for(&mut self.frames, what, Duration::from_secs(30), done).await
+    }
+
     pub(crate) async fn quit(self) {
         self.key(KeyCode::F(10));
         let result = tokio::time::timeout(Duration::from_secs(10), self.task)
@@ -631,4 +639,100 @@ async fn the_downtime_screen_codes_the_marked_stop_by_keys_and_by_scan() {
     ui.quit().await;
     station.shutdown().await;
     sim.shutdown().await;
+}
+
+fn shift_f4() -> Event {
+    Event::Key(KeyEvent::new(KeyCode::F(4), KeyModifiers::SHIFT))
+}
+
+/// An inspector holds and releases a lot from the Trace screen and a lead corrects a count on the
+/// History screen, by keys alone: the SIGN box says what is signed, the PIN shows as stars, and
+/// Esc gives up without recording anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_releases_and_corrections_are_signed_at_the_keyboard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        // A count the machine reported earlier, to be corrected.
+        let db = dir.path().join("station.db");
+        let mut store = crate::support::station_store_with_demo_master(&db).await;
+        let mut state = store.load_state().expect("state");
+        store
+            .append(&mut state, vec![crate::support::unit_of_wo_24001(noon())])
+            .expect("a count");
+    }
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: dir.path().join("station.db"),
+        plc: None,
+        sync: None,
+        clock: Arc::new(ManualClock::new(noon())),
+        options: Default::default(),
+    })
+    .await
+    .expect("station");
+    let mut ui = Ui::start(&mut station, 80, 24);
+    ui.scan("EMP-2001");
+    ui.scan("2001");
+    ui.wait_for("Welcome, Demo Inspector").await;
+
+    ui.key(KeyCode::F(4));
+    ui.scan("C24-2210");
+    ui.wait_for("Trace C24-2210").await;
+    ui.key(KeyCode::F(6));
+    ui.wait_for("Hold lot C24-2210: type the reason").await;
+    ui.wait_for(" Reason> ").await;
+    ui.scan("D-101");
+    ui.wait_for("Lot C24-2210 is ON HOLD (D-101").await;
+
+    ui.key(KeyCode::F(8));
+    let asked = ui.wait_for("SIGN (21 CFR Part 11)").await;
+    assert!(
+        asked.contains("You sign to release the hold on lot C24-2210."),
+        "{asked}"
+    );
+    // Esc gives up: nothing recorded, the box goes.
+    ui.key(KeyCode::Esc);
+    ui.wait_until("the box gone after Esc", |screen| {
+        screen.contains("Not signed: nothing was recorded") && !screen.contains("SIGN (21 CFR")
+    })
+    .await;
+
+    ui.key(KeyCode::F(8));
+    ui.wait_for("what does your signature mean?").await;
+    ui.scan("1");
+    ui.wait_for("type your PIN to sign (approved)").await;
+    for c in "2001".chars() {
+        ui.key(KeyCode::Char(c));
+    }
+    let masked = ui.wait_for(" PIN> ****").await;
+    assert!(!masked.contains("2001_"), "the PIN never shows: {masked}");
+    ui.key(KeyCode::Enter);
+    ui.wait_until("the release recorded and the box gone", |screen| {
+        screen.contains("Hold on lot C24-2210 released") && !screen.contains("SIGN (21 CFR")
+    })
+    .await;
+
+    // The inspector may correct too; the History lists the machine's count.
+    ui.key(KeyCode::F(3));
+    ui.send(shift_f4());
+    let history = ui.wait_for("History: correct a recorded fact").await;
+    assert!(history.contains("count WO-24001"), "{history}");
+    ui.key(KeyCode::Enter);
+    ui.wait_for("Type the new value").await;
+    ui.scan("x");
+    ui.wait_for("Type the count made, and the rejected among them")
+        .await;
+    ui.scan("3 1");
+    ui.wait_for("Scan or type the reason code").await;
+    ui.scan("C-03");
+    ui.wait_for("You sign to correct event").await;
+    ui.scan("3");
+    ui.wait_for("type your PIN to sign (performed)").await;
+    ui.scan("2001");
+    let corrected = ui
+        .wait_for("count WO-24001   3 made, 1 rejected (was 1 made, 0 rejected)")
+        .await;
+    assert!(corrected.contains("meaning: performed"), "{corrected}");
+    ui.quit().await;
+    station.shutdown().await;
 }
