@@ -584,6 +584,10 @@ enum StationAdmin {
         /// (default 30). 0: never.
         #[arg(long, value_name = "MINUTES", group = "setting")]
         idle_logout_minutes: Option<u32>,
+        /// Signature-grade actions that need a second person's signature at this station,
+        /// comma-separated: release_hold, correct; "none" for none.
+        #[arg(long, value_name = "ACTIONS", value_delimiter = ',', group = "setting")]
+        second_signer: Option<Vec<String>>,
         /// Central's database file.
         #[arg(long, default_value = "central.db")]
         db: PathBuf,
@@ -1132,6 +1136,7 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     historical_after_minutes,
                     login_lockout_minutes,
                     idle_logout_minutes,
+                    second_signer,
                     db,
                 },
         }) => {
@@ -1143,6 +1148,7 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                     historical_after_minutes,
                     login_lockout_minutes,
                     idle_logout_minutes,
+                    second_signer_for: second_signer,
                 },
             )?;
             let grace = match config.offline_grace_minutes {
@@ -1153,9 +1159,17 @@ fn central(args: CentralArgs) -> anyhow::Result<ExitCode> {
                 0 => "never logs an idle operator out".to_owned(),
                 minutes => format!("logs an operator out after {minutes} min idle"),
             };
+            let second = if config.second_signer_for.is_empty() {
+                "no action needs a second signature".to_owned()
+            } else {
+                format!(
+                    "a second person signs {}",
+                    config.second_signer_for.join(", ")
+                )
+            };
             let settings = format!(
                 "Station {id} may go on without central {grace}; its events that waited over {} \
-                 min are historical; it {idle}; 5 wrong PINs lock a badge for {} min",
+                 min are historical; it {idle}; 5 wrong PINs lock a badge for {} min; {second}",
                 config.historical_after_minutes, config.login_lockout_minutes
             );
             match version {

@@ -309,7 +309,7 @@ pub fn revoke_operator(db_path: &Path, badge: &str) -> anyhow::Result<Option<i64
 }
 
 /// Station settings to change; `None` leaves one as it is.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StationSettings {
     /// How long it may go on without central (0: no limit).
     pub offline_grace_minutes: Option<u32>,
@@ -319,6 +319,9 @@ pub struct StationSettings {
     pub login_lockout_minutes: Option<u32>,
     /// Idle time that logs the operator out (0: never).
     pub idle_logout_minutes: Option<u32>,
+    /// The signature-grade actions that need a second person's signature there (names as in
+    /// [`crate::domain::permission::Action::name`]; empty: none do).
+    pub second_signer_for: Option<Vec<String>>,
 }
 
 /// Changes `station`'s settings; the station learns them at its next pull. Returns the config and
@@ -336,6 +339,7 @@ pub fn set_station_config(
         historical_after_minutes,
         login_lockout_minutes,
         idle_logout_minutes,
+        second_signer_for,
     } = settings;
     if let Some(minutes) = offline_grace_minutes {
         config.offline_grace_minutes = minutes;
@@ -349,6 +353,30 @@ pub fn set_station_config(
     }
     if let Some(minutes) = idle_logout_minutes {
         config.idle_logout_minutes = minutes;
+    }
+    if let Some(names) = second_signer_for {
+        let mut actions = Vec::new();
+        for name in names
+            .iter()
+            .map(|name| name.trim())
+            .filter(|n| !n.is_empty() && *n != "none")
+        {
+            let signed: Vec<&str> = crate::domain::permission::Action::ALL
+                .into_iter()
+                .filter(|action| action.needs_signature())
+                .map(|action| action.name())
+                .collect();
+            match crate::domain::permission::Action::parse(name) {
+                Some(action) if action.needs_signature() => actions.push(action.name().to_owned()),
+                _ => anyhow::bail!(
+                    "{name:?} is not a signature-grade action; a second signer can be asked for {}",
+                    signed.join(", ")
+                ),
+            }
+        }
+        actions.sort();
+        actions.dedup();
+        config.second_signer_for = actions;
     }
     let version = db.set_station_config(&config)?;
     Ok((config, version))

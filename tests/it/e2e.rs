@@ -918,3 +918,134 @@ async fn a_pin_set_at_central_logs_in_offline_and_a_revoked_badge_is_refused() {
     )
     .await;
 }
+
+/// The body of `kind`/`key` in a master-data table (`master_record` at a station,
+/// `master_records` at central), read-only while the owner runs.
+fn master_body(db: &std::path::Path, table: &str, kind: &str, key: &str) -> Option<String> {
+    let conn = connect(db, true).ok()?;
+    conn.query_row(
+        &format!("SELECT body FROM {table} WHERE kind = ?1 AND key = ?2"),
+        [kind, key],
+        |row| row.get(0),
+    )
+    .ok()
+}
+
+/// The signature flow end to end: central's admin asks (by the CLI) for a second signer on
+/// hold releases at L1-S1; the inspector releases the demo's held casting lot C24-1031 with their
+/// PIN and "approved", the admin signs second with "reviewed"; central takes the release onto its
+/// record of the lot, and `takt audit report --lot C24-1031` at central shows both manifestations:
+/// name, badge, time and meaning. The chains verify on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_release_reaches_central_and_its_audit_report() {
+    use takt::station::core::SignRequest;
+    let Cell {
+        dir: _dir,
+        central_db,
+        central,
+        sim,
+        mut station,
+        db,
+    } = cell(SimConfig::default()).await;
+    let central_path = central_db.to_string_lossy().into_owned();
+    let out = crate::support::takt_cli([
+        "central",
+        "station",
+        "config",
+        STATION,
+        "--second-signer",
+        "release_hold",
+        "--db",
+        &central_path,
+    ])
+    .await;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        said.contains("a second person signs release_hold"),
+        "{said}"
+    );
+    eventually(
+        "the station has its new config",
+        Duration::from_secs(20),
+        || {
+            let body = master_body(&db, "master_record", "station_config", STATION);
+            async move { body.is_some_and(|body| body.contains("release_hold")) }
+        },
+    )
+    .await;
+    assert!(
+        master_body(&central_db, "master_records", "lot", "C24-1031")
+            .is_some_and(|body| body.contains("on_hold")),
+        "held in the demo plant"
+    );
+
+    let mut notices = std::mem::replace(
+        &mut station.notices,
+        tokio::sync::mpsc::unbounded_channel().1,
+    );
+    let inputs = [
+        CoreInput::Scan("EMP-2001".into()),
+        CoreInput::Pin(takt::credential::Pin::new("2001")),
+        CoreInput::Sign(SignRequest::Release {
+            lot: "C24-1031".into(),
+        }),
+        CoreInput::Keyed("approved".into()),
+        CoreInput::Pin(takt::credential::Pin::new("2001")),
+        CoreInput::Scan("EMP-9999".into()),
+        CoreInput::Keyed("2".into()),
+        CoreInput::Pin(takt::credential::Pin::new("9999")),
+    ];
+    let count = inputs.len();
+    for input in inputs {
+        station.send(input).await.expect("core running");
+    }
+    let mut said = Vec::new();
+    while said.len() < count {
+        let notice = tokio::time::timeout(Duration::from_secs(20), notices.recv())
+            .await
+            .expect("a notice for every input")
+            .expect("core running");
+        said.push(notice.text);
+    }
+    assert!(
+        said.last()
+            .is_some_and(|text| text.starts_with("Hold on lot C24-1031 released.")),
+        "{said:#?}"
+    );
+    wait_view(&mut station.view, "everything synced", |v| v.backlog == 0).await;
+    eventually("central released the lot", Duration::from_secs(20), || {
+        let body = master_body(&central_db, "master_records", "lot", "C24-1031");
+        async move { body.is_some_and(|body| body.contains("\"released\"")) }
+    })
+    .await;
+
+    let out = crate::support::takt_cli([
+        "audit",
+        "report",
+        "--db",
+        &central_path,
+        "--lot",
+        "C24-1031",
+    ])
+    .await;
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("released the hold on lot C24-1031"),
+        "{report}"
+    );
+    for manifestation in [
+        "signed: Demo Inspector (EMP-2001)",
+        "meaning: approved",
+        "signed: Demo Admin (EMP-9999)",
+        "meaning: reviewed",
+    ] {
+        assert!(report.contains(manifestation), "{manifestation}: {report}");
+    }
+    let out = crate::support::takt_cli(["audit", "verify", "--db", &db.to_string_lossy()]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    station.shutdown().await;
+    central.shutdown().await;
+    sim.shutdown().await;
+}
