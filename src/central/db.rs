@@ -2048,24 +2048,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
         EventKind::LotReleased { lot } => {
             decide_lot_status(tx, lot.as_str(), None, LotDecision::Station(event))?;
         }
-        EventKind::Corrected {
-            corrects,
-            work_order,
-            was,
-            now: value,
-            ..
-        } => {
-            project_correction(
-                tx,
-                event,
-                *corrects,
-                work_order.as_ref(),
-                was,
-                value,
-                now,
-                units,
-            )?;
-        }
+        EventKind::Corrected { .. } => project_correction(tx, event, now, units)?,
         EventKind::OutputCreated {
             work_order,
             operation,
@@ -2349,17 +2332,22 @@ fn decided_at(conn: &Connection, record: &Lot) -> Result<Option<DateTime<Utc>>> 
 /// Moves central's projections of a corrected fact from `was` to `now`: what was drawn from the
 /// lots (and whether they are used up), the order's counts at the station, or the genealogy links
 /// of the output. The corrected event was checked at ingest ([`correction_problem`]).
-#[allow(clippy::too_many_arguments)]
 fn project_correction(
     tx: &Transaction<'_>,
     event: &Event,
-    corrects: u64,
-    work_order: Option<&WorkOrderId>,
-    was: &Correction,
-    value: &Correction,
     now: &str,
     units: &mut PendingUnits,
 ) -> Result<()> {
+    let EventKind::Corrected {
+        corrects,
+        work_order,
+        was,
+        now: value,
+        ..
+    } = &event.kind
+    else {
+        return Ok(());
+    };
     let station = event.station.as_str();
     match (was, value) {
         (
@@ -2410,7 +2398,7 @@ fn project_correction(
             ])?;
         }
         (Correction::Inputs { .. }, Correction::Inputs { inputs }) => {
-            let Some(made) = stored_event(tx, station, corrects)? else {
+            let Some(made) = stored_event(tx, station, *corrects)? else {
                 return Ok(());
             };
             let EventKind::OutputCreated {
