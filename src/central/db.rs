@@ -2051,7 +2051,6 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
         EventKind::Corrected { .. } => project_correction(tx, event, now, units)?,
         EventKind::OutputCreated {
             work_order,
-            operation,
             output,
             form,
             inputs,
@@ -2060,24 +2059,8 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
             machine_state,
             ..
         } => {
-            let at = timestamp(event.at);
+            link_inputs(tx, event, inputs)?;
             let operator = operator.as_ref().map(|badge| badge.as_str());
-            let mut edge = tx.prepare_cached(
-                "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (output, input) DO NOTHING",
-            )?;
-            for input in inputs {
-                edge.execute(params![
-                    output.as_str(),
-                    input.as_str(),
-                    station,
-                    work_order.as_str(),
-                    operation.as_str(),
-                    at,
-                    operator
-                ])?;
-            }
             if load_lot_record(tx, output.as_str())?.is_some() {
                 // Output ids are unique by construction ({station} and {seq}); a repeat is a
                 // corrupt or forged log. Its links are kept as evidence; the first record stands.
@@ -2401,37 +2384,49 @@ fn project_correction(
             let Some(made) = stored_event(tx, station, *corrects)? else {
                 return Ok(());
             };
-            let EventKind::OutputCreated {
-                work_order,
-                operation,
-                output,
-                operator,
-                ..
-            } = &made.kind
-            else {
+            let EventKind::OutputCreated { output, .. } = &made.kind else {
                 return Ok(());
             };
             tx.prepare_cached("DELETE FROM lot_edges WHERE output = ?1 AND station = ?2")?
                 .execute(params![output.as_str(), station])?;
-            let mut edge = tx.prepare_cached(
-                "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (output, input) DO NOTHING",
-            )?;
-            for input in inputs {
-                edge.execute(params![
-                    output.as_str(),
-                    input.as_str(),
-                    station,
-                    work_order.as_str(),
-                    operation.as_str(),
-                    timestamp(made.at),
-                    operator.as_ref().map(|badge| badge.as_str())
-                ])?;
-            }
+            link_inputs(tx, &made, inputs)?;
         }
         // Refused at ingest: a correction's two values are of one kind.
         _ => {}
+    }
+    Ok(())
+}
+
+/// Links the output `made` created to each of `inputs` in the genealogy, with where, when, in
+/// which order and operation and by whom it was made. A link already there stays as it is.
+fn link_inputs(tx: &Transaction<'_>, made: &Event, inputs: &[LotId]) -> Result<()> {
+    let EventKind::OutputCreated {
+        work_order,
+        operation,
+        output,
+        operator,
+        ..
+    } = &made.kind
+    else {
+        return Ok(());
+    };
+    let at = timestamp(made.at);
+    let operator = operator.as_ref().map(|badge| badge.as_str());
+    let mut edge = tx.prepare_cached(
+        "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (output, input) DO NOTHING",
+    )?;
+    for input in inputs {
+        edge.execute(params![
+            output.as_str(),
+            input.as_str(),
+            made.station.as_str(),
+            work_order.as_str(),
+            operation.as_str(),
+            at,
+            operator
+        ])?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use takt::domain::correction::Correction;
 use takt::domain::signature::{Meaning, SignatureInput, signature_events};
 use takt::domain::{
     Actor, Badge, ConsumptionBasis, Event, EventKind, Lot, LotId, LotStatus, MaterialId, NewEvent,
-    OperationId, OutputForm, Quantity, WorkOrderId,
+    OperationId, OutputForm, Quantity, StationId, WorkOrderId,
 };
 use takt::protocol::{BatchAck, ChangePage, Genealogy, GenealogyNode, MasterRecord};
 use tempfile::TempDir;
@@ -168,7 +168,11 @@ fn by(badge: &str, at: DateTime<Utc>, kind: EventKind) -> NewEvent {
 
 /// `record` and the signatures of `signers` (badge, name, meaning) on it, in the order a
 /// signature-grade command appends them.
-fn signed(station: &Station, record: NewEvent, signers: &[(&str, &str, Meaning)]) -> Vec<NewEvent> {
+fn signed(
+    station: &StationId,
+    record: NewEvent,
+    signers: &[(&str, &str, Meaning)],
+) -> Vec<NewEvent> {
     let signatures: Vec<(SignatureInput, String)> = signers
         .iter()
         .map(|(badge, name, meaning)| {
@@ -181,7 +185,7 @@ fn signed(station: &Station, record: NewEvent, signers: &[(&str, &str, Meaning)]
             )
         })
         .collect();
-    let mut events = signature_events(&station.id, &record, &signatures);
+    let mut events = signature_events(station, &record, &signatures);
     events.insert(0, record);
     events
 }
@@ -189,7 +193,7 @@ fn signed(station: &Station, record: NewEvent, signers: &[(&str, &str, Meaning)]
 /// A release of `lot` by the demo inspector at `at`, signed by them (approved).
 fn signed_release(station: &Station, lot: &str, at: DateTime<Utc>) -> Vec<NewEvent> {
     signed(
-        station,
+        &station.id,
         release(lot, "EMP-2001", at),
         &[("EMP-2001", "Demo Inspector", Meaning::Approved)],
     )
@@ -216,6 +220,14 @@ fn hold(lot: &str, reason: &str, at: DateTime<Utc>) -> NewEvent {
     )
 }
 
+/// What a consumption says: `units` drawn from `lot`.
+fn drawn(lot: &str, units: u64) -> Correction {
+    Correction::Consumption {
+        lot: LotId::from(lot),
+        quantity: Quantity::units(units),
+    }
+}
+
 fn lot_in(page: &ChangePage, id: &str) -> Option<Lot> {
     page.changes.iter().find_map(|change| match &change.record {
         MasterRecord::Lot(lot) if lot.id.as_str() == id => Some(lot.clone()),
@@ -229,6 +241,14 @@ fn quarantined(ack: &BatchAck) -> Vec<(u64, String)> {
         .iter()
         .map(|q| (q.seq, q.reason.clone()))
         .collect()
+}
+
+/// Asserts central set aside exactly event `seq` of the batch, for a reason containing `why`.
+fn set_aside(ack: &BatchAck, seq: u64, why: &str) {
+    let reasons = quarantined(ack);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].0, seq, "{reasons:?}");
+    assert!(reasons[0].1.contains(why), "{why}: {reasons:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,20 +385,26 @@ async fn corrections_move_consumption_counts_and_genealogy_at_central() {
     let inputs: Vec<&str> = before.children.iter().map(|n| n.lot.as_str()).collect();
     assert_eq!(inputs, [CASTINGS]);
 
-    let correct = |corrects: u64, work_order: Option<&str>, was: Correction, now: Correction| {
-        by(
+    let id = s1.id.clone();
+    // A correction by the demo inspector, with her signature, for reason C-02.
+    let correction = |corrects: u64, was: Correction, now: Correction| {
+        let record = by(
             "EMP-2001",
             plant.at(30),
             EventKind::Corrected {
                 corrects,
-                work_order: work_order.map(WorkOrderId::from),
+                work_order: Some(WorkOrderId::from(WO)),
                 was,
                 now,
                 reason: "C-02".into(),
             },
+        );
+        signed(
+            &id,
+            record,
+            &[("EMP-2001", "Demo Inspector", Meaning::Approved)],
         )
     };
-    let inspector = [("EMP-2001", "Demo Inspector", Meaning::Approved)];
     // The units and their correction go in one batch: the units are summed before it counts.
     let mut batch = vec![NewEvent {
         at: plant.at(20),
@@ -393,52 +419,31 @@ async fn corrections_move_consumption_counts_and_genealogy_at_central() {
         },
     }];
     let units = creation + 1;
-    batch.extend(signed(
-        &s1,
-        correct(
-            units,
-            Some(WO),
-            Correction::Count {
-                produced: 10,
-                rejected: 2,
-            },
-            Correction::Count {
-                produced: 8,
-                rejected: 1,
-            },
-        ),
-        &inspector,
+    batch.extend(correction(
+        units,
+        Correction::Count {
+            produced: 10,
+            rejected: 2,
+        },
+        Correction::Count {
+            produced: 8,
+            rejected: 1,
+        },
     ));
     // The castings drawn were the other lot's, and only 300 of them.
-    batch.extend(signed(
-        &s1,
-        correct(
-            consumption,
-            Some(WO),
-            Correction::Consumption {
-                lot: LotId::from(CASTINGS),
-                quantity: Quantity::units(400),
-            },
-            Correction::Consumption {
-                lot: LotId::from(OTHER_CASTINGS),
-                quantity: Quantity::units(300),
-            },
-        ),
-        &inspector,
+    batch.extend(correction(
+        consumption,
+        drawn(CASTINGS, 400),
+        drawn(OTHER_CASTINGS, 300),
     ));
-    batch.extend(signed(
-        &s1,
-        correct(
-            creation,
-            Some(WO),
-            Correction::Inputs {
-                inputs: vec![LotId::from(CASTINGS)],
-            },
-            Correction::Inputs {
-                inputs: vec![LotId::from(OTHER_CASTINGS)],
-            },
-        ),
-        &inspector,
+    batch.extend(correction(
+        creation,
+        Correction::Inputs {
+            inputs: vec![LotId::from(CASTINGS)],
+        },
+        Correction::Inputs {
+            inputs: vec![LotId::from(OTHER_CASTINGS)],
+        },
     ));
     let events = s1.record(batch);
     let ack = plant.post(&s1, &token, &events).await;
@@ -486,30 +491,15 @@ async fn corrections_move_consumption_counts_and_genealogy_at_central() {
     );
 
     // A correction that says the wrong thing about what counted until now is set aside.
-    let wrong = s1.record(signed(
-        &s1,
-        correct(
-            consumption,
-            Some(WO),
-            Correction::Consumption {
-                lot: LotId::from(CASTINGS),
-                quantity: Quantity::units(400),
-            },
-            Correction::Consumption {
-                lot: LotId::from(CASTINGS),
-                quantity: Quantity::units(100),
-            },
-        ),
-        &inspector,
+    let wrong = s1.record(correction(
+        consumption,
+        drawn(CASTINGS, 400),
+        drawn(CASTINGS, 100),
     ));
-    let ack = plant.post(&s1, &token, &wrong).await;
-    let reasons = quarantined(&ack);
-    assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert!(
-        reasons[0]
-            .1
-            .contains("what counts for it is 300 from lot C24-2210"),
-        "{reasons:?}"
+    set_aside(
+        &plant.post(&s1, &token, &wrong).await,
+        wrong[0].seq,
+        "as if it said 400 from lot C24-1107, but what counts for it is 300 from lot C24-2210",
     );
     assert_eq!(plant.consumed(CASTINGS), Quantity::ZERO, "nothing moved");
 
@@ -532,7 +522,7 @@ async fn signatures_that_do_not_hold_are_quarantined() {
 
     // An operator may not release a hold: the release and the signature on it are set aside.
     let events = s1.record(signed(
-        &s1,
+        &s1.id,
         release(HELD, "EMP-1001", plant.at(0)),
         &[("EMP-1001", "Demo Operator A", Meaning::Approved)],
     ));
@@ -558,72 +548,55 @@ async fn signatures_that_do_not_hold_are_quarantined() {
     let elsewhere = signed_release(&s1, CASTINGS, plant.at(1));
     let events = s1.record(vec![record, elsewhere[1].clone()]);
     let ack = plant.post(&s1, &token, &events).await;
-    let reasons = quarantined(&ack);
-    assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert_eq!(reasons[0].0, 4);
+    set_aside(&ack, 4, "follows event 3 (lot_released), whose digest is");
     assert!(
-        reasons[0]
-            .1
-            .contains("follows event 3 (lot_released), whose digest is"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[0].1.ends_with("it was not made on that record"),
-        "{reasons:?}"
+        ack.quarantined[0]
+            .reason
+            .ends_with("it was not made on that record"),
+        "{:?}",
+        ack.quarantined
     );
 
     // A signature in someone else's name.
     let mut forged = signed_release(&s1, HELD, plant.at(2));
     forged[1].actor = Actor::Operator(Badge::from("EMP-3001"));
     let events = s1.record(forged);
-    let reasons = quarantined(&plant.post(&s1, &token, &events).await);
-    assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert_eq!(reasons[0].0, 6);
-    assert!(
-        reasons[0]
-            .1
-            .contains("in the name of EMP-2001 made by EMP-3001: only the signer may sign"),
-        "{reasons:?}"
+    set_aside(
+        &plant.post(&s1, &token, &events).await,
+        6,
+        "in the name of EMP-2001 made by EMP-3001: only the signer may sign",
     );
 
     // A signer central does not know.
     let events = s1.record(signed(
-        &s1,
+        &s1.id,
         release(HELD, "EMP-2001", plant.at(3)),
         &[
             ("EMP-2001", "Demo Inspector", Meaning::Approved),
             ("EMP-7777", "Nobody Known", Meaning::Reviewed),
         ],
     ));
-    let reasons = quarantined(&plant.post(&s1, &token, &events).await);
-    assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert_eq!(reasons[0].0, 9);
-    assert!(
-        reasons[0]
-            .1
-            .contains("done by EMP-7777, whom central does not know"),
-        "{reasons:?}"
+    set_aside(
+        &plant.post(&s1, &token, &events).await,
+        9,
+        "done by EMP-7777, whom central does not know",
     );
 
     // A signer whose badge was revoked before they signed.
     central::revoke_operator(&plant.db, "EMP-2001").expect("revoke");
     let after = Utc::now() + Duration::seconds(1);
     let events = s1.record(signed(
-        &s1,
+        &s1.id,
         release(HELD, "EMP-9999", after),
         &[
             ("EMP-9999", "Demo Admin", Meaning::Approved),
             ("EMP-2001", "Demo Inspector", Meaning::Reviewed),
         ],
     ));
-    let reasons = quarantined(&plant.post(&s1, &token, &events).await);
-    assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert_eq!(reasons[0].0, 12);
-    assert!(
-        reasons[0]
-            .1
-            .contains("done by EMP-2001, whose badge was revoked at"),
-        "{reasons:?}"
+    set_aside(
+        &plant.post(&s1, &token, &events).await,
+        12,
+        "done by EMP-2001, whose badge was revoked at",
     );
 
     let listed = central::quarantine(&plant.db, Some("L1-S1")).expect("quarantine");
@@ -683,7 +656,7 @@ async fn the_audit_report_of_a_lot_shows_its_release_with_each_signature() {
     let (mut s1, token) = plant.station("L1-S1").await;
     let mut events = vec![hold(CASTINGS, "crack found at OP20", plant.at(0))];
     events.extend(signed(
-        &s1,
+        &s1.id,
         release(CASTINGS, "EMP-2001", plant.at(5)),
         &[
             ("EMP-2001", "Demo Inspector", Meaning::Approved),
