@@ -690,7 +690,9 @@ struct DemoArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk a hash chain and name the first broken link.
+    /// Walk a hash chain and name the first broken link; when the chain holds, name every
+    /// electronic signature that does not (missing, made on another record, not by its signer).
+    /// Exits 2 for either.
     Verify {
         /// A station database (or, with --station, central's database).
         #[arg(long)]
@@ -722,7 +724,7 @@ struct AuditReportArgs {
     #[arg(long)]
     station: Option<String>,
     /// Events that name this lot or serial: registered, loaded, drawn from, made, an input of
-    /// an output, refused at a scan.
+    /// an output, refused at a scan, held, released, corrected; with the signatures on them.
     #[arg(long)]
     lot: Option<String>,
     /// Events that name this work order.

@@ -9,7 +9,7 @@ pub use report::{
     COLUMNS, ChainCheck, Filters, Kind, Report, ReportError, Row, Until, Window, report,
 };
 
-use crate::store::{VerifyReport, connect, verify_chain};
+use crate::store::{LogVerdict, VerifyReport, connect, verify_log};
 use anyhow::Context as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,25 +24,45 @@ pub enum Format {
     Csv,
 }
 
+/// Walks the chain and, when it holds, the signatures on it. Exit 2 for a broken link or for a
+/// signature that does not hold: either means the log cannot be taken at its word.
 pub fn verify(db: &Path, station: Option<&str>) -> anyhow::Result<ExitCode> {
     if !db.exists() {
         anyhow::bail!("{}: no such database", db.display());
     }
-    let report = match station {
-        Some(station) => crate::central::verify_station_chain(db, station)?,
-        None => verify_chain(&connect(db, true)?)?,
+    let verdict = match station {
+        Some(station) => crate::central::verify_station_log(db, station)?,
+        None => verify_log(&connect(db, true)?)?,
     };
-    match report {
+    print!("{}", verdict_text(&verdict));
+    Ok(if verdict.sound() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// What `verify` prints: one line for the chain, then one line per signature problem.
+fn verdict_text(verdict: &LogVerdict) -> String {
+    match &verdict.chain {
+        VerifyReport::Broken { seq, reason } => format!("BROKEN at event {seq}: {reason}\n"),
         VerifyReport::Intact { events, head } => {
-            println!(
-                "OK: {events} events, chain intact. Head {}.",
-                head.as_deref().unwrap_or("(empty log)")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        VerifyReport::Broken { seq, reason } => {
-            println!("BROKEN at event {seq}: {reason}");
-            Ok(ExitCode::from(2))
+            let head = head.as_deref().unwrap_or("(empty log)");
+            if verdict.signatures.is_empty() {
+                return format!(
+                    "OK: {events} events, chain intact, signatures hold. Head {head}.\n"
+                );
+            }
+            let count = match verdict.signatures.len() {
+                1 => "1 signature problem".to_owned(),
+                n => format!("{n} signature problems"),
+            };
+            let mut out =
+                format!("SIGNATURES: {events} events, chain intact, but {count}. Head {head}.\n");
+            for problem in &verdict.signatures {
+                out.push_str(&format!("SIGNATURE: {problem}\n"));
+            }
+            out
         }
     }
 }

@@ -4,13 +4,13 @@
 
 use crate::central::{Db, DbError};
 use crate::domain::narrative::{self, Subject};
-use crate::domain::{Badge, Event, LotId, MasterData, StationId, WorkOrderId};
+use crate::domain::{Badge, Event, EventKind, LotId, MasterData, StationId, WorkOrderId};
 use crate::protocol::MasterRecord;
 use crate::store::{StoreError, VerifyReport, connect, verify_chain};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -534,11 +534,26 @@ fn read(
     let mut statement = conn.prepare(sql)?;
     let mut stored = statement.query(params)?;
     let mut rows = Vec::new();
+    // Per station, whether the last record (an event other than a signature) is reported: its
+    // signatures follow it in the log and name no lot or order of their own, but they are part
+    // of the record, so they go where it goes.
+    let mut record_reported: HashMap<String, bool> = HashMap::new();
     while let Some(row) = stored.next()? {
         let body: String = row.get(3)?;
         match serde_json::from_str::<Event>(&body) {
             Ok(event) => {
-                if filters.admits(&event) {
+                let admitted = filters.admits(&event);
+                let reported = if matches!(event.kind, EventKind::Signed { .. }) {
+                    admitted
+                        || record_reported
+                            .get(event.station.as_str())
+                            .copied()
+                            .unwrap_or(false)
+                } else {
+                    record_reported.insert(event.station.to_string(), admitted);
+                    admitted
+                };
+                if reported {
                     rows.push(Row::of(&event, names));
                 }
             }

@@ -5,6 +5,7 @@
 
 use super::import::{Catalog, ImportCounts};
 use super::metrics::StationStats;
+use crate::domain::correction::Correction;
 use crate::domain::event::ChainError;
 use crate::domain::machine::MachineCategory;
 use crate::domain::{
@@ -16,7 +17,7 @@ use crate::protocol::{
     BatchAck, Change, ChangePage, Genealogy, GenealogyNode, MAX_GENEALOGY_DEPTH, MasterRecord,
     NodeOrigin, Quarantined, StationProgress, TraceDirection, Waiting, WorkOrderReport,
 };
-use crate::store::{ChainWalker, VerifyReport};
+use crate::store::{ChainWalker, LogVerdict, VerifyReport};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
@@ -716,33 +717,9 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut record = load_lot_record(&tx, lot.as_str())?
-            .ok_or_else(|| DbError::UnknownLot(lot.to_string()))?;
-        let before = (record.status, record.status_reason.clone());
-        match hold {
-            Some(reason) => {
-                record.status = LotStatus::OnHold;
-                record.status_reason = Some(reason.to_owned());
-            }
-            None if matches!(record.status, LotStatus::OnHold | LotStatus::Quarantined) => {
-                record.status = if used_up(&tx, lot.as_str())? {
-                    LotStatus::Consumed
-                } else {
-                    LotStatus::Released
-                };
-                record.status_reason = None;
-            }
-            None => {}
-        }
-        let version = if (record.status, &record.status_reason) == (before.0, &before.1) {
-            None
-        } else {
-            let version = upsert_record(&tx, &MasterRecord::Lot(record.clone()))?;
-            if let Some(version) = version {
-                log_status(&tx, &record, version, &timestamp(now), "central")?;
-            }
-            version
-        };
+        let (record, version) =
+            decide_lot_status(&tx, lot.as_str(), hold, LotDecision::Central(now))?
+                .ok_or_else(|| DbError::UnknownLot(lot.to_string()))?;
         tx.commit()?;
         Ok(LotHoldOutcome {
             lot: record,
@@ -1472,6 +1449,15 @@ impl Db {
 
     /// Re-walks a station's stored chain and checks it ends at the recorded head.
     pub fn verify_chain(&self, station: &StationId) -> Result<VerifyReport> {
+        Ok(self.verify_log(station)?.chain)
+    }
+
+    /// [`Db::verify_chain`], and the signatures of the station's log when the chain holds.
+    pub fn verify_log(&self, station: &StationId) -> Result<LogVerdict> {
+        let broken = |chain: VerifyReport| LogVerdict {
+            chain,
+            signatures: Vec::new(),
+        };
         let mut statement = self.conn.prepare(
             "SELECT seq, body, prev_hash, hash FROM events WHERE station = ?1 ORDER BY seq",
         )?;
@@ -1482,9 +1468,8 @@ impl Db {
             let body: String = row.get(1)?;
             let column_prev: String = row.get(2)?;
             let column_hash: String = row.get(3)?;
-            if let Err(broken) = walker.step(seq, &body, &column_prev, &column_hash, Some(station))
-            {
-                return Ok(broken);
+            if let Err(chain) = walker.step(seq, &body, &column_prev, &column_hash, Some(station)) {
+                return Ok(broken(chain));
             }
         }
         let prev = walker.head().cloned();
@@ -1494,16 +1479,16 @@ impl Db {
                 .as_ref()
                 .map_or(0, |(seq, _)| *seq)
                 .max(prev.as_ref().map_or(0, |(seq, _)| *seq));
-            return Ok(VerifyReport::Broken {
+            return Ok(broken(VerifyReport::Broken {
                 seq,
                 reason: format!(
                     "the recorded chain head {} does not match the last stored event {}",
                     describe_head(witness.as_ref()),
                     describe_head(prev.as_ref())
                 ),
-            });
+            }));
         }
-        Ok(walker.finish())
+        Ok(walker.finish_log())
     }
 }
 
@@ -1751,6 +1736,170 @@ fn semantic_problem(
     if let Some(problem) = actor_problem(tx, event, operators)? {
         return Ok(Some(problem));
     }
+    if let Some(problem) = signature_problem(tx, event, operators)? {
+        return Ok(Some(problem));
+    }
+    if let Some(problem) = correction_problem(tx, event)? {
+        return Ok(Some(problem));
+    }
+    Ok(None)
+}
+
+/// A signature must be the signer's own act and bind the record it follows: the nearest event
+/// of the station before it that is not itself a signature (stored already, in this batch or an
+/// earlier one), by someone whose roles allow what the record does, as the station asks of a
+/// second signer. The signer's badge (known, not revoked) was checked as the actor's.
+fn signature_problem(
+    tx: &Transaction<'_>,
+    event: &Event,
+    operators: &std::collections::HashMap<String, Option<crate::domain::Operator>>,
+) -> Result<Option<String>> {
+    let EventKind::Signed {
+        signer,
+        record: digest,
+        ..
+    } = &event.kind
+    else {
+        return Ok(None);
+    };
+    if event.actor != Actor::Operator(signer.clone()) {
+        return Ok(Some(format!(
+            "a signature in the name of {signer} made by {}: only the signer may sign",
+            event.actor
+        )));
+    }
+    let record: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, body FROM events WHERE station = ?1 AND seq < ?2 AND kind <> 'signed'
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row(
+            params![event.station.as_str(), to_sql_int(event.seq)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, body)) = record else {
+        return Ok(Some(format!(
+            "a signature by {signer} that follows no record: there is nothing it signs"
+        )));
+    };
+    let record: Event = serde_json::from_str(&body)
+        .map_err(|e| DbError::Corrupt(format!("event {seq} of station {}: {e}", event.station)))?;
+    let expected = crate::domain::signature::event_digest(&record);
+    if *digest != expected {
+        return Ok(Some(format!(
+            "the signature by {signer} names record {digest} but follows event {seq} ({}), \
+             whose digest is {expected}: it was not made on that record",
+            record.kind.name()
+        )));
+    }
+    let roles = operators
+        .get(signer.as_str())
+        .and_then(Option::as_ref)
+        .map(crate::domain::Operator::roles)
+        .unwrap_or_default();
+    if let Some(action) = crate::domain::permission::required_action(&record.kind)
+        && !crate::domain::permission::permits(&roles, action)
+    {
+        return Ok(Some(format!(
+            "{signer} ({}) signed event {seq} ({}), but may not {}: that needs {}",
+            crate::domain::permission::roles_in_words(&roles),
+            record.kind.name(),
+            action.words(),
+            crate::domain::permission::roles_in_words(crate::domain::permission::allowed(action))
+        )));
+    }
+    Ok(None)
+}
+
+/// A correction must name an event of its station that central counted, of the kind its values
+/// are, and say truly what counted until now (the original, or the latest correction of it):
+/// otherwise moving central's projections from `was` to `now` would count something twice or
+/// take away what was never there.
+fn correction_problem(tx: &Transaction<'_>, event: &Event) -> Result<Option<String>> {
+    let EventKind::Corrected {
+        corrects,
+        work_order,
+        was,
+        now,
+        ..
+    } = &event.kind
+    else {
+        return Ok(None);
+    };
+    let station = event.station.as_str();
+    if let Correction::Count { produced, rejected } = now
+        && (*produced > MAX_UNITS_PER_EVENT || *rejected > MAX_UNITS_PER_EVENT)
+    {
+        return Ok(Some(format!(
+            "corrects event {corrects} to {produced} produced, {rejected} rejected: more than \
+             {MAX_UNITS_PER_EVENT}, which no machine makes between two polls"
+        )));
+    }
+    let target = match stored_event(tx, station, *corrects)? {
+        Some(target) if *corrects < event.seq => target,
+        _ => {
+            return Ok(Some(format!(
+                "corrects event {corrects}, which is not an earlier event of {station}"
+            )));
+        }
+    };
+    let set_aside: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM quarantine WHERE station = ?1 AND seq = ?2)")?
+        .query_row(params![station, to_sql_int(*corrects)], |row| row.get(0))?;
+    if set_aside {
+        return Ok(Some(format!(
+            "corrects event {corrects}, which central quarantined: it never counted, so its \
+             correction cannot count either"
+        )));
+    }
+    // The value that counts now: that of the latest correction central applied, else the original.
+    let mut latest = None;
+    let mut earlier = tx.prepare_cached(
+        "SELECT e.seq, e.body FROM events e
+         WHERE e.station = ?1 AND e.kind = 'corrected' AND e.seq > ?2 AND e.seq < ?3
+           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.station = e.station AND q.seq = e.seq)
+         ORDER BY e.seq DESC",
+    )?;
+    let mut rows = earlier.query(params![
+        station,
+        to_sql_int(*corrects),
+        to_sql_int(event.seq)
+    ])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let body: String = row.get(1)?;
+        let correction: Event = serde_json::from_str(&body)
+            .map_err(|e| DbError::Corrupt(format!("event {seq} of station {station}: {e}")))?;
+        if let EventKind::Corrected {
+            corrects: earlier,
+            now: value,
+            ..
+        } = correction.kind
+            && earlier == *corrects
+        {
+            latest = Some(value);
+            break;
+        }
+    }
+    let (counted, order) = match crate::domain::correction::check(&target, latest.as_ref(), now) {
+        Ok(found) => found,
+        Err(refused) => return Ok(Some(format!("corrects event {corrects}: {refused}"))),
+    };
+    if *was != counted {
+        return Ok(Some(format!(
+            "corrects event {corrects} as if it said {}, but what counts for it is {}",
+            was.words(),
+            counted.words()
+        )));
+    }
+    if *work_order != order {
+        return Ok(Some(format!(
+            "corrects event {corrects} of work order {}, but that event is of {}",
+            work_order.as_ref().map_or("(none)", |id| id.as_str()),
+            order.as_ref().map_or("(none)", |id| id.as_str())
+        )));
+    }
     Ok(None)
 }
 
@@ -1890,17 +2039,18 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
             ])?;
         }
         EventKind::LotConsumed { lot, quantity, .. } => {
-            tx.prepare_cached(
-                "INSERT INTO lot_consumption (lot, consumed, last_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (lot) DO UPDATE SET consumed = consumed + excluded.consumed,
-                    last_at = MAX(last_at, excluded.last_at)",
-            )?
-            .execute(params![lot.as_str(), quantity.milli(), timestamp(event.at)])?;
+            add_consumption(tx, lot.as_str(), quantity.milli(), event.at)?;
             refresh_used_up(tx, lot.as_str(), now)?;
         }
+        EventKind::LotHeld { lot, reason } => {
+            decide_lot_status(tx, lot.as_str(), Some(reason), LotDecision::Station(event))?;
+        }
+        EventKind::LotReleased { lot } => {
+            decide_lot_status(tx, lot.as_str(), None, LotDecision::Station(event))?;
+        }
+        EventKind::Corrected { .. } => project_correction(tx, event, now, units)?,
         EventKind::OutputCreated {
             work_order,
-            operation,
             output,
             form,
             inputs,
@@ -1909,24 +2059,8 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
             machine_state,
             ..
         } => {
-            let at = timestamp(event.at);
+            link_inputs(tx, event, inputs)?;
             let operator = operator.as_ref().map(|badge| badge.as_str());
-            let mut edge = tx.prepare_cached(
-                "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (output, input) DO NOTHING",
-            )?;
-            for input in inputs {
-                edge.execute(params![
-                    output.as_str(),
-                    input.as_str(),
-                    station,
-                    work_order.as_str(),
-                    operation.as_str(),
-                    at,
-                    operator
-                ])?;
-            }
             if load_lot_record(tx, output.as_str())?.is_some() {
                 // Output ids are unique by construction ({station} and {seq}); a repeat is a
                 // corrupt or forged log. Its links are kept as evidence; the first record stands.
@@ -2039,28 +2173,275 @@ fn used_up(conn: &Connection, lot: &str) -> Result<bool> {
 }
 
 /// A released lot whose consumption reached its quantity becomes used up (a new version, so every
-/// station refuses it). A hold set at central is never overwritten: it stays until released.
+/// station refuses it). A hold set at central is never overwritten: it stays until released. A lot
+/// that central found used up and whose consumption a correction then gave back is released again;
+/// one that came used up from elsewhere (an import) is left as it came.
 fn refresh_used_up(tx: &Transaction<'_>, lot: &str, now: &str) -> Result<()> {
-    let released: bool = tx
-        .prepare_cached("SELECT status = 'released' FROM lots WHERE id = ?1")?
+    let status: Option<String> = tx
+        .prepare_cached("SELECT status FROM lots WHERE id = ?1")?
         .query_row(params![lot], |row| row.get(0))
-        .optional()?
-        .unwrap_or(false);
-    if !released || !used_up(tx, lot)? {
-        return Ok(());
-    }
+        .optional()?;
+    let from = match status.as_deref().and_then(parse_lot_status) {
+        Some(status @ (LotStatus::Released | LotStatus::Consumed)) => status,
+        _ => return Ok(()),
+    };
+    let to = match (from, used_up(tx, lot)?) {
+        (LotStatus::Released, true) => LotStatus::Consumed,
+        (LotStatus::Consumed, false) if used_up_by_consumption(tx, lot)? => LotStatus::Released,
+        _ => return Ok(()),
+    };
     let Some(mut record) = load_lot_record(tx, lot)? else {
         return Ok(());
     };
-    if record.status != LotStatus::Released {
+    if record.status != from {
         return Ok(());
     }
-    record.status = LotStatus::Consumed;
+    record.status = to;
     record.status_reason = None;
+    record.status_at = Some(parse_timestamp(now)?);
     if let Some(version) = upsert_record(tx, &MasterRecord::Lot(record.clone()))? {
         log_status(tx, &record, version, now, "consumption")?;
     }
     Ok(())
+}
+
+/// Whether the lot's latest status change was central finding it used up by what was drawn
+/// from it: only that may be undone when a correction gives the quantity back.
+fn used_up_by_consumption(conn: &Connection, lot: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT status = 'consumed' AND source = 'consumption' FROM lot_status_log
+             WHERE lot = ?1 ORDER BY rowid DESC LIMIT 1",
+        )?
+        .query_row(params![lot], |row| row.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Adds `milli` to what was drawn from `lot` plant-wide.
+fn add_consumption(tx: &Transaction<'_>, lot: &str, milli: i64, at: DateTime<Utc>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO lot_consumption (lot, consumed, last_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (lot) DO UPDATE SET consumed = consumed + excluded.consumed,
+            last_at = MAX(last_at, excluded.last_at)",
+    )?
+    .execute(params![lot, milli, timestamp(at)])?;
+    Ok(())
+}
+
+/// Who decided a lot's hold or release.
+#[derive(Clone, Copy)]
+enum LotDecision<'a> {
+    /// An admin at central, at this time: central's word on its own record, applied as given.
+    Central(DateTime<Utc>),
+    /// A station's `LotHeld` or `LotReleased`: the last decision by time wins, so one older than
+    /// the lot's current status changes nothing (it arrived late, after a newer one).
+    Station(&'a Event),
+}
+
+/// Puts a lot on hold (`Some(reason)`) or releases it (`None`, to used up if it is): a new version
+/// of its master record, stamped with the time of the decision, which every station the lot is
+/// dispatched to applies at its next pull. The station that decided hears central's record too,
+/// so its own decision gives way to the record once central has taken it in. Returns the record
+/// as it stands and the new version (`None`: unchanged), or `None` for a lot central does not know.
+fn decide_lot_status(
+    tx: &Transaction<'_>,
+    lot: &str,
+    hold: Option<&str>,
+    decision: LotDecision<'_>,
+) -> Result<Option<(Lot, Option<i64>)>> {
+    let Some(mut record) = load_lot_record(tx, lot)? else {
+        return Ok(None);
+    };
+    let (at, source, station) = match decision {
+        LotDecision::Central(at) => (at, "central".to_owned(), None),
+        LotDecision::Station(event) => (
+            event.at,
+            format!("station {} ({})", event.station, event.actor),
+            Some(event.station.as_str()),
+        ),
+    };
+    let unchanged = |tx: &Transaction<'_>, record: Lot| -> Result<Option<(Lot, Option<i64>)>> {
+        if let Some(station) = station {
+            reach_station(tx, lot, station)?;
+        }
+        Ok(Some((record, None)))
+    };
+    if station.is_some() && decided_at(tx, &record)?.is_some_and(|last| at < last) {
+        return unchanged(tx, record);
+    }
+    let before = (record.status, record.status_reason.clone());
+    match hold {
+        Some(reason) => {
+            record.status = LotStatus::OnHold;
+            record.status_reason = Some(reason.to_owned());
+        }
+        None if matches!(record.status, LotStatus::OnHold | LotStatus::Quarantined) => {
+            record.status = if used_up(tx, lot)? {
+                LotStatus::Consumed
+            } else {
+                LotStatus::Released
+            };
+            record.status_reason = None;
+        }
+        None => {}
+    }
+    if (record.status, &record.status_reason) == (before.0, &before.1) {
+        return unchanged(tx, record);
+    }
+    record.status_at = Some(at);
+    if let Some(station) = station {
+        dispatch_lot(tx, lot, station)?;
+    }
+    let version = upsert_record(tx, &MasterRecord::Lot(record.clone()))?;
+    if let Some(version) = version {
+        log_status(tx, &record, version, &timestamp(at), &source)?;
+    }
+    Ok(Some((record, version)))
+}
+
+/// When a lot's status was last decided: its record's `status_at`, or for a record written before
+/// that field existed, the newest entry of its status log.
+fn decided_at(conn: &Connection, record: &Lot) -> Result<Option<DateTime<Utc>>> {
+    if let Some(at) = record.status_at {
+        return Ok(Some(at));
+    }
+    let newest: Option<String> = conn
+        .prepare_cached("SELECT MAX(at) FROM lot_status_log WHERE lot = ?1")?
+        .query_row(params![record.id.as_str()], |row| row.get(0))?;
+    newest.as_deref().map(parse_timestamp).transpose()
+}
+
+/// Moves central's projections of a corrected fact from `was` to `now`: what was drawn from the
+/// lots (and whether they are used up), the order's counts at the station, or the genealogy links
+/// of the output. The corrected event was checked at ingest ([`correction_problem`]).
+fn project_correction(
+    tx: &Transaction<'_>,
+    event: &Event,
+    now: &str,
+    units: &mut PendingUnits,
+) -> Result<()> {
+    let EventKind::Corrected {
+        corrects,
+        work_order,
+        was,
+        now: value,
+        ..
+    } = &event.kind
+    else {
+        return Ok(());
+    };
+    let station = event.station.as_str();
+    match (was, value) {
+        (
+            Correction::Consumption {
+                lot: was_lot,
+                quantity: was_quantity,
+            },
+            Correction::Consumption { lot, quantity },
+        ) => {
+            tx.prepare_cached(
+                "UPDATE lot_consumption SET consumed = MAX(consumed - ?2, 0) WHERE lot = ?1",
+            )?
+            .execute(params![was_lot.as_str(), was_quantity.milli()])?;
+            add_consumption(tx, lot.as_str(), quantity.milli(), event.at)?;
+            refresh_used_up(tx, was_lot.as_str(), now)?;
+            if lot != was_lot {
+                refresh_used_up(tx, lot.as_str(), now)?;
+            }
+        }
+        (
+            Correction::Count {
+                produced: was_produced,
+                rejected: was_rejected,
+            },
+            Correction::Count { produced, rejected },
+        ) => {
+            let Some(work_order) = work_order else {
+                // Units counted on no order are in no report here.
+                return Ok(());
+            };
+            // The batch's units so far are summed in memory: they count before this correction.
+            units.flush(tx, station, now)?;
+            tx.prepare_cached(
+                "UPDATE work_order_progress SET
+                    produced = MAX(produced - ?3, 0) + ?4,
+                    rejected = MAX(rejected - ?5, 0) + ?6,
+                    updated_at = ?7
+                 WHERE work_order = ?1 AND station = ?2",
+            )?
+            .execute(params![
+                work_order.as_str(),
+                station,
+                to_sql_int(*was_produced),
+                to_sql_int(*produced),
+                to_sql_int(*was_rejected),
+                to_sql_int(*rejected),
+                now
+            ])?;
+        }
+        (Correction::Inputs { .. }, Correction::Inputs { inputs }) => {
+            let Some(made) = stored_event(tx, station, *corrects)? else {
+                return Ok(());
+            };
+            let EventKind::OutputCreated { output, .. } = &made.kind else {
+                return Ok(());
+            };
+            tx.prepare_cached("DELETE FROM lot_edges WHERE output = ?1 AND station = ?2")?
+                .execute(params![output.as_str(), station])?;
+            link_inputs(tx, &made, inputs)?;
+        }
+        // Refused at ingest: a correction's two values are of one kind.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Links the output `made` created to each of `inputs` in the genealogy, with where, when, in
+/// which order and operation and by whom it was made. A link already there stays as it is.
+fn link_inputs(tx: &Transaction<'_>, made: &Event, inputs: &[LotId]) -> Result<()> {
+    let EventKind::OutputCreated {
+        work_order,
+        operation,
+        output,
+        operator,
+        ..
+    } = &made.kind
+    else {
+        return Ok(());
+    };
+    let at = timestamp(made.at);
+    let operator = operator.as_ref().map(|badge| badge.as_str());
+    let mut edge = tx.prepare_cached(
+        "INSERT INTO lot_edges (output, input, station, work_order, operation, at, operator)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (output, input) DO NOTHING",
+    )?;
+    for input in inputs {
+        edge.execute(params![
+            output.as_str(),
+            input.as_str(),
+            made.station.as_str(),
+            work_order.as_str(),
+            operation.as_str(),
+            at,
+            operator
+        ])?;
+    }
+    Ok(())
+}
+
+/// Event `seq` of `station` as central stored it.
+fn stored_event(conn: &Connection, station: &str, seq: u64) -> Result<Option<Event>> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM events WHERE station = ?1 AND seq = ?2")?
+        .query_row(params![station, to_sql_int(seq)], |row| row.get(0))
+        .optional()?;
+    body.map(|body| {
+        serde_json::from_str(&body)
+            .map_err(|e| DbError::Corrupt(format!("event {seq} of station {station}: {e}")))
+    })
+    .transpose()
 }
 
 fn log_status(conn: &Connection, lot: &Lot, version: i64, at: &str, source: &str) -> Result<()> {

@@ -46,7 +46,7 @@ pub use tls::TlsSettings;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::shift::ShiftCalendar;
 use crate::domain::{LotId, StationId};
-use crate::store::VerifyReport;
+use crate::store::{LogVerdict, VerifyReport};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -415,6 +415,13 @@ pub fn verify_station_chain(db_path: &Path, station: &str) -> anyhow::Result<Ver
     let db = Db::open(db_path)
         .with_context(|| format!("opening central database {}", db_path.display()))?;
     Ok(db.verify_chain(&StationId::from(station))?)
+}
+
+/// [`verify_station_chain`], and the signatures of the station's log when its chain holds.
+pub fn verify_station_log(db_path: &Path, station: &str) -> anyhow::Result<LogVerdict> {
+    let db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    Ok(db.verify_log(&StationId::from(station))?)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests. KPIs

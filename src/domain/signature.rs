@@ -153,9 +153,32 @@ pub enum SignatureProblem {
 /// by the person it names, and every signature-grade record has at least one. A log that ends
 /// right after a record is judged on what it holds: records and signatures are appended together.
 pub fn check(events: &[Event]) -> Vec<SignatureProblem> {
-    let mut problems = Vec::new();
-    let mut record: Option<(&Event, String, bool)> = None;
+    let mut checker = Checker::default();
     for event in events {
+        checker.push(event.clone());
+    }
+    checker.finish()
+}
+
+/// [`check`] one event at a time, for a log too long to hold at once (an audit walks millions).
+/// Only the record last seen is kept, and its digest is worked out only if a signature follows:
+/// most records are never signed.
+#[derive(Debug, Default)]
+pub struct Checker {
+    record: Option<Pending>,
+    problems: Vec<SignatureProblem>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    event: Event,
+    digest: Option<String>,
+    signed: bool,
+}
+
+impl Checker {
+    /// The next event of the log, in seq order.
+    pub fn push(&mut self, event: Event) {
         if let EventKind::Signed {
             signer,
             record: named,
@@ -163,44 +186,211 @@ pub fn check(events: &[Event]) -> Vec<SignatureProblem> {
         } = &event.kind
         {
             if event.actor != Actor::Operator(signer.clone()) {
-                problems.push(SignatureProblem::NotTheSigner {
+                self.problems.push(SignatureProblem::NotTheSigner {
                     seq: event.seq,
                     signer: signer.clone(),
                     actor: event.actor.to_string(),
                 });
             }
-            match record.as_mut() {
-                Some((signed, digest, seen)) => {
+            match self.record.as_mut() {
+                Some(pending) => {
+                    let digest = pending
+                        .digest
+                        .get_or_insert_with(|| event_digest(&pending.event));
                     if named != digest {
-                        problems.push(SignatureProblem::WrongRecord {
+                        self.problems.push(SignatureProblem::WrongRecord {
                             seq: event.seq,
                             signer: signer.clone(),
-                            record: signed.seq,
+                            record: pending.event.seq,
                         });
                     }
-                    *seen = true;
+                    pending.signed = true;
                 }
-                None => problems.push(SignatureProblem::Orphan { seq: event.seq }),
+                None => self
+                    .problems
+                    .push(SignatureProblem::Orphan { seq: event.seq }),
             }
-            continue;
+            return;
         }
-        if let Some((signed, _, false)) = record.take()
-            && needs_signature(&signed.kind)
-        {
-            problems.push(SignatureProblem::Unsigned {
-                seq: signed.seq,
-                kind: signed.kind.name(),
-            });
-        }
-        record = Some((event, event_digest(event), false));
-    }
-    if let Some((signed, _, false)) = record
-        && needs_signature(&signed.kind)
-    {
-        problems.push(SignatureProblem::Unsigned {
-            seq: signed.seq,
-            kind: signed.kind.name(),
+        self.close();
+        self.record = Some(Pending {
+            event,
+            digest: None,
+            signed: false,
         });
     }
-    problems
+
+    /// The problems found, once the whole log was pushed.
+    pub fn finish(mut self) -> Vec<SignatureProblem> {
+        self.close();
+        self.problems
+    }
+
+    /// The record last seen is followed by something other than a signature (or by nothing).
+    fn close(&mut self) {
+        if let Some(pending) = self.record.take()
+            && !pending.signed
+            && needs_signature(&pending.event.kind)
+        {
+            self.problems.push(SignatureProblem::Unsigned {
+                seq: pending.event.seq,
+                kind: pending.event.kind.name(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::GENESIS_HASH;
+    use crate::domain::ids::LotId;
+    use uuid::Uuid;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default()
+    }
+
+    fn new(actor: &str, kind: EventKind) -> NewEvent {
+        NewEvent {
+            at: at(),
+            actor: Actor::Operator(Badge::from(actor)),
+            kind,
+        }
+    }
+
+    fn release() -> NewEvent {
+        new(
+            "EMP-2001",
+            EventKind::LotReleased {
+                lot: LotId::from("C24-1031"),
+            },
+        )
+    }
+
+    fn hold() -> NewEvent {
+        new(
+            "EMP-1001",
+            EventKind::LotHeld {
+                lot: LotId::from("C24-1031"),
+                reason: "porosity".into(),
+            },
+        )
+    }
+
+    fn signed_by(record: &NewEvent, badge: &str) -> Vec<NewEvent> {
+        signature_events(
+            &StationId::from("L1-S1"),
+            record,
+            &[(
+                SignatureInput {
+                    badge: Badge::from(badge),
+                    meaning: Meaning::Approved,
+                },
+                "Demo Inspector".into(),
+            )],
+        )
+    }
+
+    /// Seals `events` into a chain of station L1-S1, as a store would.
+    fn chain(events: Vec<NewEvent>) -> Vec<Event> {
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut sealed = Vec::new();
+        for (n, event) in events.into_iter().enumerate() {
+            let event = Event::seal(
+                event,
+                StationId::from("L1-S1"),
+                n as u64 + 1,
+                Uuid::nil(),
+                prev,
+            );
+            prev = event.hash.clone();
+            sealed.push(event);
+        }
+        sealed
+    }
+
+    #[test]
+    fn a_signed_release_holds_and_an_unsigned_one_is_named() {
+        let record = release();
+        let mut events = vec![hold(), record.clone()];
+        events.extend(signed_by(&record, "EMP-2001"));
+        events.push(hold());
+        assert_eq!(check(&chain(events)), vec![]);
+
+        let events = chain(vec![hold(), release(), hold()]);
+        assert_eq!(
+            check(&events),
+            vec![SignatureProblem::Unsigned {
+                seq: 2,
+                kind: "lot_released"
+            }]
+        );
+        assert_eq!(
+            check(&chain(vec![release()])),
+            vec![SignatureProblem::Unsigned {
+                seq: 1,
+                kind: "lot_released"
+            }],
+            "the last record of a log is judged too"
+        );
+    }
+
+    #[test]
+    fn a_signature_made_on_another_record_or_by_another_person_is_named() {
+        // Signed on the hold, then appended after the release: the digest names the hold.
+        let mut events = vec![hold(), release()];
+        events.extend(signed_by(&hold(), "EMP-2001"));
+        assert_eq!(
+            check(&chain(events)),
+            vec![SignatureProblem::WrongRecord {
+                seq: 3,
+                signer: Badge::from("EMP-2001"),
+                record: 2
+            }]
+        );
+
+        let record = release();
+        let mut signature = signed_by(&record, "EMP-2001");
+        signature[0].actor = Actor::Operator(Badge::from("EMP-1001"));
+        let mut events = vec![record];
+        events.extend(signature);
+        assert_eq!(
+            check(&chain(events)),
+            vec![SignatureProblem::NotTheSigner {
+                seq: 2,
+                signer: Badge::from("EMP-2001"),
+                actor: "EMP-1001".into()
+            }]
+        );
+
+        let orphan = signed_by(&release(), "EMP-2001");
+        assert_eq!(
+            check(&chain(orphan)),
+            vec![SignatureProblem::Orphan { seq: 1 }]
+        );
+    }
+
+    #[test]
+    fn the_checker_fed_one_event_at_a_time_agrees_with_check() {
+        let record = release();
+        let mut events = vec![hold(), record.clone()];
+        events.extend(signed_by(&record, "EMP-2001"));
+        events.extend(signed_by(&record, "EMP-9999"));
+        events.push(release());
+        let events = chain(events);
+        let mut checker = Checker::default();
+        for event in &events {
+            checker.push(event.clone());
+        }
+        assert_eq!(checker.finish(), check(&events));
+        assert_eq!(
+            check(&events),
+            vec![SignatureProblem::Unsigned {
+                seq: 5,
+                kind: "lot_released"
+            }],
+            "two signatures on one record are both checked against it"
+        );
+    }
 }

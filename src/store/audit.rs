@@ -2,6 +2,7 @@
 //! station's store and, through [`ChainWalker`], by central on the copy it holds.
 
 use super::{Result, StoreError};
+use crate::domain::signature::{self, SignatureProblem};
 use crate::domain::{Event, StationId};
 use rusqlite::Connection;
 
@@ -13,11 +14,28 @@ pub enum VerifyReport {
     Broken { seq: u64, reason: String },
 }
 
-/// Checks stored events one at a time, in `seq` order, as they come off any table.
+/// What an audit of one log finds: the chain's verdict and, when the chain holds, every
+/// signature that does not (a broken chain vouches for nothing, its signatures included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogVerdict {
+    pub chain: VerifyReport,
+    pub signatures: Vec<SignatureProblem>,
+}
+
+impl LogVerdict {
+    /// The chain holds and so does every signature on it.
+    pub fn sound(&self) -> bool {
+        matches!(self.chain, VerifyReport::Intact { .. }) && self.signatures.is_empty()
+    }
+}
+
+/// Checks stored events one at a time, in `seq` order, as they come off any table: their chain,
+/// and the signatures on the records.
 #[derive(Debug, Default)]
 pub struct ChainWalker {
     prev: Option<(u64, String)>,
     count: u64,
+    signatures: signature::Checker,
 }
 
 impl ChainWalker {
@@ -56,8 +74,9 @@ impl ChainWalker {
                     .into(),
             ));
         }
-        self.prev = Some((seq, event.hash));
+        self.prev = Some((seq, event.hash.clone()));
         self.count += 1;
+        self.signatures.push(event);
         Ok(())
     }
 
@@ -67,14 +86,27 @@ impl ChainWalker {
     }
 
     pub fn finish(self) -> VerifyReport {
-        VerifyReport::Intact {
-            events: self.count,
-            head: self.prev.map(|(_, hash)| hash),
+        self.finish_log().chain
+    }
+
+    /// The chain's verdict with the signature problems of the whole walk.
+    pub fn finish_log(self) -> LogVerdict {
+        LogVerdict {
+            chain: VerifyReport::Intact {
+                events: self.count,
+                head: self.prev.map(|(_, hash)| hash),
+            },
+            signatures: self.signatures.finish(),
         }
     }
 }
 
 pub fn verify_chain(conn: &Connection) -> Result<VerifyReport> {
+    Ok(verify_log(conn)?.chain)
+}
+
+/// [`verify_chain`], and the signatures of the log when the chain holds.
+pub fn verify_log(conn: &Connection) -> Result<LogVerdict> {
     let mut statement =
         conn.prepare("SELECT seq, body, prev_hash, hash FROM event_log ORDER BY seq")?;
     let mut rows = statement.query([])?;
@@ -85,10 +117,13 @@ pub fn verify_chain(conn: &Connection) -> Result<VerifyReport> {
         let column_prev: String = row.get(2)?;
         let column_hash: String = row.get(3)?;
         if let Err(broken) = walker.step(seq, &body, &column_prev, &column_hash, None) {
-            return Ok(broken);
+            return Ok(LogVerdict {
+                chain: broken,
+                signatures: Vec::new(),
+            });
         }
     }
-    Ok(walker.finish())
+    Ok(walker.finish_log())
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -10,7 +10,7 @@ mod machine;
 mod projection;
 mod schema;
 
-pub use audit::{ChainWalker, VerifyReport, verify_chain};
+pub use audit::{ChainWalker, LogVerdict, VerifyReport, verify_chain, verify_log};
 
 use crate::domain::{Event, MasterData, NewEvent, State, StationId, apply};
 use crate::protocol::{BatchAck, ChangePage, MasterRecord};

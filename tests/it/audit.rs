@@ -16,11 +16,11 @@ use takt::station::{Core, CoreInput, CoreOutputs, Level};
 use takt::store::Store;
 use tempfile::TempDir;
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-async fn report(db: &Path, args: &[&str]) -> Output {
+pub(crate) async fn report(db: &Path, args: &[&str]) -> Output {
     let mut all = vec!["audit", "report", "--db"];
     let db = db.display().to_string();
     all.push(&db);
@@ -29,7 +29,7 @@ async fn report(db: &Path, args: &[&str]) -> Output {
 }
 
 /// The report's rows as JSON objects; the run must have succeeded.
-async fn rows(db: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) async fn rows(db: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let mut args = args.to_vec();
     args.push("--json");
     let out = report(db, &args).await;
@@ -37,18 +37,18 @@ async fn rows(db: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("a JSON array")
 }
 
-fn field<'a>(row: &'a serde_json::Value, name: &str) -> &'a str {
+pub(crate) fn field<'a>(row: &'a serde_json::Value, name: &str) -> &'a str {
     row[name].as_str().unwrap_or_default()
 }
 
 /// The first row of `kind`.
-fn of_kind<'a>(rows: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+pub(crate) fn of_kind<'a>(rows: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
     rows.iter()
         .find(|row| field(row, "kind") == kind)
         .unwrap_or_else(|| panic!("no {kind} in {rows:?}"))
 }
 
-fn kinds(rows: &[serde_json::Value]) -> Vec<&str> {
+pub(crate) fn kinds(rows: &[serde_json::Value]) -> Vec<&str> {
     rows.iter().map(|row| field(row, "kind")).collect()
 }
 

@@ -22,27 +22,27 @@ fn any_port() -> SocketAddr {
 }
 
 /// A central database with the demo plant, ready to be served.
-fn central_db(dir: &TempDir) -> PathBuf {
+pub(crate) fn central_db(dir: &TempDir) -> PathBuf {
     let path = dir.path().join("central.db");
     central::seed_demo(&path, Utc::now().date_naive()).expect("seed demo");
     path
 }
 
-async fn start_central(db: &Path) -> CentralHandle {
+pub(crate) async fn start_central(db: &Path) -> CentralHandle {
     central::spawn(any_port(), db.to_owned())
         .await
         .expect("central starts")
 }
 
-struct Station {
-    id: StationId,
-    path: PathBuf,
-    store: Store,
-    state: State,
+pub(crate) struct Station {
+    pub(crate) id: StationId,
+    pub(crate) path: PathBuf,
+    pub(crate) store: Store,
+    pub(crate) state: State,
 }
 
 impl Station {
-    fn open(dir: &TempDir, id: &str) -> Station {
+    pub(crate) fn open(dir: &TempDir, id: &str) -> Station {
         Station::at(dir.path().join(format!("{id}.db")), id)
     }
 
@@ -68,6 +68,11 @@ impl Station {
                 kind,
             })
             .collect();
+        self.record(events)
+    }
+
+    /// Seals and stores `events` in one append, as the station core does.
+    pub(crate) fn record(&mut self, events: Vec<NewEvent>) -> Vec<Event> {
         self.store
             .append(&mut self.state, events)
             .expect("append events")
@@ -197,7 +202,7 @@ fn stored_events(db: &Path, station: &str) -> u64 {
     }
 }
 
-async fn post_batch(
+pub(crate) async fn post_batch(
     client: &reqwest::Client,
     url: &str,
     station: &str,
@@ -213,7 +218,7 @@ async fn post_batch(
         .expect("request sent")
 }
 
-async fn work_order(client: &reqwest::Client, url: &str, id: &str) -> WorkOrderReport {
+pub(crate) async fn work_order(client: &reqwest::Client, url: &str, id: &str) -> WorkOrderReport {
     let response = client
         .get(format!("{url}/api/v1/work-orders/{id}"))
         .send()
@@ -1560,9 +1565,12 @@ fn five_events(dir: &TempDir) -> PathBuf {
     station.path
 }
 
-async fn audit_verify(db: &Path) -> (Option<i32>, String) {
-    let out =
-        crate::support::takt_cli(["audit", "verify", "--db", &db.display().to_string()]).await;
+/// `takt audit verify --db DB` with `args` after it: its exit code and stdout.
+pub(crate) async fn audit_verify(db: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let db = db.display().to_string();
+    let mut all = vec!["audit", "verify", "--db", &db];
+    all.extend_from_slice(args);
+    let out = crate::support::takt_cli(all).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -1584,13 +1592,13 @@ async fn a_tampered_station_copy_is_named_by_verify_and_refused_by_central() {
         r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced":90') WHERE seq = 3"#,
     );
 
-    let (code, stdout) = audit_verify(&copy).await;
+    let (code, stdout) = audit_verify(&copy, &[]).await;
     assert_eq!(code, Some(2), "{stdout}");
     assert!(
         stdout.starts_with("BROKEN at event 3: event 3: content does not match its hash"),
         "{stdout}"
     );
-    let (code, stdout) = audit_verify(&original).await;
+    let (code, stdout) = audit_verify(&original, &[]).await;
     assert_eq!(code, Some(0), "the original stays intact: {stdout}");
 
     let central = start_central(&db).await;
@@ -1639,7 +1647,7 @@ async fn a_spelling_only_edit_is_named_by_verify_and_never_reaches_central() {
         "event_log_no_update",
         r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced": 10') WHERE seq = 4"#,
     );
-    let (code, stdout) = audit_verify(&copy).await;
+    let (code, stdout) = audit_verify(&copy, &[]).await;
     assert_eq!(code, Some(2), "{stdout}");
     assert!(
         stdout.starts_with("BROKEN at event 4: the stored text of the event was changed"),

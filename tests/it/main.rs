@@ -26,5 +26,6 @@ mod security;
 mod sim_scenarios;
 mod support;
 mod tls;
+mod trust;
 mod tui;
 mod work_orders;
