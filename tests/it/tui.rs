@@ -674,6 +674,8 @@ async fn holds_releases_and_corrections_are_signed_at_the_keyboard() {
     ui.scan("EMP-2001");
     ui.scan("2001");
     ui.wait_for("Welcome, Demo Inspector").await;
+    // The notice and the view travel separately: F4 waits for the logged-in view.
+    ui.wait_for("Queue - 4 orders").await;
 
     ui.key(KeyCode::F(4));
     ui.scan("C24-2210");
