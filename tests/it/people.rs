@@ -537,3 +537,107 @@ async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
     assert_eq!(progress(&store.load_state().expect("state")), (20, 3));
     assert_eq!(progress(&store.replay_state().expect("replay")), (20, 3));
 }
+
+/// The lots `output` was made from, as this station's own log says (the Trace screen offline).
+async fn made_from(rig: &mut crate::core::Rig, output: &str) -> Vec<String> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    rig.input(CoreInput::Trace {
+        lot: output.into(),
+        direction: takt::protocol::TraceDirection::Backward,
+        reply,
+    });
+    let genealogy = answer
+        .await
+        .expect("an answer")
+        .expect("readable")
+        .expect("the output is known");
+    genealogy
+        .root
+        .children
+        .iter()
+        .map(|child| child.lot.to_string())
+        .collect()
+}
+
+/// A tote booked with the wrong casting lot (C-02, wrong label scanned) is put right by a signed
+/// correction of its inputs: the station's genealogy of the tote names the right lot afterwards,
+/// the wrong one is no longer in it, and the correction survives a restart.
+#[tokio::test]
+async fn a_wrong_genealogy_link_is_corrected_and_the_trace_follows() {
+    use takt::domain::correction::Correction;
+    let mut rig = rig().await;
+    rig.login("EMP-1001");
+    rig.scan("WO-24001");
+    rig.scan(CASTING_C24_1107);
+    rig.scan("@START");
+    rig.sample(100, 0);
+    rig.sample(120, 0);
+    let tote = rig
+        .kinds()
+        .into_iter()
+        .find_map(|kind| match kind {
+            EventKind::OutputCreated { output, .. } => Some(output.to_string()),
+            _ => None,
+        })
+        .expect("a tote of 20 was made");
+    assert_eq!(made_from(&mut rig, &tote).await, ["C24-1107"]);
+    rig.scan("@PAUSE");
+    rig.scan("@LOGOUT");
+
+    rig.login("EMP-3001");
+    let row = rig
+        .core
+        .view()
+        .history
+        .iter()
+        .find(|row| row.what == format!("output {tote}"))
+        .cloned()
+        .expect("the tote in the History rows");
+    assert_eq!(
+        row.value,
+        Correction::Inputs {
+            inputs: vec!["C24-1107".into()]
+        }
+    );
+    let now = Correction::parse_like(&row.value, "C24-2210").expect("a lot id");
+    sign(
+        &mut rig,
+        SignRequest::Correct {
+            seq: row.seq,
+            now,
+            reason: "C-02".into(),
+        },
+    );
+    keyed(&mut rig, "performed");
+    let done = pin(&mut rig, "3001");
+    assert_eq!(done.level, Level::Ok, "{}", done.text);
+    assert_eq!(made_from(&mut rig, &tote).await, ["C24-2210"]);
+    let history = rig.core.view().history.clone();
+    let row = history.iter().find(|r| r.seq == row.seq).expect("listed");
+    assert_eq!(
+        row.original,
+        Some(Correction::Inputs {
+            inputs: vec!["C24-1107".into()]
+        }),
+        "the history shows both"
+    );
+
+    drop(rig.core);
+    let store = Store::open(&rig.db, &"L1-S1".into()).expect("reopen");
+    let state = store.load_state().expect("state");
+    let genealogy = store
+        .local_genealogy(
+            &state,
+            &tote.as_str().into(),
+            takt::protocol::TraceDirection::Backward,
+        )
+        .expect("readable")
+        .expect("known");
+    let lots: Vec<String> = genealogy
+        .root
+        .children
+        .iter()
+        .map(|child| child.lot.to_string())
+        .collect();
+    assert_eq!(lots, ["C24-2210"]);
+}
