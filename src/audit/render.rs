@@ -42,6 +42,9 @@ pub fn summary(report: &Report) -> String {
                 chain.station
             ),
         };
+        for problem in &chain.signatures {
+            let _ = writeln!(out, "SIGNATURE of {}: {problem}", chain.station);
+        }
     }
     out
 }
@@ -55,6 +58,15 @@ fn warnings(report: &Report) -> String {
                 out,
                 "WARNING: the chain of {} is BROKEN at event {seq}: its events from seq {seq} on \
                  (marked !) are not vouched for by the chain.",
+                chain.station
+            );
+        }
+        if !chain.signatures.is_empty() {
+            let _ = writeln!(
+                out,
+                "WARNING: {} signature(s) of {} do not hold (see SIGNATURE above): the records \
+                 they sign are not vouched for by a valid signature.",
+                chain.signatures.len(),
                 chain.station
             );
         }

@@ -639,6 +639,29 @@ async fn audit_verify_names_a_signature_that_does_not_hold_at_the_station_and_at
         assert!(stdout.contains(problem), "{problem}: {stdout}");
     }
 
+    // The report says so too, and exits 2: the release it shows is not vouched for.
+    let out = crate::support::takt_cli([
+        "audit",
+        "report",
+        "--db",
+        &s1.path.display().to_string(),
+        "--lot",
+        HELD,
+    ])
+    .await;
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{report}");
+    assert!(
+        report.contains(
+            "SIGNATURE of L1-S1: signature 6 by EMP-2001 does not match the record it follows (event 5)"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("WARNING: 2 signature(s) of L1-S1 do not hold"),
+        "{report}"
+    );
+
     // Central holds the same chain, the bad signature set aside; verify says the same there.
     plant.post(&s1, &token, &all).await;
     let (code, stdout) = audit_verify(&plant.db, &["--station", "L1-S1"]).await;
