@@ -548,11 +548,20 @@ fn read(
     // signatures follow it in the log and name no lot or order of their own, but they are part
     // of the record, so they go where it goes.
     let mut record_reported: HashMap<String, bool> = HashMap::new();
+    // Per station, the events reported so far: a correction of one of them is part of its
+    // history (an output's corrected inputs name the lots, not the output), so it is reported too.
+    let mut reported_seqs: HashMap<String, std::collections::HashSet<u64>> = HashMap::new();
     while let Some(row) = stored.next()? {
         let body: String = row.get(3)?;
         match serde_json::from_str::<Event>(&body) {
             Ok(event) => {
-                let admitted = filters.admits(&event);
+                let corrects_reported = match &event.kind {
+                    EventKind::Corrected { corrects, .. } => reported_seqs
+                        .get(event.station.as_str())
+                        .is_some_and(|seqs| seqs.contains(corrects)),
+                    _ => false,
+                };
+                let admitted = filters.admits(&event) || corrects_reported;
                 let reported = if matches!(event.kind, EventKind::Signed { .. }) {
                     admitted
                         || record_reported
@@ -564,6 +573,10 @@ fn read(
                     admitted
                 };
                 if reported {
+                    reported_seqs
+                        .entry(event.station.to_string())
+                        .or_default()
+                        .insert(event.seq);
                     rows.push(Row::of(&event, names));
                 }
             }

@@ -640,4 +640,26 @@ async fn a_wrong_genealogy_link_is_corrected_and_the_trace_follows() {
         .map(|child| child.lot.to_string())
         .collect();
     assert_eq!(lots, ["C24-2210"]);
+
+    // The tote's audit report shows the correction with both values and its signature.
+    let out = crate::support::takt_cli([
+        "audit",
+        "report",
+        "--db",
+        &rig.db.display().to_string(),
+        "--lot",
+        &tote,
+    ])
+    .await;
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    for said in [
+        "corrected event",
+        "made from C24-2210 (was made",
+        "C-02 wrong label scanned",
+        "signed: Demo Line Lead (EMP-3001)",
+        "meaning: performed",
+    ] {
+        assert!(report.contains(said), "{said}: {report}");
+    }
 }
