@@ -1444,7 +1444,52 @@ impl Db {
              AND at >= ?2",
             &[&station, &anchor_at],
         )?;
-        bodies.iter().map(|(seq, body)| parse(*seq, body)).collect()
+        // A fact central set aside counts for nothing; a count a signed correction put right
+        // counts as corrected (the latest correction wins), the stored event untouched.
+        let mut set_aside = std::collections::HashSet::new();
+        for seq in self
+            .conn
+            .prepare_cached("SELECT seq FROM quarantine WHERE station = ?1")?
+            .query_map(params![station], |row| row.get::<_, i64>(0))?
+        {
+            set_aside.insert(seq?);
+        }
+        let mut corrected_counts = std::collections::HashMap::new();
+        {
+            let mut statement = self.conn.prepare_cached(
+                "SELECT seq, body FROM events WHERE station = ?1 AND kind = 'corrected' ORDER BY seq",
+            )?;
+            let mut rows = statement.query(params![station])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                if set_aside.contains(&seq) {
+                    continue;
+                }
+                if let EventKind::Corrected {
+                    corrects,
+                    now: crate::domain::correction::Correction::Count { produced, rejected },
+                    ..
+                } = parse(seq, &row.get::<_, String>(1)?)?.kind
+                {
+                    corrected_counts.insert(corrects, (produced, rejected));
+                }
+            }
+        }
+        bodies
+            .iter()
+            .filter(|(seq, _)| !set_aside.contains(seq))
+            .map(|(seq, body)| {
+                let mut event = parse(*seq, body)?;
+                if let EventKind::UnitsProduced {
+                    produced, rejected, ..
+                } = &mut event.kind
+                    && let Some((now_produced, now_rejected)) = corrected_counts.get(&event.seq)
+                {
+                    (*produced, *rejected) = (*now_produced, *now_rejected);
+                }
+                Ok(event)
+            })
+            .collect()
     }
 
     /// Re-walks a station's stored chain and checks it ends at the recorded head.

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use takt::central::kpi::{KpiFigures, OeeReport};
 use takt::central::{self, CentralHandle};
+use takt::domain::correction::Correction;
 use takt::domain::machine::MachineCategory;
 use takt::domain::shift::ShiftCalendar;
+use takt::domain::signature::{Meaning, SignatureInput};
 use takt::domain::{Actor, Badge, Event, EventKind, NewEvent, State, StationId, WorkOrderId};
 use takt::protocol::{ApiError, EventBatch};
 use takt::store::Store;
@@ -374,6 +376,71 @@ async fn a_shift_at_central_matches_the_hand_calculation_and_a_recoded_stop_chan
     assert!(close(figures.kpis.oee, 360.0 / 420.0 * 0.9 * 0.975));
     assert!(close(figures.kpis.mtbf, 22_860.0));
     assert!(close(figures.kpis.mttr, 1_200.0));
+
+    // The 11:00 count had 20 rejects more than the machine reported (a counter fault, C-03): a
+    // line lead corrects it with a signature. Quality follows: GQ 4 212 - 20 = 4 192 of 4 320.
+    let count = s1
+        .store
+        .recent_correctable(50)
+        .expect("history")
+        .into_iter()
+        .find(|event| {
+            matches!(
+                event.kind,
+                EventKind::UnitsProduced {
+                    produced: 1_000,
+                    ..
+                }
+            )
+        })
+        .expect("the 11:00 count");
+    let lead = Badge::from("EMP-3001");
+    let record = NewEvent {
+        at: t(15, 0),
+        actor: Actor::Operator(lead.clone()),
+        kind: EventKind::Corrected {
+            corrects: count.seq,
+            work_order: Some(WorkOrderId::from(WO)),
+            was: Correction::Count {
+                produced: 1_000,
+                rejected: 25,
+            },
+            now: Correction::Count {
+                produced: 1_000,
+                rejected: 45,
+            },
+            reason: "C-03".into(),
+        },
+    };
+    let mut events = takt::domain::signature::signature_events(
+        &s1.id,
+        &record,
+        &[(
+            SignatureInput {
+                badge: lead,
+                meaning: Meaning::Responsible,
+            },
+            "Demo Line Lead".into(),
+        )],
+    );
+    events.insert(0, record);
+    let sealed = s1.store.append(&mut s1.state, events).expect("append");
+    s1.unsent.extend(sealed);
+    s1.push(&plant).await;
+    let corrected = plant.oee(&format!("station=L1-S1&{}", early())).await;
+    let q = &corrected.stations[0].figures.quantities;
+    assert_eq!((q.pq, q.gq), (4_320, 4_192));
+    assert!(close(
+        corrected.stations[0].figures.kpis.quality_ratio,
+        4_192.0 / 4_320.0
+    ));
+
+    // A count no machine makes between two polls is set aside at ingest, and counts for nothing.
+    s1.plc(t(12, 0), vec![units(5_000_000, 0)]);
+    s1.push(&plant).await;
+    let after = plant.oee(&format!("station=L1-S1&{}", early())).await;
+    let q = &after.stations[0].figures.quantities;
+    assert_eq!((q.pq, q.gq), (4_320, 4_192));
     plant.stop().await;
 }
 
