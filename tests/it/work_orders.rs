@@ -442,6 +442,25 @@ async fn the_cli_holds_releases_and_dispatches_work_orders() {
         String::from_utf8_lossy(&output.stderr).contains("too short"),
         "{output:?}"
     );
+    // A second signer only for signature-grade actions.
+    let output = takt_cli([
+        "central",
+        "station",
+        "config",
+        "L1-S1",
+        "--second-signer",
+        "release_hold,start",
+        "--db",
+        &db,
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "\"start\" is not a signature-grade action; a second signer can be asked for release_hold, correct"
+        ),
+        "{output:?}"
+    );
     plant.central.shutdown().await;
 }
 
