@@ -1032,6 +1032,13 @@ impl Db {
             let mut head = load_head(&tx, station.as_str())?;
             let mut advanced = false;
             let mut quarantined = Vec::new();
+            // A signature-grade record is applied only once the signature after it holds: the
+            // batch before may have ended between the two.
+            let mut awaiting = awaiting_signature(
+                &tx,
+                station.as_str(),
+                head.as_ref().map_or(0, |(seq, _)| *seq),
+            )?;
             // Work orders found in this batch: a batch names the same few hundreds of times.
             let mut known_orders: std::collections::HashSet<String> =
                 std::collections::HashSet::new();
@@ -1064,31 +1071,40 @@ impl Db {
                 insert_event(&tx, event, &received_at, &body)?;
                 // A fact central cannot trust to mean what it says keeps its place in the chain
                 // but changes no projection; the cursor moves on and the reason is kept and shown.
-                match semantic_problem(&tx, event, now, &mut known_orders, &mut operators)? {
+                let problem = semantic_problem(&tx, event, now, &mut known_orders, &mut operators)?;
+                let signed = matches!(event.kind, EventKind::Signed { .. });
+                if let Some(record) = awaiting.take() {
+                    // The event after a signature-grade record decides it.
+                    if signed && problem.is_none() {
+                        project(&tx, &record, &received_at, &mut units)?;
+                        stopped_orders.flag(&tx, &record)?;
+                    } else {
+                        let reason = if signed {
+                            format!(
+                                "{} needs a signature, and the one after it (event {}) does not hold",
+                                record.kind.name(),
+                                event.seq
+                            )
+                        } else {
+                            format!(
+                                "{} needs a signature and has none: event {} follows it",
+                                record.kind.name(),
+                                event.seq
+                            )
+                        };
+                        quarantined.push(set_aside(&tx, &record, reason, &received_at, now)?);
+                    }
+                }
+                match problem {
+                    None if crate::domain::signature::needs_signature(&event.kind) => {
+                        awaiting = Some(event.clone());
+                    }
                     None => {
                         project(&tx, event, &received_at, &mut units)?;
                         stopped_orders.flag(&tx, event)?;
                     }
                     Some(reason) => {
-                        tracing::warn!(%station, seq = event.seq, %reason, "ingest: event quarantined");
-                        tx.prepare_cached(
-                            "INSERT INTO quarantine (station, seq, kind, reason, at)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![
-                            station.as_str(),
-                            to_sql_int(event.seq),
-                            event.kind.name(),
-                            reason,
-                            received_at
-                        ])?;
-                        quarantined.push(Quarantined {
-                            station: station.to_string(),
-                            seq: event.seq,
-                            kind: event.kind.name().to_owned(),
-                            reason,
-                            at: now,
-                        });
+                        quarantined.push(set_aside(&tx, event, reason, &received_at, now)?);
                     }
                 }
                 head = Some((event.seq, event.hash.clone()));
@@ -1564,6 +1580,50 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Stores why `event` changes no projection, for `takt central quarantine` and the station's ack.
+fn set_aside(
+    tx: &Transaction<'_>,
+    event: &Event,
+    reason: String,
+    received_at: &str,
+    now: DateTime<Utc>,
+) -> Result<Quarantined> {
+    tracing::warn!(station = %event.station, seq = event.seq, %reason, "ingest: event quarantined");
+    tx.prepare_cached(
+        "INSERT INTO quarantine (station, seq, kind, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        event.station.as_str(),
+        to_sql_int(event.seq),
+        event.kind.name(),
+        reason,
+        received_at
+    ])?;
+    Ok(Quarantined {
+        station: event.station.to_string(),
+        seq: event.seq,
+        kind: event.kind.name().to_owned(),
+        reason,
+        at: now,
+    })
+}
+
+/// The station's newest stored event, when it is a signature-grade record not set aside: it
+/// waits for the signature the next event must be.
+fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<Option<Event>> {
+    if head == 0 {
+        return Ok(None);
+    }
+    let record = match stored_event(tx, station, head)? {
+        Some(record) if crate::domain::signature::needs_signature(&record.kind) => record,
+        _ => return Ok(None),
+    };
+    let set_aside: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM quarantine WHERE station = ?1 AND seq = ?2)")?
+        .query_row(params![station, to_sql_int(head)], |row| row.get(0))?;
+    Ok((!set_aside).then_some(record))
 }
 
 fn load_head(conn: &Connection, station: &str) -> Result<Option<(u64, String)>> {

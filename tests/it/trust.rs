@@ -251,6 +251,24 @@ fn set_aside(ack: &BatchAck, seq: u64, why: &str) {
     assert!(reasons[0].1.contains(why), "{why}: {reasons:?}");
 }
 
+/// Asserts central set aside the signature `seq` for a reason containing `why`, and with it the
+/// record before it, which needs a signature that holds.
+fn set_aside_with_its_record(ack: &BatchAck, seq: u64, why: &str) {
+    let reasons = quarantined(ack);
+    assert_eq!(
+        reasons.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [seq - 1, seq],
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[0].1.ends_with(&format!(
+            "needs a signature, and the one after it (event {seq}) does not hold"
+        )),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].1.contains(why), "{why}: {reasons:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_at_a_station_reaches_central_and_every_station_that_knows_the_lot() {
     let plant = Plant::start().await;
@@ -548,24 +566,30 @@ async fn signatures_that_do_not_hold_are_quarantined() {
     let elsewhere = signed_release(&s1, CASTINGS, plant.at(1));
     let events = s1.record(vec![record, elsewhere[1].clone()]);
     let ack = plant.post(&s1, &token, &events).await;
-    set_aside(&ack, 4, "follows event 3 (lot_released), whose digest is");
+    set_aside_with_its_record(&ack, 4, "follows event 3 (lot_released), whose digest is");
     assert!(
-        ack.quarantined[0]
+        ack.quarantined[1]
             .reason
             .ends_with("it was not made on that record"),
         "{:?}",
         ack.quarantined
+    );
+    assert_eq!(
+        plant.status(HELD).await.0,
+        Some(LotStatus::OnHold),
+        "a release without a signature that holds changes nothing"
     );
 
     // A signature in someone else's name.
     let mut forged = signed_release(&s1, HELD, plant.at(2));
     forged[1].actor = Actor::Operator(Badge::from("EMP-3001"));
     let events = s1.record(forged);
-    set_aside(
+    set_aside_with_its_record(
         &plant.post(&s1, &token, &events).await,
         6,
         "in the name of EMP-2001 made by EMP-3001: only the signer may sign",
     );
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold));
 
     // A signer central does not know.
     let events = s1.record(signed(
@@ -600,7 +624,7 @@ async fn signatures_that_do_not_hold_are_quarantined() {
     );
 
     let listed = central::quarantine(&plant.db, Some("L1-S1")).expect("quarantine");
-    assert_eq!(listed.len(), 6, "{listed:?}");
+    assert_eq!(listed.len(), 8, "{listed:?}");
     plant.stop().await;
 }
 
@@ -724,5 +748,44 @@ async fn the_audit_report_of_a_lot_shows_its_release_with_each_signature() {
         assert!(csv.contains(&format!("\"{approved}\"")), "{csv}");
         assert!(csv.contains(&format!("\"{reviewed}\"")), "{csv}");
     }
+    plant.stop().await;
+}
+
+/// A signature-grade record counts at central only once the signature after it holds: a release
+/// followed by anything but a signature is set aside, and a release whose signature arrives in the
+/// next batch (a batch may end between the two) is applied when it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_waits_for_its_signature_and_without_one_is_set_aside() {
+    let plant = Plant::start().await;
+    let (mut s1, token) = plant.station("L1-S1").await;
+
+    let unsigned = s1.record(vec![
+        release(HELD, "EMP-2001", plant.at(0)),
+        hold(CASTINGS, "crack", plant.at(0)),
+    ]);
+    let ack = plant.post(&s1, &token, &unsigned).await;
+    let reasons = quarantined(&ack);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].0, 1);
+    assert_eq!(
+        reasons[0].1,
+        "lot_released needs a signature and has none: event 2 follows it"
+    );
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold));
+    assert_eq!(
+        plant.status(CASTINGS).await.0,
+        Some(LotStatus::OnHold),
+        "the hold counts"
+    );
+
+    // The release alone: it waits, neither applied nor set aside.
+    let split = s1.record(signed_release(&s1, HELD, plant.at(1)));
+    let ack = plant.post(&s1, &token, &split[..1]).await;
+    assert!(ack.quarantined.is_empty(), "{:?}", ack.quarantined);
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold), "waits");
+    // Its signature in the next batch applies it.
+    let ack = plant.post(&s1, &token, &split[1..]).await;
+    assert!(ack.quarantined.is_empty(), "{:?}", ack.quarantined);
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::Released));
     plant.stop().await;
 }
