@@ -22,6 +22,8 @@ struct Stop {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Count {
+    /// The count's event, so a correction of it finds it.
+    seq: u64,
     at: DateTime<Utc>,
     work_order: Option<WorkOrderId>,
     /// Whose ideal cycle the units earn: their order's, or for units made while no order was
@@ -134,12 +136,23 @@ impl KpiHistory {
                         .find_map(|count| count.paced_by.clone())
                 });
                 self.counts.push(Count {
+                    seq: event.seq,
                     at: event.at,
                     work_order: work_order.clone(),
                     paced_by,
                     produced: *produced,
                     rejected: *rejected,
                 });
+            }
+            // A count put right counts as corrected, at the time it was made.
+            EventKind::Corrected {
+                corrects,
+                now: super::correction::Correction::Count { produced, rejected },
+                ..
+            } => {
+                if let Some(count) = self.counts.iter_mut().find(|c| c.seq == *corrects) {
+                    (count.produced, count.rejected) = (*produced, *rejected);
+                }
             }
             _ => {}
         }
@@ -314,6 +327,44 @@ mod tests {
             ideal_cycle: &ideal,
             planned_reason: planned,
         })
+    }
+
+    /// A count put right by a signed correction counts as corrected; other counts are untouched.
+    #[test]
+    fn a_corrected_count_counts_as_corrected() {
+        let mut history = KpiHistory::default();
+        let mut first = units(10, "WO-A", 100, 0);
+        first.seq = 7;
+        let mut second = units(20, "WO-A", 100, 4);
+        second.seq = 8;
+        for e in [state(0, MachineCategory::Running), first, second] {
+            history.record(&e);
+        }
+        assert_eq!(
+            (
+                report(&history, &|_| false).produced,
+                report(&history, &|_| false).good
+            ),
+            (200, 196)
+        );
+        history.record(&event(
+            40,
+            EventKind::Corrected {
+                corrects: 7,
+                work_order: Some(WorkOrderId::new("WO-A")),
+                was: crate::domain::correction::Correction::Count {
+                    produced: 100,
+                    rejected: 0,
+                },
+                now: crate::domain::correction::Correction::Count {
+                    produced: 90,
+                    rejected: 10,
+                },
+                reason: "C-03".into(),
+            },
+        ));
+        let corrected = report(&history, &|_| false);
+        assert_eq!((corrected.produced, corrected.good), (190, 176));
     }
 
     /// An hour: running 0–20, a fault 20–30 (coded later), running 30–60. Two orders: WO-A made

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 /// The event kinds [`crate::domain::kpi_history::KpiHistory`] takes in.
 const KPI_KINDS: &str = "('machine_state_changed', 'downtime_started', 'downtime_coded', \
-                         'planned_downtime_declared', 'units_produced')";
+                         'planned_downtime_declared', 'units_produced', 'corrected')";
 
 impl Store {
     /// The events KPIs are built from, from `since` on, led by the machine change in effect at

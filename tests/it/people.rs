@@ -533,9 +533,32 @@ async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
         (p.produced, p.rejected)
     };
     assert_eq!(progress(rig.core.state()), (20, 3));
+    // The live quality of the shift follows: 17 good of 20.
+    rig.clock.advance(chrono::Duration::minutes(1));
+    rig.core.publish();
+    let shift = rig
+        .core
+        .view()
+        .shift
+        .clone()
+        .expect("inside the demo's early shift");
+    assert_eq!((shift.produced, shift.good), (20, 17));
+    assert_eq!(shift.kpi.quality, Some(17.0 / 20.0));
     let store = Store::open(&rig.db, &"L1-S1".into()).expect("reopen");
     assert_eq!(progress(&store.load_state().expect("state")), (20, 3));
     assert_eq!(progress(&store.replay_state().expect("replay")), (20, 3));
+    // A station started again reads the correction into its live KPIs too.
+    drop(rig.core);
+    let restarted = takt::station::Core::new(
+        store,
+        std::sync::Arc::new(rig.clock.clone()),
+        takt::station::CoreOutputs::detached("L1-S1"),
+        None,
+        false,
+    )
+    .expect("restart");
+    let shift = restarted.view().shift.clone().expect("the early shift");
+    assert_eq!((shift.produced, shift.good), (20, 17));
 }
 
 /// The lots `output` was made from, as this station's own log says (the Trace screen offline).
