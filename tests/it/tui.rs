@@ -738,3 +738,34 @@ async fn holds_releases_and_corrections_are_signed_at_the_keyboard() {
     ui.quit().await;
     station.shutdown().await;
 }
+
+/// The signature prompt at the compact tier (40x16): what is signed and what to enter stay
+/// readable, the PIN shows as stars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_box_fits_the_compact_tier() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut station = offline_station(dir.path()).await;
+    let mut ui = Ui::start(&mut station, 40, 16);
+    ui.scan("EMP-2001");
+    ui.scan("2001");
+    ui.wait_for("Queue").await;
+    ui.key(KeyCode::F(4));
+    ui.scan("C24-1031");
+    ui.wait_for("C24-1031 - backward").await;
+    ui.key(KeyCode::F(8));
+    let asked = ui.wait_for("SIGN (21 CFR Part 11)").await;
+    assert!(asked.contains("release the hold on lot"), "{asked}");
+    ui.scan("1");
+    for c in "2001".chars() {
+        ui.key(KeyCode::Char(c));
+    }
+    let masked = ui.wait_for(" PIN> ****").await;
+    assert!(masked.contains("type your PIN"), "{masked}");
+    ui.key(KeyCode::Enter);
+    ui.wait_until("released, the box gone", |screen| {
+        screen.contains("released") && !screen.contains("SIGN (21 CFR")
+    })
+    .await;
+    ui.quit().await;
+    station.shutdown().await;
+}
