@@ -1847,7 +1847,32 @@ fn semantic_problem(
     if let Some(problem) = correction_problem(tx, event)? {
         return Ok(Some(problem));
     }
-    Ok(None)
+    release_problem(tx, event)
+}
+
+/// A station's release lifts the hold it saw, and no other: when the lot was held again since
+/// (a recall at central, a hold from another station), that hold stays and the release is set
+/// aside, said in words.
+fn release_problem(tx: &Transaction<'_>, event: &Event) -> Result<Option<String>> {
+    let EventKind::LotReleased { lot, lifts } = &event.kind else {
+        return Ok(None);
+    };
+    let Some(record) = load_lot_record(tx, lot.as_str())? else {
+        return Ok(None);
+    };
+    let held = matches!(record.status, LotStatus::OnHold | LotStatus::Quarantined);
+    if !held || record.status_at == *lifts {
+        return Ok(None);
+    }
+    let since = record
+        .status_at
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "an unknown time".to_owned());
+    Ok(Some(format!(
+        "releases a hold on lot {lot} that is no longer its hold: it was held again at {since} ({}); \
+         that hold stays until it is released itself",
+        record.status_reason.as_deref().unwrap_or("no reason given")
+    )))
 }
 
 /// A signature must be the signer's own act and bind the record it follows: the nearest event
@@ -2150,7 +2175,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
         EventKind::LotHeld { lot, reason } => {
             decide_lot_status(tx, lot.as_str(), Some(reason), LotDecision::Station(event))?;
         }
-        EventKind::LotReleased { lot } => {
+        EventKind::LotReleased { lot, .. } => {
             decide_lot_status(tx, lot.as_str(), None, LotDecision::Station(event))?;
         }
         EventKind::Corrected { .. } => project_correction(tx, event, now, units)?,
@@ -2372,7 +2397,12 @@ fn decide_lot_status(
         }
         Ok(Some((record, None)))
     };
-    if station.is_some() && decided_at(tx, &record)?.is_some_and(|last| at < last) {
+    let held = matches!(record.status, LotStatus::OnHold | LotStatus::Quarantined);
+    // A station's hold never loses to a clock: a lot not held now is held, whenever the hold was
+    // decided (an offline station's hold must not vanish behind a later used-up or release). A
+    // lot held already keeps the hold it has. Which hold a station's release lifts is checked at
+    // ingest (`release_problem`).
+    if station.is_some() && hold.is_some() && held {
         return unchanged(tx, record);
     }
     let before = (record.status, record.status_reason.clone());
@@ -2403,18 +2433,6 @@ fn decide_lot_status(
         log_status(tx, &record, version, &timestamp(at), &source)?;
     }
     Ok(Some((record, version)))
-}
-
-/// When a lot's status was last decided: its record's `status_at`, or for a record written before
-/// that field existed, the newest entry of its status log.
-fn decided_at(conn: &Connection, record: &Lot) -> Result<Option<DateTime<Utc>>> {
-    if let Some(at) = record.status_at {
-        return Ok(Some(at));
-    }
-    let newest: Option<String> = conn
-        .prepare_cached("SELECT MAX(at) FROM lot_status_log WHERE lot = ?1")?
-        .query_row(params![record.id.as_str()], |row| row.get(0))?;
-    newest.as_deref().map(parse_timestamp).transpose()
 }
 
 /// Moves central's projections of a corrected fact from `was` to `now`: what was drawn from the

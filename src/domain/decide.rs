@@ -200,7 +200,8 @@ pub fn decide(
             ) {
                 return Err(Rejection::NotOnHold(lot));
             }
-            let record = event(actor, EventKind::LotReleased { lot });
+            let lifts = known.status_at;
+            let record = event(actor, EventKind::LotReleased { lot, lifts });
             signed(state, Action::ReleaseHold, &signatures, record, now)
         }
         Command::Correct {

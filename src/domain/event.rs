@@ -278,6 +278,11 @@ pub enum EventKind {
     /// follow it in the same append carry the signatures.
     LotReleased {
         lot: LotId,
+        /// When the hold this release lifts was decided, as the station saw it (none: a hold
+        /// from before decisions were dated). A release lifts that hold only: one decided later
+        /// (a recall at central, another station) stays.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lifts: Option<DateTime<Utc>>,
     },
     /// An electronic signature on the record just before it: the person, the meaning, and the
     /// SHA-256 of the signed record (see [`super::signature::record_digest`]), so the signature

@@ -849,6 +849,7 @@ fn a_hold_names_its_reason_and_a_release_carries_a_bound_signature() {
     let mut moved = sealed.clone();
     moved[0].kind = EventKind::LotReleased {
         lot: "C24-2210".into(),
+        lifts: None,
     };
     assert!(matches!(
         crate::domain::signature::check(&moved)[..],
@@ -902,6 +903,40 @@ fn central_newer_record_wins_over_an_older_station_decision() {
         .lots
         .insert(lot.clone(), record);
     assert_eq!(state.lot(&lot).map(|l| l.status), Some(LotStatus::Released));
+}
+
+#[test]
+fn a_release_lifts_only_the_hold_it_saw() {
+    use crate::domain::signature::Meaning;
+    let mut state = at("L1-S1", "WO-24001");
+    as_person(&mut state, "EMP-2001");
+    let lot = LotId::from("C24-1031");
+    let events = run(
+        &mut state,
+        Command::ReleaseLot {
+            lot: lot.clone(),
+            signatures: signed_by("EMP-2001", Meaning::Approved),
+        },
+    )
+    .expect("released");
+    assert!(
+        matches!(&events[0], EventKind::LotReleased { lifts: None, .. }),
+        "the demo's hold is undated: {events:?}"
+    );
+    assert_eq!(state.lot(&lot).map(|l| l.status), Some(LotStatus::Released));
+    // Central held it again (a recall) before it heard of the release, dated by a clock that is
+    // behind this station's: the recall is another hold, and it stands.
+    let mut recall = state.master.lots[&lot].clone();
+    recall.status_reason = Some("supplier recall".into());
+    recall.status_at = Some(now() - chrono::Duration::minutes(5));
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(lot.clone(), recall);
+    let seen = state.lot(&lot).expect("known");
+    assert_eq!(
+        (seen.status, seen.status_reason.as_deref()),
+        (LotStatus::OnHold, Some("supplier recall"))
+    );
 }
 
 #[test]

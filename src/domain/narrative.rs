@@ -329,7 +329,7 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
         EventKind::LotHeld { lot, reason } => {
             because(format!("put lot {lot} on hold"), reason.clone())
         }
-        EventKind::LotReleased { lot } => told(format!("released the hold on lot {lot}")),
+        EventKind::LotReleased { lot, .. } => told(format!("released the hold on lot {lot}")),
         EventKind::Signed {
             signer,
             name,
@@ -535,7 +535,7 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::AndonAnswered { .. }
         | EventKind::MachineCommandSent { .. }
         | EventKind::Signed { .. } => none(),
-        EventKind::LotHeld { lot, .. } | EventKind::LotReleased { lot } => Mentions {
+        EventKind::LotHeld { lot, .. } | EventKind::LotReleased { lot, .. } => Mentions {
             lots: vec![lot.as_str()],
             ..none()
         },

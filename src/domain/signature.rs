@@ -264,6 +264,7 @@ mod tests {
             "EMP-2001",
             EventKind::LotReleased {
                 lot: LotId::from("C24-1031"),
+                lifts: None,
             },
         )
     }

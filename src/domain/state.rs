@@ -153,6 +153,9 @@ pub struct State {
 pub struct LotDecision {
     pub hold: Option<String>,
     pub at: DateTime<Utc>,
+    /// A release: when the hold it lifts was decided (see [`super::EventKind::LotReleased`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifts: Option<DateTime<Utc>>,
 }
 
 /// Station settings the rules need. They shape new events only, never how old ones apply.
@@ -249,6 +252,10 @@ impl State {
         };
         // Central's record as new as the decision has taken it in (or overruled it).
         if record.status_at.is_some_and(|at| at >= decision.at) {
+            return std::borrow::Cow::Borrowed(record);
+        }
+        // A release lifts the hold it saw, never one decided since (a recall at central).
+        if decision.hold.is_none() && record.status_at != decision.lifts {
             return std::borrow::Cow::Borrowed(record);
         }
         let mut lot = record.clone();
@@ -409,19 +416,24 @@ pub fn apply(state: &mut State, event: &Event) {
                 LotDecision {
                     hold: Some(reason.clone()),
                     at: event.at,
+                    lifts: None,
                 },
             );
         }
-        EventKind::LotReleased { lot } => {
+        EventKind::LotReleased { lot, lifts } => {
             state.lot_decisions.insert(
                 lot.clone(),
                 LotDecision {
                     hold: None,
                     at: event.at,
+                    lifts: *lifts,
                 },
             );
         }
-        EventKind::Signed { .. } => {}
+        // A PIN entered right to sign proves the person as a login does.
+        EventKind::Signed { signer, .. } => {
+            state.login_guard.failures.remove(signer);
+        }
         EventKind::Corrected {
             corrects,
             work_order,

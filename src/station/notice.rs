@@ -211,7 +211,7 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
             EventKind::LotHeld { lot, reason } => format!(
                 "Lot {lot} is ON HOLD ({reason}). Every station refuses it once it hears."
             ),
-            EventKind::LotReleased { lot } => format!("Hold on lot {lot} released."),
+            EventKind::LotReleased { lot, .. } => format!("Hold on lot {lot} released."),
             EventKind::Signed {
                 name,
                 meaning,

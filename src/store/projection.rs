@@ -132,6 +132,7 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             EventKind::LoginFailed { .. }
                 | EventKind::BadgeLocked { .. }
                 | EventKind::OperatorLoggedIn { .. }
+                | EventKind::Signed { .. }
         )
     }) {
         tx.prepare_cached("UPDATE station_projection SET login_guard = ?1 WHERE id = 1")?

@@ -205,6 +205,7 @@ fn release(lot: &str, badge: &str, at: DateTime<Utc>) -> NewEvent {
         at,
         EventKind::LotReleased {
             lot: LotId::from(lot),
+            lifts: None,
         },
     )
 }
@@ -334,24 +335,61 @@ async fn a_signed_release_lifts_a_hold_and_the_latest_decision_wins() {
         .expect("central's hold is dated");
     assert!(decided > plant.at(60), "{decided}");
 
-    // L1-S1 was offline: its release and hold, decided before central's hold, arrive after it
-    // and change nothing.
+    // L1-S1 was offline: its release lifts the hold it saw (the demo's porosity hold), not the
+    // recall, so the recall stays and the release is set aside in words; its hold of a lot held
+    // already changes nothing.
     let mut late = signed_release(&s1, HELD, plant.at(30));
     late.push(hold(HELD, "porosity", plant.at(40)));
     let events = s1.record(late);
     let ack = plant.post(&s1, &token1, &events).await;
-    assert_eq!(quarantined(&ack), vec![]);
+    let reasons = quarantined(&ack);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].1.starts_with(&format!(
+            "releases a hold on lot {HELD} that is no longer its hold: it was held again at"
+        )) && reasons[0].1.contains("(supplier recall)"),
+        "{reasons:?}"
+    );
     assert_eq!(plant.status(HELD).await, recall);
     assert_eq!(plant.record(HELD).status_at, Some(decided));
 
-    // A release decided after central's hold wins.
-    let now = Utc::now() + Duration::seconds(1);
-    let events = s1.record(signed_release(&s1, HELD, now));
-    plant.post(&s1, &token1, &events).await;
+    // A clock does not decide it either: a release dated after the recall that saw the old hold
+    // is set aside too; one that lifts the recall (after the station heard of it) releases.
+    let later = Utc::now() + Duration::seconds(1);
+    let events = s1.record(signed_release(&s1, HELD, later));
+    let ack = plant.post(&s1, &token1, &events).await;
+    assert_eq!(quarantined(&ack).len(), 1, "{:?}", quarantined(&ack));
+    assert_eq!(plant.status(HELD).await, recall);
+    let now = Utc::now() + Duration::seconds(2);
+    let lifting = by(
+        "EMP-2001",
+        now,
+        EventKind::LotReleased {
+            lot: LotId::from(HELD),
+            lifts: Some(decided),
+        },
+    );
+    let events = s1.record(signed(
+        &s1.id,
+        lifting,
+        &[("EMP-2001", "Demo Inspector", Meaning::Approved)],
+    ));
+    let ack = plant.post(&s1, &token1, &events).await;
+    assert_eq!(quarantined(&ack), vec![]);
     assert_eq!(plant.status(HELD).await, (Some(LotStatus::Released), None));
     assert_eq!(
         plant.record(HELD).status_at.map(|at| at.timestamp_millis()),
         Some(now.timestamp_millis())
+    );
+
+    // A hold never loses to a clock: L1-S2's hold, decided offline before that release, holds
+    // the lot when it arrives.
+    let events = s2.record(vec![hold(HELD, "contamination", plant.at(50))]);
+    let ack = plant.post(&s2, &token2, &events).await;
+    assert_eq!(quarantined(&ack), vec![]);
+    assert_eq!(
+        plant.status(HELD).await,
+        (Some(LotStatus::OnHold), Some("contamination".to_owned()))
     );
     plant.stop().await;
 }
