@@ -1284,16 +1284,16 @@ impl Core {
     pub fn publish(&mut self) {
         self.view.now = self.clock.now();
         self.view.fill_from_state(&self.state);
+        // A prompt stays up until something is entered, even past its time: what is typed then
+        // is taken as the PIN it was meant to be (and refused as late), never as a scan to book
+        // or send on.
         self.view.pin_prompt = self
             .pending_login
             .as_ref()
-            .filter(|pending| {
-                self.view.now.signed_duration_since(pending.since) <= PIN_ENTRY_TIMEOUT
-            })
             .map(|pending| pending.name.clone());
         // Signatures are only ever collected for the person logged in.
         match (&self.state.session, &self.signing) {
-            (Some(session), Some(pending)) if !pending.expired(self.view.now) => {
+            (Some(session), Some(pending)) => {
                 self.view.signature_prompt = Some(pending.prompt(&session.name));
             }
             _ => {

@@ -265,13 +265,22 @@ impl App {
                 },
             )];
         }
-        if let Some(lot) = self.hold_reason_for.take() {
+        // An ask belongs to its screen: left behind, it must not capture the next scan elsewhere.
+        if let Some(lot) = self
+            .hold_reason_for
+            .take()
+            .filter(|_| self.screen == Screen::Trace)
+        {
             return vec![Effect::Core(CoreInput::Command(Command::HoldLot {
                 lot: lot.as_str().into(),
                 reason: scan.text,
             }))];
         }
-        if let Some(step) = self.correction.take() {
+        if let Some(step) = self
+            .correction
+            .take()
+            .filter(|_| self.screen == Screen::History)
+        {
             return self.correction_entry(step, scan.text.trim());
         }
         if self.screen == Screen::History {
@@ -340,11 +349,10 @@ impl App {
 
     /// A correction of the highlighted fact: its new value (given, or asked for next).
     fn begin_correction(&mut self, value: Option<&str>) -> Vec<Effect> {
-        let rows = &self.view.history;
-        let Some(row) = rows.get(self.history.index(rows)) else {
+        let Some(row) = self.history.selected_row(&self.view.history) else {
             return self.on_notice(Notice::new(
                 Level::Refused,
-                "Nothing here to correct.",
+                "Nothing picked to correct: the fact is no longer among the newest. Pick one again.",
                 self.view.now,
             ));
         };
@@ -397,13 +405,12 @@ impl App {
         }
     }
 
-    /// The lot on the Trace screen: the one answered, or asked about.
+    /// The lot on the Trace screen: the one asked about last (answered or not yet).
     fn traced_lot(&self) -> Option<String> {
         self.trace
-            .answer
-            .as_ref()
-            .map(|answer| answer.lot.clone())
-            .or_else(|| self.trace.pending.clone())
+            .pending
+            .clone()
+            .or_else(|| self.trace.answer.as_ref().map(|answer| answer.lot.clone()))
     }
 
     /// Esc while something is asked: give it up, and say nothing was recorded.

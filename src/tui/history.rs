@@ -36,6 +36,18 @@ impl HistoryScreen {
             .unwrap_or(0)
     }
 
+    /// The highlighted row; none when the fact highlighted is no longer listed (newer facts
+    /// pushed it out), so Enter never corrects another one than the person picked.
+    pub fn selected_row<'a>(
+        &self,
+        rows: &'a [crate::station::HistoryRow],
+    ) -> Option<&'a crate::station::HistoryRow> {
+        match self.selected {
+            Some(seq) => rows.iter().find(|row| row.seq == seq),
+            None => rows.first(),
+        }
+    }
+
     pub fn step(&mut self, rows: &[crate::station::HistoryRow], by: isize) {
         if rows.is_empty() {
             return;

@@ -303,6 +303,23 @@ async fn a_hold_is_released_only_with_a_signature() {
             .starts_with("Demo Inspector: type your PIN to sign (approved)")
     );
 
+    // A badge scanned where the PIN is asked is no wrong PIN: nothing counted, still asked.
+    let before = rig.kinds().len();
+    let scanned = rig.scan("EMP-9999");
+    assert_eq!(scanned.level, Level::Refused);
+    assert!(
+        scanned.text.starts_with("That was a scan, not a PIN."),
+        "{}",
+        scanned.text
+    );
+    assert_eq!(rig.kinds().len(), before, "nothing recorded");
+    assert!(
+        rig.core
+            .view()
+            .signature_prompt
+            .as_ref()
+            .is_some_and(|p| p.secret)
+    );
     let wrong = pin(&mut rig, "4711");
     assert_eq!(wrong.level, Level::Refused);
     assert_eq!(
@@ -685,4 +702,41 @@ async fn a_wrong_genealogy_link_is_corrected_and_the_trace_follows() {
     ] {
         assert!(report.contains(said), "{said}: {report}");
     }
+}
+
+/// A signature prompt left too long stays on screen until something is entered: the PIN typed
+/// then is refused as late and never becomes a scan, a trace question or evidence.
+#[tokio::test]
+async fn a_pin_typed_after_the_prompt_expired_is_never_recorded() {
+    let mut rig = rig().await;
+    rig.login("EMP-2001");
+    sign(
+        &mut rig,
+        SignRequest::Release {
+            lot: "C24-1031".into(),
+        },
+    );
+    keyed(&mut rig, "1");
+    rig.clock.advance(chrono::Duration::minutes(5));
+    rig.core.publish();
+    assert!(
+        rig.core
+            .view()
+            .signature_prompt
+            .as_ref()
+            .is_some_and(|p| p.secret),
+        "still asking for the PIN, masked"
+    );
+    let before = rig.kinds().len();
+    let late = keyed(&mut rig, "5813");
+    assert_eq!(late.level, Level::Refused);
+    assert!(
+        late.text
+            .starts_with("Not signed: the entry came too late."),
+        "{}",
+        late.text
+    );
+    assert_eq!(rig.kinds().len(), before, "nothing recorded");
+    assert!(!stored_bodies(&rig.db).contains("5813"));
+    assert_eq!(rig.core.view().signature_prompt, None);
 }

@@ -680,6 +680,15 @@ async fn holds_releases_and_corrections_are_signed_at_the_keyboard() {
     ui.key(KeyCode::F(4));
     ui.scan("C24-2210");
     ui.wait_for("Trace C24-2210").await;
+    // A hold asked for and left (F2 to the queue): the next scan elsewhere is no hold reason.
+    ui.key(KeyCode::F(6));
+    ui.wait_for("Hold lot C24-2210: type the reason").await;
+    ui.key(KeyCode::F(2));
+    ui.wait_for("Queue - 4 orders").await;
+    ui.scan("WO-24001");
+    ui.wait_for("may not choose work orders").await;
+    ui.key(KeyCode::F(4));
+    ui.wait_for("Trace C24-2210").await;
     ui.key(KeyCode::F(6));
     ui.wait_for("Hold lot C24-2210: type the reason").await;
     ui.wait_for(" Reason> ").await;

@@ -273,6 +273,23 @@ impl Core {
                 now,
             )
         };
+        // A badge or a command barcode read where a PIN is asked (the second signer scanning
+        // early, a stray scan) is no wrong PIN: it is not counted against anyone's lock.
+        let pin_stage = matches!(pending.stage, Stage::Pin { .. } | Stage::SecondPin { .. });
+        if pin_stage
+            && matches!(
+                crate::scan::classify(text, &self.state, &self.patterns, now.date_naive()),
+                Ok(crate::scan::Scan::Badge(_) | crate::scan::Scan::Command(_))
+            )
+        {
+            let ask = pending.prompt(&session.name).ask;
+            self.signing = Some(pending);
+            return Notice::new(
+                Level::Refused,
+                format!("That was a scan, not a PIN. {ask}, or Esc to cancel."),
+                now,
+            );
+        }
         match pending.stage.clone() {
             Stage::Meaning => match Meaning::parse(text) {
                 Some(meaning) => {
@@ -316,7 +333,17 @@ impl Core {
                     now.date_naive(),
                 ) {
                     Ok(crate::scan::Scan::Badge(badge)) => badge,
-                    _ => Badge::from(text),
+                    // Not a badge this station knows: never echoed (it may be a PIN typed at
+                    // the wrong prompt).
+                    _ => {
+                        self.signing = Some(pending);
+                        return Notice::new(
+                            Level::Refused,
+                            "That is not a badge this station knows. The second person scans \
+                             their badge, or Esc to cancel.",
+                            now,
+                        );
+                    }
                 };
                 match crate::domain::second_signer(&self.state, pending.action, &badge, now) {
                     Ok(operator) => {
