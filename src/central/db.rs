@@ -1073,31 +1073,50 @@ impl Db {
                 // but changes no projection; the cursor moves on and the reason is kept and shown.
                 let problem = semantic_problem(&tx, event, now, &mut known_orders, &mut operators)?;
                 let signed = matches!(event.kind, EventKind::Signed { .. });
-                if let Some(record) = awaiting.take() {
-                    // The event after a signature-grade record decides it.
+                if let Some(mut waiting) = awaiting.take() {
+                    // The events after a signature-grade record decide it: it counts once it has
+                    // every signature it needs, each one holding.
                     if signed && problem.is_none() {
-                        project(&tx, &record, &received_at, &mut units)?;
-                        stopped_orders.flag(&tx, &record)?;
+                        waiting.signed += 1;
+                        if waiting.signed >= waiting.needed {
+                            project(&tx, &waiting.record, &received_at, &mut units)?;
+                            stopped_orders.flag(&tx, &waiting.record)?;
+                        } else {
+                            awaiting = Some(waiting);
+                        }
                     } else {
+                        let record = &waiting.record;
                         let reason = if signed {
                             format!(
-                                "{} needs a signature, and the one after it (event {}) does not hold",
+                                "{} needs a signature, and one on it (event {}) does not hold",
                                 record.kind.name(),
                                 event.seq
                             )
-                        } else {
+                        } else if waiting.signed == 0 {
                             format!(
                                 "{} needs a signature and has none: event {} follows it",
                                 record.kind.name(),
                                 event.seq
                             )
+                        } else {
+                            format!(
+                                "{} needs {} signatures at {} (a second person's), and has {}",
+                                record.kind.name(),
+                                waiting.needed,
+                                record.station,
+                                waiting.signed
+                            )
                         };
-                        quarantined.push(set_aside(&tx, &record, reason, &received_at, now)?);
+                        quarantined.push(set_aside(&tx, record, reason, &received_at, now)?);
                     }
                 }
                 match problem {
                     None if crate::domain::signature::needs_signature(&event.kind) => {
-                        awaiting = Some(event.clone());
+                        awaiting = Some(Awaiting {
+                            needed: signatures_needed(&tx, event)?,
+                            record: event.clone(),
+                            signed: 0,
+                        });
                     }
                     None => {
                         project(&tx, event, &received_at, &mut units)?;
@@ -1610,20 +1629,66 @@ fn set_aside(
     })
 }
 
-/// The station's newest stored event, when it is a signature-grade record not set aside: it
-/// waits for the signature the next event must be.
-fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<Option<Event>> {
-    if head == 0 {
-        return Ok(None);
-    }
-    let record = match stored_event(tx, station, head)? {
-        Some(record) if crate::domain::signature::needs_signature(&record.kind) => record,
-        _ => return Ok(None),
+/// A signature-grade record stored and not applied yet, and the signatures after it so far.
+struct Awaiting {
+    record: Event,
+    needed: u32,
+    signed: u32,
+}
+
+/// How many signatures `record` needs: its signer's, and a second person's where central's
+/// configuration of the station asks for one (a station that has not heard of that yet records
+/// one signature, and its record is set aside rather than counted).
+fn signatures_needed(tx: &Transaction<'_>, record: &Event) -> Result<u32> {
+    let second = match (
+        crate::domain::permission::required_action(&record.kind),
+        load_record(tx, "station_config", record.station.as_str())?,
+    ) {
+        (Some(action), Some(MasterRecord::StationConfig(config))) => {
+            config.needs_second_signer(action)
+        }
+        _ => false,
     };
-    let set_aside: bool = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM quarantine WHERE station = ?1 AND seq = ?2)")?
-        .query_row(params![station, to_sql_int(head)], |row| row.get(0))?;
-    Ok((!set_aside).then_some(record))
+    Ok(if second { 2 } else { 1 })
+}
+
+/// The station's last signature-grade record, when the stored log ends with it (and maybe some of
+/// its signatures), it is not set aside, and it still waits for a signature: a batch ended
+/// between the record and its signatures.
+fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<Option<Awaiting>> {
+    let set_aside = |seq: u64| -> Result<bool> {
+        Ok(tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM quarantine WHERE station = ?1 AND seq = ?2)",
+            )?
+            .query_row(params![station, to_sql_int(seq)], |row| row.get(0))?)
+    };
+    let mut seq = head;
+    let mut signed = 0;
+    while seq > 0 {
+        let Some(event) = stored_event(tx, station, seq)? else {
+            return Ok(None);
+        };
+        if matches!(event.kind, EventKind::Signed { .. }) {
+            if set_aside(seq)? {
+                // A signature that did not hold already decided the record.
+                return Ok(None);
+            }
+            signed += 1;
+            seq -= 1;
+            continue;
+        }
+        if !crate::domain::signature::needs_signature(&event.kind) || set_aside(seq)? {
+            return Ok(None);
+        }
+        let needed = signatures_needed(tx, &event)?;
+        return Ok((signed < needed).then_some(Awaiting {
+            record: event,
+            needed,
+            signed,
+        }));
+    }
+    Ok(None)
 }
 
 fn load_head(conn: &Connection, station: &str) -> Result<Option<(u64, String)>> {
@@ -1787,7 +1852,7 @@ const MAX_CLOCK_LEAD: chrono::Duration = chrono::Duration::hours(24);
 /// Most units one `units_produced` event is believed to carry: a station never counts more than
 /// [`crate::domain::MAX_PLAUSIBLE_COUNTER_STEP`] from one poll. A larger count (a corrupt
 /// or hostile log) would otherwise be summed into every report of its order, up to overflow.
-const MAX_UNITS_PER_EVENT: u64 = 10 * crate::domain::MAX_PLAUSIBLE_COUNTER_STEP as u64;
+const MAX_UNITS_PER_EVENT: u64 = crate::domain::correction::MAX_CORRECTED_COUNT;
 
 /// Why an event with a valid chain still cannot be applied, if it cannot: written by a newer
 /// schema, dated a day or more ahead of central, about a work order central never had, or counting
@@ -1921,6 +1986,40 @@ fn signature_problem(
             "the signature by {signer} names record {digest} but follows event {seq} ({}), \
              whose digest is {expected}: it was not made on that record",
             record.kind.name()
+        )));
+    }
+    // The first signature is the person's who did it; another is someone else's.
+    let mut earlier = Vec::new();
+    {
+        let mut statement = tx.prepare_cached(
+            "SELECT seq, body FROM events WHERE station = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq",
+        )?;
+        let mut rows =
+            statement.query(params![event.station.as_str(), seq, to_sql_int(event.seq)])?;
+        while let Some(row) = rows.next()? {
+            let earlier_seq: i64 = row.get(0)?;
+            let body: String = row.get(1)?;
+            let signature: Event = serde_json::from_str(&body).map_err(|e| {
+                DbError::Corrupt(format!(
+                    "event {earlier_seq} of station {}: {e}",
+                    event.station
+                ))
+            })?;
+            if let EventKind::Signed { signer, .. } = signature.kind {
+                earlier.push(signer);
+            }
+        }
+    }
+    if earlier.is_empty() && record.actor != Actor::Operator(signer.clone()) {
+        return Ok(Some(format!(
+            "the first signature on event {seq} is by {signer}, but {} did it: the person who \
+             does a signature-grade action signs it first",
+            record.actor
+        )));
+    }
+    if earlier.contains(signer) {
+        return Ok(Some(format!(
+            "{signer} signed event {seq} twice: a second signature must be another person's"
         )));
     }
     let roles = operators

@@ -113,6 +113,9 @@ impl Correction {
     }
 }
 
+/// The most units one count may say: what central accepts in one count event.
+pub const MAX_CORRECTED_COUNT: u64 = 10 * super::observe::MAX_PLAUSIBLE_COUNTER_STEP as u64;
+
 /// What a correction of `target` must look like: the value it replaces (the latest correction of
 /// it, else the original) and the work order it belongs to. Refuses events that are not
 /// correctable facts, a new value of another kind, and one that changes nothing.
@@ -129,10 +132,19 @@ pub fn check(
     if std::mem::discriminant(&was) != std::mem::discriminant(now) {
         return Err(Rejection::CorrectionMismatch { seq: target.seq });
     }
-    if let Correction::Count { produced, rejected } = now
-        && rejected > produced
-    {
-        return Err(Rejection::CorrectionMismatch { seq: target.seq });
+    if let Correction::Count { produced, rejected } = now {
+        if rejected > produced {
+            return Err(Rejection::CorrectionMismatch { seq: target.seq });
+        }
+        // Central sets aside a count above this (as for any count): the correction would never
+        // count there, and every later one of the same fact would disagree with it.
+        if *produced > MAX_CORRECTED_COUNT {
+            return Err(Rejection::ImplausibleCount {
+                seq: target.seq,
+                count: *produced,
+                max: MAX_CORRECTED_COUNT,
+            });
+        }
     }
     if &was == now {
         return Err(Rejection::CorrectionChangesNothing { seq: target.seq });

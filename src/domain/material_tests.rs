@@ -1094,6 +1094,20 @@ fn a_corrected_count_and_consumption_move_the_projections_and_keep_the_original(
         )
         .contains("does not fit")
     );
+    assert!(
+        refusal(
+            &mut state,
+            correct(
+                &count,
+                Correction::Count {
+                    produced: 2_000_000,
+                    rejected: 0
+                },
+                "C-03"
+            )
+        )
+        .starts_with("A count of 2000000 is more than any machine makes")
+    );
     let events = run(&mut state, correct(&count, eighteen.clone(), "C-03")).expect("corrected");
     assert!(matches!(
         &events[..],

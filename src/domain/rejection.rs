@@ -60,6 +60,10 @@ pub enum Rejection {
         "The new value does not fit event {seq}: a consumption, a count (rejected at most made) or the lots of an output."
     )]
     CorrectionMismatch { seq: u64 },
+    #[error(
+        "A count of {count} is more than any machine makes between two polls (at most {max}): event {seq} is not corrected."
+    )]
+    ImplausibleCount { seq: u64, count: u64, max: u64 },
     #[error("The new value of event {seq} is what it already says: nothing to correct.")]
     CorrectionChangesNothing { seq: u64 },
     #[error("{0} is not a correction reason. Scan or type a reason code (C-…).")]

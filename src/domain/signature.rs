@@ -146,6 +146,19 @@ pub enum SignatureProblem {
         signer: Badge,
         actor: String,
     },
+    #[error("signature {seq}, the first on event {record}, is by {signer}, but {actor} did it")]
+    FirstNotByActor {
+        seq: u64,
+        record: u64,
+        signer: Badge,
+        actor: String,
+    },
+    #[error("signature {seq}: {signer} signed event {record} twice")]
+    SameSignerTwice {
+        seq: u64,
+        record: u64,
+        signer: Badge,
+    },
 }
 
 /// Checks the signatures of one station's log, in seq order: every signature follows (directly, or
@@ -173,7 +186,8 @@ pub struct Checker {
 struct Pending {
     event: Event,
     digest: Option<String>,
-    signed: bool,
+    /// Who signed it so far, in order.
+    signers: Vec<Badge>,
 }
 
 impl Checker {
@@ -204,7 +218,24 @@ impl Checker {
                             record: pending.event.seq,
                         });
                     }
-                    pending.signed = true;
+                    if pending.signers.is_empty()
+                        && pending.event.actor != Actor::Operator(signer.clone())
+                    {
+                        self.problems.push(SignatureProblem::FirstNotByActor {
+                            seq: event.seq,
+                            record: pending.event.seq,
+                            signer: signer.clone(),
+                            actor: pending.event.actor.to_string(),
+                        });
+                    }
+                    if pending.signers.contains(signer) {
+                        self.problems.push(SignatureProblem::SameSignerTwice {
+                            seq: event.seq,
+                            record: pending.event.seq,
+                            signer: signer.clone(),
+                        });
+                    }
+                    pending.signers.push(signer.clone());
                 }
                 None => self
                     .problems
@@ -216,7 +247,7 @@ impl Checker {
         self.record = Some(Pending {
             event,
             digest: None,
-            signed: false,
+            signers: Vec::new(),
         });
     }
 
@@ -229,7 +260,7 @@ impl Checker {
     /// The record last seen is followed by something other than a signature (or by nothing).
     fn close(&mut self) {
         if let Some(pending) = self.record.take()
-            && !pending.signed
+            && pending.signers.is_empty()
             && needs_signature(&pending.event.kind)
         {
             self.problems.push(SignatureProblem::Unsigned {
@@ -309,6 +340,34 @@ mod tests {
             sealed.push(event);
         }
         sealed
+    }
+
+    #[test]
+    fn the_first_signature_is_the_doers_and_a_second_is_someone_elses() {
+        let record = release();
+        let mut events = vec![record.clone()];
+        events.extend(signed_by(&record, "EMP-2001"));
+        events.extend(signed_by(&record, "EMP-2001"));
+        assert_eq!(
+            check(&chain(events)),
+            vec![SignatureProblem::SameSignerTwice {
+                seq: 3,
+                record: 1,
+                signer: Badge::from("EMP-2001"),
+            }]
+        );
+        let mut events = vec![record.clone()];
+        events.extend(signed_by(&record, "EMP-9999"));
+        events.extend(signed_by(&record, "EMP-2001"));
+        assert_eq!(
+            check(&chain(events)),
+            vec![SignatureProblem::FirstNotByActor {
+                seq: 2,
+                record: 1,
+                signer: Badge::from("EMP-9999"),
+                actor: "EMP-2001".into(),
+            }]
+        );
     }
 
     #[test]

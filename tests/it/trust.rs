@@ -253,17 +253,17 @@ fn set_aside(ack: &BatchAck, seq: u64, why: &str) {
 }
 
 /// Asserts central set aside the signature `seq` for a reason containing `why`, and with it the
-/// record before it, which needs a signature that holds.
-fn set_aside_with_its_record(ack: &BatchAck, seq: u64, why: &str) {
+/// signature-grade `record` it was on, which needs its signatures to hold.
+fn set_aside_with_its_record(ack: &BatchAck, record: u64, seq: u64, why: &str) {
     let reasons = quarantined(ack);
     assert_eq!(
         reasons.iter().map(|r| r.0).collect::<Vec<_>>(),
-        [seq - 1, seq],
+        [record, seq],
         "{reasons:?}"
     );
     assert!(
         reasons[0].1.ends_with(&format!(
-            "needs a signature, and the one after it (event {seq}) does not hold"
+            "needs a signature, and one on it (event {seq}) does not hold"
         )),
         "{reasons:?}"
     );
@@ -604,7 +604,12 @@ async fn signatures_that_do_not_hold_are_quarantined() {
     let elsewhere = signed_release(&s1, CASTINGS, plant.at(1));
     let events = s1.record(vec![record, elsewhere[1].clone()]);
     let ack = plant.post(&s1, &token, &events).await;
-    set_aside_with_its_record(&ack, 4, "follows event 3 (lot_released), whose digest is");
+    set_aside_with_its_record(
+        &ack,
+        3,
+        4,
+        "follows event 3 (lot_released), whose digest is",
+    );
     assert!(
         ack.quarantined[1]
             .reason
@@ -624,6 +629,7 @@ async fn signatures_that_do_not_hold_are_quarantined() {
     let events = s1.record(forged);
     set_aside_with_its_record(
         &plant.post(&s1, &token, &events).await,
+        5,
         6,
         "in the name of EMP-2001 made by EMP-3001: only the signer may sign",
     );
@@ -823,6 +829,80 @@ async fn a_record_waits_for_its_signature_and_without_one_is_set_aside() {
     assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold), "waits");
     // Its signature in the next batch applies it.
     let ack = plant.post(&s1, &token, &split[1..]).await;
+    assert!(ack.quarantined.is_empty(), "{:?}", ack.quarantined);
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::Released));
+    plant.stop().await;
+}
+
+/// Where central's configuration of the station asks for a second signer, a record counts only
+/// with two signatures that hold: the first by the person who did it, the second by someone
+/// else; a station that still records one signature has its record set aside, said in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signature_is_required_where_central_asks_for_it() {
+    let plant = Plant::start().await;
+    let (mut s1, token) = plant.station("L1-S1").await;
+    central::set_station_config(
+        &plant.db,
+        "L1-S1",
+        central::StationSettings {
+            second_signer_for: Some(vec!["release_hold".into()]),
+            ..Default::default()
+        },
+    )
+    .expect("config");
+    let inspector = ("EMP-2001", "Demo Inspector", Meaning::Approved);
+
+    // One signature, then another fact: set aside.
+    let mut events = signed_release(&s1, HELD, plant.at(0));
+    events.push(hold(CASTINGS, "crack", plant.at(0)));
+    let events = s1.record(events);
+    let ack = plant.post(&s1, &token, &events).await;
+    assert_eq!(
+        quarantined(&ack),
+        [(
+            1,
+            "lot_released needs 2 signatures at L1-S1 (a second person's), and has 1".to_owned()
+        )]
+    );
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold));
+
+    // The same person twice: the second signature and the record are set aside.
+    let events = s1.record(signed(
+        &s1.id,
+        release(HELD, "EMP-2001", plant.at(1)),
+        &[inspector, ("EMP-2001", "Demo Inspector", Meaning::Reviewed)],
+    ));
+    set_aside_with_its_record(
+        &plant.post(&s1, &token, &events).await,
+        4,
+        6,
+        "EMP-2001 signed event 4 twice: a second signature must be another person's",
+    );
+
+    // The first signature by someone other than the person who released.
+    let events = s1.record(signed(
+        &s1.id,
+        release(HELD, "EMP-2001", plant.at(2)),
+        &[("EMP-9999", "Demo Admin", Meaning::Approved), inspector],
+    ));
+    set_aside_with_its_record(
+        &plant.post(&s1, &token, &events).await,
+        7,
+        8,
+        "the first signature on event 7 is by EMP-9999, but EMP-2001 did it",
+    );
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold));
+
+    // Two signatures that hold, the second in the next batch: applied when it arrives.
+    let events = s1.record(signed(
+        &s1.id,
+        release(HELD, "EMP-2001", plant.at(3)),
+        &[inspector, ("EMP-9999", "Demo Admin", Meaning::Reviewed)],
+    ));
+    let ack = plant.post(&s1, &token, &events[..2]).await;
+    assert!(ack.quarantined.is_empty(), "{:?}", ack.quarantined);
+    assert_eq!(plant.status(HELD).await.0, Some(LotStatus::OnHold), "waits");
+    let ack = plant.post(&s1, &token, &events[2..]).await;
     assert!(ack.quarantined.is_empty(), "{:?}", ack.quarantined);
     assert_eq!(plant.status(HELD).await.0, Some(LotStatus::Released));
     plant.stop().await;
