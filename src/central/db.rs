@@ -1480,21 +1480,24 @@ impl Db {
             &[&station, &anchor_at],
         )?;
         // A fact central set aside counts for nothing; a count a signed correction put right
-        // counts as corrected (the latest correction wins), the stored event untouched.
+        // counts as corrected (the latest correction wins), the stored event untouched. Only
+        // what is from the anchor on can touch the events above.
         let mut set_aside = std::collections::HashSet::new();
         for seq in self
             .conn
-            .prepare_cached("SELECT seq FROM quarantine WHERE station = ?1")?
-            .query_map(params![station], |row| row.get::<_, i64>(0))?
+            .prepare_cached("SELECT seq FROM quarantine WHERE station = ?1 AND seq >= ?2")?
+            .query_map(params![station, anchor_seq], |row| row.get::<_, i64>(0))?
         {
             set_aside.insert(seq?);
         }
         let mut corrected_counts = std::collections::HashMap::new();
         {
             let mut statement = self.conn.prepare_cached(
-                "SELECT seq, body FROM events WHERE station = ?1 AND kind = 'corrected' ORDER BY seq",
+                "SELECT seq, body FROM events WHERE station = ?1 AND kind = 'corrected' AND seq > ?2
+                 ORDER BY seq",
             )?;
-            let mut rows = statement.query(params![station])?;
+            // A correction comes after what it corrects: none before the anchor matters.
+            let mut rows = statement.query(params![station, anchor_seq])?;
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
                 if set_aside.contains(&seq) {
@@ -1656,7 +1659,7 @@ fn signatures_needed(tx: &Transaction<'_>, record: &Event) -> Result<u32> {
 /// its signatures), it is not set aside, and it still waits for a signature: a batch ended
 /// between the record and its signatures.
 fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<Option<Awaiting>> {
-    let set_aside = |seq: u64| -> Result<bool> {
+    let is_set_aside = |seq: u64| -> Result<bool> {
         Ok(tx
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM quarantine WHERE station = ?1 AND seq = ?2)",
@@ -1670,7 +1673,7 @@ fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<
             return Ok(None);
         };
         if matches!(event.kind, EventKind::Signed { .. }) {
-            if set_aside(seq)? {
+            if is_set_aside(seq)? {
                 // A signature that did not hold already decided the record.
                 return Ok(None);
             }
@@ -1678,7 +1681,7 @@ fn awaiting_signature(tx: &Transaction<'_>, station: &str, head: u64) -> Result<
             seq -= 1;
             continue;
         }
-        if !crate::domain::signature::needs_signature(&event.kind) || set_aside(seq)? {
+        if !crate::domain::signature::needs_signature(&event.kind) || is_set_aside(seq)? {
             return Ok(None);
         }
         let needed = signatures_needed(tx, &event)?;

@@ -448,14 +448,8 @@ fn signed(
             name: session.name.clone(),
         });
     }
-    if let Some(until) = state.login_guard.locked_until.get(&session.badge)
-        && *until > now
-    {
-        return Err(Rejection::BadgeLocked {
-            badge: session.badge.clone(),
-            until: *until,
-        });
-    }
+    // The signer passes the same badge checks as at login (locked after wrong PINs, revoked).
+    badge_gate(state, &session.badge, now)?;
     let mut named = vec![(signatures.signer.clone(), session.name.clone())];
     match &signatures.second {
         Some(second) => {
@@ -487,15 +481,9 @@ pub fn second_signer<'a>(
     {
         return Err(Rejection::SameSecondSigner);
     }
-    // The gate of a login, as if nobody were logged in: the same badge checks apply.
-    let mut alone = state.clone();
-    alone.session = None;
-    let operator = match login_gate(&alone, badge, now) {
-        Ok(_) => state
-            .master
-            .operators
-            .get(badge)
-            .ok_or_else(|| Rejection::UnknownBadge(badge.clone()))?,
+    // The badge checks of a login, whoever is logged in.
+    let operator = match badge_gate(state, badge, now) {
+        Ok(operator) => operator,
         Err(why) => {
             return Err(Rejection::SecondSignerRefused {
                 name: badge.to_string(),
@@ -534,6 +522,16 @@ pub fn login_gate<'a>(
             }
         });
     }
+    badge_gate(state, badge, now)
+}
+
+/// Whether `badge` may prove who they are here now (log in, or sign), whoever is logged in:
+/// known, enabled, not revoked or expired, not locked after wrong PINs, with a PIN and a role.
+fn badge_gate<'a>(
+    state: &'a State,
+    badge: &Badge,
+    now: DateTime<Utc>,
+) -> Result<&'a Operator, Rejection> {
     let operator = state
         .master
         .operators

@@ -117,8 +117,7 @@ pub struct Core {
     pending_login: Option<PendingLogin>,
     /// A signature-grade action waiting for its signatures.
     signing: Option<signing::Pending>,
-    /// The newest correctable facts, for the History screen; re-read after they change.
-    history: Vec<crate::domain::Event>,
+    /// The History screen's rows must be read again: a fact or a correction was recorded.
     history_stale: bool,
     /// When the operator last scanned or pressed a key, or the machine last made a unit.
     last_activity: DateTime<Utc>,
@@ -210,7 +209,6 @@ impl Core {
             machine_command: None,
             pending_login: None,
             signing: None,
-            history: Vec::new(),
             history_stale: true,
             last_activity: started,
         };
@@ -302,6 +300,7 @@ impl Core {
                     self.state = state;
                     self.state.settings = settings;
                     self.state_unknown = false;
+                    self.history_stale = true;
                     tracing::info!("state read back from disk after a failed write");
                 }
                 Err(error) => {
@@ -440,27 +439,9 @@ impl Core {
                 now,
             );
         }
-        let verifier = self
-            .state
-            .master
-            .operators
-            .get(&pending.badge)
-            .and_then(|operator| operator.pin_verifier.clone());
-        let pin_matches = match verifier.map(|v| crate::credential::verify_pin(&v, pin)) {
-            Some(Ok(matches)) => matches,
-            Some(Err(error)) => {
-                tracing::error!(badge = %pending.badge, %error, "PIN verifier unreadable");
-                return Notice::new(
-                    Level::Error,
-                    format!(
-                        "The PIN record of {} cannot be read at this station. Ask an admin to set the PIN again at central.",
-                        pending.name
-                    ),
-                    now,
-                );
-            }
-            // The gate says why (no PIN set).
-            None => false,
+        let pin_matches = match self.check_pin(&pending.badge, &pending.name, pin) {
+            Ok(matches) => matches,
+            Err(notice) => return notice,
         };
         let command = Command::Login {
             badge: pending.badge.clone(),
@@ -499,6 +480,35 @@ impl Core {
             }
             Err(rejection) => Notice::new(Level::Refused, rejection.to_string(), now),
         }
+    }
+
+    /// Whether `pin` is `badge`'s, against their cached verifier (offline too: master data is on
+    /// disk). No verifier is no match (the login gate says why); `Err` when it cannot be read.
+    fn check_pin(
+        &self,
+        badge: &crate::domain::Badge,
+        name: &str,
+        pin: &crate::credential::Pin,
+    ) -> Result<bool, Notice> {
+        let Some(verifier) = self
+            .state
+            .master
+            .operators
+            .get(badge)
+            .and_then(|operator| operator.pin_verifier.as_deref())
+        else {
+            return Ok(false);
+        };
+        crate::credential::verify_pin(verifier, pin).map_err(|error| {
+            tracing::error!(%badge, %error, "PIN verifier unreadable");
+            Notice::new(
+                Level::Error,
+                format!(
+                    "The PIN record of {name} cannot be read at this station. Ask an admin to set the PIN again at central."
+                ),
+                self.clock.now(),
+            )
+        })
     }
 
     /// A scan: classify, decide, append. A refused scan is recorded as evidence.
@@ -1253,31 +1263,30 @@ impl Core {
 
     /// The History screen's rows: the newest correctable facts with what counts now.
     fn refresh_history(&mut self) {
-        if self.history_stale {
-            match self.store.recent_correctable(HISTORY_ROWS) {
-                Ok(events) => {
-                    self.history = events;
-                    self.history_stale = false;
-                }
-                // The rows stay as they were; the next publish tries again.
-                Err(error) => tracing::warn!(%error, "reading the history"),
-            }
+        if !self.history_stale {
+            return;
         }
-        self.view.history = self
-            .history
-            .iter()
-            .filter_map(|event| {
-                let original = crate::domain::correction::Correction::of(&event.kind)?;
-                let corrected = self.state.corrections.get(&event.seq);
-                Some(super::HistoryRow {
-                    seq: event.seq,
-                    at: event.at,
-                    what: history_words(&event.kind),
-                    value: corrected.cloned().unwrap_or_else(|| original.clone()),
-                    original: corrected.map(|_| original),
-                })
-            })
-            .collect();
+        match self.store.recent_correctable(HISTORY_ROWS) {
+            Ok(events) => {
+                self.view.history = events
+                    .iter()
+                    .filter_map(|event| {
+                        let original = crate::domain::correction::Correction::of(&event.kind)?;
+                        let corrected = self.state.corrections.get(&event.seq);
+                        Some(super::HistoryRow {
+                            seq: event.seq,
+                            at: event.at,
+                            what: history_words(&event.kind),
+                            value: corrected.cloned().unwrap_or_else(|| original.clone()),
+                            original: corrected.map(|_| original),
+                        })
+                    })
+                    .collect();
+                self.history_stale = false;
+            }
+            // The rows stay as they were; the next publish tries again.
+            Err(error) => tracing::warn!(%error, "reading the history"),
+        }
     }
 
     /// Publishes the view and the PLC outputs after a batch of inputs.

@@ -126,42 +126,28 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?
             ])?;
     }
-    if events.iter().any(|event| {
+    let any = |kind: fn(&EventKind) -> bool| events.iter().any(|event| kind(&event.kind));
+    if any(|kind| {
         matches!(
-            event.kind,
+            kind,
             EventKind::LoginFailed { .. }
                 | EventKind::BadgeLocked { .. }
                 | EventKind::OperatorLoggedIn { .. }
                 | EventKind::Signed { .. }
         )
     }) {
-        tx.prepare_cached("UPDATE station_projection SET login_guard = ?1 WHERE id = 1")?
-            .execute(params![
-                serde_json::to_string(&state.login_guard)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            ])?;
+        set_json_column(tx, "login_guard", &state.login_guard)?;
     }
-    if events.iter().any(|event| {
+    if any(|kind| {
         matches!(
-            event.kind,
+            kind,
             EventKind::LotHeld { .. } | EventKind::LotReleased { .. }
         )
     }) {
-        tx.prepare_cached("UPDATE station_projection SET lot_decisions = ?1 WHERE id = 1")?
-            .execute(params![
-                serde_json::to_string(&state.lot_decisions)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            ])?;
+        set_json_column(tx, "lot_decisions", &state.lot_decisions)?;
     }
-    if events
-        .iter()
-        .any(|event| matches!(event.kind, EventKind::Corrected { .. }))
-    {
-        tx.prepare_cached("UPDATE station_projection SET corrections = ?1 WHERE id = 1")?
-            .execute(params![
-                serde_json::to_string(&state.corrections)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            ])?;
+    if any(|kind| matches!(kind, EventKind::Corrected { .. })) {
+        set_json_column(tx, "corrections", &state.corrections)?;
     }
     let stops_changed = events.iter().any(|event| {
         matches!(
@@ -469,5 +455,19 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
             .lot_usage
             .insert(LotId::new(lot), Quantity::from_milli(used));
     }
+    Ok(())
+}
+
+/// Writes one of the station projection's JSON columns (a fixed name, never input).
+fn set_json_column(
+    tx: &Transaction<'_>,
+    column: &'static str,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let json = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(&format!(
+        "UPDATE station_projection SET {column} = ?1 WHERE id = 1"
+    ))?
+    .execute(params![json])?;
     Ok(())
 }

@@ -460,8 +460,15 @@ impl App {
                 self.help = !self.help;
                 Vec::new()
             }
-            KeyCommand::Close if !self.help && self.decoder.line().is_empty() => {
-                if let Some(effects) = self.cancel_asking() {
+            KeyCommand::Close => {
+                if self.help {
+                    self.help = false;
+                    return Vec::new();
+                }
+                // What is being asked goes first (nothing typed for it yet), then the screen.
+                if self.decoder.line().is_empty()
+                    && let Some(effects) = self.cancel_asking()
+                {
                     return effects;
                 }
                 match self.screen {
@@ -469,21 +476,7 @@ impl App {
                     Screen::Trace => self.screen = self.trace.back,
                     Screen::Downtime => self.screen = self.downtime.back,
                     Screen::History => self.screen = self.history.back,
-                    _ => {}
-                }
-                Vec::new()
-            }
-            KeyCommand::Close => {
-                if self.help {
-                    self.help = false;
-                } else if self.screen == Screen::ScannerTest {
-                    self.screen = self.scanner_test.back;
-                } else if self.screen == Screen::Trace {
-                    self.screen = self.trace.back;
-                } else if self.screen == Screen::Downtime {
-                    self.screen = self.downtime.back;
-                } else if self.screen == Screen::History {
-                    self.screen = self.history.back;
+                    Screen::Login | Screen::Queue | Screen::Run => {}
                 }
                 Vec::new()
             }

@@ -1577,18 +1577,42 @@ pub(crate) async fn audit_verify(db: &Path, args: &[&str]) -> (Option<i32>, Stri
     )
 }
 
+/// A central with L1-S1 registered, and a copy of L1-S1's five events where `update` changed one.
+struct Tampered {
+    dir: TempDir,
+    db: PathBuf,
+    token: String,
+    original: PathBuf,
+    copy: PathBuf,
+}
+
+fn tampered(update: &str) -> Tampered {
+    let dir = TempDir::new().expect("temp dir");
+    let db = central_db(&dir);
+    let token = central::add_station(&db, "L1-S1").expect("token");
+    let original = five_events(&dir);
+    let copy = crate::support::tampered_copy(&original, "event_log_no_update", update);
+    Tampered {
+        dir,
+        db,
+        token,
+        original,
+        copy,
+    }
+}
+
 /// The issue's tamper test: one byte of an old event changed in a copy of the station's database.
 /// `takt audit verify` names that event, and central refuses to ingest from the copy: nothing of
 /// it is stored, the station's cursor does not move, and the refusal is reported in central's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_station_copy_is_named_by_verify_and_refused_by_central() {
-    let dir = TempDir::new().expect("temp dir");
-    let db = central_db(&dir);
-    let token = central::add_station(&db, "L1-S1").expect("token");
-    let original = five_events(&dir);
-    let copy = crate::support::tampered_copy(
-        &original,
-        "event_log_no_update",
+    let Tampered {
+        dir: _dir,
+        db,
+        token,
+        original,
+        copy,
+    } = tampered(
         r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced":90') WHERE seq = 3"#,
     );
 
@@ -1638,13 +1662,13 @@ async fn a_tampered_station_copy_is_named_by_verify_and_refused_by_central() {
 /// sends parses to the genuine event, so central stores it in the writer's own spelling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spelling_only_edit_is_named_by_verify_and_never_reaches_central() {
-    let dir = TempDir::new().expect("temp dir");
-    let db = central_db(&dir);
-    let token = central::add_station(&db, "L1-S1").expect("token");
-    let original = five_events(&dir);
-    let copy = crate::support::tampered_copy(
-        &original,
-        "event_log_no_update",
+    let Tampered {
+        dir: _dir,
+        db,
+        token,
+        copy,
+        ..
+    } = tampered(
         r#"UPDATE event_log SET body = replace(body, '"produced":10', '"produced": 10') WHERE seq = 4"#,
     );
     let (code, stdout) = audit_verify(&copy, &[]).await;

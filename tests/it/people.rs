@@ -439,12 +439,8 @@ async fn a_second_person_signs_where_the_station_asks_for_it() {
     assert!(takt::domain::signature::check(&events(&rig)).is_empty());
 }
 
-/// A wrong count is corrected, never edited: a lead picks it from the History rows, gives the new
-/// value and a reason code, and signs; the count moves, the original stays in the log, and the
-/// History row shows both. Esc on the signature records nothing.
-#[tokio::test]
-async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
-    use takt::domain::correction::Correction;
+/// EMP-1001 runs WO-24001 on casting lot C24-1107 and the machine makes 20: one tote.
+async fn twenty_made() -> crate::core::Rig {
     let mut rig = rig().await;
     rig.login("EMP-1001");
     rig.scan("WO-24001");
@@ -452,6 +448,30 @@ async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
     rig.scan("@START");
     rig.sample(100, 0);
     rig.sample(120, 0);
+    rig
+}
+
+/// The History row `pick` finds.
+fn history_row(
+    rig: &crate::core::Rig,
+    pick: impl Fn(&takt::station::HistoryRow) -> bool,
+) -> takt::station::HistoryRow {
+    rig.core
+        .view()
+        .history
+        .iter()
+        .find(|row| pick(row))
+        .cloned()
+        .expect("the fact in the History rows")
+}
+
+/// A wrong count is corrected, never edited: a lead picks it from the History rows, gives the new
+/// value and a reason code, and signs; the count moves, the original stays in the log, and the
+/// History row shows both. Esc on the signature records nothing.
+#[tokio::test]
+async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
+    use takt::domain::correction::Correction;
+    let mut rig = twenty_made().await;
     let produced = |rig: &crate::core::Rig| {
         rig.core
             .view()
@@ -463,20 +483,13 @@ async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
     rig.scan("@PAUSE");
     rig.scan("@LOGOUT");
     rig.login("EMP-3001");
-    let row = rig
-        .core
-        .view()
-        .history
-        .iter()
-        .find(|row| {
-            row.value
-                == Correction::Count {
-                    produced: 20,
-                    rejected: 0,
-                }
-        })
-        .cloned()
-        .expect("the count in the History rows");
+    let row = history_row(&rig, |row| {
+        row.value
+            == Correction::Count {
+                produced: 20,
+                rejected: 0,
+            }
+    });
     assert_eq!(row.what, "count WO-24001");
     let before = rig.kinds().len();
     let request = SignRequest::Correct {
@@ -522,14 +535,7 @@ async fn a_count_is_corrected_by_a_signed_event_and_the_original_stays() {
             EventKind::Signed { meaning: Meaning::Responsible, .. }
         ] if *corrects == row.seq && reason == "C-03"
     ));
-    let row = rig
-        .core
-        .view()
-        .history
-        .iter()
-        .find(|r| r.seq == row.seq)
-        .cloned()
-        .expect("still listed");
+    let row = history_row(&rig, |r| r.seq == row.seq);
     assert_eq!(
         row.value,
         Correction::Count {
@@ -605,13 +611,7 @@ async fn made_from(rig: &mut crate::core::Rig, output: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_wrong_genealogy_link_is_corrected_and_the_trace_follows() {
     use takt::domain::correction::Correction;
-    let mut rig = rig().await;
-    rig.login("EMP-1001");
-    rig.scan("WO-24001");
-    rig.scan(CASTING_C24_1107);
-    rig.scan("@START");
-    rig.sample(100, 0);
-    rig.sample(120, 0);
+    let mut rig = twenty_made().await;
     let tote = rig
         .kinds()
         .into_iter()
@@ -625,14 +625,7 @@ async fn a_wrong_genealogy_link_is_corrected_and_the_trace_follows() {
     rig.scan("@LOGOUT");
 
     rig.login("EMP-3001");
-    let row = rig
-        .core
-        .view()
-        .history
-        .iter()
-        .find(|row| row.what == format!("output {tote}"))
-        .cloned()
-        .expect("the tote in the History rows");
+    let row = history_row(&rig, |row| row.what == format!("output {tote}"));
     assert_eq!(
         row.value,
         Correction::Inputs {

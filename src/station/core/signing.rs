@@ -302,7 +302,7 @@ impl Core {
                 match self.check_pin(&session.badge, &session.name, &entry.pin()) {
                     Err(notice) => {
                         // The verifier could not be read: nothing to count, nothing to sign.
-                        return notice;
+                        return nothing_signed(notice);
                     }
                     Ok(false) => {
                         return self.wrong_signing_pin(pending, &session.badge, &session.name);
@@ -385,7 +385,7 @@ impl Core {
                 second,
                 name,
             } => match self.check_pin(&second.badge, &name, &entry.pin()) {
-                Err(notice) => notice,
+                Err(notice) => nothing_signed(notice),
                 Ok(false) => {
                     let badge = second.badge.clone();
                     self.wrong_signing_pin(pending, &badge, &name)
@@ -400,36 +400,6 @@ impl Core {
         let ask = pending.prompt(signer_name).ask;
         self.signing = Some(pending);
         Notice::new(Level::Info, format!("{ask}."), now)
-    }
-
-    /// Whether `pin` is `badge`'s; `Err` when their verifier cannot be read (said to the operator).
-    fn check_pin(
-        &self,
-        badge: &Badge,
-        name: &str,
-        pin: &crate::credential::Pin,
-    ) -> Result<bool, Notice> {
-        let verifier = self
-            .state
-            .master
-            .operators
-            .get(badge)
-            .and_then(|operator| operator.pin_verifier.clone());
-        let Some(verifier) = verifier else {
-            return Ok(false);
-        };
-        crate::credential::verify_pin(&verifier, pin).map_err(
-            |error| {
-                tracing::error!(%badge, %error, "PIN verifier unreadable");
-                Notice::new(
-                    Level::Error,
-                    format!(
-                        "The PIN record of {name} cannot be read at this station. Ask an admin to set the PIN again at central. Nothing was signed."
-                    ),
-                    self.clock.now(),
-                )
-            },
-        )
     }
 
     /// A wrong PIN to sign is recorded like one at login; locked out, the signing ends.
@@ -483,6 +453,11 @@ impl Core {
             Err(rejection) => Notice::new(Level::Refused, rejection.to_string(), now),
         }
     }
+}
+
+fn nothing_signed(mut notice: Notice) -> Notice {
+    notice.text.push_str(" Nothing was signed.");
+    notice
 }
 
 /// The signatures a command carries while only its other conditions are checked.
