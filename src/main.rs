@@ -51,11 +51,42 @@ enum Commands {
     /// everything made from it and the finished units that contain it (the recall list). Exits 2
     /// when central does not know the lot.
     Trace(TraceArgs),
+    /// The ISO 2859-1 / ANSI Z1.4 single sampling plan for a lot: code letter, sample size, Ac, Re.
+    #[command(after_help = AQL_EXAMPLE)]
+    Aql(AqlArgs),
     /// ISO 22400-2 KPIs from central.
     Kpi {
         #[command(subcommand)]
         command: KpiCommand,
     },
+}
+
+const AQL_EXAMPLE: &str = "\
+Examples:
+  takt aql --lot-size 1000 --level II --aql 2.5             # J, n = 80, Ac 5, Re 6
+  takt aql --lot-size 1000 --level II --aql 2.5 --tightened
+  takt aql --lot-size 400 --level S-3 --aql 1.0 --reduced --json";
+
+#[derive(Args)]
+struct AqlArgs {
+    /// Units in the lot.
+    #[arg(long)]
+    lot_size: u32,
+    /// Inspection level: S-1, S-2, S-3, S-4, I, II or III.
+    #[arg(long, default_value = "II")]
+    level: takt::domain::aql::InspectionLevel,
+    /// Acceptance quality limit, one of the standard's values (0.010 ... 1000), e.g. 2.5.
+    #[arg(long)]
+    aql: takt::domain::aql::Aql,
+    /// Tightened inspection (Table II-B).
+    #[arg(long, conflicts_with = "reduced")]
+    tightened: bool,
+    /// Reduced inspection (Table II-C).
+    #[arg(long)]
+    reduced: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -873,10 +904,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Commands::Trace(args) => trace(args),
+        Commands::Aql(args) => aql(args),
         Commands::Kpi {
             command: KpiCommand::Oee(args),
         } => kpi_oee(args),
     }
+}
+
+fn aql(args: AqlArgs) -> anyhow::Result<ExitCode> {
+    use takt::domain::aql::{Severity, plan};
+    let severity = if args.tightened {
+        Severity::Tightened
+    } else if args.reduced {
+        Severity::Reduced
+    } else {
+        Severity::Normal
+    };
+    let plan = plan(args.lot_size, args.level, args.aql, severity)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", takt::domain::aql::describe(&plan));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn kpi_oee(args: OeeArgs) -> anyhow::Result<ExitCode> {

@@ -12,6 +12,7 @@ pub mod rejection;
 pub mod state;
 
 pub mod andon;
+pub mod aql;
 pub mod correction;
 mod decide;
 pub mod downtime;

@@ -36,6 +36,7 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["trace", "--help"],
         vec!["central", "lot", "hold", "--help"],
         vec!["central", "lot", "release", "--help"],
+        vec!["aql", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
@@ -249,6 +250,67 @@ fn scan_decode_reads_gs1_labels_and_refuses_broken_ones() {
         text(&out.stdout).trim(),
         "refused: (10) BATCH/LOT ABC (17) USE BY 261301: invalid month 13"
     );
+}
+
+#[test]
+fn aql_prints_the_plan_and_refuses_values_the_standard_does_not_have() {
+    let out = takt(&["aql", "--lot-size", "1000", "--level", "II", "--aql", "2.5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "Code letter:  J",
+        "Sample size:  80 units",
+        "Accept (Ac):  5",
+        "Reject (Re):  6",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
+
+    let out = takt(&[
+        "aql",
+        "--lot-size",
+        "1000",
+        "--aql",
+        "2.5",
+        "--reduced",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["code_letter"], "J");
+    assert_eq!(json["sample_size"], 32);
+    assert_eq!(
+        (json["accept"].as_u64(), json["reject"].as_u64()),
+        (Some(2), Some(5))
+    );
+    assert_eq!(json["severity"], "reduced");
+
+    let out = takt(&[
+        "aql",
+        "--lot-size",
+        "1000",
+        "--aql",
+        "2.5",
+        "--tightened",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (json["accept"].as_u64(), json["reject"].as_u64()),
+        (Some(3), Some(4))
+    );
+
+    // An arrow: Table I gives F, the plan is E's.
+    let out = takt(&["aql", "--lot-size", "100", "--aql", "1.0"]);
+    assert!(text(&out.stdout).contains("Code letter:  E (Table I gives F"));
+
+    let out = takt(&["aql", "--lot-size", "1000", "--aql", "2.4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("AQL 2.4 is not one of the standard's values"));
+    let out = takt(&["aql", "--lot-size", "1000", "--aql", "2.5", "--level", "IV"]);
+    assert!(text(&out.stderr).contains("inspection level IV is not one of"));
+    let out = takt(&["aql", "--lot-size", "0", "--aql", "2.5"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 1 unit"));
 }
 
 #[test]
