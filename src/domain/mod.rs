@@ -28,6 +28,7 @@ pub mod permission;
 pub mod session;
 pub mod shift;
 pub mod signature;
+pub mod spc;
 
 pub use decide::{Command, decide, evidence_of_refusal, second_signer, station_pause};
 pub use event::{
