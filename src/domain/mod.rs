@@ -16,6 +16,7 @@ pub mod aql;
 pub mod correction;
 mod decide;
 pub mod downtime;
+pub mod inspection;
 pub mod interlock;
 pub mod kpi;
 pub mod kpi_history;

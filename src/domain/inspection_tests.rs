@@ -1,0 +1,285 @@
+//! Inspection plans of the demo plant (DEMO_PLANT.md, Quality): OP10 bore 54.000 ± 0.020 mm with a
+//! visual check at AQL 2.5 (major) / 4.0 (minor), level II.
+
+use super::*;
+
+fn catalog() -> BTreeMap<String, Code> {
+    let defect = |code: &str, text: &str, class| Code {
+        code: code.into(),
+        text: text.into(),
+        kind: CodeKind::Defect { class },
+    };
+    [
+        defect("D-101", "porosity", DefectClass::Major),
+        defect("D-102", "bore oversize", DefectClass::Major),
+        defect("D-103", "burr", DefectClass::Minor),
+        defect("D-201", "missing seal", DefectClass::Critical),
+        Code {
+            code: "R-11".into(),
+            text: "spindle".into(),
+            kind: CodeKind::Downtime { planned: false },
+        },
+    ]
+    .into_iter()
+    .map(|code| (code.code.clone(), code))
+    .collect()
+}
+
+fn op10(aql: bool) -> InspectionPlan {
+    InspectionPlan {
+        product: "BC-200".into(),
+        operation: "OP10".into(),
+        characteristics: vec![
+            Characteristic {
+                id: "BORE".into(),
+                name: "bore diameter".into(),
+                kind: CharacteristicKind::Variable {
+                    nominal: 54.0,
+                    lower: Some(53.98),
+                    upper: Some(54.02),
+                    unit: "mm".into(),
+                    gauge: Some("BG-54".into()),
+                    subgroup: Some(5),
+                },
+                sampling: Sampling::EveryNth { n: 20 },
+                class: DefectClass::Major,
+                plc_value: None,
+            },
+            Characteristic {
+                id: "VISUAL".into(),
+                name: "visual".into(),
+                kind: CharacteristicKind::Attribute,
+                sampling: Sampling::Aql,
+                class: DefectClass::Minor,
+                plc_value: None,
+            },
+        ],
+        aql: aql.then(|| AqlSampling {
+            level: InspectionLevel::II,
+            major: "2.5".parse().expect("aql"),
+            minor: "4.0".parse().expect("aql"),
+        }),
+        first_article_gates: true,
+    }
+}
+
+fn bore(value: f64, unit: &str) -> Measurement {
+    Measurement {
+        characteristic: "BORE".into(),
+        value: MeasuredValue::Number {
+            value,
+            unit: unit.into(),
+        },
+    }
+}
+
+fn defect(code: &str, quantity: u32) -> DefectFound {
+    DefectFound {
+        code: code.into(),
+        quantity,
+        location: None,
+    }
+}
+
+fn lot(inspected: u32) -> Sample {
+    Sample {
+        lot_size: 1000,
+        inspected,
+        severity: Severity::Normal,
+    }
+}
+
+#[test]
+fn a_full_aql_sample_within_the_acceptance_numbers_is_accepted() {
+    // Lot 1000, level II: J, n = 80; major AQL 2.5 → Ac 5, minor AQL 4.0 → Ac 7.
+    let defects = [defect("D-101", 3), defect("D-102", 2), defect("D-103", 7)];
+    let assessment = assess(
+        &op10(true),
+        &catalog(),
+        lot(80),
+        &[bore(54.01, "mm")],
+        &defects,
+    )
+    .expect("valid findings");
+    assert_eq!(assessment.verdict, Verdict::Accept);
+    assert_eq!(assessment.nonconforming[&DefectClass::Major], 5);
+    assert_eq!(assessment.plans[&DefectClass::Minor].accept, 7);
+    assert!(assessment.judged[0].conforms);
+}
+
+#[test]
+fn a_class_at_its_rejection_number_rejects_even_before_the_sample_is_complete() {
+    let assessment = assess(
+        &op10(true),
+        &catalog(),
+        lot(40),
+        &[bore(54.03, "mm")],
+        &[defect("D-101", 5)],
+    )
+    .expect("valid findings");
+    // 5 defects plus the bore out of tolerance: 6 major → Re 6.
+    let Verdict::Reject { reasons } = assessment.verdict else {
+        panic!("expected a reject, got {:?}", assessment.verdict);
+    };
+    assert_eq!(
+        reasons,
+        ["6 major nonconforming, the plan rejects at 6 (n = 80, AQL 2.5)"]
+    );
+}
+
+#[test]
+fn an_incomplete_sample_says_how_many_are_still_needed() {
+    let assessment =
+        assess(&op10(true), &catalog(), lot(30), &[], &[defect("D-103", 1)]).expect("valid");
+    assert_eq!(
+        assessment.verdict,
+        Verdict::Incomplete {
+            inspected: 30,
+            needed: 80
+        }
+    );
+}
+
+#[test]
+fn a_critical_defect_always_rejects() {
+    let assessment =
+        assess(&op10(true), &catalog(), lot(80), &[], &[defect("D-201", 1)]).expect("valid");
+    assert_eq!(
+        assessment.verdict,
+        Verdict::Reject {
+            reasons: vec!["critical defect D-201 missing seal (1)".into()]
+        }
+    );
+}
+
+#[test]
+fn without_aql_any_nonconformity_rejects_the_unit() {
+    let unit = Sample {
+        lot_size: 1,
+        inspected: 1,
+        severity: Severity::Normal,
+    };
+    let ok = assess(&op10(false), &catalog(), unit, &[bore(53.98, "mm")], &[]).expect("valid");
+    assert_eq!(ok.verdict, Verdict::Accept);
+    let bad = assess(&op10(false), &catalog(), unit, &[bore(53.979, "mm")], &[]).expect("valid");
+    assert_eq!(
+        bad.verdict,
+        Verdict::Reject {
+            reasons: vec!["1 major nonconformity".into()]
+        }
+    );
+}
+
+#[test]
+fn units_convert_and_wrong_ones_are_refused() {
+    let unit = Sample {
+        lot_size: 1,
+        inspected: 1,
+        severity: Severity::Normal,
+    };
+    let microns = assess(&op10(false), &catalog(), unit, &[bore(54_010.0, "µm")], &[])
+        .expect("µm converts to mm");
+    assert_eq!(microns.verdict, Verdict::Accept);
+    assert_eq!(
+        assess(&op10(false), &catalog(), unit, &[bore(54.0, "kg")], &[]),
+        Err(InspectionRefusal::WrongUnit {
+            id: "BORE".into(),
+            expected: "mm".into(),
+            given: "kg".into()
+        })
+    );
+}
+
+#[test]
+fn bad_findings_are_refused_in_words() {
+    let plan = op10(true);
+    let refused = |measurements: &[Measurement], defects: &[DefectFound]| {
+        assess(&plan, &catalog(), lot(80), measurements, defects)
+            .expect_err("refused")
+            .to_string()
+    };
+    // A slipped decimal point: 540 mm for a 54 mm bore.
+    assert_eq!(
+        refused(&[bore(540.0, "mm")], &[]),
+        "BORE = 540 mm cannot be a reading (nominal 54 mm); check the number"
+    );
+    assert!(refused(&[bore(f64::NAN, "mm")], &[]).contains("cannot be a reading"));
+    assert_eq!(
+        refused(
+            &[Measurement {
+                characteristic: "TORQUE".into(),
+                value: MeasuredValue::Pass
+            }],
+            &[]
+        ),
+        "TORQUE is not a characteristic of this inspection plan"
+    );
+    assert_eq!(
+        refused(
+            &[Measurement {
+                characteristic: "bore".into(),
+                value: MeasuredValue::Pass
+            }],
+            &[]
+        ),
+        "BORE is measured: key its value, not pass or fail"
+    );
+    assert_eq!(
+        refused(&[], &[defect("D-999", 1)]),
+        "D-999 is not in the defect catalog"
+    );
+    assert_eq!(
+        refused(&[], &[defect("R-11", 1)]),
+        "R-11 is a downtime reason, not a defect"
+    );
+    assert_eq!(
+        refused(&[], &[defect("D-101", 0)]),
+        "a defect needs a quantity of at least 1"
+    );
+    let too_many = assess(
+        &plan,
+        &catalog(),
+        Sample {
+            lot_size: 10,
+            inspected: 11,
+            severity: Severity::Normal,
+        },
+        &[],
+        &[],
+    );
+    assert!(matches!(
+        too_many,
+        Err(InspectionRefusal::SampleLargerThanLot { .. })
+    ));
+}
+
+#[test]
+fn sampling_rules_say_which_units_are_inspected() {
+    assert!(Sampling::EveryUnit.due(7));
+    assert!(Sampling::EveryNth { n: 20 }.due(40));
+    assert!(!Sampling::EveryNth { n: 20 }.due(41));
+    assert!(!Sampling::EveryNth { n: 0 }.due(1));
+    assert!(Sampling::FirstPiece.due(1));
+    assert!(!Sampling::FirstPiece.due(2));
+    assert!(!Sampling::Aql.due(1));
+}
+
+#[test]
+fn tightened_inspection_uses_the_tightened_plans() {
+    let sample = Sample {
+        severity: Severity::Tightened,
+        ..lot(80)
+    };
+    let assessment = assess(&op10(true), &catalog(), sample, &[], &[defect("D-101", 4)])
+        .expect("valid findings");
+    // Tightened J, AQL 2.5: Ac 3, Re 4.
+    assert!(matches!(assessment.verdict, Verdict::Reject { .. }));
+}
+
+#[test]
+fn plans_read_from_json_as_central_would_send_them() {
+    let json = serde_json::to_string(&op10(true)).expect("serialise");
+    let back: InspectionPlan = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, op10(true));
+    assert!(json.contains(r#""rule":"every_nth","n":20"#), "{json}");
+}
