@@ -356,14 +356,17 @@ fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, Ins
                     expected: unit.clone(),
                     given: given.clone(),
                 })?;
+            // A characteristic recorded without limits (for SPC only) has no band to judge by.
             let tolerance = match (lower, upper) {
-                (Some(lower), Some(upper)) => upper - lower,
-                (Some(limit), None) | (None, Some(limit)) => (limit - nominal).abs(),
-                (None, None) => 0.0,
+                (Some(lower), Some(upper)) => Some(upper - lower),
+                (Some(limit), None) | (None, Some(limit)) => Some((limit - nominal).abs()),
+                (None, None) => None,
             }
-            .max(nominal.abs() * 0.01)
-            .max(f64::EPSILON);
-            if !value.is_finite() || (value - nominal).abs() > PLAUSIBLE_TOLERANCES * tolerance {
+            .map(|tolerance| tolerance.max(nominal.abs() * 0.01).max(f64::EPSILON));
+            let implausible = tolerance.is_some_and(|tolerance| {
+                (value - nominal).abs() > PLAUSIBLE_TOLERANCES * tolerance
+            });
+            if !value.is_finite() || implausible {
                 return Err(InspectionRefusal::Implausible {
                     id: characteristic.id.clone(),
                     value,

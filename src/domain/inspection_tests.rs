@@ -254,6 +254,27 @@ fn bad_findings_are_refused_in_words() {
 }
 
 #[test]
+fn a_characteristic_without_limits_takes_any_finite_reading() {
+    let mut plan = op10(false);
+    plan.characteristics[0].kind = CharacteristicKind::Variable {
+        nominal: 0.0,
+        lower: None,
+        upper: None,
+        unit: "mm".into(),
+        gauge: None,
+        subgroup: None,
+    };
+    let unit = Sample {
+        lot_size: 1,
+        inspected: 1,
+        severity: Severity::Normal,
+    };
+    let assessment = assess(&plan, &catalog(), unit, &[bore(12.5, "mm")], &[]).expect("valid");
+    assert_eq!(assessment.verdict, Verdict::Accept);
+    assert!(assess(&plan, &catalog(), unit, &[bore(f64::INFINITY, "mm")], &[]).is_err());
+}
+
+#[test]
 fn sampling_rules_say_which_units_are_inspected() {
     assert!(Sampling::EveryUnit.due(7));
     assert!(Sampling::EveryNth { n: 20 }.due(40));
