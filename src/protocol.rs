@@ -80,6 +80,7 @@ pub enum MasterRecord {
     Lot(Lot),
     Code(Code),
     StationConfig(StationConfig),
+    InspectionPlan(crate::domain::inspection::InspectionPlan),
 }
 
 impl MasterRecord {
@@ -115,6 +116,11 @@ impl MasterRecord {
             MasterRecord::StationConfig(config) => {
                 master.station_config = Some(config);
             }
+            MasterRecord::InspectionPlan(plan) => {
+                master
+                    .inspection_plans
+                    .insert((plan.product.clone(), plan.operation.clone()), plan);
+            }
         }
     }
 
@@ -130,6 +136,10 @@ impl MasterRecord {
             MasterRecord::Lot(l) => ("lot", l.id.to_string()),
             MasterRecord::Code(c) => ("code", c.code.clone()),
             MasterRecord::StationConfig(config) => ("station_config", config.station.to_string()),
+            MasterRecord::InspectionPlan(plan) => (
+                "inspection_plan",
+                format!("{}/{}", plan.product, plan.operation),
+            ),
         }
     }
 }

@@ -1,5 +1,9 @@
 //! The demo plant of DEMO_PLANT.md as master records. Codes here are stable: people learn them.
 
+use crate::domain::aql::InspectionLevel;
+use crate::domain::inspection::{
+    AqlSampling, Characteristic, CharacteristicKind, InspectionPlan, Sampling,
+};
 use crate::domain::{
     Badge, Bom, BomLine, Code, CodeKind, Consumption, DefectClass, LineId, Lot, LotId, LotOrigin,
     LotStatus, Material, MaterialId, OperationId, Operator, OutputKind, Product, ProductId,
@@ -413,6 +417,11 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
             kind: *kind,
         })
     }));
+    records.extend(
+        inspection_plans()
+            .into_iter()
+            .map(MasterRecord::InspectionPlan),
+    );
 
     let stations: Vec<StationId> = STATIONS
         .iter()
@@ -475,4 +484,79 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
     ));
 
     records
+}
+
+/// DEMO_PLANT.md, Quality: OP10 first article, bore diameter in subgroups of 5 every 20 units, visual
+/// at AQL 2.5 (major) / 4.0 (minor); OP30 leak rate on every unit from the PLC, final visual at AQL
+/// 1.0 / 2.5. Both at general inspection level II.
+pub fn inspection_plans() -> Vec<InspectionPlan> {
+    let aql = |major: &str, minor: &str| AqlSampling {
+        level: InspectionLevel::II,
+        major: major
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a standard AQL")),
+        minor: minor
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a standard AQL")),
+    };
+    let visual = |name: &str| Characteristic {
+        id: "VISUAL".into(),
+        name: name.into(),
+        kind: CharacteristicKind::Attribute,
+        sampling: Sampling::Aql,
+        class: DefectClass::Major,
+        plc_value: None,
+    };
+    let mut plans = Vec::new();
+    for (product, bore) in [("BC-200", 54.0), ("BC-210", 48.0)] {
+        plans.push(InspectionPlan {
+            product: product.into(),
+            operation: "OP10".into(),
+            characteristics: vec![
+                Characteristic {
+                    id: "BORE".into(),
+                    name: "bore diameter".into(),
+                    kind: CharacteristicKind::Variable {
+                        nominal: bore,
+                        lower: Some(bore - 0.020),
+                        upper: Some(bore + 0.020),
+                        unit: "mm".into(),
+                        gauge: Some("BG-01 bore gauge".into()),
+                        subgroup: Some(5),
+                    },
+                    sampling: Sampling::EveryNth { n: 20 },
+                    class: DefectClass::Major,
+                    plc_value: None,
+                },
+                visual("visual: porosity, burrs"),
+            ],
+            aql: Some(aql("2.5", "4.0")),
+            first_article_gates: true,
+        });
+        plans.push(InspectionPlan {
+            product: product.into(),
+            operation: "OP30".into(),
+            characteristics: vec![
+                Characteristic {
+                    id: "LEAK".into(),
+                    name: "leak rate".into(),
+                    kind: CharacteristicKind::Variable {
+                        nominal: 0.20,
+                        lower: None,
+                        upper: Some(0.50),
+                        unit: "ml/min".into(),
+                        gauge: Some("leak tester".into()),
+                        subgroup: None,
+                    },
+                    sampling: Sampling::EveryUnit,
+                    class: DefectClass::Critical,
+                    plc_value: Some("leak_rate".into()),
+                },
+                visual("final visual"),
+            ],
+            aql: Some(aql("1.0", "2.5")),
+            first_article_gates: false,
+        });
+    }
+    plans
 }

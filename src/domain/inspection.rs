@@ -31,6 +31,18 @@ pub struct InspectionPlan {
     pub first_article_gates: bool,
 }
 
+// Master data is compared whole (versions, sync tests), which needs `Eq`. A plan's numbers are spec
+// limits read from master data, never NaN (import refuses them), so equality is an equivalence.
+impl Eq for InspectionPlan {}
+
+impl InspectionPlan {
+    pub fn characteristic(&self, id: &str) -> Option<&Characteristic> {
+        self.characteristics
+            .iter()
+            .find(|candidate| candidate.id.eq_ignore_ascii_case(id.trim()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Characteristic {
     /// Short id an inspector keys or scans (e.g. `BORE`).
@@ -323,9 +335,7 @@ pub fn assess(
 fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, InspectionRefusal> {
     let id = measurement.characteristic.trim();
     let characteristic = plan
-        .characteristics
-        .iter()
-        .find(|candidate| candidate.id.eq_ignore_ascii_case(id))
+        .characteristic(id)
         .ok_or_else(|| InspectionRefusal::NotInPlan(id.to_owned()))?;
     let conforms = match (&characteristic.kind, &measurement.value) {
         (CharacteristicKind::Attribute, MeasuredValue::Pass) => true,

@@ -383,6 +383,8 @@ pub struct MasterData {
     pub lots: BTreeMap<LotId, Lot>,
     /// Defect codes and downtime reasons, by code.
     pub codes: BTreeMap<String, Code>,
+    /// What to inspect per product and operation.
+    pub inspection_plans: BTreeMap<(ProductId, OperationId), super::inspection::InspectionPlan>,
     /// This station's settings from central; none until central sends them (then no offline limit
     /// applies: a station without central, or one central does not manage).
     pub station_config: Option<StationConfig>,

@@ -273,6 +273,21 @@ async fn worker_delivers_events_exactly_once_and_pulls_master_data() {
     );
     assert_eq!(station.state.master.work_orders.len(), 4);
     assert_eq!(station.state.master.operators.len(), 6);
+    // Inspection plans come with master data and survive a restart of the station.
+    let bore_plan = |master: &takt::domain::MasterData| {
+        master
+            .inspection_plans
+            .get(&("BC-200".into(), "OP10".into()))
+            .and_then(|plan| plan.characteristic("BORE"))
+            .cloned()
+    };
+    let bore = bore_plan(&station.state.master).expect("OP10 plan with BORE");
+    assert_eq!(station.state.master.inspection_plans.len(), 4);
+    let reopened = Store::open(&station.path, &station.id)
+        .expect("reopen")
+        .load_state()
+        .expect("state");
+    assert_eq!(bore_plan(&reopened.master), Some(bore));
 
     // New appends are noticed through the watch channel.
     let more = station.produce("WO-24001", 2, 3, 0);
@@ -721,11 +736,12 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         if !page.more {
             break;
         }
-        assert!(pages < 10, "paging does not end");
+        assert!(pages < 12, "paging does not end");
     }
     // 6 operators, 2 products, 14 materials, 2 routings, 6 bills of materials, 10 lots, 22 codes,
-    // 4 work orders, and this station's config (registering it made one; no other station's).
-    assert_eq!(all.len(), 67);
+    // 4 work orders, 4 inspection plans, and this station's config (registering it made one; no other
+    // station's).
+    assert_eq!(all.len(), 71);
     let configs: Vec<_> = all
         .iter()
         .filter_map(|c| match &c.record {
@@ -737,7 +753,7 @@ async fn changes_page_the_demo_master_data_by_cursor() {
         configs,
         [takt::domain::StationConfig::new(StationId::from("L1-S1"))]
     );
-    assert_eq!(pages, 10);
+    assert_eq!(pages, 11);
     assert_eq!(
         cursor,
         all.last().map_or(0, |c| c.version) + 1,
@@ -767,7 +783,7 @@ async fn changes_page_the_demo_master_data_by_cursor() {
 
     // Work orders go only to the stations they are dispatched to.
     let page = changes("L9-S1", outsider, 0, 1000).await;
-    assert_eq!(page.changes.len(), 63, "62 for all, and its own config");
+    assert_eq!(page.changes.len(), 67, "66 for all, and its own config");
     assert!(page.changes.iter().any(|c| matches!(
         &c.record,
         MasterRecord::StationConfig(config) if config.station.as_str() == "L9-S1"
