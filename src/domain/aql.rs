@@ -94,30 +94,31 @@ const NORMAL: [&str; 16] = [
     /* R */ "^ ^ 1/2 2/3 3/4 5/6 7/8 10/11 14/15 21/22 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
 ];
 
-// Tightened: the same sample sizes, one step smaller acceptance numbers; S (3150) is reached only from
-// R's two downward arrows (AQL 0.010 and 0.025), and its plans are those the diagonal puts there.
+// Tightened: each row one column right of normal's, the same sample sizes, and where normal points up
+// after 0/1, tightened points down (a larger sample): one AQL step tighter throughout. S (3150) is
+// reached only from R's two downward arrows (AQL 0.015 and 0.025); it has the 1/2 plan.
 const TIGHTENED: [&str; 17] = [
-    /* A */ "v v v v v v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28",
+    /* A */ "v v v v v v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28",
     /* B */
-    "v v v v v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42",
+    "v v v v v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42",
     /* C */
-    "v v v v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^",
+    "v v v v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^",
     /* D */
-    "v v v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^ ^",
+    "v v v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^ ^",
     /* E */
-    "v v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^ ^ ^",
-    /* F */ "v v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^",
-    /* G */ "v v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^",
-    /* H */ "v v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^",
-    /* J */ "v v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* K */ "v v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* L */ "v v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* M */ "v v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* N */ "v v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* P */ "v v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* Q */ "v v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* R */ "v 0/1 v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
-    /* S */ "0/1 ^ 1/2 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    "v v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 27/28 41/42 ^ ^ ^",
+    /* F */ "v v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^",
+    /* G */ "v v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^",
+    /* H */ "v v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^",
+    /* J */ "v v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* K */ "v v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* L */ "v v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* M */ "v v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* N */ "v v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* P */ "v v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* Q */ "v 0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* R */ "0/1 v v 1/2 2/3 3/4 5/6 8/9 12/13 18/19 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
+    /* S */ "^ 1/2 1/2 ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^ ^",
 ];
 
 // Reduced (Z1.4): a row's plans are those of the normal row with the same sample size, acceptance
@@ -443,9 +444,28 @@ pub fn plan(
     severity: Severity,
 ) -> Result<SamplingPlan, AqlError> {
     let table_letter = code_letter(lot_size, level)?;
-    let (row, accept, reject) = resolve(severity, table_letter.row(), aql.column());
+    Ok(plan_from_letter(
+        lot_size,
+        level,
+        aql,
+        severity,
+        table_letter,
+    ))
+}
+
+/// The plan when the sample starts from `letter` rather than Table I's: where defect classes with
+/// different AQLs lead to different samples, the letter of the largest serves every class.
+pub fn plan_from_letter(
+    lot_size: u32,
+    level: InspectionLevel,
+    aql: Aql,
+    severity: Severity,
+    table_letter: CodeLetter,
+) -> SamplingPlan {
+    let start = table_letter.row().min(severity.table().len() - 1);
+    let (row, accept, reject) = resolve(severity, start, aql.column());
     let plan_size = severity.sample_size(row);
-    Ok(SamplingPlan {
+    SamplingPlan {
         lot_size,
         level,
         aql,
@@ -456,7 +476,7 @@ pub fn plan(
         accept,
         reject,
         every_unit: plan_size >= lot_size,
-    })
+    }
 }
 
 /// Follows the arrows of one column from `row` to a plan. Every column of every table ends in a plan
@@ -652,7 +672,7 @@ impl Switching {
             Stage::Tightened => {
                 if not_accepted {
                     self.consecutive_accepted = 0;
-                    self.rejected_on_tightened += 1;
+                    self.rejected_on_tightened = self.rejected_on_tightened.saturating_add(1);
                     if self.rejected_on_tightened >= 5 {
                         (
                             Stage::Discontinued,
@@ -662,7 +682,7 @@ impl Switching {
                         return None;
                     }
                 } else {
-                    self.consecutive_accepted += 1;
+                    self.consecutive_accepted = self.consecutive_accepted.saturating_add(1);
                     if self.consecutive_accepted >= 5 {
                         (
                             Stage::Normal,
@@ -727,12 +747,12 @@ fn next_switching_score(score: u32, lot: LotResult) -> u32 {
             .copied()
             .unwrap_or(0);
         if lot.nonconforming <= tighter {
-            score + 3
+            score.saturating_add(3)
         } else {
             0
         }
     } else {
-        score + 2
+        score.saturating_add(2)
     }
 }
 

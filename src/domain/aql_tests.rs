@@ -57,9 +57,10 @@ fn every_cell_of_table_i_at_both_ends_of_its_lot_range() {
     assert_eq!(code_letter(0, InspectionLevel::II), Err(AqlError::EmptyLot));
 }
 
-/// The structure of the master tables, stated once, independently of the tables' text: along a row,
-/// arrows down until the 0/1 plan, which sits one column further left for each larger letter; then the
-/// table's series; then arrows up. Every cell of every table is compared with it.
+/// The layout of the master tables stated as a rule, apart from the tables' text: along a row, arrows
+/// down until the 0/1 plan, which sits one column further left for each larger letter; then the
+/// table's series; then arrows up. This catches a slip in the transcribed grids (a cell typed wrong,
+/// a row shifted); whether the layout itself is the standard's is what the published cells below pin.
 fn expected_cell(severity: Severity, row: usize, column: usize) -> Cell {
     let series: Vec<&str> = match severity {
         Severity::Normal => {
@@ -73,7 +74,7 @@ fn expected_cell(severity: Severity, row: usize, column: usize) -> Cell {
         }
         Severity::Tightened => {
             let mut series = vec![
-                "0/1", "v", "1/2", "2/3", "3/4", "5/6", "8/9", "12/13", "18/19",
+                "0/1", "v", "v", "1/2", "2/3", "3/4", "5/6", "8/9", "12/13", "18/19",
             ];
             if row <= 4 {
                 series.extend(["27/28", "41/42"]);
@@ -92,7 +93,7 @@ fn expected_cell(severity: Severity, row: usize, column: usize) -> Cell {
     };
     let zero_one_column: i64 = match severity {
         Severity::Normal => 14 - row as i64,
-        Severity::Tightened => 16 - row as i64,
+        Severity::Tightened => 15 - row as i64,
         // A reduced row's plans are those of the normal row with the same sample size.
         Severity::Reduced => {
             14 - SAMPLE_SIZES
@@ -106,8 +107,8 @@ fn expected_cell(severity: Severity, row: usize, column: usize) -> Cell {
         (Severity::Normal, 0, 15) => "v",
         (Severity::Normal, 15, 1) => "^",
         (Severity::Reduced, 15, 0) => "0/1",
-        (Severity::Tightened, 16, 1) => "^",
-        (Severity::Tightened, 16, column) if column > 2 => "^",
+        (Severity::Tightened, 16, 1 | 2) => "1/2",
+        (Severity::Tightened, 16, _) => "^",
         _ => {
             let offset = column as i64 - zero_one_column;
             if offset < 0 {
@@ -131,7 +132,7 @@ fn expected_cell(severity: Severity, row: usize, column: usize) -> Cell {
 }
 
 #[test]
-fn every_cell_of_tables_ii_a_b_c_follows_the_standards_layout() {
+fn every_cell_of_tables_ii_a_b_c_agrees_with_the_layout_rule() {
     for severity in [Severity::Normal, Severity::Tightened, Severity::Reduced] {
         for (row, (text, letter)) in severity.table().iter().zip(LETTERS).enumerate() {
             assert_eq!(
@@ -336,6 +337,36 @@ fn level_ii_normal_plans_match_the_published_table() {
     }
 }
 
+/// Tightened (Table II-B) plans at level II as published (NIBS FMOC table 1-B, after the arrows):
+/// (lot, AQL, letter, n, Ac, Re).
+const LEVEL_II_TIGHTENED: [(u32, &str, char, u32, u32, u32); 7] = [
+    (40, "2.5", 'D', 8, 0, 1),
+    (70, "1.5", 'E', 13, 0, 1),
+    (70, "2.5", 'G', 32, 1, 2),
+    (200, "0.65", 'G', 32, 0, 1),
+    (1000, "0.25", 'J', 80, 0, 1),
+    (1000, "1.0", 'J', 80, 1, 2),
+    (1000, "2.5", 'J', 80, 3, 4),
+];
+
+#[test]
+fn level_ii_tightened_plans_match_the_published_cells() {
+    for (lot, aql_text, letter, n, accept, reject) in LEVEL_II_TIGHTENED {
+        let plan =
+            plan(lot, InspectionLevel::II, aql(aql_text), Severity::Tightened).expect("valid");
+        assert_eq!(
+            (
+                plan.code_letter.letter(),
+                plan.sample_size,
+                plan.accept,
+                plan.reject
+            ),
+            (letter, n, accept, reject),
+            "lot {lot}, AQL {aql_text}"
+        );
+    }
+}
+
 #[test]
 fn known_plans_from_the_issue_and_the_pitfalls() {
     // Lot 1,000 at level II: J, n = 80; AQL 2.5 → Ac 5 / Re 6 (not the 10/11 of arrow-less walks).
@@ -373,11 +404,11 @@ fn known_plans_from_the_issue_and_the_pitfalls() {
         (reduced.sample_size, reduced.accept, reduced.reject),
         (32, 2, 5)
     );
-    // Tightened at AQL 0.010 and 0.025 from Q goes down past R to S, n = 3150.
-    let s = plan(1_000_000, level("II"), aql("0.010"), Severity::Tightened).expect("valid");
+    // Tightened: R has 0/1 at AQL 0.010; at 0.025 it points down to S, n = 3150, 1/2.
+    let r = plan(1_000_000, level("III"), aql("0.010"), Severity::Tightened).expect("valid");
     assert_eq!(
-        (s.code_letter.letter(), s.sample_size, s.accept, s.reject),
-        ('S', 3150, 0, 1)
+        (r.code_letter.letter(), r.sample_size, r.accept, r.reject),
+        ('R', 2000, 0, 1)
     );
     let s = plan(1_000_000, level("III"), aql("0.025"), Severity::Tightened).expect("valid");
     assert_eq!(

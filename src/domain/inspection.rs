@@ -57,6 +57,23 @@ pub struct Characteristic {
     pub plc_value: Option<String>,
 }
 
+impl Characteristic {
+    /// Whether the `unit`-th unit of a work order (1-based) is measured for this characteristic: a
+    /// subgroup of k measured every N units takes the first k of each N.
+    pub fn due(&self, unit: u64) -> bool {
+        match (self.sampling, &self.kind) {
+            (
+                Sampling::EveryNth { n },
+                CharacteristicKind::Variable {
+                    subgroup: Some(size),
+                    ..
+                },
+            ) if n > 0 && unit > 0 => (unit - 1) % u64::from(n) < u64::from(*size),
+            (sampling, _) => sampling.due(unit),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CharacteristicKind {
@@ -108,23 +125,41 @@ pub struct AqlSampling {
 }
 
 impl AqlSampling {
-    /// The plan per sampled class for a lot; the sample drawn is the largest of them (the standard
-    /// allows one sample for all classes when the largest is used).
+    /// The plan per sampled class for a lot. Classes with different AQLs can lead to different
+    /// samples; then one sample is drawn at the letter of the largest and each class is judged by its
+    /// plan at that letter (ISO 2859-1 10.1), so counts and acceptance numbers refer to the same units.
     pub fn plans(
         &self,
         lot_size: u32,
         severity: Severity,
     ) -> Result<BTreeMap<DefectClass, SamplingPlan>, aql::AqlError> {
-        Ok(BTreeMap::from([
-            (
-                DefectClass::Major,
-                aql::plan(lot_size, self.level, self.major, severity)?,
-            ),
-            (
-                DefectClass::Minor,
-                aql::plan(lot_size, self.level, self.minor, severity)?,
-            ),
-        ]))
+        let classes = [
+            (DefectClass::Major, self.major),
+            (DefectClass::Minor, self.minor),
+        ];
+        let mut letter = aql::code_letter(lot_size, self.level)?;
+        let mut plans = BTreeMap::new();
+        // Each pass can only move to a larger sample, so this settles within the table's height.
+        for _ in 0..20 {
+            plans = classes
+                .iter()
+                .map(|(class, aql)| {
+                    let mut plan =
+                        aql::plan_from_letter(lot_size, self.level, *aql, severity, letter);
+                    plan.table_letter = aql::code_letter(lot_size, self.level)?;
+                    Ok((*class, plan))
+                })
+                .collect::<Result<BTreeMap<_, _>, aql::AqlError>>()?;
+            let largest = plans
+                .values()
+                .max_by_key(|plan| plan.sample_size)
+                .map_or(letter, |plan| plan.code_letter);
+            if plans.values().all(|plan| plan.code_letter == largest) || largest == letter {
+                break;
+            }
+            letter = largest;
+        }
+        Ok(plans)
     }
 }
 
@@ -191,6 +226,10 @@ pub enum InspectionRefusal {
     NotADefect(String),
     #[error("a defect needs a quantity of at least 1")]
     ZeroQuantity,
+    #[error("a quantity of {0} makes more defects than can be counted; check the quantities")]
+    TooMany(u32),
+    #[error("an inspection needs a lot of at least 1 unit")]
+    EmptyLot,
     #[error("the sample has {inspected} units but the lot only {lot_size}")]
     SampleLargerThanLot { inspected: u32, lot_size: u32 },
     #[error("the sampling plan cannot be set: {0}")]
@@ -224,6 +263,8 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
     pub judged: Vec<Judged>,
+    /// What each class's plan decides for the lot (feeds the plan's switching rules).
+    pub lot_verdicts: BTreeMap<DefectClass, aql::LotVerdict>,
     /// Nonconformities found per class: defects scanned plus characteristics out of specification.
     pub nonconforming: BTreeMap<DefectClass, u32>,
     /// The sampling plan per class where the plan samples by AQL.
@@ -239,6 +280,9 @@ pub fn assess(
     measurements: &[Measurement],
     defects: &[DefectFound],
 ) -> Result<Assessment, InspectionRefusal> {
+    if sample.lot_size == 0 {
+        return Err(InspectionRefusal::EmptyLot);
+    }
     if sample.inspected > sample.lot_size {
         return Err(InspectionRefusal::SampleLargerThanLot {
             inspected: sample.inspected,
@@ -250,6 +294,13 @@ pub fn assess(
         .map(|measurement| judge(plan, measurement))
         .collect::<Result<Vec<_>, _>>()?;
     let mut nonconforming: BTreeMap<DefectClass, u32> = BTreeMap::new();
+    let mut add = |class: DefectClass, quantity: u32| {
+        let count = nonconforming.entry(class).or_default();
+        *count = count
+            .checked_add(quantity)
+            .ok_or(InspectionRefusal::TooMany(quantity))?;
+        Ok::<(), InspectionRefusal>(())
+    };
     let mut reasons = Vec::new();
     for found in defects {
         let code = catalog
@@ -261,7 +312,7 @@ pub fn assess(
         if found.quantity == 0 {
             return Err(InspectionRefusal::ZeroQuantity);
         }
-        *nonconforming.entry(class).or_default() += found.quantity;
+        add(class, found.quantity)?;
         if class == DefectClass::Critical {
             reasons.push(format!(
                 "critical defect {} {} ({})",
@@ -269,12 +320,21 @@ pub fn assess(
             ));
         }
     }
+    let by_aql = plan.aql.is_some();
     for result in judged.iter().filter(|result| !result.conforms) {
-        *nonconforming.entry(result.class).or_default() += 1;
-        if result.class == DefectClass::Critical {
+        let sampled_by_aql = by_aql
+            && plan
+                .characteristic(&result.characteristic)
+                .is_some_and(|characteristic| characteristic.sampling == Sampling::Aql);
+        if sampled_by_aql && result.class != DefectClass::Critical {
+            add(result.class, 1)?;
+        } else {
+            // Checked unit by unit (or critical): one nonconforming finding rejects.
             reasons.push(format!(
-                "critical characteristic {} failed",
-                result.characteristic
+                "{} {} {} out of specification",
+                class_words(result.class),
+                result.characteristic,
+                value_words(&result.value)
             ));
         }
     }
@@ -284,7 +344,6 @@ pub fn assess(
         None => BTreeMap::new(),
     };
     if plans.is_empty() {
-        // Without AQL every inspected unit must conform.
         for (class, count) in &nonconforming {
             if *class != DefectClass::Critical && *count > 0 {
                 reasons.push(format!(
@@ -294,19 +353,21 @@ pub fn assess(
                 ));
             }
         }
-    } else {
-        for (class, sampling_plan) in &plans {
-            let count = nonconforming.get(class).copied().unwrap_or(0);
-            if count >= sampling_plan.reject {
-                reasons.push(format!(
-                    "{count} {} nonconforming, the plan rejects at {} (n = {}, AQL {})",
-                    class_words(*class),
-                    sampling_plan.reject,
-                    sampling_plan.sample_size,
-                    sampling_plan.aql
-                ));
-            }
+    }
+    let mut lot_verdicts = BTreeMap::new();
+    for (class, sampling_plan) in &plans {
+        let count = nonconforming.get(class).copied().unwrap_or(0);
+        let lot_verdict = sampling_plan.verdict(count);
+        if lot_verdict == aql::LotVerdict::Reject {
+            reasons.push(format!(
+                "{count} {} nonconforming, the plan rejects at {} (n = {}, AQL {})",
+                class_words(*class),
+                sampling_plan.reject,
+                sampling_plan.sample_size,
+                sampling_plan.aql
+            ));
         }
+        lot_verdicts.insert(*class, lot_verdict);
     }
     let needed = plans
         .values()
@@ -326,10 +387,19 @@ pub fn assess(
     };
     Ok(Assessment {
         judged,
+        lot_verdicts,
         nonconforming,
         plans,
         verdict,
     })
+}
+
+fn value_words(value: &MeasuredValue) -> String {
+    match value {
+        MeasuredValue::Pass => "pass".into(),
+        MeasuredValue::Fail => "fail".into(),
+        MeasuredValue::Number { value, unit } => format!("{value} {unit}"),
+    }
 }
 
 fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, InspectionRefusal> {
@@ -366,16 +436,15 @@ fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, Ins
                     expected: unit.clone(),
                     given: given.clone(),
                 })?;
-            // A characteristic recorded without limits (for SPC only) has no band to judge by.
-            let tolerance = match (lower, upper) {
-                (Some(lower), Some(upper)) => Some(upper - lower),
-                (Some(limit), None) | (None, Some(limit)) => Some((limit - nominal).abs()),
-                (None, None) => None,
-            }
-            .map(|tolerance| tolerance.max(nominal.abs() * 0.01).max(f64::EPSILON));
-            let implausible = tolerance.is_some_and(|tolerance| {
-                (value - nominal).abs() > PLAUSIBLE_TOLERANCES * tolerance
-            });
+            // A keyed slip (540 for 54.0) shows against a two-sided tolerance. A one-sided limit
+            // (leak rate at most 0.50) has no such band: a gross failure is a real reading.
+            let implausible = match (lower, upper) {
+                (Some(lower), Some(upper)) => {
+                    let tolerance = (upper - lower).max(nominal.abs() * 0.01).max(f64::EPSILON);
+                    (value - nominal).abs() > PLAUSIBLE_TOLERANCES * tolerance
+                }
+                _ => false,
+            };
             if !value.is_finite() || implausible {
                 return Err(InspectionRefusal::Implausible {
                     id: characteristic.id.clone(),

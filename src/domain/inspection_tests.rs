@@ -114,16 +114,141 @@ fn a_class_at_its_rejection_number_rejects_even_before_the_sample_is_complete() 
         &catalog(),
         lot(40),
         &[bore(54.03, "mm")],
-        &[defect("D-101", 5)],
+        &[defect("D-101", 6)],
     )
     .expect("valid findings");
-    // 5 defects plus the bore out of tolerance: 6 major → Re 6.
+    // The bore is checked every 20th unit, not by the lot's AQL sample: out of specification, it
+    // rejects on its own. Six major defects reach the AQL plan's Re 6.
     let Verdict::Reject { reasons } = assessment.verdict else {
         panic!("expected a reject, got {:?}", assessment.verdict);
     };
     assert_eq!(
         reasons,
-        ["6 major nonconforming, the plan rejects at 6 (n = 80, AQL 2.5)"]
+        [
+            "major BORE 54.03 mm out of specification",
+            "6 major nonconforming, the plan rejects at 6 (n = 80, AQL 2.5)"
+        ]
+    );
+    assert_eq!(assessment.nonconforming[&DefectClass::Major], 6);
+    assert_eq!(
+        assessment.lot_verdicts[&DefectClass::Major],
+        aql::LotVerdict::Reject
+    );
+}
+
+#[test]
+fn every_class_is_judged_at_the_letter_of_the_largest_sample() {
+    // Lot 60, level II: E. Major 2.5 points down to F (n = 20, 1/2); minor 4.0 at E is n = 13, 1/2.
+    // One sample of 20 is drawn, so minor is judged at F too: 2/3.
+    let sample = Sample {
+        lot_size: 60,
+        inspected: 20,
+        severity: Severity::Normal,
+    };
+    let assessment =
+        assess(&op10(true), &catalog(), sample, &[], &[defect("D-103", 2)]).expect("valid");
+    let minor = assessment.plans[&DefectClass::Minor];
+    assert_eq!(
+        (
+            minor.code_letter.letter(),
+            minor.sample_size,
+            minor.accept,
+            minor.reject
+        ),
+        ('F', 20, 2, 3)
+    );
+    assert_eq!(minor.table_letter.letter(), 'E');
+    assert_eq!(assessment.verdict, Verdict::Accept);
+}
+
+#[test]
+fn a_reduced_lot_between_ac_and_re_is_accepted_and_says_so() {
+    // Reduced J: n = 32, major AQL 2.5 → 2/5.
+    let sample = Sample {
+        lot_size: 1000,
+        inspected: 32,
+        severity: Severity::Reduced,
+    };
+    let assessment =
+        assess(&op10(true), &catalog(), sample, &[], &[defect("D-101", 3)]).expect("valid");
+    assert_eq!(assessment.verdict, Verdict::Accept);
+    assert_eq!(
+        assessment.lot_verdicts[&DefectClass::Major],
+        aql::LotVerdict::AcceptAndReinstateNormal
+    );
+}
+
+#[test]
+fn a_gross_failure_on_a_one_sided_limit_is_a_reject_not_a_typing_slip() {
+    let mut plan = op10(false);
+    plan.characteristics[0] = Characteristic {
+        id: "LEAK".into(),
+        name: "leak rate".into(),
+        kind: CharacteristicKind::Variable {
+            nominal: 0.2,
+            lower: None,
+            upper: Some(0.5),
+            unit: "ml/min".into(),
+            gauge: None,
+            subgroup: None,
+        },
+        sampling: Sampling::EveryUnit,
+        class: DefectClass::Critical,
+        plc_value: Some("leak_rate".into()),
+    };
+    let unit = Sample {
+        lot_size: 1,
+        inspected: 1,
+        severity: Severity::Normal,
+    };
+    let leak = Measurement {
+        characteristic: "LEAK".into(),
+        value: MeasuredValue::Number {
+            value: 25.0,
+            unit: "ml/min".into(),
+        },
+    };
+    let assessment = assess(&plan, &catalog(), unit, &[leak], &[]).expect("a real reading");
+    assert_eq!(
+        assessment.verdict,
+        Verdict::Reject {
+            reasons: vec!["critical LEAK 25 ml/min out of specification".into()]
+        }
+    );
+}
+
+#[test]
+fn quantities_that_overflow_and_empty_lots_are_refused() {
+    let refused = assess(
+        &op10(true),
+        &catalog(),
+        lot(80),
+        &[],
+        &[defect("D-101", u32::MAX), defect("D-102", 1)],
+    );
+    assert!(matches!(refused, Err(InspectionRefusal::TooMany(1))));
+    let empty = Sample {
+        lot_size: 0,
+        inspected: 0,
+        severity: Severity::Normal,
+    };
+    assert_eq!(
+        assess(&op10(false), &catalog(), empty, &[], &[]),
+        Err(InspectionRefusal::EmptyLot)
+    );
+}
+
+#[test]
+fn a_subgroup_is_the_first_units_of_every_nth() {
+    let bore = &op10(true).characteristics[0];
+    let measured: Vec<u64> = (1..=45).filter(|unit| bore.due(*unit)).collect();
+    assert_eq!(
+        measured,
+        [1, 2, 3, 4, 5, 21, 22, 23, 24, 25, 41, 42, 43, 44, 45]
+    );
+    assert!(
+        !op10(true).characteristics[1].due(1),
+        "AQL samples come from the lot"
     );
 }
 
@@ -165,7 +290,7 @@ fn without_aql_any_nonconformity_rejects_the_unit() {
     assert_eq!(
         bad.verdict,
         Verdict::Reject {
-            reasons: vec!["1 major nonconformity".into()]
+            reasons: vec!["major BORE 53.979 mm out of specification".into()]
         }
     );
 }
