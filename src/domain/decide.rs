@@ -76,6 +76,14 @@ pub enum Command {
     SignatureFailed {
         badge: Badge,
     },
+    /// An inspection of a lot made here or upstream: `inspected` units of it, each finding as
+    /// (characteristic, value as keyed), and the defect codes scanned.
+    Inspect {
+        lot: LotId,
+        inspected: u32,
+        findings: Vec<(String, String)>,
+        defects: Vec<super::inspection::DefectFound>,
+    },
 }
 
 impl Command {
@@ -99,6 +107,7 @@ impl Command {
             Command::ReleaseLot { lot, .. } => format!("release lot {lot}"),
             Command::Correct { target, .. } => format!("correct event {}", target.seq),
             Command::SignatureFailed { badge } => format!("wrong PIN to sign, {badge}"),
+            Command::Inspect { lot, .. } => format!("inspect lot {lot}"),
         }
     }
 }
@@ -188,6 +197,15 @@ pub fn decide(
                 _ => reason.to_owned(),
             };
             Ok(vec![event(actor, EventKind::LotHeld { lot, reason })])
+        }
+        Command::Inspect {
+            lot,
+            inspected,
+            findings,
+            defects,
+        } => {
+            let actor = permitted(Action::Inspect)?;
+            super::inspection::record(state, actor, now, lot, inspected, &findings, defects)
         }
         Command::ReleaseLot { lot, signatures } => {
             let actor = permitted(Action::ReleaseHold)?;

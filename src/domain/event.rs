@@ -5,7 +5,7 @@
 //! in an event, so the encoding cannot change with key order. Kinds are only ever added; the meaning of
 //! an existing kind never changes, because old logs must verify and replay forever.
 
-use super::ids::{Badge, LotId, MaterialId, OperationId, StationId, WorkOrderId};
+use super::ids::{Badge, LotId, MaterialId, OperationId, ProductId, StationId, WorkOrderId};
 use super::quantity::Quantity;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -284,6 +284,24 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lifts: Option<DateTime<Utc>>,
     },
+    /// An inspection of a lot (or serial) against the plan of its product and operation: what was
+    /// found and the verdict the plan gave. A reject is followed in the same append by the hold it
+    /// puts on the lot.
+    InspectionRecorded {
+        lot: LotId,
+        product: ProductId,
+        operation: OperationId,
+        severity: super::aql::Severity,
+        lot_size: u32,
+        inspected: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        findings: Vec<super::inspection::Finding>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        defects: Vec<super::inspection::DefectFound>,
+        verdict: super::inspection::InspectionVerdict,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
+    },
     /// An electronic signature on the record just before it: the person, the meaning, and the
     /// SHA-256 of the signed record (see [`super::signature::record_digest`]), so the signature
     /// cannot be moved to another record. `at` and the actor of the event are the time and signer.
@@ -340,6 +358,7 @@ impl EventKind {
             EventKind::PartRecorded { .. } => "part_recorded",
             EventKind::LotHeld { .. } => "lot_held",
             EventKind::LotReleased { .. } => "lot_released",
+            EventKind::InspectionRecorded { .. } => "inspection_recorded",
             EventKind::Signed { .. } => "signed",
             EventKind::Corrected { .. } => "corrected",
         }

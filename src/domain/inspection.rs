@@ -187,6 +187,92 @@ pub struct DefectFound {
     pub location: Option<String>,
 }
 
+/// A finding as the log keeps it: the value as keyed or read (`54.012 mm`, `pass`), so the record
+/// shows the exact figure, and whether it conformed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub characteristic: String,
+    pub value: String,
+    pub conforms: bool,
+}
+
+/// The verdict as the log keeps it; the reasons travel beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionVerdict {
+    Accept,
+    Reject,
+    Incomplete,
+}
+
+impl InspectionVerdict {
+    pub fn words(self) -> &'static str {
+        match self {
+            InspectionVerdict::Accept => "accepted",
+            InspectionVerdict::Reject => "rejected",
+            InspectionVerdict::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Reads a finding as an inspector keys it: `pass`/`ok`, `fail`/`ng`, or a number with an optional
+/// unit (`54.012`, `54.012 mm`, `54012um`). A number without a unit is in the characteristic's unit.
+pub fn parse_value(
+    plan: &InspectionPlan,
+    characteristic: &str,
+    text: &str,
+) -> Result<MeasuredValue, InspectionRefusal> {
+    let text = text.trim();
+    match text.to_ascii_lowercase().as_str() {
+        "pass" | "ok" | "p" => return Ok(MeasuredValue::Pass),
+        "fail" | "ng" | "f" => return Ok(MeasuredValue::Fail),
+        _ => {}
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| InspectionRefusal::NotAValue {
+            id: characteristic.trim().to_owned(),
+            text: text.to_owned(),
+        })?;
+    let unit = match unit.trim() {
+        "" => match plan.characteristic(characteristic).map(|c| &c.kind) {
+            Some(CharacteristicKind::Variable { unit, .. }) => unit.clone(),
+            _ => String::new(),
+        },
+        given => given.to_owned(),
+    };
+    Ok(MeasuredValue::Number { value, unit })
+}
+
+impl Assessment {
+    /// The findings and verdict as the log keeps them.
+    pub fn recorded(&self) -> (Vec<Finding>, InspectionVerdict, Vec<String>) {
+        let findings = self
+            .judged
+            .iter()
+            .map(|judged| Finding {
+                characteristic: judged.characteristic.clone(),
+                value: value_words(&judged.value),
+                conforms: judged.conforms,
+            })
+            .collect();
+        let (verdict, reasons) = match &self.verdict {
+            Verdict::Accept => (InspectionVerdict::Accept, Vec::new()),
+            Verdict::Reject { reasons } => (InspectionVerdict::Reject, reasons.clone()),
+            Verdict::Incomplete { inspected, needed } => (
+                InspectionVerdict::Incomplete,
+                vec![format!("{inspected} of {needed} units inspected")],
+            ),
+        };
+        (findings, verdict, reasons)
+    }
+}
+
 /// What is inspected: a lot (by AQL sample) or single units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -218,6 +304,8 @@ pub enum InspectionRefusal {
     },
     #[error("{id} is measured: key its value, not pass or fail")]
     NeedsValue { id: String },
+    #[error("{id}: {text:?} is not a value; key a number (with its unit) or pass / fail")]
+    NotAValue { id: String, text: String },
     #[error("{id} is pass or fail, not a number")]
     NeedsPassFail { id: String },
     #[error("{0} is not in the defect catalog")]
@@ -400,6 +488,98 @@ fn value_words(value: &MeasuredValue) -> String {
         MeasuredValue::Fail => "fail".into(),
         MeasuredValue::Number { value, unit } => format!("{value} {unit}"),
     }
+}
+
+/// Records an inspection of `lot` at this station: the plan is the one of the lot's product and the
+/// operation that made it. A reject holds the lot at once, in the same append, so no station can
+/// consume, move or complete it.
+pub fn record(
+    state: &super::state::State,
+    actor: super::event::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    lot: super::ids::LotId,
+    inspected: u32,
+    findings: &[(String, String)],
+    defects: Vec<DefectFound>,
+) -> Result<Vec<super::event::NewEvent>, super::rejection::Rejection> {
+    use super::event::{EventKind, NewEvent};
+    use super::master::{LotOrigin, LotStatus};
+    use super::rejection::Rejection;
+    let known = state
+        .lot(&lot)
+        .ok_or_else(|| Rejection::UnknownLot(lot.clone()))?;
+    let no_plan = |why: String| Rejection::NoInspectionPlan {
+        lot: lot.clone(),
+        why,
+    };
+    let LotOrigin::Produced {
+        work_order,
+        operation,
+        ..
+    } = &known.origin
+    else {
+        return Err(no_plan("it came from a supplier".into()));
+    };
+    let product = state
+        .master
+        .work_orders
+        .get(work_order)
+        .map(|order| order.product.clone())
+        .ok_or_else(|| no_plan(format!("its work order {work_order} is not known here")))?;
+    let plan = state
+        .master
+        .inspection_plans
+        .get(&(product.clone(), operation.clone()))
+        .ok_or_else(|| no_plan(format!("none for {product} at {operation}")))?;
+    let refused = |refusal: InspectionRefusal| Rejection::InspectionRefused(refusal.to_string());
+    let measurements = findings
+        .iter()
+        .map(|(characteristic, text)| {
+            Ok(Measurement {
+                characteristic: characteristic.clone(),
+                value: parse_value(plan, characteristic, text)?,
+            })
+        })
+        .collect::<Result<Vec<_>, InspectionRefusal>>()
+        .map_err(refused)?;
+    let lot_size = u32::try_from(known.quantity.milli().max(0) / 1000)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    // Switching between normal, tightened and reduced per plan comes with the plan's history; until
+    // then every lot is inspected on normal.
+    let severity = Severity::Normal;
+    let sample = Sample {
+        lot_size,
+        inspected,
+        severity,
+    };
+    let assessment =
+        assess(plan, &state.master.codes, sample, &measurements, &defects).map_err(refused)?;
+    let (findings, verdict, reasons) = assessment.recorded();
+    let event = |kind| NewEvent {
+        at: now,
+        actor: actor.clone(),
+        kind,
+    };
+    let mut events = vec![event(EventKind::InspectionRecorded {
+        lot: lot.clone(),
+        product,
+        operation: operation.clone(),
+        severity,
+        lot_size,
+        inspected,
+        findings,
+        defects,
+        verdict,
+        reasons: reasons.clone(),
+    })];
+    if verdict == InspectionVerdict::Reject && known.status != LotStatus::OnHold {
+        events.push(event(EventKind::LotHeld {
+            lot,
+            reason: format!("failed inspection: {}", reasons.join("; ")),
+        }));
+    }
+    Ok(events)
 }
 
 fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, InspectionRefusal> {

@@ -429,3 +429,177 @@ fn plans_read_from_json_as_central_would_send_them() {
     assert_eq!(back, op10(true));
     assert!(json.contains(r#""rule":"every_nth","n":20"#), "{json}");
 }
+
+/// Recording at a station of the demo plant: an inspector, a tote of 20 made at OP10 for WO-24001.
+mod recording {
+    use super::*;
+    use crate::domain::event::{Event, EventKind, NewEvent};
+    use crate::domain::master::{Lot, LotOrigin, LotStatus};
+    use crate::domain::rejection::Rejection;
+    use crate::domain::{
+        Command, GENESIS_HASH, LotId, MasterData, State, StationId, apply, decide,
+    };
+    use chrono::{DateTime, Utc};
+
+    const TOTE: &str = "L1-S1-251124-000001";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default()
+    }
+
+    fn station(badge: &str) -> State {
+        let mut master = MasterData::default();
+        for record in crate::central::demo::master_records(now().date_naive()) {
+            record.apply_to(&mut master);
+        }
+        master.lots.insert(
+            TOTE.into(),
+            Lot {
+                id: TOTE.into(),
+                material: "BC-200-M".into(),
+                quantity: crate::domain::Quantity::units(20),
+                expiry: None,
+                status: LotStatus::Released,
+                status_reason: None,
+                origin: LotOrigin::Produced {
+                    station: "L1-S1".into(),
+                    work_order: "WO-24001".into(),
+                    operation: "OP10".into(),
+                    at: now(),
+                },
+                status_at: None,
+            },
+        );
+        let mut state = State::new(StationId::from("L1-S2"), master);
+        run(
+            &mut state,
+            Command::Login {
+                badge: badge.into(),
+                pin_matches: true,
+            },
+        )
+        .expect("login");
+        state
+    }
+
+    fn run(state: &mut State, command: Command) -> Result<Vec<EventKind>, Rejection> {
+        let events: Vec<NewEvent> = decide(state, command, now())?;
+        Ok(events
+            .into_iter()
+            .map(|new| {
+                let event = Event::seal(
+                    new,
+                    state.station.clone(),
+                    1,
+                    uuid::Uuid::nil(),
+                    GENESIS_HASH.into(),
+                );
+                apply(state, &event);
+                event.kind
+            })
+            .collect())
+    }
+
+    fn inspect(findings: &[(&str, &str)], defects: &[DefectFound]) -> Command {
+        Command::Inspect {
+            lot: TOTE.into(),
+            inspected: 5,
+            findings: findings
+                .iter()
+                .map(|(id, value)| ((*id).to_owned(), (*value).to_owned()))
+                .collect(),
+            defects: defects.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_passing_sample_is_recorded_and_the_lot_stays_released() {
+        let mut state = station("EMP-2001");
+        let kinds = run(
+            &mut state,
+            inspect(&[("VISUAL", "pass"), ("bore", "54.005")], &[]),
+        )
+        .expect("recorded");
+        let [
+            EventKind::InspectionRecorded {
+                verdict,
+                findings,
+                lot_size,
+                product,
+                ..
+            },
+        ] = kinds.as_slice()
+        else {
+            panic!("one inspection event: {kinds:?}");
+        };
+        assert_eq!(*verdict, InspectionVerdict::Accept);
+        assert_eq!((*lot_size, product.as_str()), (20, "BC-200"));
+        assert_eq!(findings[1].value, "54.005 mm");
+        let lot = state.lot(&LotId::from(TOTE)).expect("lot");
+        assert_eq!(lot.status, LotStatus::Released);
+    }
+
+    #[test]
+    fn a_failed_inspection_holds_the_lot_in_the_same_append() {
+        let mut state = station("EMP-2001");
+        // Lot 20, level II: C, n = 5; major AQL 2.5 → 0/1: one porosity rejects.
+        let kinds = run(&mut state, inspect(&[], &[defect("D-101", 1)])).expect("recorded");
+        assert!(matches!(
+            &kinds[0],
+            EventKind::InspectionRecorded {
+                verdict: InspectionVerdict::Reject,
+                ..
+            }
+        ));
+        assert_eq!(
+            kinds[1],
+            EventKind::LotHeld {
+                lot: TOTE.into(),
+                reason: "failed inspection: 1 major nonconforming, the plan rejects at 1 (n = 5, AQL 2.5)"
+                    .into()
+            }
+        );
+        let lot = state.lot(&LotId::from(TOTE)).expect("lot");
+        assert_eq!(lot.status, LotStatus::OnHold);
+        // Inspected again while held: recorded, no second hold.
+        let again = run(&mut state, inspect(&[], &[defect("D-101", 1)])).expect("recorded");
+        assert_eq!(again.len(), 1);
+    }
+
+    #[test]
+    fn bad_findings_and_the_wrong_people_record_nothing() {
+        let mut state = station("EMP-2001");
+        let refused =
+            |state: &mut State, command| run(state, command).expect_err("refused").to_string();
+        assert_eq!(
+            refused(&mut state, inspect(&[("TORQUE", "5")], &[])),
+            "Nothing recorded: TORQUE is not a characteristic of this inspection plan."
+        );
+        assert_eq!(
+            refused(&mut state, inspect(&[("BORE", "five")], &[])),
+            "Nothing recorded: BORE: \"five\" is not a value; key a number (with its unit) or pass / fail."
+        );
+        assert_eq!(
+            refused(&mut state, inspect(&[("BORE", "54.0 kg")], &[])),
+            "Nothing recorded: BORE is measured in mm, not kg."
+        );
+        assert_eq!(
+            refused(&mut state, inspect(&[], &[defect("D-999", 1)])),
+            "Nothing recorded: D-999 is not in the defect catalog."
+        );
+        let supplier = Command::Inspect {
+            lot: "C24-1107".into(),
+            inspected: 1,
+            findings: Vec::new(),
+            defects: Vec::new(),
+        };
+        let words = refused(&mut state, supplier);
+        assert!(words.contains("came from a supplier"), "{words}");
+
+        let mut operator = station("EMP-1001");
+        let words = refused(&mut operator, inspect(&[("VISUAL", "pass")], &[]));
+        assert!(words.contains("record inspections"), "{words}");
+        let lot = operator.lot(&LotId::from(TOTE)).expect("lot");
+        assert_eq!(lot.status, LotStatus::Released);
+    }
+}

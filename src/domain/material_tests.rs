@@ -689,6 +689,15 @@ fn decide_enforces_the_matrix_for_every_command_and_role() {
             },
             Action::Correct,
         ),
+        (
+            Command::Inspect {
+                lot: "C24-1107".into(),
+                inspected: 1,
+                findings: Vec::new(),
+                defects: Vec::new(),
+            },
+            Action::Inspect,
+        ),
     ];
     // Every action of the matrix is exercised by a command.
     for action in Action::ALL {

@@ -330,6 +330,24 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
             because(format!("put lot {lot} on hold"), reason.clone())
         }
         EventKind::LotReleased { lot, .. } => told(format!("released the hold on lot {lot}")),
+        EventKind::InspectionRecorded {
+            lot,
+            operation,
+            inspected,
+            verdict,
+            reasons,
+            ..
+        } => {
+            let what = format!(
+                "inspected lot {lot} ({operation}, {inspected} units): {}",
+                verdict.words()
+            );
+            if reasons.is_empty() {
+                told(what)
+            } else {
+                because(what, reasons.join("; "))
+            }
+        }
         EventKind::Signed {
             signer,
             name,
@@ -535,7 +553,9 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::AndonAnswered { .. }
         | EventKind::MachineCommandSent { .. }
         | EventKind::Signed { .. } => none(),
-        EventKind::LotHeld { lot, .. } | EventKind::LotReleased { lot, .. } => Mentions {
+        EventKind::LotHeld { lot, .. }
+        | EventKind::LotReleased { lot, .. }
+        | EventKind::InspectionRecorded { lot, .. } => Mentions {
             lots: vec![lot.as_str()],
             ..none()
         },

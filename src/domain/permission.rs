@@ -89,10 +89,12 @@ pub enum Action {
     ReleaseHold,
     /// Correct a recorded consumption, count or genealogy link, signed.
     Correct,
+    /// Record an inspection: findings, defects and the verdict the plan gives.
+    Inspect,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::SelectWorkOrder,
         Action::RunWorkOrder,
         Action::PauseWorkOrder,
@@ -105,6 +107,7 @@ impl Action {
         Action::HoldLot,
         Action::ReleaseHold,
         Action::Correct,
+        Action::Inspect,
     ];
 
     /// Signature-grade: recorded only with the PIN entered again and a meaning (and a second
@@ -128,6 +131,7 @@ impl Action {
             Action::HoldLot => "hold_lot",
             Action::ReleaseHold => "release_hold",
             Action::Correct => "correct",
+            Action::Inspect => "inspect",
         }
     }
 
@@ -150,6 +154,7 @@ impl Action {
             Action::HoldLot => "put lots on hold",
             Action::ReleaseHold => "release held lots",
             Action::Correct => "correct recorded facts",
+            Action::Inspect => "record inspections",
         }
     }
 }
@@ -184,6 +189,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     ),
     (A::ReleaseHold, &[R::Inspector, R::Admin]),
     (A::Correct, &[R::Inspector, R::LineLead, R::Admin]),
+    (A::Inspect, &[R::Inspector, R::LineLead, R::Admin]),
 ];
 
 /// The action a recorded fact stands for, when a person did it: what central checks again at
@@ -207,6 +213,7 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         K::LotHeld { .. } => Some(Action::HoldLot),
         K::LotReleased { .. } => Some(Action::ReleaseHold),
         K::Corrected { .. } => Some(Action::Correct),
+        K::InspectionRecorded { .. } => Some(Action::Inspect),
         K::OperatorLoggedIn { .. }
         | K::OperatorLoggedOut { .. }
         | K::LoginFailed { .. }

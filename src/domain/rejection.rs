@@ -42,6 +42,10 @@ pub enum Rejection {
     AlreadyOnHold(LotId),
     #[error("Say why the lot is held: type a reason or scan a defect code.")]
     HoldNeedsReason,
+    #[error("There is no inspection plan for lot {lot}: {why}.")]
+    NoInspectionPlan { lot: LotId, why: String },
+    #[error("Nothing recorded: {0}.")]
+    InspectionRefused(String),
     #[error("The signature must be made by {name}, who is logged in.")]
     SignerNotLoggedIn { name: String },
     #[error(

@@ -402,7 +402,9 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::DowntimeStarted { .. }
         | EventKind::DowntimeCoded { .. }
         | EventKind::PlannedDowntimeDeclared { .. }
-        | EventKind::MachineCommandSent { .. } => {}
+        | EventKind::MachineCommandSent { .. }
+        // A reject's hold is its own event, applied below.
+        | EventKind::InspectionRecorded { .. } => {}
         EventKind::AndonCalled { call } => {
             state.andon = Some(super::andon::AndonCall {
                 kind: *call,

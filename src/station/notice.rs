@@ -1,5 +1,6 @@
 //! Messages to the operator: what just happened, or why it did not.
 
+use crate::domain::inspection::InspectionVerdict;
 use crate::domain::material::{Missing, missing_materials};
 use crate::domain::{ConsumptionBasis, Event, EventKind, OutputForm, State};
 use chrono::{DateTime, Utc};
@@ -212,6 +213,20 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 "Lot {lot} is ON HOLD ({reason}). Every station refuses it once it hears."
             ),
             EventKind::LotReleased { lot, .. } => format!("Hold on lot {lot} released."),
+            EventKind::InspectionRecorded {
+                lot,
+                verdict,
+                reasons,
+                ..
+            } => match verdict {
+                InspectionVerdict::Accept => format!("Lot {lot} inspected: ACCEPTED."),
+                InspectionVerdict::Reject => {
+                    format!("Lot {lot} inspected: REJECTED ({}).", reasons.join("; "))
+                }
+                InspectionVerdict::Incomplete => {
+                    format!("Lot {lot}: findings recorded, {}.", reasons.join("; "))
+                }
+            },
             EventKind::Signed {
                 name,
                 meaning,

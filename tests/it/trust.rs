@@ -907,3 +907,54 @@ async fn a_second_signature_is_required_where_central_asks_for_it() {
     assert_eq!(plant.status(HELD).await.0, Some(LotStatus::Released));
     plant.stop().await;
 }
+
+/// An inspection the station recorded travels like any fact: by an inspector it is taken and its
+/// reject's hold holds the lot plant-wide; by someone whose role may not inspect it is set aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_inspection_reaches_central_with_its_hold_and_only_from_an_inspector() {
+    use takt::domain::aql::Severity;
+    use takt::domain::inspection::{DefectFound, Finding, InspectionVerdict};
+    let plant = Plant::start().await;
+    let (mut s2, token2) = plant.station("L1-S2").await;
+    let inspection = |badge: &str| {
+        by(
+            badge,
+            plant.at(0),
+            EventKind::InspectionRecorded {
+                lot: LotId::from(CASTINGS),
+                product: "BC-200".into(),
+                operation: "OP10".into(),
+                severity: Severity::Normal,
+                lot_size: 20,
+                inspected: 5,
+                findings: vec![Finding {
+                    characteristic: "VISUAL".into(),
+                    value: "fail".into(),
+                    conforms: false,
+                }],
+                defects: vec![DefectFound {
+                    code: "D-101".into(),
+                    quantity: 1,
+                    location: None,
+                }],
+                verdict: InspectionVerdict::Reject,
+                reasons: vec!["1 major nonconforming".into()],
+            },
+        )
+    };
+    let reason = "failed inspection: 1 major nonconforming";
+    let mut held = hold(CASTINGS, reason, plant.at(0));
+    held.actor = Actor::Operator(Badge::from("EMP-2001"));
+    let events = s2.record(vec![inspection("EMP-2001"), held]);
+    let ack = plant.post(&s2, &token2, &events).await;
+    assert_eq!(quarantined(&ack), vec![]);
+    assert_eq!(
+        plant.status(CASTINGS).await,
+        (Some(LotStatus::OnHold), Some(reason.into()))
+    );
+
+    let events = s2.record(vec![inspection("EMP-1001")]);
+    let ack = plant.post(&s2, &token2, &events).await;
+    set_aside(&ack, events[0].seq, "record inspections");
+    plant.stop().await;
+}
