@@ -26,6 +26,7 @@ use std::path::Path;
 pub mod backlog;
 pub mod operators;
 pub mod plant;
+pub mod quality;
 pub mod work_orders;
 
 /// Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;

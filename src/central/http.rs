@@ -6,6 +6,7 @@ mod work_orders;
 pub use work_orders::WorkOrderAnswer;
 
 use super::auth_limit::{AuthLimit, AuthLimiter};
+use super::db::quality::{Pareto, ParetoBy};
 use super::db::{Db, DbError, IngestError};
 use super::import::{Format as ImportFormat, ImportError, ImportKind};
 use super::kpi::{self, KpiError, OeeParams, OeeReport, PeriodError};
@@ -122,6 +123,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/v1/lines/{line}/overview"),
     ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/quality/pareto"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -162,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/work-orders/{id}", get(get_work_order))
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/kpi/oee", get(get_oee))
+        .route("/api/v1/quality/pareto", get(get_pareto))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
         .route("/api/v1/lines/{line}/overview", get(get_line_overview))
@@ -695,6 +698,56 @@ async fn get_oee(
         .with_db(move |db| kpi::oee(db, &calendar, &request, now))
         .await??;
     Ok(Json(report))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ParetoParams {
+    by: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Defects found at inspection, largest first: by code (default), product, station or operation,
+/// over [from, to) (RFC 3339); without a window, the last 7 days up to now.
+async fn get_pareto(
+    State(state): State<AppState>,
+    query: Result<Query<ParetoParams>, QueryRejection>,
+) -> Result<Json<Pareto>, Failure> {
+    let Query(params) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let bad = |message: String| Failure::new(StatusCode::BAD_REQUEST, message);
+    let by = match params.by.as_deref() {
+        None => ParetoBy::Code,
+        Some(text) => ParetoBy::parse(text).ok_or_else(|| {
+            bad(format!(
+                "by={text:?}: group by code, product, station or operation"
+            ))
+        })?,
+    };
+    let instant = |name: &str, text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|at| at.with_timezone(&chrono::Utc))
+            .map_err(|e| bad(format!("{name}={text:?} is not an RFC 3339 time: {e}")))
+    };
+    let now = state.clock.now();
+    let to = params
+        .to
+        .as_deref()
+        .map(|text| instant("to", text))
+        .transpose()?
+        .unwrap_or(now);
+    let from = params
+        .from
+        .as_deref()
+        .map(|text| instant("from", text))
+        .transpose()?
+        .unwrap_or(to - chrono::Duration::days(7));
+    if from >= to {
+        return Err(bad(format!("from ({from}) must be before to ({to})")));
+    }
+    let pareto = state
+        .with_db(move |db| db.defect_pareto(by, from, to))
+        .await??;
+    Ok(Json(pareto))
 }
 
 /// Middleware: the standard `Date` header from central's clock on every answer, errors included

@@ -908,44 +908,53 @@ async fn a_second_signature_is_required_where_central_asks_for_it() {
     plant.stop().await;
 }
 
+/// An inspection by `badge` of `lot` at `at` that found `defects` (code, quantity).
+fn inspection(badge: &str, lot: &str, at: DateTime<Utc>, defects: &[(&str, u32)]) -> NewEvent {
+    use takt::domain::aql::Severity;
+    use takt::domain::inspection::{DefectFound, Finding, InspectionVerdict};
+    by(
+        badge,
+        at,
+        EventKind::InspectionRecorded {
+            lot: LotId::from(lot),
+            product: "BC-200".into(),
+            operation: "OP10".into(),
+            severity: Severity::Normal,
+            lot_size: 20,
+            inspected: 5,
+            findings: vec![Finding {
+                characteristic: "VISUAL".into(),
+                value: "fail".into(),
+                conforms: false,
+            }],
+            defects: defects
+                .iter()
+                .map(|(code, quantity)| DefectFound {
+                    code: (*code).into(),
+                    quantity: *quantity,
+                    location: None,
+                })
+                .collect(),
+            verdict: InspectionVerdict::Reject,
+            reasons: vec!["1 major nonconforming".into()],
+        },
+    )
+}
+
 /// An inspection the station recorded travels like any fact: by an inspector it is taken and its
 /// reject's hold holds the lot plant-wide; by someone whose role may not inspect it is set aside.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_inspection_reaches_central_with_its_hold_and_only_from_an_inspector() {
-    use takt::domain::aql::Severity;
-    use takt::domain::inspection::{DefectFound, Finding, InspectionVerdict};
     let plant = Plant::start().await;
     let (mut s2, token2) = plant.station("L1-S2").await;
-    let inspection = |badge: &str| {
-        by(
-            badge,
-            plant.at(0),
-            EventKind::InspectionRecorded {
-                lot: LotId::from(CASTINGS),
-                product: "BC-200".into(),
-                operation: "OP10".into(),
-                severity: Severity::Normal,
-                lot_size: 20,
-                inspected: 5,
-                findings: vec![Finding {
-                    characteristic: "VISUAL".into(),
-                    value: "fail".into(),
-                    conforms: false,
-                }],
-                defects: vec![DefectFound {
-                    code: "D-101".into(),
-                    quantity: 1,
-                    location: None,
-                }],
-                verdict: InspectionVerdict::Reject,
-                reasons: vec!["1 major nonconforming".into()],
-            },
-        )
-    };
     let reason = "failed inspection: 1 major nonconforming";
     let mut held = hold(CASTINGS, reason, plant.at(0));
     held.actor = Actor::Operator(Badge::from("EMP-2001"));
-    let events = s2.record(vec![inspection("EMP-2001"), held]);
+    let found = [("D-101", 1)];
+    let events = s2.record(vec![
+        inspection("EMP-2001", CASTINGS, plant.at(0), &found),
+        held,
+    ]);
     let ack = plant.post(&s2, &token2, &events).await;
     assert_eq!(quarantined(&ack), vec![]);
     assert_eq!(
@@ -953,8 +962,112 @@ async fn a_failed_inspection_reaches_central_with_its_hold_and_only_from_an_insp
         (Some(LotStatus::OnHold), Some(reason.into()))
     );
 
-    let events = s2.record(vec![inspection("EMP-1001")]);
+    let events = s2.record(vec![inspection("EMP-1001", CASTINGS, plant.at(0), &found)]);
     let ack = plant.post(&s2, &token2, &events).await;
     set_aside(&ack, events[0].seq, "record inspections");
+    plant.stop().await;
+}
+
+/// The defect Pareto counts what inspections central kept found, largest first, by code with the
+/// catalog's words or by station; an inspection set aside counts for nothing; a window limits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_defect_pareto_counts_kept_inspections_largest_first() {
+    let plant = Plant::start().await;
+    let (mut s2, token2) = plant.station("L1-S2").await;
+    let (mut s3, token3) = plant.station("L1-S3").await;
+    let events = s2.record(vec![
+        inspection(
+            "EMP-2001",
+            CASTINGS,
+            plant.at(0),
+            &[("D-101", 3), ("D-103", 1)],
+        ),
+        inspection("EMP-2001", OTHER_CASTINGS, plant.at(10), &[("D-101", 1)]),
+        // Not an inspector's: set aside, and not counted.
+        inspection("EMP-1001", CASTINGS, plant.at(20), &[("D-103", 50)]),
+    ]);
+    let ack = plant.post(&s2, &token2, &events).await;
+    assert_eq!(ack.quarantined.len(), 1);
+    let events = s3.record(vec![inspection(
+        "EMP-2001",
+        CASTINGS,
+        plant.at(30),
+        &[("D-201", 2)],
+    )]);
+    let ack = plant.post(&s3, &token3, &events).await;
+    assert_eq!(quarantined(&ack), vec![]);
+
+    let pareto = |query: String| {
+        let url = format!("{}/api/v1/quality/pareto?{query}", plant.central.url());
+        let client = plant.client.clone();
+        async move {
+            let response = client.get(url).send().await.expect("sent");
+            let status = response.status();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+    let window = |from: i64, to: i64| {
+        format!(
+            "from={}&to={}",
+            plant
+                .at(from)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            plant
+                .at(to)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    };
+    let (status, by_code) = pareto(format!("by=code&{}", window(0, 60))).await;
+    assert_eq!(status, StatusCode::OK, "{by_code}");
+    assert_eq!(
+        (by_code["inspections"].as_u64(), by_code["defects"].as_u64()),
+        (Some(3), Some(7))
+    );
+    let bars: Vec<(String, u64, String)> = by_code["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (
+                row["key"].as_str().unwrap_or_default().to_owned(),
+                row["defects"].as_u64().unwrap_or_default(),
+                row["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bars,
+        [
+            ("D-101".to_owned(), 4, "porosity".to_owned()),
+            ("D-201".to_owned(), 2, "missing seal".to_owned()),
+            ("D-103".to_owned(), 1, "burr".to_owned()),
+        ]
+    );
+    let last = &by_code["rows"][2];
+    assert!((last["cumulative_share"].as_f64().unwrap_or_default() - 1.0).abs() < 1e-12);
+    assert!((by_code["rows"][0]["share"].as_f64().unwrap_or_default() - 4.0 / 7.0).abs() < 1e-12);
+
+    let (_, by_station) = pareto(format!("by=station&{}", window(0, 60))).await;
+    assert_eq!(by_station["rows"][0]["key"], "L1-S2");
+    assert_eq!(by_station["rows"][0]["defects"], 5);
+    assert_eq!(by_station["rows"][1]["key"], "L1-S3");
+
+    // A window that ends before the last inspection leaves it out.
+    let (_, early) = pareto(format!("by=code&{}", window(0, 15))).await;
+    assert_eq!(early["defects"], 5);
+
+    let (status, error) = pareto("by=colour".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("code, product, station")
+    );
+    let (status, _) = pareto(window(30, 0)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     plant.stop().await;
 }
