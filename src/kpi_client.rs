@@ -25,7 +25,7 @@ pub enum KpiClientError {
         status: u16,
         message: String,
     },
-    #[error("central at {url} answered with something that is not a KPI report: {reason}")]
+    #[error("central at {url} answered with something that is not the report asked for: {reason}")]
     BadAnswer { url: String, reason: String },
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
@@ -38,8 +38,8 @@ pub struct Fetched {
     pub json: serde_json::Value,
 }
 
-/// `GET {central}/api/v1/kpi/oee?station=..|line=..&shift=..&date=..|day=..|from=..&to=..`.
-pub fn oee_url(central: &str, request: &OeeRequest) -> Result<Url, KpiClientError> {
+/// `{central}/api/v1/{path…}`, for a central address as a person types it.
+pub fn central_url(central: &str, path: &[&str]) -> Result<Url, KpiClientError> {
     let bad = |reason: String| KpiClientError::BadUrl {
         url: central.to_owned(),
         reason,
@@ -54,7 +54,14 @@ pub fn oee_url(central: &str, request: &OeeRequest) -> Result<Url, KpiClientErro
     url.path_segments_mut()
         .map_err(|()| bad("it cannot have a path".into()))?
         .pop_if_empty()
-        .extend(["api", "v1", "kpi", "oee"]);
+        .extend(["api", "v1"])
+        .extend(path);
+    Ok(url)
+}
+
+/// `GET {central}/api/v1/kpi/oee?station=..|line=..&shift=..&date=..|day=..|from=..&to=..`.
+pub fn oee_url(central: &str, request: &OeeRequest) -> Result<Url, KpiClientError> {
+    let mut url = central_url(central, &["kpi", "oee"])?;
     {
         let mut query = url.query_pairs_mut();
         match &request.target {
@@ -90,6 +97,22 @@ pub async fn fetch(
     trusted_ca: Option<&crate::tls_trust::TrustedCa>,
 ) -> Result<Fetched, KpiClientError> {
     let url = oee_url(central, request)?;
+    let json = get_json(central, url, timeout, trusted_ca).await?;
+    let report: OeeReport =
+        serde_json::from_value(json.clone()).map_err(|e| KpiClientError::BadAnswer {
+            url: central.trim().trim_end_matches('/').to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(Fetched { report, json })
+}
+
+/// Asks central for `url` and returns its JSON; a refusal comes back with central's words.
+pub async fn get_json(
+    central: &str,
+    url: Url,
+    timeout: Duration,
+    trusted_ca: Option<&crate::tls_trust::TrustedCa>,
+) -> Result<serde_json::Value, KpiClientError> {
     let base = central.trim().trim_end_matches('/').to_owned();
     let client = crate::tls_trust::client_builder(trusted_ca, timeout)
         .build()
@@ -115,13 +138,10 @@ pub async fn fetch(
             }
         });
     }
-    let bad_answer = |e: serde_json::Error| KpiClientError::BadAnswer {
+    serde_json::from_slice(&body).map_err(|e| KpiClientError::BadAnswer {
         url: base.clone(),
         reason: e.to_string(),
-    };
-    let json: serde_json::Value = serde_json::from_slice(&body).map_err(bad_answer)?;
-    let report: OeeReport = serde_json::from_value(json.clone()).map_err(bad_answer)?;
-    Ok(Fetched { report, json })
+    })
 }
 
 /// A table row: its label and how one column's figures show in it.

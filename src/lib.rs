@@ -33,6 +33,7 @@ pub mod logging;
 pub mod owner_only;
 pub mod plc;
 pub mod protocol;
+pub mod quality_client;
 pub mod scan;
 pub mod secret;
 pub mod sim;

@@ -51,6 +51,11 @@ enum Commands {
     /// everything made from it and the finished units that contain it (the recall list). Exits 2
     /// when central does not know the lot.
     Trace(TraceArgs),
+    /// Quality figures from central.
+    Quality {
+        #[command(subcommand)]
+        command: QualityCommand,
+    },
     /// The ISO 2859-1 / ANSI Z1.4 single sampling plan for a lot: code letter, sample size, Ac, Re.
     #[command(after_help = AQL_EXAMPLE)]
     Aql(AqlArgs),
@@ -59,6 +64,58 @@ enum Commands {
         #[command(subcommand)]
         command: KpiCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum QualityCommand {
+    /// The defect Pareto: defects found at inspection, largest first, by defect code, product,
+    /// station or operation, over a window (default: the last 7 days).
+    #[command(after_help = PARETO_EXAMPLE)]
+    Pareto(ParetoArgs),
+}
+
+const PARETO_EXAMPLE: &str = "\
+Examples:
+  takt quality pareto                                   # by defect code, the last 7 days
+  takt quality pareto --by station --json
+  takt quality pareto --by product --from 2026-11-25T06:00:00Z --to 2026-11-26T06:00:00Z";
+
+#[derive(Args)]
+struct ParetoArgs {
+    /// Group by code, product, station or operation.
+    #[arg(long, default_value = "code", value_parser = parse_pareto_by)]
+    by: takt::central::ParetoBy,
+    /// Start of the window, RFC 3339.
+    #[arg(long, value_parser = parse_instant)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the window (exclusive), RFC 3339; default now.
+    #[arg(long, value_parser = parse_instant)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print central's JSON instead of bars.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    to_central: CentralQuery,
+}
+
+/// Where a query goes: central's address, its plant CA, and how long to wait.
+#[derive(Args)]
+struct CentralQuery {
+    /// Central's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    central: String,
+    /// For an https:// central with a certificate from the plant's own CA: that CA's certificate
+    /// (PEM), trusted in addition to the system's CAs.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Seconds to wait for central.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    timeout: u64,
+}
+
+fn parse_pareto_by(text: &str) -> Result<takt::central::ParetoBy, String> {
+    takt::central::ParetoBy::parse(text)
+        .ok_or_else(|| format!("group by code, product, station or operation, not {text:?}"))
 }
 
 const AQL_EXAMPLE: &str = "\
@@ -127,16 +184,8 @@ struct OeeArgs {
     /// Print central's JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Central's address.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
-    central: String,
-    /// For an https:// central with a certificate from the plant's own CA: that CA's certificate
-    /// (PEM), trusted in addition to the system's CAs.
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// Seconds to wait for central.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
-    timeout: u64,
+    #[command(flatten)]
+    to_central: CentralQuery,
 }
 
 #[derive(Args)]
@@ -905,10 +954,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Commands::Trace(args) => trace(args),
         Commands::Aql(args) => aql(args),
+        Commands::Quality {
+            command: QualityCommand::Pareto(args),
+        } => quality_pareto(args),
         Commands::Kpi {
             command: KpiCommand::Oee(args),
         } => kpi_oee(args),
     }
+}
+
+fn quality_pareto(args: ParetoArgs) -> anyhow::Result<ExitCode> {
+    use takt::quality_client::{fetch_pareto, pareto_url, render};
+    let central = &args.to_central;
+    let url = pareto_url(&central.central, args.by, args.from, args.to)?;
+    let trusted_ca = trusted_ca(central.ca_file.as_deref())?;
+    let timeout = Duration::from_secs(central.timeout);
+    let (pareto, json) = runtime()?.block_on(fetch_pareto(
+        &central.central,
+        url,
+        timeout,
+        trusted_ca.as_ref(),
+    ))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", render(&pareto));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn aql(args: AqlArgs) -> anyhow::Result<ExitCode> {
@@ -944,9 +1016,15 @@ fn kpi_oee(args: OeeArgs) -> anyhow::Result<ExitCode> {
         _ => Period::Current,
     };
     let request = OeeRequest { target, period };
-    let timeout = Duration::from_secs(args.timeout);
-    let trusted_ca = trusted_ca(args.ca_file.as_deref())?;
-    match runtime()?.block_on(fetch(&args.central, &request, timeout, trusted_ca.as_ref())) {
+    let central = &args.to_central;
+    let timeout = Duration::from_secs(central.timeout);
+    let trusted_ca = trusted_ca(central.ca_file.as_deref())?;
+    match runtime()?.block_on(fetch(
+        &central.central,
+        &request,
+        timeout,
+        trusted_ca.as_ref(),
+    )) {
         Ok(fetched) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&fetched.json)?);

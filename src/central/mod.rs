@@ -37,6 +37,7 @@ pub use db::plant::{
     ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
     Wip,
 };
+pub use db::quality::{Pareto, ParetoBy, ParetoRow};
 pub use db::work_orders::{WorkOrderAction, WorkOrderOutcome, WorkOrderSummary};
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use http::{ROUTES, WorkOrderAnswer};

@@ -37,6 +37,7 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["central", "lot", "hold", "--help"],
         vec!["central", "lot", "release", "--help"],
         vec!["aql", "--help"],
+        vec!["quality", "pareto", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));

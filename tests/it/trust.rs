@@ -1059,6 +1059,51 @@ async fn the_defect_pareto_counts_kept_inspections_largest_first() {
     let (_, early) = pareto(format!("by=code&{}", window(0, 15))).await;
     assert_eq!(early["defects"], 5);
 
+    // The same from the command line, as bars and as JSON.
+    let cli = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_takt"))
+                .args(args)
+                .output()
+                .expect("run takt")
+        })
+    };
+    let stamp = |minutes: i64| {
+        plant
+            .at(minutes)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = ["quality", "pareto", "--central"]
+            .iter()
+            .map(|arg| (*arg).to_owned())
+            .collect();
+        args.push(plant.central.url());
+        args.extend(["--from".to_owned(), stamp(0), "--to".to_owned(), stamp(60)]);
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    };
+    let out = cli(args(&[])).await.expect("joined");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("7 defects in 3 inspections"), "{stdout}");
+    let first = stdout.lines().nth(2).unwrap_or_default();
+    assert!(
+        first.starts_with("D-101") && first.contains("porosity"),
+        "{stdout}"
+    );
+    let out = cli(args(&["--by", "station", "--json"]))
+        .await
+        .expect("joined");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["rows"][0]["key"], "L1-S2");
+    let out = cli(args(&["--by", "colour"])).await.expect("joined");
+    assert_eq!(out.status.code(), Some(2));
+
     let (status, error) = pareto("by=colour".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
