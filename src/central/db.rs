@@ -1388,11 +1388,17 @@ impl Db {
     /// The master data KPIs need: work orders and routings (the ideal cycle of an order at a
     /// station) and the codes (which downtime reasons are planned), as they stand now.
     pub fn kpi_master(&self) -> Result<MasterData> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT kind, key, body FROM master_records
-             WHERE kind IN ('work_order', 'routing', 'code')",
-        )?;
-        let rows = statement.query_map([], |row| {
+        self.master_of_kinds(&["work_order", "routing", "code"])
+    }
+
+    /// Master data holding only the current records of `kinds` (as `MasterRecord::key` names
+    /// them).
+    pub fn master_of_kinds(&self, kinds: &[&str]) -> Result<MasterData> {
+        let placeholders = vec!["?"; kinds.len()].join(", ");
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT kind, key, body FROM master_records WHERE kind IN ({placeholders})"
+        ))?;
+        let rows = statement.query_map(rusqlite::params_from_iter(kinds), |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,

@@ -137,7 +137,8 @@ impl AqlSampling {
             (DefectClass::Major, self.major),
             (DefectClass::Minor, self.minor),
         ];
-        let mut letter = aql::code_letter(lot_size, self.level)?;
+        let table_letter = aql::code_letter(lot_size, self.level)?;
+        let mut letter = table_letter;
         let mut plans = BTreeMap::new();
         // Each pass can only move to a larger sample, so this settles within the table's height.
         for _ in 0..20 {
@@ -146,10 +147,10 @@ impl AqlSampling {
                 .map(|(class, aql)| {
                     let mut plan =
                         aql::plan_from_letter(lot_size, self.level, *aql, severity, letter);
-                    plan.table_letter = aql::code_letter(lot_size, self.level)?;
-                    Ok((*class, plan))
+                    plan.table_letter = table_letter;
+                    (*class, plan)
                 })
-                .collect::<Result<BTreeMap<_, _>, aql::AqlError>>()?;
+                .collect();
             let largest = plans
                 .values()
                 .max_by_key(|plan| plan.sample_size)

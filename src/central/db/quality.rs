@@ -105,7 +105,7 @@ impl Db {
             }
         }
         let codes = match by {
-            ParetoBy::Code => self.kpi_master()?.codes,
+            ParetoBy::Code => self.master_of_kinds(&["code"])?.codes,
             _ => BTreeMap::new(),
         };
         let defects: u64 = counts.values().sum();
