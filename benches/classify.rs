@@ -119,6 +119,7 @@ fn state(today: NaiveDate) -> State {
             status_reason: None,
             origin: LotOrigin::Supplier,
             status_at: None,
+            rework: None,
         },
     );
     for (code, kind) in [

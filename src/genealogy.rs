@@ -222,7 +222,7 @@ pub fn unknown_node(lot: LotId) -> GenealogyNode {
         origin: NodeOrigin::Unknown,
         operator: None,
         machine_state: None,
-        inspections: Vec::new(),
+        quality: Vec::new(),
         waiting: None,
         repeated: false,
         cycle: false,

@@ -282,9 +282,11 @@ pub struct GenealogyNode {
     /// The machine's state when it was made (PackML, in words: "running"); `None` for supplier
     /// lots and for a part-filled tote closed by a person.
     pub machine_state: Option<String>,
-    /// Inspections of this lot. Always empty for now: inspection events arrive with a later issue,
-    /// which will give this list its element type.
-    pub inspections: Vec<serde_json::Value>,
+    /// What quality found and decided about this lot, oldest first: inspections, holds, NCRs,
+    /// dispositions, rework and releases. Central's answer only; a station answering from its own
+    /// log leaves it empty.
+    #[serde(default)]
+    pub quality: Vec<QualityEntry>,
     /// How long it waited between being made and being first loaded at its next operation.
     pub waiting: Option<Waiting>,
     /// Shown in full elsewhere in this tree (a shared input or output): its links are listed there.
@@ -294,6 +296,17 @@ pub struct GenealogyNode {
     /// It has links beyond the depth limit that are not shown.
     pub truncated: bool,
     pub children: Vec<GenealogyNode>,
+}
+
+/// One quality fact about a lot, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityEntry {
+    pub at: DateTime<Utc>,
+    pub station: StationId,
+    /// The event kind (`inspection_recorded`, `lot_dispositioned`, ...).
+    pub kind: String,
+    pub actor: String,
+    pub words: String,
 }
 
 /// Where a lot came from, as far as central knows.
@@ -310,6 +323,11 @@ pub enum NodeOrigin {
         station: StationId,
         work_order: WorkOrderId,
         operation: OperationId,
+        at: DateTime<Utc>,
+    },
+    /// Split off the lot it links to by a disposition (some units scrapped, the rest reworked).
+    Split {
+        station: StationId,
         at: DateTime<Utc>,
     },
     /// Named as an input by a station, never registered or imported.

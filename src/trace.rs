@@ -268,6 +268,9 @@ fn render_node(out: &mut String, node: &GenealogyNode, level: usize) {
             }
         }
         NodeOrigin::Supplier { .. } => line.push_str("  supplier lot"),
+        NodeOrigin::Split { station, at } => {
+            let _ = write!(line, "  split off at {station} {}", time(*at));
+        }
         NodeOrigin::Unknown => line.push_str("  unknown to central"),
     }
     if let Some(operator) = &node.operator {
@@ -302,6 +305,9 @@ fn render_node(out: &mut String, node: &GenealogyNode, level: usize) {
             }
         }
         Some(LotStatus::Consumed) => line.push_str("  [used up]"),
+        Some(status @ (LotStatus::Scrapped | LotStatus::Returned)) => {
+            let _ = write!(line, "  [{}]", status.words().to_uppercase());
+        }
         Some(LotStatus::Released) | None => {}
     }
     if node.cycle {

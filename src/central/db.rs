@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub mod backlog;
+mod lot_quality;
 pub mod operators;
 pub mod plant;
 pub mod quality;
@@ -267,6 +268,8 @@ const MIGRATIONS: &[&str] = &[
         WHERE kind = 'work_order'
           AND IFNULL(json_extract(body, '$.record.status'), '') NOT IN ('closed', 'cancelled');
     "#,
+    // 12: the quality history of each lot, for the genealogy.
+    lot_quality::MIGRATION,
 ];
 
 /// A station as the admin sees it.
@@ -889,6 +892,10 @@ impl Db {
                     at,
                 }
             }
+            ("split", Some(station), _, _, Some(at)) => NodeOrigin::Split {
+                station: StationId::new(station.clone()),
+                at,
+            },
             _ => NodeOrigin::Supplier {
                 first_seen_station: station.clone().map(StationId::new),
                 first_seen_at: created_at,
@@ -943,7 +950,7 @@ impl Db {
             origin,
             operator: operator.map(Badge::new),
             machine_state,
-            inspections: Vec::new(),
+            quality: lot_quality::history(&self.conn, lot)?,
             waiting,
             repeated: false,
             cycle: false,
@@ -2211,6 +2218,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
         | EventKind::WorkOrderCompleted { .. } => units.flush(tx, station, now)?,
         _ => {}
     }
+    lot_quality::project(tx, event)?;
     match &event.kind {
         EventKind::WorkOrderSelected { work_order } => {
             tx.prepare_cached(
@@ -2718,6 +2726,8 @@ fn lot_status_text(status: LotStatus) -> &'static str {
         LotStatus::OnHold => "on_hold",
         LotStatus::Quarantined => "quarantined",
         LotStatus::Consumed => "consumed",
+        LotStatus::Scrapped => "scrapped",
+        LotStatus::Returned => "returned",
     }
 }
 
@@ -2727,6 +2737,8 @@ fn parse_lot_status(text: &str) -> Option<LotStatus> {
         LotStatus::OnHold,
         LotStatus::Quarantined,
         LotStatus::Consumed,
+        LotStatus::Scrapped,
+        LotStatus::Returned,
     ]
     .into_iter()
     .find(|status| lot_status_text(*status) == text)
@@ -2753,6 +2765,14 @@ fn mirror_lot(tx: &Transaction<'_>, lot: &Lot) -> Result<()> {
             Some(station.as_str()),
             Some(work_order.as_str()),
             Some(operation.as_str()),
+            Some(timestamp(*at)),
+        ),
+        // The lot it was split from is its genealogy edge.
+        LotOrigin::Split { station, at, .. } => (
+            "split",
+            Some(station.as_str()),
+            None,
+            None,
             Some(timestamp(*at)),
         ),
     };
@@ -3027,6 +3047,7 @@ mod tests {
                 status_reason: None,
                 origin: LotOrigin::Supplier,
                 status_at: None,
+                rework: None,
             });
             tx.execute(
                 "INSERT INTO master_records (kind, key, version, body) VALUES ('lot', 'IN-1', 1, ?1)",

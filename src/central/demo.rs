@@ -324,6 +324,7 @@ pub fn master_records(today: NaiveDate) -> Vec<MasterRecord> {
                     status_reason: reason.map(str::to_owned),
                     origin: LotOrigin::Supplier,
                     status_at: None,
+                    rework: None,
                 })
             }),
     );

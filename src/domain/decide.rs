@@ -84,6 +84,31 @@ pub enum Command {
         findings: Vec<(String, String)>,
         defects: Vec<super::inspection::DefectFound>,
     },
+    /// Quality's decision on a held lot, whole or in parts: signature-grade.
+    Dispose {
+        lot: LotId,
+        parts: Vec<super::disposition::PartRequest>,
+        reason: String,
+        signatures: Signatures,
+    },
+    /// The rework of a lot sent back to this station's operation is done.
+    ReworkDone {
+        lot: LotId,
+    },
+    /// A nonconformance report on a lot: what is wrong, how much of it (none: all that is left)
+    /// and the containment (none: the lot is held). Holds the lot if it is not held yet.
+    OpenNcr {
+        lot: LotId,
+        quantity: Option<Quantity>,
+        what: String,
+        containment: String,
+    },
+    /// Close an NCR of this station once its lot is dispositioned: signature-grade.
+    CloseNcr {
+        ncr: String,
+        closure: String,
+        signatures: Signatures,
+    },
 }
 
 impl Command {
@@ -108,6 +133,10 @@ impl Command {
             Command::Correct { target, .. } => format!("correct event {}", target.seq),
             Command::SignatureFailed { badge } => format!("wrong PIN to sign, {badge}"),
             Command::Inspect { lot, .. } => format!("inspect lot {lot}"),
+            Command::Dispose { lot, .. } => format!("disposition lot {lot}"),
+            Command::ReworkDone { lot } => format!("rework of lot {lot} done"),
+            Command::OpenNcr { lot, .. } => format!("open an NCR on lot {lot}"),
+            Command::CloseNcr { ncr, .. } => format!("close {ncr}"),
         }
     }
 }
@@ -205,7 +234,101 @@ pub fn decide(
             defects,
         } => {
             let actor = permitted(Action::Inspect)?;
-            super::inspection::record(state, actor, now, lot, inspected, &findings, defects)
+            let mut events = super::inspection::record(
+                state,
+                actor.clone(),
+                now,
+                lot.clone(),
+                inspected,
+                &findings,
+                defects,
+            )?;
+            // A reject is a nonconformance: it gets its report at once, contained by the hold.
+            let rejected = events.iter().find_map(|event| match &event.kind {
+                EventKind::InspectionRecorded {
+                    verdict: super::inspection::InspectionVerdict::Reject,
+                    reasons,
+                    ..
+                } => Some(reasons.join("; ")),
+                _ => None,
+            });
+            if let Some(reasons) = rejected
+                && state.ncrs.open_for(&lot).is_none()
+            {
+                let what = format!("failed inspection: {reasons}");
+                events.push(
+                    super::ncr::open(state, actor, now, lot, None, &what, "")
+                        .map_err(|why| Rejection::NcrRefused(why.to_string()))?,
+                );
+            }
+            Ok(events)
+        }
+        Command::Dispose {
+            lot,
+            parts,
+            reason,
+            signatures,
+        } => {
+            let actor = permitted(Action::Dispose)?;
+            let ncr = state.ncrs.open_for(&lot).map(|ncr| ncr.id.clone());
+            let record = super::disposition::dispose(state, actor, now, lot, parts, &reason, ncr)
+                .map_err(|why| Rejection::DispositionRefused(why.to_string()))?;
+            signed(state, Action::Dispose, &signatures, record, now)
+        }
+        Command::ReworkDone { lot } => {
+            let actor = permitted(Action::Rework)?;
+            let record = super::disposition::rework_done(state, actor, now, lot)
+                .map_err(|why| Rejection::ReworkRefused(why.to_string()))?;
+            Ok(vec![record])
+        }
+        Command::OpenNcr {
+            lot,
+            quantity,
+            what,
+            containment,
+        } => {
+            let actor = permitted(Action::OpenNcr)?;
+            let opened = super::ncr::open(
+                state,
+                actor.clone(),
+                now,
+                lot.clone(),
+                quantity,
+                &what,
+                &containment,
+            )
+            .map_err(|why| Rejection::NcrRefused(why.to_string()))?;
+            let mut events = vec![opened];
+            let held = state.lot(&lot).is_some_and(|known| {
+                matches!(
+                    known.status,
+                    super::master::LotStatus::OnHold | super::master::LotStatus::Quarantined
+                )
+            });
+            if !held {
+                let ncr = match &events[0].kind {
+                    EventKind::NcrOpened { ncr, .. } => ncr.clone(),
+                    _ => String::new(),
+                };
+                events.push(event(
+                    actor,
+                    EventKind::LotHeld {
+                        lot,
+                        reason: format!("{ncr}: {}", what.trim()),
+                    },
+                ));
+            }
+            Ok(events)
+        }
+        Command::CloseNcr {
+            ncr,
+            closure,
+            signatures,
+        } => {
+            let actor = permitted(Action::CloseNcr)?;
+            let record = super::ncr::close(state, actor, now, &ncr, &closure)
+                .map_err(|why| Rejection::NcrRefused(why.to_string()))?;
+            signed(state, Action::CloseNcr, &signatures, record, now)
         }
         Command::ReleaseLot { lot, signatures } => {
             let actor = permitted(Action::ReleaseHold)?;
@@ -217,6 +340,13 @@ pub fn decide(
                 super::master::LotStatus::OnHold | super::master::LotStatus::Quarantined
             ) {
                 return Err(Rejection::NotOnHold(lot));
+            }
+            if let Some(rework) = &known.rework {
+                return Err(Rejection::AwaitsRework {
+                    lot,
+                    operation: rework.operation.clone(),
+                    done: rework.done,
+                });
             }
             let lifts = known.status_at;
             let record = event(actor, EventKind::LotReleased { lot, lifts });

@@ -302,6 +302,35 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reasons: Vec<String>,
     },
+    /// Quality's decision on a held lot: what becomes of it, whole or split into parts. Signature-
+    /// grade. The lot records it leaves follow from [`super::disposition::part_lots`].
+    LotDispositioned {
+        lot: LotId,
+        parts: Vec<super::disposition::DispositionPart>,
+        reason: String,
+        /// The NCR this decides, if the lot has one open.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ncr: Option<String>,
+    },
+    /// A lot sent back for rework has been reworked at `operation`: it waits for inspection.
+    ReworkDone {
+        lot: LotId,
+        operation: OperationId,
+    },
+    /// A nonconformance report opened: what is wrong with how much of a lot, and its containment.
+    NcrOpened {
+        ncr: String,
+        lot: LotId,
+        quantity: super::quantity::Quantity,
+        what: String,
+        containment: String,
+    },
+    /// An NCR closed, with how (cause and action). Signature-grade.
+    NcrClosed {
+        ncr: String,
+        lot: LotId,
+        closure: String,
+    },
     /// An electronic signature on the record just before it: the person, the meaning, and the
     /// SHA-256 of the signed record (see [`super::signature::record_digest`]), so the signature
     /// cannot be moved to another record. `at` and the actor of the event are the time and signer.
@@ -359,6 +388,10 @@ impl EventKind {
             EventKind::LotHeld { .. } => "lot_held",
             EventKind::LotReleased { .. } => "lot_released",
             EventKind::InspectionRecorded { .. } => "inspection_recorded",
+            EventKind::LotDispositioned { .. } => "lot_dispositioned",
+            EventKind::ReworkDone { .. } => "rework_done",
+            EventKind::NcrOpened { .. } => "ncr_opened",
+            EventKind::NcrClosed { .. } => "ncr_closed",
             EventKind::Signed { .. } => "signed",
             EventKind::Corrected { .. } => "corrected",
         }

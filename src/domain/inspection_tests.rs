@@ -468,6 +468,7 @@ mod recording {
                     at: now(),
                 },
                 status_at: None,
+                rework: None,
             },
         );
         let mut state = State::new(StationId::from("L1-S2"), master);

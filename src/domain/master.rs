@@ -207,6 +207,10 @@ pub enum LotStatus {
     OnHold,
     Quarantined,
     Consumed,
+    /// Dispositioned to scrap: it is gone, and nothing may draw from it.
+    Scrapped,
+    /// Dispositioned back to its supplier.
+    Returned,
 }
 
 impl LotStatus {
@@ -216,6 +220,8 @@ impl LotStatus {
             LotStatus::OnHold => "on hold",
             LotStatus::Quarantined => "quarantined",
             LotStatus::Consumed => "used up",
+            LotStatus::Scrapped => "scrapped",
+            LotStatus::Returned => "returned to supplier",
         }
     }
 }
@@ -226,6 +232,12 @@ impl LotStatus {
 pub enum LotOrigin {
     /// Received from a supplier (or first seen on a supplier label at a station).
     Supplier,
+    /// A part of `parent` split off by a disposition (some units scrapped, the rest reworked).
+    Split {
+        parent: LotId,
+        station: StationId,
+        at: DateTime<Utc>,
+    },
     /// Made here: the output of an operation of a work order.
     Produced {
         station: StationId,
@@ -252,6 +264,9 @@ pub struct Lot {
     /// own later decision counts over an older record until central has seen it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_at: Option<DateTime<Utc>>,
+    /// Sent back to an operation for rework: held until reworked and inspected again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rework: Option<super::disposition::Rework>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -118,9 +118,14 @@ pub fn missing_materials(state: &State, now: DateTime<Utc>) -> Vec<Missing> {
                     None => format!("lot {id} is unknown"),
                     // A bin drawn whole at its scan is "used up" by design: only a hold stops it.
                     Some(lot)
-                        if matches!(lot.status, LotStatus::OnHold | LotStatus::Quarantined)
-                            || (lot.status == LotStatus::Consumed
-                                && line.consumption == Consumption::PerUnit) =>
+                        if matches!(
+                            lot.status,
+                            LotStatus::OnHold
+                                | LotStatus::Quarantined
+                                | LotStatus::Scrapped
+                                | LotStatus::Returned
+                        ) || (lot.status == LotStatus::Consumed
+                            && line.consumption == Consumption::PerUnit) =>
                     {
                         format!("lot {id} is {}", lot.status.words())
                     }
@@ -206,7 +211,10 @@ pub fn load_lot(
     if let Some(lot) = known.as_deref() {
         match lot.status {
             LotStatus::Released => {}
-            LotStatus::OnHold | LotStatus::Quarantined => {
+            LotStatus::OnHold
+            | LotStatus::Quarantined
+            | LotStatus::Scrapped
+            | LotStatus::Returned => {
                 return Err(Rejection::LotBlocked {
                     lot: label.lot,
                     status: lot.status,
@@ -537,7 +545,7 @@ pub fn consume_keyed(
         .lot(&lot)
         .ok_or_else(|| Rejection::UnknownLot(lot.clone()))?;
     match record.status {
-        LotStatus::OnHold | LotStatus::Quarantined => {
+        LotStatus::OnHold | LotStatus::Quarantined | LotStatus::Scrapped | LotStatus::Returned => {
             return Err(Rejection::LotBlocked {
                 lot,
                 status: record.status,
@@ -594,6 +602,7 @@ pub fn registered_lot(event: &super::event::Event) -> Option<super::master::Lot>
         status_reason: None,
         origin: super::master::LotOrigin::Supplier,
         status_at: None,
+        rework: None,
     })
 }
 
@@ -625,6 +634,7 @@ pub fn produced_lot(event: &super::event::Event) -> Option<super::master::Lot> {
             at: event.at,
         },
         status_at: None,
+        rework: None,
     })
 }
 

@@ -698,6 +698,41 @@ fn decide_enforces_the_matrix_for_every_command_and_role() {
             },
             Action::Inspect,
         ),
+        (
+            Command::Dispose {
+                lot: "C24-1031".into(),
+                parts: vec![crate::domain::disposition::PartRequest {
+                    quantity: None,
+                    disposition: crate::domain::disposition::Disposition::Scrap,
+                }],
+                reason: "porosity".into(),
+                signatures: signed_by("EMP-1001", crate::domain::signature::Meaning::Approved),
+            },
+            Action::Dispose,
+        ),
+        (
+            Command::ReworkDone {
+                lot: "C24-1031".into(),
+            },
+            Action::Rework,
+        ),
+        (
+            Command::OpenNcr {
+                lot: "C24-1107".into(),
+                quantity: None,
+                what: "porosity".into(),
+                containment: String::new(),
+            },
+            Action::OpenNcr,
+        ),
+        (
+            Command::CloseNcr {
+                ncr: "NCR-L1-S1-0001".into(),
+                closure: "supplier fixed the die".into(),
+                signatures: signed_by("EMP-1001", crate::domain::signature::Meaning::Approved),
+            },
+            Action::CloseNcr,
+        ),
     ];
     // Every action of the matrix is exercised by a command.
     for action in Action::ALL {

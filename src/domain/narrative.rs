@@ -348,6 +348,30 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
                 because(what, reasons.join("; "))
             }
         }
+        EventKind::LotDispositioned {
+            lot, parts, reason, ..
+        } => because(
+            format!(
+                "dispositioned lot {lot}: {}",
+                super::disposition::parts_words(lot, parts)
+            ),
+            reason.clone(),
+        ),
+        EventKind::ReworkDone { lot, operation } => told(format!(
+            "reworked lot {lot} at {operation}: it waits for inspection"
+        )),
+        EventKind::NcrOpened {
+            ncr,
+            lot,
+            quantity,
+            what,
+            containment,
+        } => told(format!(
+            "opened {ncr} on lot {lot} ({quantity}): {what}; contained: {containment}"
+        )),
+        EventKind::NcrClosed { ncr, lot, closure } => {
+            because(format!("closed {ncr} on lot {lot}"), closure.clone())
+        }
         EventKind::Signed {
             signer,
             name,
@@ -555,8 +579,17 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::Signed { .. } => none(),
         EventKind::LotHeld { lot, .. }
         | EventKind::LotReleased { lot, .. }
-        | EventKind::InspectionRecorded { lot, .. } => Mentions {
+        | EventKind::InspectionRecorded { lot, .. }
+        | EventKind::ReworkDone { lot, .. }
+        | EventKind::NcrOpened { lot, .. }
+        | EventKind::NcrClosed { lot, .. } => Mentions {
             lots: vec![lot.as_str()],
+            ..none()
+        },
+        EventKind::LotDispositioned { lot, parts, .. } => Mentions {
+            lots: std::iter::once(lot.as_str())
+                .chain(parts.iter().map(|part| part.lot.as_str()))
+                .collect(),
             ..none()
         },
         EventKind::Corrected {

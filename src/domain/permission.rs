@@ -91,10 +91,18 @@ pub enum Action {
     Correct,
     /// Record an inspection: findings, defects and the verdict the plan gives.
     Inspect,
+    /// Decide what becomes of a held lot (accept, rework, scrap, use as is, return), signed.
+    Dispose,
+    /// Record that a lot sent back for rework has been reworked.
+    Rework,
+    /// Open a nonconformance report.
+    OpenNcr,
+    /// Close a nonconformance report, signed.
+    CloseNcr,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 17] = [
         Action::SelectWorkOrder,
         Action::RunWorkOrder,
         Action::PauseWorkOrder,
@@ -108,12 +116,19 @@ impl Action {
         Action::ReleaseHold,
         Action::Correct,
         Action::Inspect,
+        Action::Dispose,
+        Action::Rework,
+        Action::OpenNcr,
+        Action::CloseNcr,
     ];
 
     /// Signature-grade: recorded only with the PIN entered again and a meaning (and a second
     /// person where the station's configuration asks for one).
     pub fn needs_signature(self) -> bool {
-        matches!(self, Action::ReleaseHold | Action::Correct)
+        matches!(
+            self,
+            Action::ReleaseHold | Action::Correct | Action::Dispose | Action::CloseNcr
+        )
     }
 
     /// The name a station's configuration uses for it (`second_signer_for`).
@@ -132,6 +147,10 @@ impl Action {
             Action::ReleaseHold => "release_hold",
             Action::Correct => "correct",
             Action::Inspect => "inspect",
+            Action::Dispose => "dispose",
+            Action::Rework => "rework",
+            Action::OpenNcr => "open_ncr",
+            Action::CloseNcr => "close_ncr",
         }
     }
 
@@ -155,6 +174,10 @@ impl Action {
             Action::ReleaseHold => "release held lots",
             Action::Correct => "correct recorded facts",
             Action::Inspect => "record inspections",
+            Action::Dispose => "disposition held lots",
+            Action::Rework => "record rework",
+            Action::OpenNcr => "open nonconformance reports",
+            Action::CloseNcr => "close nonconformance reports",
         }
     }
 }
@@ -190,6 +213,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (A::ReleaseHold, &[R::Inspector, R::Admin]),
     (A::Correct, &[R::Inspector, R::LineLead, R::Admin]),
     (A::Inspect, &[R::Inspector, R::LineLead, R::Admin]),
+    (A::Dispose, &[R::Inspector, R::LineLead, R::Admin]),
+    (A::Rework, &[R::Operator, R::LineLead, R::Admin]),
+    (A::OpenNcr, &[R::Inspector, R::LineLead, R::Admin]),
+    (A::CloseNcr, &[R::Inspector, R::LineLead, R::Admin]),
 ];
 
 /// The action a recorded fact stands for, when a person did it: what central checks again at
@@ -214,6 +241,10 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         K::LotReleased { .. } => Some(Action::ReleaseHold),
         K::Corrected { .. } => Some(Action::Correct),
         K::InspectionRecorded { .. } => Some(Action::Inspect),
+        K::LotDispositioned { .. } => Some(Action::Dispose),
+        K::ReworkDone { .. } => Some(Action::Rework),
+        K::NcrOpened { .. } => Some(Action::OpenNcr),
+        K::NcrClosed { .. } => Some(Action::CloseNcr),
         K::OperatorLoggedIn { .. }
         | K::OperatorLoggedOut { .. }
         | K::LoginFailed { .. }

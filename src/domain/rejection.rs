@@ -46,6 +46,18 @@ pub enum Rejection {
     NoInspectionPlan { lot: LotId, why: String },
     #[error("Nothing recorded: {0}.")]
     InspectionRefused(String),
+    #[error("Nothing recorded: {0}")]
+    DispositionRefused(String),
+    #[error("Nothing recorded: {0}")]
+    ReworkRefused(String),
+    #[error("Nothing recorded: {0}")]
+    NcrRefused(String),
+    #[error("Lot {lot} cannot be released yet: {}", if *done { format!("it was reworked at {operation} and must pass inspection first.") } else { format!("it is sent back to {operation} for rework; record the rework, then inspect it.") })]
+    AwaitsRework {
+        lot: LotId,
+        operation: OperationId,
+        done: bool,
+    },
     #[error("The signature must be made by {name}, who is logged in.")]
     SignerNotLoggedIn { name: String },
     #[error(

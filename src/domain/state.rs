@@ -145,6 +145,8 @@ pub struct State {
     pub lot_decisions: BTreeMap<LotId, LotDecision>,
     /// The value that counts now for each corrected event of this station, by its seq.
     pub corrections: BTreeMap<u64, super::correction::Correction>,
+    /// Nonconformance reports opened here.
+    pub ncrs: super::ncr::NcrBook,
     pub settings: Settings,
 }
 
@@ -156,6 +158,10 @@ pub struct LotDecision {
     /// A release: when the hold it lifts was decided (see [`super::EventKind::LotReleased`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifts: Option<DateTime<Utc>>,
+    /// The lot's record as a disposition, a rework or a re-inspection here left it: it counts
+    /// whole, like a hold, until central's record is as new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Lot>,
 }
 
 /// Station settings the rules need. They shape new events only, never how old ones apply.
@@ -210,6 +216,7 @@ impl State {
             login_guard: LoginGuard::default(),
             lot_decisions: BTreeMap::new(),
             corrections: BTreeMap::new(),
+            ncrs: super::ncr::NcrBook::default(),
             settings: Settings::default(),
         }
     }
@@ -253,6 +260,9 @@ impl State {
         // Central's record as new as the decision has taken it in (or overruled it).
         if record.status_at.is_some_and(|at| at >= decision.at) {
             return std::borrow::Cow::Borrowed(record);
+        }
+        if let Some(decided) = &decision.record {
+            return std::borrow::Cow::Owned(decided.clone());
         }
         // A release lifts the hold it saw, never one decided since (a recall at central).
         if decision.hold.is_none() && record.status_at != decision.lifts {
@@ -402,9 +412,7 @@ pub fn apply(state: &mut State, event: &Event) {
         | EventKind::DowntimeStarted { .. }
         | EventKind::DowntimeCoded { .. }
         | EventKind::PlannedDowntimeDeclared { .. }
-        | EventKind::MachineCommandSent { .. }
-        // A reject's hold is its own event, applied below.
-        | EventKind::InspectionRecorded { .. } => {}
+        | EventKind::MachineCommandSent { .. } => {}
         EventKind::AndonCalled { call } => {
             state.andon = Some(super::andon::AndonCall {
                 kind: *call,
@@ -419,6 +427,7 @@ pub fn apply(state: &mut State, event: &Event) {
                     hold: Some(reason.clone()),
                     at: event.at,
                     lifts: None,
+                    record: None,
                 },
             );
         }
@@ -429,8 +438,32 @@ pub fn apply(state: &mut State, event: &Event) {
                     hold: None,
                     at: event.at,
                     lifts: *lifts,
+                    record: None,
                 },
             );
+        }
+        EventKind::LotDispositioned { lot, .. } => {
+            if let Some(parent) = state.lot(lot).map(|lot| lot.into_owned()) {
+                for record in super::disposition::part_lots(event, &parent) {
+                    if state.lots.contains_key(&record.id) || record.id == *lot {
+                        decide_record(state, record, event.at);
+                    } else {
+                        state.lots.insert(record.id.clone(), record);
+                    }
+                }
+            }
+            state.ncrs.apply(&event.kind, event.at);
+        }
+        EventKind::ReworkDone { lot, .. } | EventKind::InspectionRecorded { lot, .. } => {
+            let progressed = state
+                .lot(lot)
+                .and_then(|known| super::disposition::rework_progress(&known, event));
+            if let Some(record) = progressed {
+                decide_record(state, record, event.at);
+            }
+        }
+        EventKind::NcrOpened { .. } | EventKind::NcrClosed { .. } => {
+            state.ncrs.apply(&event.kind, event.at);
         }
         // A PIN entered right to sign proves the person as a login does.
         EventKind::Signed { signer, .. } => {
@@ -510,4 +543,17 @@ pub fn apply(state: &mut State, event: &Event) {
             progress.open_output.inputs = progress.loaded.values().cloned().collect();
         }
     }
+}
+
+/// Records a lot as decided here: it counts over central's older record until central has it.
+fn decide_record(state: &mut State, record: Lot, at: DateTime<Utc>) {
+    state.lot_decisions.insert(
+        record.id.clone(),
+        LotDecision {
+            hold: None,
+            at,
+            lifts: None,
+            record: Some(record),
+        },
+    );
 }

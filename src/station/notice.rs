@@ -227,6 +227,17 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                     format!("Lot {lot}: findings recorded, {}.", reasons.join("; "))
                 }
             },
+            EventKind::LotDispositioned { lot, parts, .. } => format!(
+                "Lot {lot} dispositioned: {}.",
+                crate::domain::disposition::parts_words(lot, parts)
+            ),
+            EventKind::ReworkDone { lot, operation } => format!(
+                "Rework of lot {lot} at {operation} recorded: it still needs inspection before release."
+            ),
+            EventKind::NcrOpened { ncr, lot, .. } => {
+                format!("{ncr} opened on lot {lot}.")
+            }
+            EventKind::NcrClosed { ncr, .. } => format!("{ncr} closed."),
             EventKind::Signed {
                 name,
                 meaning,

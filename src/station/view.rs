@@ -480,7 +480,7 @@ fn output_view(
         })
         .max_by_key(|lot| match &lot.origin {
             LotOrigin::Produced { at, .. } => Some(*at),
-            LotOrigin::Supplier => None,
+            LotOrigin::Supplier | LotOrigin::Split { .. } => None,
         })
         .map(|lot| lot.id.to_string());
     Some(OutputView {

@@ -117,6 +117,10 @@ fn facts(state: &State, lot: &LotId, made: Option<&Event>) -> GenealogyNode {
                 first_seen_station: None,
                 first_seen_at: None,
             },
+            LotOrigin::Split { station, at, .. } => NodeOrigin::Split {
+                station: station.clone(),
+                at: *at,
+            },
             LotOrigin::Produced {
                 station,
                 work_order,

@@ -141,10 +141,24 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     if any(|kind| {
         matches!(
             kind,
-            EventKind::LotHeld { .. } | EventKind::LotReleased { .. }
+            EventKind::LotHeld { .. }
+                | EventKind::LotReleased { .. }
+                | EventKind::LotDispositioned { .. }
+                | EventKind::ReworkDone { .. }
+                | EventKind::InspectionRecorded { .. }
         )
     }) {
         set_json_column(tx, "lot_decisions", &state.lot_decisions)?;
+    }
+    if any(|kind| {
+        matches!(
+            kind,
+            EventKind::NcrOpened { .. }
+                | EventKind::NcrClosed { .. }
+                | EventKind::LotDispositioned { .. }
+        )
+    }) {
+        set_json_column(tx, "ncrs", &state.ncrs)?;
     }
     if any(|kind| matches!(kind, EventKind::Corrected { .. })) {
         set_json_column(tx, "corrections", &state.corrections)?;
@@ -224,6 +238,10 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
                 Some(vec![lot])
             }
             EventKind::OutputCreated { output, .. } => Some(vec![output]),
+            // Split parts are lots of this station's own until central sends them back.
+            EventKind::LotDispositioned { parts, .. } => {
+                Some(parts.iter().map(|part| &part.lot).collect())
+            }
             EventKind::Corrected {
                 was: Correction::Consumption { lot: was, .. },
                 now: Correction::Consumption { lot, .. },
@@ -350,6 +368,16 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("corrections: {e}")))?
+        .unwrap_or_default();
+    let ncrs: Option<String> = conn.query_row(
+        "SELECT ncrs FROM station_projection WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    state.ncrs = ncrs
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("nonconformance reports: {e}")))?
         .unwrap_or_default();
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;

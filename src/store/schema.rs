@@ -136,4 +136,8 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE station_projection ADD COLUMN lot_decisions TEXT;
     ALTER TABLE station_projection ADD COLUMN corrections TEXT;
     "#,
+    // 7: nonconformance reports opened here.
+    r#"
+    ALTER TABLE station_projection ADD COLUMN ncrs TEXT;
+    "#,
 ];

@@ -434,7 +434,7 @@ async fn backward_and_forward_genealogy_match_the_known_truth() {
         }
     );
     assert_eq!(root.machine_state, None);
-    assert!(root.inspections.is_empty());
+    assert!(root.quality.is_empty(), "nothing was inspected or held");
     let c_node = find(root, &c).expect("C in the tree");
     let waited = c_node.waiting.as_ref().expect("C waited for OP30");
     assert_eq!(

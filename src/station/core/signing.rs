@@ -24,6 +24,14 @@ pub enum SignRequest {
         now: Correction,
         reason: String,
     },
+    /// Decide what becomes of a held lot (as typed: `scrap 5, rework OP10`), and why.
+    Dispose {
+        lot: LotId,
+        parts: String,
+        reason: String,
+    },
+    /// Close an NCR of this station, saying how.
+    CloseNcr { ncr: String, closure: String },
 }
 
 /// Where the collection of signatures stands.
@@ -86,6 +94,19 @@ const MEANINGS: &str = "1 approved, 2 reviewed, 3 performed, 4 responsible";
 fn with_signatures(command: &Command, signatures: Signatures) -> Command {
     match command.clone() {
         Command::ReleaseLot { lot, .. } => Command::ReleaseLot { lot, signatures },
+        Command::Dispose {
+            lot, parts, reason, ..
+        } => Command::Dispose {
+            lot,
+            parts,
+            reason,
+            signatures,
+        },
+        Command::CloseNcr { ncr, closure, .. } => Command::CloseNcr {
+            ncr,
+            closure,
+            signatures,
+        },
         Command::Correct {
             target,
             now,
@@ -198,6 +219,48 @@ impl Core {
                         signatures: placeholder(&session.badge),
                     },
                     Action::Correct,
+                    what,
+                )
+            }
+            SignRequest::Dispose { lot, parts, reason } => {
+                let parts = match crate::domain::disposition::parse_parts(&parts) {
+                    Ok(parts) => parts,
+                    Err(why) => {
+                        return Notice::new(
+                            Level::Refused,
+                            format!("Nothing recorded: {why}"),
+                            now,
+                        );
+                    }
+                };
+                let words: Vec<String> = parts
+                    .iter()
+                    .map(|part| match part.quantity {
+                        Some(quantity) => format!("{quantity} {}", part.disposition.words()),
+                        None => part.disposition.words(),
+                    })
+                    .collect();
+                let what = format!("disposition lot {lot}: {} ({reason})", words.join(", "));
+                (
+                    Command::Dispose {
+                        lot,
+                        parts,
+                        reason,
+                        signatures: placeholder(&session.badge),
+                    },
+                    Action::Dispose,
+                    what,
+                )
+            }
+            SignRequest::CloseNcr { ncr, closure } => {
+                let what = format!("close {ncr} ({closure})");
+                (
+                    Command::CloseNcr {
+                        ncr,
+                        closure,
+                        signatures: placeholder(&session.badge),
+                    },
+                    Action::CloseNcr,
                     what,
                 )
             }
