@@ -319,6 +319,19 @@ fn render_node(out: &mut String, node: &GenealogyNode, level: usize) {
         line.push_str("  (more beyond the depth limit)");
     }
     let _ = writeln!(out, "{line}");
+    // Quality's record of the lot reads under it: a reader of the tree sees what was found and
+    // decided without asking elsewhere.
+    for entry in &node.quality {
+        let _ = writeln!(
+            out,
+            "{}  | {} {} {}: {}",
+            "  ".repeat(level),
+            time(entry.at),
+            entry.station,
+            entry.actor,
+            entry.words
+        );
+    }
     for child in &node.children {
         render_node(out, child, level + 1);
     }

@@ -49,6 +49,19 @@ pub struct View {
     pub signature_prompt: Option<SignaturePrompt>,
     /// The newest facts a person may correct, newest first (the History screen).
     pub history: Vec<HistoryRow>,
+    /// Lots sent back to an operation this station performs, waiting for their rework.
+    pub rework: Vec<ReworkRow>,
+    /// Nonconformance reports opened here, open ones first.
+    pub ncrs: Vec<crate::domain::ncr::Ncr>,
+}
+
+/// A lot waiting here for rework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReworkRow {
+    pub lot: String,
+    pub operation: String,
+    pub quantity: Quantity,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +329,8 @@ impl View {
             handover: Vec::new(),
             signature_prompt: None,
             history: Vec::new(),
+            rework: Vec::new(),
+            ncrs: Vec::new(),
         }
     }
 
@@ -394,6 +409,18 @@ impl View {
                 }
             })
             .collect();
+        self.rework = crate::domain::disposition::rework_queue(state)
+            .into_iter()
+            .map(|(lot, operation)| ReworkRow {
+                lot: lot.id.to_string(),
+                operation: operation.to_string(),
+                quantity: state.lot_remaining(&lot),
+                reason: lot.status_reason.clone(),
+            })
+            .collect();
+        self.ncrs = state.ncrs.ncrs.values().cloned().collect();
+        self.ncrs
+            .sort_by_key(|ncr| (ncr.closed_at.is_some(), std::cmp::Reverse(ncr.opened_at)));
         self.unassigned_produced = state.unassigned_produced;
         self.open_stop = state
             .downtimes

@@ -91,6 +91,8 @@ pub struct App {
     pub hold_reason_for: Option<String>,
     /// A correction on its way: its new value or reason is asked for on the scan line.
     pub correction: Option<CorrectionStep>,
+    /// A disposition or NCR on its way (Trace screen): what it needs is asked on the scan line.
+    pub quality_ask: Option<super::quality::QualityAsk>,
     pub help: bool,
     pub notices: VecDeque<Notice>,
     pub selected: usize,
@@ -119,6 +121,7 @@ impl App {
             history: HistoryScreen::default(),
             hold_reason_for: None,
             correction: None,
+            quality_ask: None,
             help: false,
             notices: VecDeque::new(),
             selected: 0,
@@ -276,6 +279,13 @@ impl App {
                 reason: scan.text,
             }))];
         }
+        if let Some(ask) = self
+            .quality_ask
+            .take()
+            .filter(|_| self.screen == Screen::Trace)
+        {
+            return self.quality_entry(ask, &scan.text);
+        }
         if let Some(step) = self
             .correction
             .take()
@@ -406,7 +416,7 @@ impl App {
     }
 
     /// The lot on the Trace screen: the one asked about last (answered or not yet).
-    fn traced_lot(&self) -> Option<String> {
+    pub(super) fn traced_lot(&self) -> Option<String> {
         self.trace
             .pending
             .clone()
@@ -418,7 +428,10 @@ impl App {
         if self.view.signature_prompt.is_some() {
             return Some(vec![Effect::Core(CoreInput::CancelSignature)]);
         }
-        if self.hold_reason_for.take().is_some() || self.correction.take().is_some() {
+        if self.hold_reason_for.take().is_some()
+            || self.correction.take().is_some()
+            || self.quality_ask.take().is_some()
+        {
             return Some(self.on_notice(Notice::new(
                 Level::Info,
                 "Cancelled: nothing was recorded.",
@@ -506,6 +519,10 @@ impl App {
                     self.view.now,
                 )),
             },
+            KeyCommand::DisposeLot
+            | KeyCommand::ReworkDone
+            | KeyCommand::OpenNcr
+            | KeyCommand::CloseNcr => self.quality_key(command),
             KeyCommand::ShowHistory => {
                 if self.view.operator.is_none() {
                     return self.show(Screen::History);

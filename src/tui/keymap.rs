@@ -180,6 +180,14 @@ pub enum KeyCommand {
     ReleaseLot,
     /// Open the History screen: correct a recorded fact (signature-grade).
     ShowHistory,
+    /// On the Trace screen: decide what becomes of the held lot shown (signature-grade).
+    DisposeLot,
+    /// On the Trace screen: the lot shown, sent back here for rework, has been reworked.
+    ReworkDone,
+    /// On the Trace screen: open a nonconformance report on the lot shown.
+    OpenNcr,
+    /// On the Trace screen: close the lot's NCR (signature-grade).
+    CloseNcr,
 }
 
 impl KeyCommand {
@@ -195,6 +203,10 @@ impl KeyCommand {
             KeyCommand::HoldLot => Some(Action::HoldLot),
             KeyCommand::ReleaseLot => Some(Action::ReleaseHold),
             KeyCommand::ShowHistory => Some(Action::Correct),
+            KeyCommand::DisposeLot => Some(Action::Dispose),
+            KeyCommand::ReworkDone => Some(Action::Rework),
+            KeyCommand::OpenNcr => Some(Action::OpenNcr),
+            KeyCommand::CloseNcr => Some(Action::CloseNcr),
             KeyCommand::Help
             | KeyCommand::Quit
             | KeyCommand::ShowQueue
@@ -218,7 +230,7 @@ impl KeyCommand {
     }
 
     /// Every command.
-    pub const ALL: [KeyCommand; 28] = [
+    pub const ALL: [KeyCommand; 32] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -247,6 +259,10 @@ impl KeyCommand {
         KeyCommand::HoldLot,
         KeyCommand::ReleaseLot,
         KeyCommand::ShowHistory,
+        KeyCommand::DisposeLot,
+        KeyCommand::ReworkDone,
+        KeyCommand::OpenNcr,
+        KeyCommand::CloseNcr,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -279,6 +295,10 @@ impl KeyCommand {
             KeyCommand::ResetMachine => "reset-machine",
             KeyCommand::HoldLot => "hold-lot",
             KeyCommand::ReleaseLot => "release-lot",
+            KeyCommand::DisposeLot => "dispose-lot",
+            KeyCommand::ReworkDone => "rework-done",
+            KeyCommand::OpenNcr => "open-ncr",
+            KeyCommand::CloseNcr => "close-ncr",
             KeyCommand::ShowHistory => "show-history",
         }
     }
@@ -318,6 +338,12 @@ impl KeyCommand {
             KeyCommand::ResetMachine => "Restart the stopped machine (once its stop has a reason)",
             KeyCommand::HoldLot => "Put the lot shown on hold (say why)",
             KeyCommand::ReleaseLot => "Release the hold on the lot shown (signature)",
+            KeyCommand::DisposeLot => {
+                "Disposition of the held lot shown: accept, rework, scrap, use as is, return (signature)"
+            }
+            KeyCommand::ReworkDone => "The lot shown, sent back here for rework, is reworked",
+            KeyCommand::OpenNcr => "Open a nonconformance report on the lot shown (holds it)",
+            KeyCommand::CloseNcr => "Close the NCR of the lot shown (signature)",
             KeyCommand::ShowHistory => "History: correct a recorded fact (signature)",
         }
     }
@@ -352,6 +378,10 @@ impl KeyCommand {
             KeyCommand::ResetMachine => "Reset",
             KeyCommand::HoldLot => "Hold",
             KeyCommand::ReleaseLot => "Release",
+            KeyCommand::DisposeLot => "Dispose",
+            KeyCommand::ReworkDone => "Reworked",
+            KeyCommand::OpenNcr => "NCR",
+            KeyCommand::CloseNcr => "Close NCR",
             KeyCommand::ShowHistory => "History",
         }
     }
@@ -1695,10 +1725,10 @@ mod tests {
             ),
             "{msg}"
         );
+        // Every command is offered, in their order.
+        let names: Vec<&str> = KeyCommand::ALL.iter().map(|c| c.name()).collect();
         assert!(
-            msg.ends_with(
-                "reset-machine, hold-lot, release-lot, show-history, or \"none\" to unbind"
-            ),
+            msg.ends_with(&format!("{}, or \"none\" to unbind", names.join(", "))),
             "{msg}"
         );
     }

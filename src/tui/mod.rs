@@ -5,6 +5,7 @@ pub mod app;
 pub mod downtime;
 pub mod history;
 pub mod keymap;
+pub mod quality;
 pub mod render;
 pub mod run;
 pub mod scanner_test;

@@ -315,6 +315,39 @@ fn waiting_words(waiting: Option<&Waiting>, now: DateTime<Utc>) -> String {
 }
 
 fn draw_queue(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, compact: bool) {
+    // Lots sent back here for rework are part of this station's queue: shown under the orders,
+    // with what to do about them.
+    let area = if app.view.rework.is_empty() {
+        area
+    } else {
+        let height = (app.view.rework.len() as u16 + 2)
+            .min(area.height / 2)
+            .max(3);
+        let [orders, rework] =
+            Layout::vertical([Constraint::Min(3), Constraint::Length(height)]).areas(area);
+        let lines: Vec<Line> = app
+            .view
+            .rework
+            .iter()
+            .map(|row| {
+                let mut words = format!(" {} {} -> {}", row.lot, row.quantity, row.operation);
+                if let (Some(reason), false) = (&row.reason, compact) {
+                    words.push_str(&format!("  {reason}"));
+                }
+                Line::from(words)
+            })
+            .collect();
+        let title = if compact {
+            " Rework ".to_owned()
+        } else {
+            format!(
+                " Rework - {} lot(s) sent back here: trace one (F4), rework it, then mark it reworked ",
+                app.view.rework.len()
+            )
+        };
+        frame.render_widget(Paragraph::new(lines).block(titled(title)), rework);
+        orders
+    };
     let rows: Vec<Row> = app
         .view
         .queue
@@ -723,6 +756,12 @@ fn draw_scan_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         (_, Some(_)) => (" Sign> ", app.decoder.display()),
         (Some(_), None) => (" PIN> ", stars()),
         (None, None) if app.hold_reason_for.is_some() => (" Reason> ", app.decoder.display()),
+        (None, None) if app.quality_ask.is_some() => (
+            app.quality_ask
+                .as_ref()
+                .map_or(" Scan> ", |ask| ask.prompt()),
+            app.decoder.display(),
+        ),
         (None, None) => match &app.correction {
             Some(super::history::CorrectionStep::Value { .. }) => {
                 (" Value> ", app.decoder.display())

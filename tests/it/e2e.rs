@@ -921,7 +921,12 @@ async fn a_pin_set_at_central_logs_in_offline_and_a_revoked_badge_is_refused() {
 
 /// The body of `kind`/`key` in a master-data table (`master_record` at a station,
 /// `master_records` at central), read-only while the owner runs.
-fn master_body(db: &std::path::Path, table: &str, kind: &str, key: &str) -> Option<String> {
+pub(crate) fn master_body(
+    db: &std::path::Path,
+    table: &str,
+    kind: &str,
+    key: &str,
+) -> Option<String> {
     let conn = connect(db, true).ok()?;
     conn.query_row(
         &format!("SELECT body FROM {table} WHERE kind = ?1 AND key = ?2"),

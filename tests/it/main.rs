@@ -21,6 +21,7 @@ mod people;
 mod plant;
 mod plc;
 mod pymodbus;
+mod rework;
 mod scanner;
 mod security;
 mod sim_scenarios;
