@@ -188,6 +188,33 @@ pub fn seed_demo(db_path: &Path, today: NaiveDate) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Turns first-article gating of `product`'s inspection plan at `operation` on or off: a quality
+/// engineer's decision, sent to the stations with the next changes like any master data. Errors when
+/// there is no such plan.
+pub fn set_first_article_gate(
+    db_path: &Path,
+    product: &str,
+    operation: &str,
+    gates: bool,
+) -> anyhow::Result<()> {
+    let mut db = Db::open(db_path)
+        .with_context(|| format!("opening central database {}", db_path.display()))?;
+    let master = db.master_of_kinds(&["inspection_plan"])?;
+    let key = (product.into(), operation.into());
+    let mut plan = master
+        .inspection_plans
+        .get(&key)
+        .cloned()
+        .with_context(|| format!("no inspection plan for {product} at {operation}"))?;
+    plan.first_article_gates = gates;
+    db.upsert_master(
+        &[crate::protocol::MasterRecord::InspectionPlan(plan)],
+        Utc::now(),
+    )
+    .context("storing the plan")?;
+    Ok(())
+}
+
 /// What `takt central import` did, or every problem of the file (then nothing was written).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportResult {

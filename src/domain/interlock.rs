@@ -40,6 +40,12 @@ pub enum Blocker {
         status: LotStatus,
         reason: Option<String>,
     },
+    /// The order's inspection plan gates it on a first article: one was made and waits for an
+    /// inspector's accepting inspection here.
+    FirstArticlePending {
+        work_order: WorkOrderId,
+        lot: LotId,
+    },
 }
 
 impl Blocker {
@@ -89,6 +95,10 @@ impl Blocker {
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
             ),
+            Blocker::FirstArticlePending { work_order, lot } => format!(
+                "FIRST ARTICLE: {lot}, the first part of {work_order}, waits for its inspection: \
+                 an inspector inspects it here before more are made"
+            ),
         }
     }
 }
@@ -115,6 +125,10 @@ pub fn blockers(state: &State, now: DateTime<Utc>) -> Vec<Blocker> {
             }),
     );
     blockers.extend(quality_holds(state));
+    blockers.extend(
+        super::first_article::pending(state)
+            .map(|(work_order, lot)| Blocker::FirstArticlePending { work_order, lot }),
+    );
     blockers
 }
 

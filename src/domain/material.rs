@@ -420,14 +420,20 @@ pub fn after_units(
             }
         }
     }
-    let pending = progress.open_output.units + produced.saturating_sub(rejected);
-    let sizes: Vec<u64> = match step.output {
+    let mut pending = progress.open_output.units + produced.saturating_sub(rejected);
+    let mut sizes: Vec<u64> = Vec::new();
+    // The first article goes into a lot of its own, so an inspector can take and scan that one part.
+    if pending > 0 && super::first_article::next_unit_is_first_article(state, work_order) {
+        sizes.push(1);
+        pending -= 1;
+    }
+    sizes.extend(match step.output {
         OutputKind::Serial => vec![1; usize::try_from(pending).unwrap_or(0)],
         OutputKind::Lot { size } if size > 0 => {
             vec![size; usize::try_from(pending / size).unwrap_or(0)]
         }
         OutputKind::Lot { .. } => Vec::new(),
-    };
+    });
     events.extend(
         outputs(state, work_order, step, &sizes, machine, now)
             .into_iter()

@@ -281,6 +281,7 @@ fn a_new_supplier_lot_is_registered_then_used_up() {
 #[test]
 fn units_draw_material_and_fill_totes_with_their_lots() {
     let mut state = at("L1-S1", "WO-24001");
+    without_first_article(&mut state);
     run(&mut state, label("C24-1107", CAST_200, None)).expect("load");
     run(&mut state, Command::Start).expect("start");
     let kinds = units(&mut state, 25, 2);
@@ -551,6 +552,7 @@ fn a_keyed_quantity_from_a_held_or_empty_lot_is_refused() {
 fn a_hold_on_this_orders_own_output_drops_the_permit_until_released() {
     use crate::domain::interlock::{Blocker, blockers};
     let mut state = at("L1-S1", "WO-24001");
+    without_first_article(&mut state);
     run(&mut state, label("C24-1107", CAST_200, None)).expect("castings");
     run(&mut state, Command::Start).expect("start");
     let kinds = units(&mut state, 20, 0);
@@ -1297,4 +1299,153 @@ fn a_keyed_correction_is_read_the_way_the_fact_is_shaped() {
         Correction::parse_like(&inputs, "-"),
         Ok(Correction::Inputs { inputs: vec![] })
     );
+}
+
+/// OP10's plan gates each order on its first article: the first good unit becomes a lot of one an
+/// inspector can scan, the permit drops after it until an inspection here accepts it, and units the
+/// machine made before the permit dropped fill the tote as usual.
+#[test]
+fn the_first_article_is_a_lot_of_one_and_holds_the_permit_until_it_passes() {
+    use crate::domain::interlock::{Blocker, blockers};
+    let mut state = at("L1-S1", "WO-24001");
+    run(&mut state, label("C24-1107", CAST_200, None)).expect("castings");
+    run(&mut state, Command::Start).expect("start");
+    assert!(state.permit_to_run(now()), "the first article may be made");
+    let first = first_output(&units(&mut state, 3, 1));
+    assert_eq!(state.lots[&first].quantity, Quantity::units(1));
+    let found = blockers(&state, now());
+    assert_eq!(
+        found,
+        vec![Blocker::FirstArticlePending {
+            work_order: "WO-24001".into(),
+            lot: first.clone(),
+        }]
+    );
+    assert_eq!(
+        found[0].words(),
+        format!(
+            "FIRST ARTICLE: {first}, the first part of WO-24001, waits for its inspection: an \
+             inspector inspects it here before more are made"
+        )
+    );
+    assert_eq!(state.progress[&"WO-24001".into()].open_output.units, 1);
+
+    // The inspector takes over the terminal (the order pauses while nobody runs it).
+    run(&mut state, Command::Logout).expect("logout");
+    run(
+        &mut state,
+        Command::Login {
+            badge: "EMP-2001".into(),
+            pin_matches: true,
+        },
+    )
+    .expect("inspector");
+    let inspect = |verdict: &str| Command::Inspect {
+        lot: first.clone(),
+        inspected: 1,
+        findings: vec![("VISUAL".into(), verdict.into())],
+        defects: Vec::new(),
+    };
+    let gate = |state: &State| {
+        blockers(state, now())
+            .into_iter()
+            .filter(|b| {
+                matches!(
+                    b,
+                    Blocker::FirstArticlePending { .. } | Blocker::QualityHold { .. }
+                )
+            })
+            .map(|b| b.words())
+            .collect::<Vec<_>>()
+    };
+    // A rejecting inspection holds it: the gate stays, and the hold with it.
+    run(&mut state, inspect("fail")).expect("rejecting inspection");
+    let words = gate(&state);
+    assert_eq!(words.len(), 2, "{words:?}");
+    assert!(words[0].starts_with("QUALITY HOLD"), "{words:?}");
+    // Accepted on re-inspection: the gate is passed; only the hold (until a signed release) stays.
+    run(&mut state, inspect("pass")).expect("accepting inspection");
+    let words = gate(&state);
+    assert!(
+        matches!(words.as_slice(), [hold] if hold.starts_with("QUALITY HOLD")),
+        "{words:?}"
+    );
+    run(&mut state, Command::Logout).expect("logout");
+    run(
+        &mut state,
+        Command::Login {
+            badge: "EMP-1001".into(),
+            pin_matches: true,
+        },
+    )
+    .expect("operator");
+    run(&mut state, Command::Resume).expect("resume");
+    // Once passed, more units fill totes and never gate again for this order.
+    let mut released = state.lot(&first).expect("known").into_owned();
+    released.status = LotStatus::Released;
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(first.clone(), released);
+    assert!(state.permit_to_run(now()));
+    let totes: Vec<_> = units(&mut state, 40, 0)
+        .into_iter()
+        .filter_map(|kind| match kind {
+            EventKind::OutputCreated { quantity, .. } => Some(quantity),
+            _ => None,
+        })
+        .collect();
+    assert!(totes.iter().all(|q| *q > Quantity::units(1)), "{totes:?}");
+    assert!(state.permit_to_run(now()));
+}
+
+/// A first article quality scrapped (or returned) is no first article: the permit comes back for
+/// one more unit, which becomes the new first article. Orders without a gating plan never wait.
+#[test]
+fn a_scrapped_first_article_makes_the_next_unit_the_first_article() {
+    use crate::domain::interlock::{Blocker, blockers};
+    let mut state = at("L1-S1", "WO-24001");
+    run(&mut state, label("C24-1107", CAST_200, None)).expect("castings");
+    run(&mut state, Command::Start).expect("start");
+    let first = first_output(&units(&mut state, 1, 0));
+    assert!(!state.permit_to_run(now()));
+    let mut scrapped = state.lot(&first).expect("known").into_owned();
+    scrapped.status = LotStatus::Scrapped;
+    std::sync::Arc::make_mut(&mut state.master)
+        .lots
+        .insert(first.clone(), scrapped);
+    assert!(state.permit_to_run(now()), "{:?}", blockers(&state, now()));
+    let second = first_output(&units(&mut state, 1, 0));
+    assert_ne!(second, first);
+    assert_eq!(
+        blockers(&state, now()),
+        vec![Blocker::FirstArticlePending {
+            work_order: "WO-24001".into(),
+            lot: second,
+        }]
+    );
+
+    // OP20's plan (none) and OP30's (no first article) never gate.
+    assert!(crate::domain::first_article::gating_operation(&state, &"WO-24001".into()).is_some());
+    let state = at("L1-S3", "WO-24001");
+    assert!(crate::domain::first_article::gating_operation(&state, &"WO-24001".into()).is_none());
+}
+
+fn first_output(kinds: &[EventKind]) -> LotId {
+    kinds
+        .iter()
+        .find_map(|kind| match kind {
+            EventKind::OutputCreated { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .expect("an output")
+}
+
+/// Tests of totes and holds at OP10 that are not about its first article.
+fn without_first_article(state: &mut State) {
+    for plan in std::sync::Arc::make_mut(&mut state.master)
+        .inspection_plans
+        .values_mut()
+    {
+        plan.first_article_gates = false;
+    }
 }

@@ -17,6 +17,7 @@ pub mod correction;
 mod decide;
 pub mod disposition;
 pub mod downtime;
+pub mod first_article;
 pub mod inspection;
 pub mod interlock;
 pub mod kpi;

@@ -69,6 +69,8 @@ pub struct Progress {
     pub open_output: OpenOutput,
     /// The material whose lot was loaded last: a keyed quantity is drawn from it.
     pub last_loaded: Option<MaterialId>,
+    /// The order's first article here, where its inspection plan gates production on one.
+    pub first_article: Option<super::first_article::FirstArticle>,
 }
 
 /// Units waiting to become an output (a tote fills up over many cycles) and every lot loaded while
@@ -90,6 +92,7 @@ impl Progress {
             loaded: BTreeMap::new(),
             open_output: OpenOutput::default(),
             last_loaded: None,
+            first_article: None,
         }
     }
 
@@ -543,6 +546,7 @@ pub fn apply(state: &mut State, event: &Event) {
             progress.open_output.inputs = progress.loaded.values().cloned().collect();
         }
     }
+    super::first_article::apply(state, event);
 }
 
 /// Records a lot as decided here: it counts over central's older record until central has it.

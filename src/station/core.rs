@@ -774,7 +774,8 @@ impl Core {
                                     now,
                                 )
                             });
-                        stop.or_else(|| self.quantity_reached(good_before))
+                        stop.or_else(|| self.first_article_made(&sealed, now))
+                            .or_else(|| self.quantity_reached(good_before))
                             .or(link_notice)
                             .or_else(|| {
                                 was_lost.then(|| {
@@ -1242,6 +1243,28 @@ impl Core {
             }
             _ => None,
         }
+    }
+
+    /// Said when units just recorded made the active order's first article: the machine waits now.
+    fn first_article_made(
+        &self,
+        sealed: &[crate::domain::Event],
+        now: DateTime<Utc>,
+    ) -> Option<Notice> {
+        let (work_order, lot) = crate::domain::first_article::pending(&self.state)?;
+        sealed.iter().any(|event| {
+            matches!(&event.kind, crate::domain::EventKind::OutputCreated { output, .. } if *output == lot)
+        })
+        .then(|| {
+            Notice::new(
+                Level::Error,
+                format!(
+                    "First article of {work_order} made: lot {lot}. The machine waits until an \
+                     inspector inspects it here; set it aside for the inspector."
+                ),
+                now,
+            )
+        })
     }
 
     /// The quality holds on what the active order made here, in words.

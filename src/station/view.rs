@@ -375,8 +375,16 @@ impl View {
                 kpi: None,
                 output: output_view(state, order, progress),
                 quality_holds: crate::domain::interlock::quality_holds(state)
-                    .iter()
-                    .map(crate::domain::interlock::Blocker::words)
+                    .into_iter()
+                    .chain(
+                        crate::domain::first_article::pending(state).map(|(work_order, lot)| {
+                            crate::domain::interlock::Blocker::FirstArticlePending {
+                                work_order,
+                                lot,
+                            }
+                        }),
+                    )
+                    .map(|blocker| blocker.words())
                     .collect(),
                 planning_hold: crate::domain::interlock::planning_holds(state, self.now)
                     .first()

@@ -65,9 +65,20 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     ])?;
+    let inspected: Vec<WorkOrderId> = events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            EventKind::InspectionRecorded { lot, .. } => {
+                crate::domain::first_article::made_here_by(state, lot)
+            }
+            _ => None,
+        })
+        .collect();
+    // An inspection names a lot, not an order, but can pass the first article of the order here.
     let touched: BTreeSet<&WorkOrderId> = events
         .iter()
         .filter_map(|event| event.kind.work_order())
+        .chain(inspected.iter())
         .collect();
     for id in touched {
         let Some(progress) = state.progress.get(id) else {
@@ -75,11 +86,11 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
         };
         tx.prepare_cached(
             "INSERT INTO work_order_progress (work_order, status, produced, rejected, started_at,
-             completed_at, last_loaded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             completed_at, last_loaded, first_article) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (work_order) DO UPDATE SET status = excluded.status,
              produced = excluded.produced, rejected = excluded.rejected,
              started_at = excluded.started_at, completed_at = excluded.completed_at,
-             last_loaded = excluded.last_loaded",
+             last_loaded = excluded.last_loaded, first_article = excluded.first_article",
         )?
         .execute(params![
             id.as_str(),
@@ -89,6 +100,12 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
             progress.started_at.as_ref().map(time_text),
             progress.completed_at.as_ref().map(time_text),
             progress.last_loaded.as_ref().map(|m| m.as_str()),
+            progress
+                .first_article
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         ])?;
         tx.prepare_cached("DELETE FROM loaded_lot WHERE work_order = ?1")?
             .execute(params![id.as_str()])?;
@@ -391,8 +408,8 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
     };
 
     let mut statement = conn.prepare(
-        "SELECT work_order, status, produced, rejected, started_at, completed_at, last_loaded
-         FROM work_order_progress",
+        "SELECT work_order, status, produced, rejected, started_at, completed_at, last_loaded,
+         first_article FROM work_order_progress",
     )?;
     let rows = statement.query_map([], |row| {
         Ok((
@@ -403,10 +420,16 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
             row.get::<_, Option<String>>(4)?,
             row.get::<_, Option<String>>(5)?,
             row.get::<_, Option<String>>(6)?,
+            row.get::<_, Option<String>>(7)?,
         ))
     })?;
     for row in rows {
-        let (id, status, produced, rejected, started_at, completed_at, last_loaded) = row?;
+        let (id, status, produced, rejected, started_at, completed_at, last_loaded, first_article) =
+            row?;
+        let first_article = first_article
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("first article of {id}: {e}")))?;
         let status = ExecStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("progress status {status:?}")))?;
         state.progress.insert(
@@ -420,6 +443,7 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
                 loaded: Default::default(),
                 open_output: OpenOutput::default(),
                 last_loaded: last_loaded.map(MaterialId::new),
+                first_article,
             },
         );
     }

@@ -140,4 +140,8 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE station_projection ADD COLUMN ncrs TEXT;
     "#,
+    // 8: a work order's first article here and when it passed (first-article gating of the permit).
+    r#"
+    ALTER TABLE work_order_progress ADD COLUMN first_article TEXT;
+    "#,
 ];

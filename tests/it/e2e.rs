@@ -76,6 +76,7 @@ async fn cell_with(
     let dir = tempfile::tempdir().expect("temp dir");
     let central_db = dir.path().join("central.db");
     takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
+    crate::support::without_first_article_gates(&central_db);
     let token = takt::central::add_station(&central_db, STATION).expect("token");
     let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
         .await

@@ -92,11 +92,20 @@ pub struct Line {
     _dir: tempfile::TempDir,
 }
 
-/// Central with the demo plant and the three stations of line L1, each with its simulator.
+/// Central with the demo plant and the three stations of line L1, each with its simulator; no order
+/// waits for a first article.
 pub async fn start_line() -> Line {
+    start_line_with(false).await
+}
+
+/// The line, with OP10's first-article gate as the demo plant has it or without.
+pub async fn start_line_with(first_article_gates: bool) -> Line {
     let dir = tempfile::tempdir().expect("temp dir");
     let central_db = dir.path().join("central.db");
     takt::central::seed_demo(&central_db, chrono::Utc::now().date_naive()).expect("seed");
+    if !first_article_gates {
+        crate::support::without_first_article_gates(&central_db);
+    }
     let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), central_db.clone())
         .await
         .expect("central");

@@ -8,6 +8,7 @@ mod clock;
 mod core;
 mod crash;
 mod e2e;
+mod first_article;
 mod flow;
 mod fuzz;
 mod genealogy;

@@ -41,6 +41,11 @@ async fn login(ui: &mut Ui, badge: &str, pin: &str, welcome: &str) {
     ui.scan(badge);
     ui.scan(pin);
     ui.wait_for(welcome).await;
+    // The welcome can be drawn before the screen leaves Login: a key pressed then is lost.
+    ui.wait_until(&format!("{badge} at the queue or run screen"), |screen| {
+        screen.contains(badge) && (screen.contains("┌ Queue") || screen.contains("┌ Run"))
+    })
+    .await;
 }
 
 async fn trace(ui: &mut Ui, lot: &str) {

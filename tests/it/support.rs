@@ -72,11 +72,23 @@ where
     }
 }
 
-/// The demo plant's master data exactly as a real central serves it to this station: one page.
+/// The demo plant as a site whose quality engineers gate no order on its first article: for the tests
+/// about something else, whose machines must run on without an inspector at OP10.
+/// tests/it/first_article.rs covers the gate itself.
+pub fn without_first_article_gates(central_db: &std::path::Path) {
+    for product in ["BC-200", "BC-210"] {
+        takt::central::set_first_article_gate(central_db, product, "OP10", false)
+            .expect("ungated plan");
+    }
+}
+
+/// The demo plant's master data exactly as a real central serves it to this station (without
+/// first-article gates, see [`without_first_article_gates`]): one page.
 pub async fn demo_master_page() -> ChangePage {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("central.db");
     takt::central::seed_demo(&db, chrono::Utc::now().date_naive()).expect("seed");
+    without_first_article_gates(&db);
     let token = takt::central::add_station(&db, STATION).expect("station token");
     let central = takt::central::spawn(([127, 0, 0, 1], 0).into(), db.clone())
         .await
