@@ -177,6 +177,29 @@ pub struct MapSection {
     /// the Modbus limits (fewest requests). 0 for PLCs that refuse reads of addresses they do not
     /// map (an "illegal data address" exception).
     pub max_gap: Option<u16>,
+    /// Process values the PLC shows (a gauge's reading, a leak rate), by the name inspection plans
+    /// use for them: `[plc.map.values.leak_rate]`.
+    pub values: BTreeMap<String, ValueSpec>,
+}
+
+/// Where a process value lives, how to read it and its unit: `value = raw × scale` in `unit`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSpec {
+    pub address: u16,
+    pub kind: Option<RegisterKind>,
+    pub width: Option<Width>,
+    pub word_order: Option<WordOrder>,
+    pub scale: Option<f64>,
+    pub unit: String,
+}
+
+/// A process value as read, in engineering units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessValue {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
 }
 
 /// The command signals the station writes, by name.
@@ -351,6 +374,8 @@ pub struct StatusLayout {
     fields: BTreeMap<&'static str, Field>,
     /// PLC code → PackML state; empty means TR88 numbering.
     states: BTreeMap<u16, PackMlState>,
+    /// Process values by name, with their unit.
+    values: BTreeMap<String, (Field, String)>,
     plan: Vec<Chunk>,
 }
 
@@ -368,6 +393,8 @@ pub enum LayoutError {
         kind: &'static str,
         address: u16,
     },
+    #[error("[plc.map.values.{name}]: {problem}")]
+    Value { name: String, problem: String },
     #[error("[plc.map.states]: {0}")]
     State(String),
     #[error("[plc.map.commands.{0}]: no such command signal; they are {names}", names = COMMAND_NAMES.join(", "))]
@@ -394,6 +421,7 @@ impl Default for StatusLayout {
         StatusLayout::new(&MapSection::default()).unwrap_or_else(|_| StatusLayout {
             fields: BTreeMap::new(),
             states: BTreeMap::new(),
+            values: BTreeMap::new(),
             plan: Vec::new(),
         })
     }
@@ -467,6 +495,41 @@ impl StatusLayout {
             fields.retain(|name, _| !PART_RECORD_FIELD_NAMES.contains(name));
         }
         check_overlaps(&fields)?;
+        let values = section
+            .values
+            .iter()
+            .map(|(name, spec)| {
+                let field = Field {
+                    kind: spec.kind.unwrap_or(RegisterKind::Holding),
+                    address: spec.address,
+                    width: spec.width.unwrap_or(Width::U16),
+                    word_order: spec.word_order.unwrap_or(WordOrder::HighFirst),
+                    scale: spec.scale.unwrap_or(1.0),
+                };
+                let problem = |problem: String| LayoutError::Value {
+                    name: name.clone(),
+                    problem,
+                };
+                check_field(name, &field).map_err(|error| match error {
+                    LayoutError::Field { problem: words, .. } => problem(words),
+                    other => other,
+                })?;
+                if spec.unit.trim().is_empty() {
+                    return Err(problem("name the value's unit (unit = \"ml/min\")".into()));
+                }
+                Ok((name.clone(), (field, spec.unit.trim().to_owned())))
+            })
+            .collect::<Result<BTreeMap<_, _>, LayoutError>>()?;
+        let labels: Vec<String> = values.keys().map(|name| format!("values.{name}")).collect();
+        no_overlap(
+            "fields",
+            fields.iter().map(|(name, field)| (*name, field)).chain(
+                labels
+                    .iter()
+                    .map(String::as_str)
+                    .zip(values.values().map(|(f, _)| f)),
+            ),
+        )?;
         let states = section
             .states
             .iter()
@@ -482,10 +545,16 @@ impl StatusLayout {
                 Ok((code, state))
             })
             .collect::<Result<BTreeMap<_, _>, LayoutError>>()?;
-        let plan = plan(&fields, section.max_gap);
+        let plan = plan(
+            fields
+                .values()
+                .chain(values.values().map(|(field, _)| field)),
+            section.max_gap,
+        );
         Ok(StatusLayout {
             fields,
             states,
+            values,
             plan,
         })
     }
@@ -545,14 +614,7 @@ impl StatusLayout {
         // A value in engineering terms: the raw bits as their width says, times the scale.
         let value = |name: &'static str| -> Result<f64, DecodeError> {
             let (field, bits) = raw(name)?;
-            let number = match field.width {
-                Width::U16 | Width::U32 => f64::from(bits),
-                Width::I32 => f64::from(bits as i32),
-                Width::F32 => f64::from(f32::from_bits(bits)),
-                // Text is no number; the checks keep it off every numeric signal.
-                Width::Ascii => 0.0,
-            };
-            Ok(number * field.scale)
+            Ok(number_of(field.width, bits) * field.scale)
         };
         let small =
             |name: &'static str| -> Result<u16, DecodeError> { Ok(clamp_u16(value(name)?)) };
@@ -587,6 +649,44 @@ impl StatusLayout {
             last_cycle_ms: large("last_cycle_ms")?,
             recipe: large("recipe")?,
         })
+    }
+
+    /// The process values in the answers to [`Self::plan`], in engineering units.
+    pub fn decode_values(&self, reads: &[Vec<u16>]) -> Result<Vec<ProcessValue>, DecodeError> {
+        self.values
+            .iter()
+            .map(|(name, (field, unit))| {
+                let word = |offset: u16| {
+                    self.word_at(
+                        reads,
+                        field.kind,
+                        field.address.saturating_add(offset),
+                        "a process value",
+                    )
+                };
+                let first = word(0)?;
+                let bits = match field.span() {
+                    1 => u32::from(first),
+                    _ => {
+                        let second = word(1)?;
+                        match field.word_order {
+                            WordOrder::HighFirst => (u32::from(first) << 16) | u32::from(second),
+                            WordOrder::LowFirst => (u32::from(second) << 16) | u32::from(first),
+                        }
+                    }
+                };
+                Ok(ProcessValue {
+                    name: name.clone(),
+                    value: number_of(field.width, bits) * field.scale,
+                    unit: unit.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether this layout reads process values.
+    pub fn reads_values(&self) -> bool {
+        !self.values.is_empty()
     }
 
     /// Whether this layout reads the per-part record FIFO.
@@ -637,13 +737,7 @@ impl StatusLayout {
                 }
                 ([], _) => return Err(DecodeError::Missing(name)),
             };
-            let number = match field.width {
-                Width::U16 | Width::U32 => f64::from(bits),
-                Width::I32 => f64::from(bits as i32),
-                Width::F32 => f64::from(f32::from_bits(bits)),
-                Width::Ascii => 0.0,
-            };
-            Ok(number * field.scale)
+            Ok(number_of(field.width, bits) * field.scale)
         };
         let (serial_field, serial_words) = words("record_serial")?;
         Ok(Some(PartRecordHead {
@@ -832,11 +926,20 @@ fn check_overlaps(fields: &BTreeMap<&'static str, Field>) -> Result<(), LayoutEr
     Ok(())
 }
 
+/// The raw bits of a value as its width says (text is no number: the checks keep it off values).
+fn number_of(width: Width, bits: u32) -> f64 {
+    match width {
+        Width::U16 | Width::U32 => f64::from(bits),
+        Width::I32 => f64::from(bits as i32),
+        Width::F32 => f64::from(f32::from_bits(bits)),
+        Width::Ascii => 0.0,
+    }
+}
+
 /// As few reads as the limits allow: per register type, addresses in order, a new read when the
 /// next value would not fit in the current one or lies more than `max_gap` addresses beyond it.
-fn plan(fields: &BTreeMap<&'static str, Field>, max_gap: Option<u16>) -> Vec<Chunk> {
+fn plan<'a>(fields: impl Iterator<Item = &'a Field>, max_gap: Option<u16>) -> Vec<Chunk> {
     let mut spans: Vec<(RegisterKind, u16, u16)> = fields
-        .values()
         .map(|field| (field.kind, field.address, field.span()))
         .collect();
     spans.sort();
@@ -873,6 +976,52 @@ mod tests {
 
     fn section(toml_text: &str) -> MapSection {
         toml::from_str(toml_text).expect("section")
+    }
+
+    #[test]
+    fn process_values_are_read_with_the_status_block_and_checked() {
+        let layout = StatusLayout::new(&section(
+            "[values.leak_rate]\naddress = 48\nscale = 0.001\nunit = \"ml/min\"\n\
+             [values.torque]\naddress = 60\nwidth = \"f32\"\nunit = \"Nm\"\n",
+        ))
+        .expect("layout");
+        // Still one request: HR0..61 fits a read.
+        assert_eq!(layout.plan().len(), 1, "{:?}", layout.plan());
+        let mut words = vec![0u16; usize::from(layout.plan()[0].count)];
+        words[48] = 231;
+        let torque = 12.5f32.to_bits();
+        words[60] = (torque >> 16) as u16;
+        words[61] = torque as u16;
+        let values = layout.decode_values(&[words]).expect("values");
+        let read: Vec<(String, f64, String)> = values
+            .into_iter()
+            .map(|v| (v.name, (v.value * 1000.0).round() / 1000.0, v.unit))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("leak_rate".to_owned(), 0.231, "ml/min".to_owned()),
+                ("torque".to_owned(), 12.5, "Nm".to_owned())
+            ]
+        );
+
+        let refused = |text: &str| {
+            StatusLayout::new(&section(text))
+                .expect_err(text)
+                .to_string()
+        };
+        assert_eq!(
+            refused("[values.leak_rate]\naddress = 12\nunit = \"ml/min\"\n"),
+            "[plc.map.fields]: processed and values.leak_rate overlap at holding register 12"
+        );
+        assert_eq!(
+            refused("[values.leak_rate]\naddress = 48\nunit = \" \"\n"),
+            "[plc.map.values.leak_rate]: name the value's unit (unit = \"ml/min\")"
+        );
+        assert_eq!(
+            refused("[values.leak_rate]\naddress = 48\nscale = 0\nunit = \"ml/min\"\n"),
+            "[plc.map.values.leak_rate]: scale 0 must be a number other than 0"
+        );
     }
 
     #[test]

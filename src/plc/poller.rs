@@ -91,6 +91,9 @@ pub enum PlcEvent {
         address: String,
     },
     Sample(PlcSample),
+    /// The process values the map names, read with the sample before them (only when it names
+    /// some).
+    Values(Vec<super::layout::ProcessValue>),
     /// The head of the per-part record FIFO, read with the sample before it (only when the
     /// layout reads part records and the FIFO is not empty).
     PartRecord(PartRecordHead),
@@ -326,13 +329,24 @@ impl Link<'_> {
                     .config
                     .layout
                     .decode(&reads)
-                    .and_then(|sample| Ok((sample, self.config.layout.decode_part_record(&reads)?)))
+                    .and_then(|sample| {
+                        Ok((
+                            sample,
+                            self.config.layout.decode_part_record(&reads)?,
+                            self.config.layout.decode_values(&reads)?,
+                        ))
+                    })
                     .map_err(|err| Fault::Exception(format!("decode status: {err}"))),
                 Err(fault) => Err(fault),
             };
             match sample {
-                Ok((sample, head)) => {
+                Ok((sample, head, values)) => {
                     if self.events.send(PlcEvent::Sample(sample)).await.is_err() {
+                        return End::Stop;
+                    }
+                    if !values.is_empty()
+                        && self.events.send(PlcEvent::Values(values)).await.is_err()
+                    {
                         return End::Stop;
                     }
                     if let Some(head) = head {

@@ -34,6 +34,14 @@ const COMMAND_RESET: u16 = 1;
 const COMMAND_CLEAR: u16 = 9;
 /// A scheduler hiccup must not turn into an unbounded loop inside the lock.
 const MAX_UNITS_PER_TICK: u32 = 10_000;
+/// Where the simulated machine's gauge shows its last unit's measurement (a leak rate in ml/min,
+/// × 1000): a process value for `[plc.map.values]`, outside the default map's signals.
+pub const GAUGE_REGISTER: u16 = 48;
+/// The gauge's nominal reading (0.200 ml/min × 1000) and spread of a good unit; a defective unit
+/// leaks beyond the demo plant's 0.50 ml/min limit.
+const GAUGE_NOMINAL: f64 = 200.0;
+const GAUGE_SPREAD: f64 = 40.0;
+const GAUGE_DEFECT: f64 = 600.0;
 /// Unacknowledged part records the simulator keeps by default before the machine blocks.
 pub const PART_RING: usize = 16;
 /// Part records kept for [`SimPlc::part_records`]; older ones are forgotten (memory stays bounded
@@ -158,6 +166,8 @@ pub struct SimPlc {
     cycle_time: Duration,
     defect_rate: f64,
     rng: StdRng,
+    /// The gauge's own draws, so its readings leave a seeded run's defects where they were.
+    gauge_rng: StdRng,
     next_heartbeat: Instant,
     seen_station_heartbeat: u16,
     station_heartbeat_moved: Option<Instant>,
@@ -189,6 +199,10 @@ impl SimPlc {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
+        let gauge_rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(0x6761_7567_65)),
+            None => StdRng::from_os_rng(),
+        };
         let defect_rate = if config.defect_rate.is_finite() {
             config.defect_rate.clamp(0.0, 1.0)
         } else {
@@ -201,6 +215,7 @@ impl SimPlc {
             cycle_time: config.cycle_time.max(Duration::from_millis(1)),
             defect_rate,
             rng,
+            gauge_rng,
             next_heartbeat: now + Duration::from_secs(1),
             seen_station_heartbeat: 0,
             station_heartbeat_moved: None,
@@ -645,6 +660,10 @@ impl SimPlc {
             if let Some(ring) = &mut self.parts {
                 ring.push(epoch, !defect, cycle_ms);
             }
+            // Three uniform draws make a bell-shaped spread around nominal.
+            let noise: f64 = (0..3).map(|_| self.gauge_rng.random::<f64>()).sum::<f64>() - 1.5;
+            let reading = if defect { GAUGE_DEFECT } else { GAUGE_NOMINAL } + noise * GAUGE_SPREAD;
+            self.set(GAUGE_REGISTER, reading.round().clamp(0.0, 65_535.0) as u16);
         }
         self.show_part_head();
         self.set_u32(s.last_cycle_ms, cycle_ms);

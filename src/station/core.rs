@@ -804,6 +804,10 @@ impl Core {
                 }
             }
             PlcEvent::PartRecord(head) => self.part_record(&head),
+            PlcEvent::Values(values) => {
+                self.view.plc.values = values;
+                None
+            }
             PlcEvent::Exception { what } => {
                 // The PLC answers but not with data we can use: what it showed before is stale.
                 self.view.plc.state = None;

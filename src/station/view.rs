@@ -246,6 +246,8 @@ pub struct PlcView {
     pub stacklight: u16,
     /// The per-part record recorded last, "S100-000042 good"; none without part records.
     pub last_part: Option<String>,
+    /// The process values the map names, as last read: what an inspection reads from the PLC.
+    pub values: Vec<crate::plc::layout::ProcessValue>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -311,6 +313,7 @@ impl View {
                 stale: false,
                 stacklight: 0,
                 last_part: None,
+                values: Vec::new(),
             },
             central: CentralView::Connecting,
             central_clock_offset_ms: None,

@@ -632,3 +632,55 @@ async fn writes_outside_a_foreign_plcs_command_block_are_said() {
     st.stop().await;
     server.abort();
 }
+
+/// A process value the map names (the simulator's gauge at HR48, a leak rate × 1000) is read with
+/// every sample, scaled into its unit: what an inspection can take from the PLC instead of keying.
+#[tokio::test]
+async fn named_process_values_are_read_in_engineering_units() {
+    let sim = spawn_sim(SimConfig {
+        defect_rate: 0.0,
+        ..fast_sim(Some(5))
+    })
+    .await;
+    let (outputs, outputs_rx) = watch::channel(PlcOutputs::default());
+    let (events_tx, mut events) = mpsc::channel(64);
+    let section: takt::plc::MapSection =
+        toml::from_str("[values.leak_rate]\naddress = 48\nscale = 0.001\nunit = \"ml/min\"\n")
+            .expect("map section");
+    let task = spawn_poller(
+        PollerConfig {
+            layout: takt::plc::StatusLayout::new(&section).expect("layout"),
+            ..poller_config(sim.local_addr())
+        },
+        outputs_rx,
+        events_tx,
+    );
+    outputs.send_replace(PlcOutputs {
+        permit: true,
+        ..PlcOutputs::default()
+    });
+    let reading = timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("poller") {
+                PlcEvent::Values(values) if values.iter().any(|v| v.value > 0.0) => {
+                    return values;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("a gauge reading");
+    assert_eq!(reading.len(), 1);
+    assert_eq!(reading[0].name, "leak_rate");
+    assert_eq!(reading[0].unit, "ml/min");
+    // A good unit reads 0.200 ml/min ± 0.06 at most.
+    assert!(
+        (0.14..=0.26).contains(&reading[0].value),
+        "{:?}",
+        reading[0]
+    );
+    drop(outputs);
+    task.abort();
+    sim.shutdown().await;
+}
