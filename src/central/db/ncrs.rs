@@ -207,7 +207,12 @@ impl Db {
         type Row = (
             (String, String, String, String, String, i64, String, String),
             (Option<String>, Option<String>, Option<String>),
-            (Option<String>, Option<String>, Option<String>, Option<String>),
+            (
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ),
         );
         let rows = statement
             .query_map([wanted], |row| -> rusqlite::Result<Row> {
@@ -245,7 +250,10 @@ impl Db {
                     quantity: units(Quantity::from_milli(quantity)),
                     containment,
                     disposition,
-                    dispositioned_at: dispositioned_at.as_deref().map(parse_timestamp).transpose()?,
+                    dispositioned_at: dispositioned_at
+                        .as_deref()
+                        .map(parse_timestamp)
+                        .transpose()?,
                     dispositioned_by,
                     closed_at: closed_at.as_deref().map(parse_timestamp).transpose()?,
                     closed_by,

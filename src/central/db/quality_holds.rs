@@ -125,7 +125,12 @@ impl Db {
     fn hold_origin(
         &self,
         record: &Lot,
-    ) -> Result<(HeldBy, Option<String>, Option<String>, Option<DateTime<Utc>>)> {
+    ) -> Result<(
+        HeldBy,
+        Option<String>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    )> {
         let log: Vec<(String, String, String)> = self
             .conn
             .prepare_cached(

@@ -219,9 +219,9 @@ impl Db {
         let rolled_throughput_yield = if operations.is_empty() {
             None
         } else {
-            operations
-                .iter()
-                .try_fold(1.0, |rty, operation| Some(rty * operation.first_pass_yield?))
+            operations.iter().try_fold(1.0, |rty, operation| {
+                Some(rty * operation.first_pass_yield?)
+            })
         };
         let produced = operations.first().map_or(0, |operation| operation.entered);
         let scrapped = operations
