@@ -30,6 +30,8 @@ pub mod operators;
 pub mod plant;
 pub mod quality;
 pub mod quality_holds;
+#[cfg(test)]
+mod quality_tests;
 pub mod work_orders;
 pub mod yields;
 

@@ -89,8 +89,9 @@ impl Db {
             };
             holds.push(self.open_hold(record)?);
         }
+        // A hold of unknown age (master data's) after every dated one.
         holds.sort_by(|a, b| {
-            (a.since.is_some(), a.since, &a.lot).cmp(&(b.since.is_some(), b.since, &b.lot))
+            (a.since.is_none(), a.since, &a.lot).cmp(&(b.since.is_none(), b.since, &b.lot))
         });
         Ok(Holds { holds })
     }
