@@ -21,6 +21,7 @@ mod people;
 mod plant;
 mod plc;
 mod pymodbus;
+mod quality_central;
 mod rework;
 mod scanner;
 mod security;
