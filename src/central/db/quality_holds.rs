@@ -67,6 +67,14 @@ pub struct Holds {
     pub holds: Vec<OpenHold>,
 }
 
+/// What held a lot, at which station, by whom, and since when.
+type HoldOrigin = (
+    HeldBy,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
 /// Split parts of split parts: a short chain in practice; the bound stops a corrupt cycle.
 const MAX_SPLIT_DEPTH: usize = 16;
 
@@ -123,15 +131,7 @@ impl Db {
     /// Who began the hold the lot is in and when: the oldest entry of the unbroken run of held
     /// statuses that ends its status log (a rework done re-decides the record but does not begin
     /// a new hold), matched to the quality event of that station at that moment.
-    fn hold_origin(
-        &self,
-        record: &Lot,
-    ) -> Result<(
-        HeldBy,
-        Option<String>,
-        Option<String>,
-        Option<DateTime<Utc>>,
-    )> {
+    fn hold_origin(&self, record: &Lot) -> Result<HoldOrigin> {
         let log: Vec<(String, String, String)> = self
             .conn
             .prepare_cached(
