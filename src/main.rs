@@ -72,6 +72,62 @@ enum QualityCommand {
     /// station or operation, over a window (default: the last 7 days).
     #[command(after_help = PARETO_EXAMPLE)]
     Pareto(ParetoArgs),
+    /// Every lot on hold plant-wide now: who held it, where, when and why, its open NCR and
+    /// whether rework is pending.
+    Holds(HoldsArgs),
+    /// Nonconformance reports: the open ones (default), or --closed, or --all.
+    Ncrs(NcrsArgs),
+    /// First-pass yield per operation of a line, rolled throughput yield, scrap and rework rates
+    /// over a window (default: the last 7 days).
+    #[command(after_help = YIELD_EXAMPLE)]
+    Yield(YieldArgs),
+}
+
+const YIELD_EXAMPLE: &str = "\
+Examples:
+  takt quality yield --line L1                          # the last 7 days
+  takt quality yield --line L1 --from 2026-11-25T06:00:00Z --to 2026-11-26T06:00:00Z --json";
+
+#[derive(Args)]
+struct HoldsArgs {
+    /// Print central's JSON instead of words.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    to_central: CentralQuery,
+}
+
+#[derive(Args)]
+struct NcrsArgs {
+    /// Closed NCRs instead of open ones.
+    #[arg(long, conflicts_with = "all")]
+    closed: bool,
+    /// Open and closed NCRs.
+    #[arg(long)]
+    all: bool,
+    /// Print central's JSON instead of words.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    to_central: CentralQuery,
+}
+
+#[derive(Args)]
+struct YieldArgs {
+    /// The line; may be left out when central knows one line only.
+    #[arg(long)]
+    line: Option<String>,
+    /// Start of the window, RFC 3339.
+    #[arg(long, value_parser = parse_instant)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the window (exclusive), RFC 3339; default now.
+    #[arg(long, value_parser = parse_instant)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print central's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    to_central: CentralQuery,
 }
 
 const PARETO_EXAMPLE: &str = "\
@@ -957,6 +1013,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Commands::Quality {
             command: QualityCommand::Pareto(args),
         } => quality_pareto(args),
+        Commands::Quality {
+            command: QualityCommand::Holds(args),
+        } => {
+            let url = takt::quality_client::holds_url(&args.to_central.central)?;
+            quality_query(
+                &args.to_central,
+                url,
+                args.json,
+                takt::quality_client::render_holds,
+            )
+        }
+        Commands::Quality {
+            command: QualityCommand::Ncrs(args),
+        } => {
+            let status = if args.all {
+                takt::central::NcrStatus::All
+            } else if args.closed {
+                takt::central::NcrStatus::Closed
+            } else {
+                takt::central::NcrStatus::Open
+            };
+            let url = takt::quality_client::ncrs_url(&args.to_central.central, status)?;
+            quality_query(
+                &args.to_central,
+                url,
+                args.json,
+                takt::quality_client::render_ncrs,
+            )
+        }
+        Commands::Quality {
+            command: QualityCommand::Yield(args),
+        } => {
+            let url = takt::quality_client::yield_url(
+                &args.to_central.central,
+                args.line.as_deref(),
+                args.from,
+                args.to,
+            )?;
+            quality_query(
+                &args.to_central,
+                url,
+                args.json,
+                takt::quality_client::render_yield,
+            )
+        }
         Commands::Kpi {
             command: KpiCommand::Oee(args),
         } => kpi_oee(args),
@@ -979,6 +1080,26 @@ fn quality_pareto(args: ParetoArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", render(&pareto));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks central at `url` and prints its JSON (`json`) or its answer rendered in words.
+fn quality_query<T: serde::de::DeserializeOwned>(
+    central: &CentralQuery,
+    url: reqwest::Url,
+    json: bool,
+    render: fn(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let trusted_ca = trusted_ca(central.ca_file.as_deref())?;
+    let timeout = Duration::from_secs(central.timeout);
+    let (answer, raw): (T, serde_json::Value) = runtime()?.block_on(
+        takt::quality_client::fetch(&central.central, url, timeout, trusted_ca.as_ref()),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&raw)?);
+    } else {
+        print!("{}", render(&answer));
     }
     Ok(ExitCode::SUCCESS)
 }

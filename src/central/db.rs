@@ -25,10 +25,15 @@ use std::path::Path;
 
 pub mod backlog;
 mod lot_quality;
+pub mod ncrs;
 pub mod operators;
 pub mod plant;
 pub mod quality;
+pub mod quality_holds;
+#[cfg(test)]
+mod quality_tests;
 pub mod work_orders;
+pub mod yields;
 
 /// Migrations, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step;
 /// add a new one.
@@ -270,6 +275,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 12: the quality history of each lot, for the genealogy.
     lot_quality::MIGRATION,
+    // 13: NCRs plant-wide (the ones already taken are projected by `ncrs::backfill` right after),
+    // and the held lots found by index.
+    ncrs::MIGRATION,
 ];
 
 /// A station as the admin sees it.
@@ -1612,6 +1620,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         if index == 1 {
             backfill_lots(&tx)?;
         }
+        if index == 12 {
+            ncrs::backfill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
@@ -2219,6 +2230,7 @@ fn project(tx: &Transaction<'_>, event: &Event, now: &str, units: &mut PendingUn
         _ => {}
     }
     lot_quality::project(tx, event)?;
+    ncrs::project(tx, event)?;
     match &event.kind {
         EventKind::WorkOrderSelected { work_order } => {
             tx.prepare_cached(

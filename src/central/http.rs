@@ -1,6 +1,7 @@
 //! The HTTP face of central: routing, station authentication, and the mapping of storage results to
 //! status codes. No SQL here; every database call goes through [`Db`] on a blocking thread.
 
+mod quality;
 mod work_orders;
 
 pub use work_orders::WorkOrderAnswer;
@@ -124,6 +125,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/lines/{line}/overview"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/quality/pareto"),
+    ("GET", "/api/v1/quality/holds"),
+    ("GET", "/api/v1/quality/ncrs"),
+    ("GET", "/api/v1/quality/yield"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -165,6 +169,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/lots/{id}/genealogy", get(get_genealogy))
         .route("/api/v1/kpi/oee", get(get_oee))
         .route("/api/v1/quality/pareto", get(get_pareto))
+        .route("/api/v1/quality/holds", get(quality::get_holds))
+        .route("/api/v1/quality/ncrs", get(quality::get_ncrs))
+        .route("/api/v1/quality/yield", get(quality::get_yield))
         .route("/api/v1/openapi.json", get(get_openapi))
         .route("/metrics", get(get_metrics))
         .route("/api/v1/lines/{line}/overview", get(get_line_overview))

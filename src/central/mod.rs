@@ -33,12 +33,15 @@ pub mod openapi;
 mod tls;
 
 pub use auth_limit::{MAX_FAILURES as AUTH_MAX_FAILURES, WINDOW as AUTH_WINDOW};
+pub use db::ncrs::{NcrList, NcrRow, NcrStatus};
 pub use db::plant::{
     ActiveOrder, EventPage, EventQuery, LastCycle, LineOverview, Link, MachineNow, StationOverview,
     Wip,
 };
 pub use db::quality::{Pareto, ParetoBy, ParetoRow};
+pub use db::quality_holds::{HeldBy, Holds, OpenHold};
 pub use db::work_orders::{WorkOrderAction, WorkOrderOutcome, WorkOrderSummary};
+pub use db::yields::{OperationYield, YieldReport};
 pub use db::{Db, DbError, IngestError, LotHoldOutcome, StationRow};
 pub use http::{ROUTES, WorkOrderAnswer};
 pub use kpi::{CalendarFileError, load_calendar};

@@ -38,6 +38,9 @@ fn every_subcommand_has_help_and_there_is_a_version() {
         vec!["central", "lot", "release", "--help"],
         vec!["aql", "--help"],
         vec!["quality", "pareto", "--help"],
+        vec!["quality", "holds", "--help"],
+        vec!["quality", "ncrs", "--help"],
+        vec!["quality", "yield", "--help"],
     ] {
         let out = takt(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));

@@ -22,6 +22,7 @@ mod people;
 mod plant;
 mod plc;
 mod pymodbus;
+mod quality_central;
 mod rework;
 mod scanner;
 mod security;
