@@ -200,7 +200,7 @@ impl SimPlc {
             None => StdRng::from_os_rng(),
         };
         let gauge_rng = match config.seed {
-            Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(0x6761_7567_65)),
+            Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(0x0067_6175_6765)),
             None => StdRng::from_os_rng(),
         };
         let defect_rate = if config.defect_rate.is_finite() {
