@@ -72,11 +72,18 @@ pub fn station_config_text(
         .map(|hint| format!("  {hint:?},"))
         .collect::<Vec<_>>()
         .join("\n");
+    // The leak tester's reading, which OP30's plan takes from the PLC (the simulator's gauge).
+    let values = if station == "L1-S3" {
+        "[plc.map.values.leak_rate]\naddress = 48\nscale = 0.001\nunit = \"ml/min\"\n\n"
+    } else {
+        ""
+    };
     format!(
         "# Written by `takt demo`; ports change at every start.\n\
          station = \"{station}\"\n\
          data_dir = \"{station}\"\n\n\
          [plc]\naddress = \"{plc}\"\n\n\
+         {values}\
          [central]\nurl = \"{central_url}\"\ntoken = \"{token}\"\npull_interval_ms = 1000\n\n\
          [ui]\nkeymap = \"demo-keys.toml\"\nlogin_hints = [\n{hints}\n]\n\n\
          [printer]\nkind = \"file\"\npath = \"labels-{station}.zpl\"\n\n\
@@ -153,4 +160,26 @@ pub fn run(dir: &Path, sim: SimConfig, cycle: Option<std::time::Duration>) -> an
         "Central ran at {central_url}; while the demo runs, `takt trace SERIAL --central {central_url}` shows a unit's genealogy."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every config the demo writes is one a station accepts; the leak tester's names its gauge.
+    #[test]
+    fn the_demo_station_configs_parse_and_the_leak_tester_reads_its_gauge() {
+        for (station, _) in DEMO_LINE {
+            let text = station_config_text(
+                station,
+                ([127, 0, 0, 1], 5020).into(),
+                "http://127.0.0.1:8080",
+                "token",
+            );
+            let config = StationConfig::parse(&text, Path::new("demo.toml"))
+                .unwrap_or_else(|e| panic!("{station}: {e}"));
+            let layout = config.plc.status_layout().expect("layout");
+            assert_eq!(layout.reads_values(), station == "L1-S3", "{station}");
+        }
+    }
 }
