@@ -578,11 +578,27 @@ impl Core {
         if let Some(reason) = self.link_refuses(&command, now) {
             return Notice::new(Level::Refused, reason, now);
         }
+        // Quality's decisions are evidence even when refused: an inspection, disposition or NCR
+        // someone tried and was not allowed stays in the log, as a refused scan does.
+        let evidence = matches!(
+            command,
+            Command::Inspect { .. }
+                | Command::Dispose { .. }
+                | Command::ReworkDone { .. }
+                | Command::OpenNcr { .. }
+                | Command::CloseNcr { .. }
+        )
+        .then(|| command.describe());
         match decide(&self.state, command, now) {
             Ok(events) => self.record(events),
             Err(rejection) => {
                 tracing::info!(%rejection, "command refused");
-                Notice::new(Level::Refused, rejection.to_string(), now)
+                match evidence {
+                    Some(attempt) => {
+                        self.refuse_scan(&attempt, rejection.to_string(), Entry::Keyed)
+                    }
+                    None => Notice::new(Level::Refused, rejection.to_string(), now),
+                }
             }
         }
     }

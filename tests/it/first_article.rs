@@ -115,6 +115,24 @@ async fn the_machine_waits_for_its_first_article_to_pass_inspection() {
         1,
         "the operator's attempt recorded nothing: {inspections:?}"
     );
+    // ... but the attempt itself, as evidence in words.
+    let attempts: Vec<(String, String)> = s1
+        .events()
+        .into_iter()
+        .filter_map(|kind| match kind {
+            EventKind::ScanRefused {
+                scanned, reason, ..
+            } => Some((scanned, reason)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        attempts.iter().any(
+            |(scanned, reason)| *scanned == format!("inspect lot {first}")
+                && reason.contains("may not")
+        ),
+        "{attempts:?}"
+    );
 
     // The passed first article is kept across a restart: the order does not wait again.
     let s1 = line.stations.remove(0);
