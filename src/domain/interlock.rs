@@ -96,8 +96,7 @@ impl Blocker {
                     .unwrap_or_default()
             ),
             Blocker::FirstArticlePending { work_order, lot } => format!(
-                "FIRST ARTICLE: {lot}, the first part of {work_order}, waits for its inspection: \
-                 an inspector inspects it here before more are made"
+                "FIRST ARTICLE: {lot} of {work_order} waits for an inspector to inspect it here"
             ),
         }
     }

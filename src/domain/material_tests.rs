@@ -1323,10 +1323,7 @@ fn the_first_article_is_a_lot_of_one_and_holds_the_permit_until_it_passes() {
     );
     assert_eq!(
         found[0].words(),
-        format!(
-            "FIRST ARTICLE: {first}, the first part of WO-24001, waits for its inspection: an \
-             inspector inspects it here before more are made"
-        )
+        format!("FIRST ARTICLE: {first} of WO-24001 waits for an inspector to inspect it here")
     );
     assert_eq!(state.progress[&"WO-24001".into()].open_output.units, 1);
 

@@ -36,8 +36,7 @@ async fn the_machine_waits_for_its_first_article_to_pass_inspection() {
     assert_eq!(
         active.quality_holds,
         vec![format!(
-            "FIRST ARTICLE: {first}, the first part of WO-24001, waits for its inspection: an \
-             inspector inspects it here before more are made"
+            "FIRST ARTICLE: {first} of WO-24001 waits for an inspector to inspect it here"
         )]
     );
     let mut told = false;
