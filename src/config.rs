@@ -174,6 +174,38 @@ pub struct StationConfig {
     pub output: OutputSection,
     #[serde(default)]
     pub calendar: CalendarSection,
+    #[serde(default)]
+    pub quality: QualitySection,
+}
+
+/// `[quality]`: how the station watches its inspections.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualitySection {
+    /// The run rules SPC charts are checked against: `western-electric` (4 rules, the default) or
+    /// `nelson` (8 tests).
+    pub spc_rules: String,
+}
+
+impl Default for QualitySection {
+    fn default() -> Self {
+        QualitySection {
+            spc_rules: "western-electric".into(),
+        }
+    }
+}
+
+impl QualitySection {
+    pub fn rules(&self) -> Result<crate::domain::spc::RuleSet, String> {
+        match self.spc_rules.trim() {
+            "western-electric" => Ok(crate::domain::spc::RuleSet::WesternElectric),
+            "nelson" => Ok(crate::domain::spc::RuleSet::Nelson),
+            other => Err(format!(
+                "[quality] spc_rules = {other:?}: choose \"western-electric\" (the 4 Western \
+                 Electric rules) or \"nelson\" (Nelson's 8 tests)"
+            )),
+        }
+    }
 }
 
 /// `[calendar]`: the plant's shifts, for KPIs per shift. Empty: the demo plant's three shifts.
@@ -630,6 +662,7 @@ impl StationConfig {
         self.machine.table()?;
         self.machine.stop_reasons()?;
         self.calendar.calendar()?;
+        self.quality.rules()?;
         self.codes
             .patterns()
             .check()

@@ -276,6 +276,11 @@ impl Core {
         self.calendar = calendar;
     }
 
+    /// The run rules inspections' SPC charts are checked against, from the station config.
+    pub fn set_spc_rules(&mut self, rules: crate::domain::spc::RuleSet) {
+        self.state.settings.spc_rules = rules;
+    }
+
     /// How PLC states count as time, from the station config.
     pub fn set_categories(&mut self, categories: crate::domain::machine::CategoryTable) {
         self.state.settings.categories = categories;
