@@ -542,6 +542,91 @@ pub fn severity(book: &QualityBook, plan: &InspectionPlan) -> Option<Severity> {
     book.stage(&plan.product, &plan.operation).severity()
 }
 
+/// What the Inspect screen needs to check entries against and show, for one lot: its plan, the
+/// defect catalog, the stage its plan is inspected at, and the plan's history here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InspectionContext {
+    pub lot: LotId,
+    pub product: ProductId,
+    pub operation: OperationId,
+    pub lot_size: u32,
+    /// The lot's hold, in words, if it is held.
+    pub hold: Option<String>,
+    pub plan: InspectionPlan,
+    pub catalog: std::collections::BTreeMap<String, super::master::Code>,
+    pub stage: Stage,
+    /// None: inspection of the plan is discontinued.
+    pub severity: Option<Severity>,
+    pub history: Option<PlanQuality>,
+    pub rules: RuleSet,
+}
+
+impl InspectionContext {
+    /// How many inspections of this lot the station has recorded (of those it keeps).
+    pub fn recorded(&self) -> usize {
+        self.history.as_ref().map_or(0, |history| {
+            history
+                .inspections
+                .iter()
+                .filter(|past| past.lot == self.lot)
+                .count()
+        })
+    }
+}
+
+/// The context of an inspection of `lot` at this station, or why there can be none, in words.
+pub fn context(state: &super::state::State, lot: &LotId) -> Result<InspectionContext, String> {
+    use super::master::{LotOrigin, LotStatus};
+    let known = state
+        .lot(lot)
+        .ok_or_else(|| format!("Lot {lot} is not known at this station."))?;
+    let LotOrigin::Produced {
+        work_order,
+        operation,
+        ..
+    } = &known.origin
+    else {
+        return Err(format!(
+            "Lot {lot} came from a supplier: there is no inspection plan for it here."
+        ));
+    };
+    let product = state
+        .master
+        .work_orders
+        .get(work_order)
+        .map(|order| order.product.clone())
+        .ok_or_else(|| format!("The work order {work_order} of lot {lot} is not known here."))?;
+    let plan = state
+        .master
+        .inspection_plans
+        .get(&(product.clone(), operation.clone()))
+        .ok_or_else(|| format!("There is no inspection plan for {product} at {operation}."))?;
+    let history = state.quality.plan(&product, operation).cloned();
+    let stage = history
+        .as_ref()
+        .map_or(Stage::Normal, |history| history.switching.stage());
+    Ok(InspectionContext {
+        lot: lot.clone(),
+        product,
+        operation: operation.clone(),
+        lot_size: u32::try_from(known.quantity.milli().max(0) / 1000)
+            .unwrap_or(u32::MAX)
+            .max(1),
+        hold: (known.status == LotStatus::OnHold).then(|| {
+            known
+                .status_reason
+                .clone()
+                .unwrap_or_else(|| "on hold".into())
+        }),
+        severity: severity(&state.quality, plan),
+        stage,
+        plan: plan.clone(),
+        catalog: state.master.codes.clone(),
+        history,
+        rules: state.settings.spc_rules,
+    })
+}
+
 #[cfg(test)]
 #[path = "quality_state_tests.rs"]
 mod tests;
