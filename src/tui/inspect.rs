@@ -262,6 +262,9 @@ impl App {
     /// the screen says so.
     pub(super) fn close_inspect(&mut self) -> Vec<Effect> {
         self.screen = self.inspect.back;
+        // The next time the screen opens, it asks for the lot: one inspection per visit.
+        self.inspect.lot = None;
+        self.inspect.chart = None;
         let mut effects = vec![Effect::Core(CoreInput::Inspecting(None))];
         if !self.inspect.entries.is_empty() && self.inspect.sent.is_none() {
             self.inspect.entries.clear();
@@ -299,13 +302,9 @@ impl App {
                     )),
                 }
             }
-            // A single word that is no entry, before anything was entered: another lot.
-            Err(_) if self.inspect.entries.is_empty() && !text.contains(char::is_whitespace) => {
-                self.inspect_lot(text)
-            }
             Err(why) => self.on_notice(Notice::new(
                 Level::Refused,
-                format!("{why} Nothing was kept."),
+                format!("{why} Nothing was kept. (Another lot: Esc, then Shift+F3.)"),
                 self.view.now,
             )),
         }
@@ -587,6 +586,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
                 alert.rule,
                 alert.words,
                 alert.at.format("%H:%M")
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some(call) = &app.view.andon {
+        lines.push(Line::styled(
+            format!(
+                " ANDON {} open since {}",
+                call.kind.words().to_uppercase(),
+                call.since.format("%H:%M")
             ),
             Style::new().add_modifier(Modifier::BOLD),
         ));

@@ -41,6 +41,9 @@ async fn login(ui: &mut Ui, badge: &str, pin: &str, welcome: &str) {
     ui.scan(badge);
     ui.scan(pin);
     ui.wait_for(welcome).await;
+    // The notice and the view travel separately: the next key must find the logged-in screen,
+    // whose status bar names the badge.
+    ui.wait_for(&format!("| {badge} ")).await;
 }
 
 async fn trace(ui: &mut Ui, lot: &str) {
