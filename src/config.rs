@@ -135,6 +135,11 @@ timeout_ms = 3000
 queue_limit = 200
 # The printer's resolution in dots per inch (203 or 300); labels are 4 x 2 inches.
 dpi = 203
+
+[quality]
+# The run rules inspections' SPC charts are checked against: "western-electric" (4 rules) or
+# "nelson" (8 tests). A chart that breaks one records a quality alert and calls the quality andon.
+spc_rules = "western-electric"
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +179,38 @@ pub struct StationConfig {
     pub output: OutputSection,
     #[serde(default)]
     pub calendar: CalendarSection,
+    #[serde(default)]
+    pub quality: QualitySection,
+}
+
+/// `[quality]`: how the station watches its inspections.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualitySection {
+    /// The run rules SPC charts are checked against: `western-electric` (4 rules, the default) or
+    /// `nelson` (8 tests).
+    pub spc_rules: String,
+}
+
+impl Default for QualitySection {
+    fn default() -> Self {
+        QualitySection {
+            spc_rules: "western-electric".into(),
+        }
+    }
+}
+
+impl QualitySection {
+    pub fn rules(&self) -> Result<crate::domain::spc::RuleSet, String> {
+        match self.spc_rules.trim() {
+            "western-electric" => Ok(crate::domain::spc::RuleSet::WesternElectric),
+            "nelson" => Ok(crate::domain::spc::RuleSet::Nelson),
+            other => Err(format!(
+                "[quality] spc_rules = {other:?}: choose \"western-electric\" (the 4 Western \
+                 Electric rules) or \"nelson\" (Nelson's 8 tests)"
+            )),
+        }
+    }
 }
 
 /// `[calendar]`: the plant's shifts, for KPIs per shift. Empty: the demo plant's three shifts.
@@ -630,6 +667,7 @@ impl StationConfig {
         self.machine.table()?;
         self.machine.stop_reasons()?;
         self.calendar.calendar()?;
+        self.quality.rules()?;
         self.codes
             .patterns()
             .check()
@@ -694,10 +732,38 @@ mod tests {
         assert_eq!(config.station, "L1-S1");
         assert_eq!(config.plc, PlcSection::default());
         assert_eq!(config.scanner, ScannerSection::default());
+        assert_eq!(config.quality, QualitySection::default());
         assert_eq!(
             config.scanner.settings(),
             Ok(ScanSettings::default()),
             "the printed defaults are the decoder's"
+        );
+    }
+
+    #[test]
+    fn spc_rules_are_one_of_the_two_sets_or_a_clear_error() {
+        let parse = |section: &str| {
+            StationConfig::parse(
+                &format!("station = \"L1-S1\"\n{section}"),
+                Path::new("station.toml"),
+            )
+        };
+        let rules = |section: &str| parse(section).map(|config| config.quality.rules());
+        assert!(matches!(
+            rules(""),
+            Ok(Ok(crate::domain::spc::RuleSet::WesternElectric))
+        ));
+        assert!(matches!(
+            rules("[quality]\nspc_rules = \"nelson\"\n"),
+            Ok(Ok(crate::domain::spc::RuleSet::Nelson))
+        ));
+        let error = parse("[quality]\nspc_rules = \"westen-electric\"\n")
+            .expect_err("a misspelt rule set is refused")
+            .to_string();
+        assert!(
+            error
+                .contains("[quality] spc_rules = \"westen-electric\": choose \"western-electric\""),
+            "{error}"
         );
     }
 

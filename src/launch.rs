@@ -96,6 +96,10 @@ pub fn setup_from_config(config: &StationConfig) -> anyhow::Result<StationSetup>
                 .calendar
                 .calendar()
                 .map_err(|error| anyhow::anyhow!("config: {error}"))?,
+            spc_rules: config
+                .quality
+                .rules()
+                .map_err(|error| anyhow::anyhow!("config: {error}"))?,
         },
     })
 }

@@ -351,6 +351,20 @@ pub enum EventKind {
         /// The correction reason code (master data), e.g. `C-01`.
         reason: String,
     },
+    /// An inspection recorded in the same append made a variable characteristic's control chart
+    /// (at this station) break a run rule: the process has moved, whatever the verdict on the lot.
+    QualityAlert {
+        product: ProductId,
+        operation: OperationId,
+        characteristic: String,
+        /// The rule's code in its set (`WE1`, `N3`).
+        rule: String,
+        /// The rule in words.
+        words: String,
+        /// The plotted points that make the pattern, oldest first, as written on the chart
+        /// (subgroup means or values, in the characteristic's unit).
+        points: Vec<String>,
+    },
 }
 
 impl EventKind {
@@ -394,6 +408,7 @@ impl EventKind {
             EventKind::NcrClosed { .. } => "ncr_closed",
             EventKind::Signed { .. } => "signed",
             EventKind::Corrected { .. } => "corrected",
+            EventKind::QualityAlert { .. } => "quality_alert",
         }
     }
 

@@ -546,9 +546,13 @@ pub fn record(
     let lot_size = u32::try_from(known.quantity.milli().max(0) / 1000)
         .unwrap_or(u32::MAX)
         .max(1);
-    // Switching between normal, tightened and reduced per plan comes with the plan's history; until
-    // then every lot is inspected on normal.
-    let severity = Severity::Normal;
+    // The plan's lots are inspected at the stage its history of lots here has reached (ISO 2859-1
+    // switching rules). Discontinued: no lot is accepted by sampling until quality resumes it.
+    let Some(severity) = super::quality_state::severity(&state.quality, plan) else {
+        return Err(Rejection::InspectionRefused(
+            "inspection discontinued after 5 lots on tightened: quality must resume it".into(),
+        ));
+    };
     let sample = Sample {
         lot_size,
         inspected,
@@ -562,9 +566,15 @@ pub fn record(
         actor: actor.clone(),
         kind,
     };
+    let signals = super::quality_state::new_signals(
+        plan,
+        state.quality.plan(&product, operation),
+        &findings,
+        state.settings.spc_rules,
+    );
     let mut events = vec![event(EventKind::InspectionRecorded {
         lot: lot.clone(),
-        product,
+        product: product.clone(),
         operation: operation.clone(),
         severity,
         lot_size,
@@ -578,6 +588,27 @@ pub fn record(
         events.push(event(EventKind::LotHeld {
             lot,
             reason: format!("failed inspection: {}", reasons.join("; ")),
+        }));
+    }
+    // A chart out of control is a fact about the process, recorded with the inspection that showed
+    // it, and a call for quality at the line (unless a call is already open: it is answered first).
+    for found in &signals {
+        events.push(event(EventKind::QualityAlert {
+            product: product.clone(),
+            operation: operation.clone(),
+            characteristic: found.characteristic.clone(),
+            rule: found.signal.rule.code().to_owned(),
+            words: found.signal.rule.describe().to_owned(),
+            points: found
+                .values
+                .iter()
+                .map(|value| format!("{value:.4}"))
+                .collect(),
+        }));
+    }
+    if !signals.is_empty() && state.andon.is_none() {
+        events.push(event(EventKind::AndonCalled {
+            call: super::andon::AndonKind::Quality,
         }));
     }
     Ok(events)
@@ -647,7 +678,7 @@ fn judge(plan: &InspectionPlan, measurement: &Measurement) -> Result<Judged, Ins
 
 /// `value` in `given` units expressed in `wanted` units, for the units a shop floor keys; none when
 /// they do not convert.
-fn in_unit(value: f64, given: &str, wanted: &str) -> Option<f64> {
+pub(crate) fn in_unit(value: f64, given: &str, wanted: &str) -> Option<f64> {
     let given = given.trim();
     if given.is_empty() || given.eq_ignore_ascii_case(wanted) {
         return Some(value);

@@ -29,6 +29,7 @@ pub mod ncr;
 mod observe;
 pub mod part_record;
 pub mod permission;
+pub mod quality_state;
 pub mod session;
 pub mod shift;
 pub mod signature;

@@ -330,6 +330,15 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
             because(format!("put lot {lot} on hold"), reason.clone())
         }
         EventKind::LotReleased { lot, .. } => told(format!("released the hold on lot {lot}")),
+        EventKind::QualityAlert {
+            characteristic,
+            operation,
+            rule,
+            words,
+            ..
+        } => told(format!(
+            "SPC alert on {characteristic} ({operation}): {rule} {words}"
+        )),
         EventKind::InspectionRecorded {
             lot,
             operation,
@@ -576,6 +585,7 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::AndonCalled { .. }
         | EventKind::AndonAnswered { .. }
         | EventKind::MachineCommandSent { .. }
+        | EventKind::QualityAlert { .. }
         | EventKind::Signed { .. } => none(),
         EventKind::LotHeld { lot, .. }
         | EventKind::LotReleased { lot, .. }

@@ -240,7 +240,7 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         K::LotHeld { .. } => Some(Action::HoldLot),
         K::LotReleased { .. } => Some(Action::ReleaseHold),
         K::Corrected { .. } => Some(Action::Correct),
-        K::InspectionRecorded { .. } => Some(Action::Inspect),
+        K::InspectionRecorded { .. } | K::QualityAlert { .. } => Some(Action::Inspect),
         K::LotDispositioned { .. } => Some(Action::Dispose),
         K::ReworkDone { .. } => Some(Action::Rework),
         K::NcrOpened { .. } => Some(Action::OpenNcr),

@@ -150,6 +150,8 @@ pub struct State {
     pub corrections: BTreeMap<u64, super::correction::Correction>,
     /// Nonconformance reports opened here.
     pub ncrs: super::ncr::NcrBook,
+    /// What this station's inspections say over time: SPC series, AQL switching, alerts.
+    pub quality: super::quality_state::QualityBook,
     pub settings: Settings,
 }
 
@@ -183,6 +185,8 @@ pub struct Settings {
     /// Whether this station syncs with a central: only then does central's offline grace window
     /// apply (a station set up stand-alone has no central to wait for).
     pub central_configured: bool,
+    /// The run rules an inspection's SPC charts are checked against (`[quality] spc_rules`).
+    pub spc_rules: super::spc::RuleSet,
 }
 
 impl Default for Settings {
@@ -194,6 +198,7 @@ impl Default for Settings {
             stop_reasons: BTreeMap::new(),
             machine_commands: true,
             central_configured: false,
+            spc_rules: super::spc::RuleSet::WesternElectric,
         }
     }
 }
@@ -220,6 +225,7 @@ impl State {
             lot_decisions: BTreeMap::new(),
             corrections: BTreeMap::new(),
             ncrs: super::ncr::NcrBook::default(),
+            quality: super::quality_state::QualityBook::default(),
             settings: Settings::default(),
         }
     }
@@ -457,7 +463,15 @@ pub fn apply(state: &mut State, event: &Event) {
             }
             state.ncrs.apply(&event.kind, event.at);
         }
+        EventKind::QualityAlert { .. } => {
+            let master = state.master.clone();
+            state.quality.apply(&master, &event.kind, event.at);
+        }
         EventKind::ReworkDone { lot, .. } | EventKind::InspectionRecorded { lot, .. } => {
+            if matches!(event.kind, EventKind::InspectionRecorded { .. }) {
+                let master = state.master.clone();
+                state.quality.apply(&master, &event.kind, event.at);
+            }
             let progressed = state
                 .lot(lot)
                 .and_then(|known| super::disposition::rework_progress(&known, event));

@@ -7,7 +7,7 @@ mod signing;
 pub use signing::SignRequest;
 
 use super::notice::{Level, Notice, describe};
-use super::view::{CentralView, KpiView, PlcLink, ShiftView, View};
+use super::view::{CentralView, InspectionView, KpiView, PlcLink, ShiftView, View};
 use crate::clock::Clock;
 use crate::domain::kpi_history::{self, KpiHistory};
 use crate::domain::shift::ShiftCalendar;
@@ -53,6 +53,9 @@ pub enum CoreInput {
     Sign(SignRequest),
     /// Give up the action waiting for signatures; nothing is recorded.
     CancelSignature,
+    /// The lot the Inspect screen inspects (none: the screen is closed): the view carries its
+    /// plan and history. Nothing is recorded.
+    Inspecting(Option<String>),
     /// A genealogy question answered from this station's log (the Trace screen, central offline).
     Trace {
         lot: crate::domain::LotId,
@@ -121,6 +124,8 @@ pub struct Core {
     history_stale: bool,
     /// When the operator last scanned or pressed a key, or the machine last made a unit.
     last_activity: DateTime<Utc>,
+    /// The lot the Inspect screen inspects.
+    inspecting: Option<crate::domain::LotId>,
 }
 
 struct PendingLogin {
@@ -211,6 +216,7 @@ impl Core {
             signing: None,
             history_stale: true,
             last_activity: started,
+            inspecting: None,
         };
         // Found running at start: the station stopped without pausing (crash, power cut).
         if let Some(notice) = core.pause_unattended("The station restarted") {
@@ -274,6 +280,11 @@ impl Core {
     /// The plant's shift calendar, from the station config.
     pub fn set_calendar(&mut self, calendar: ShiftCalendar) {
         self.calendar = calendar;
+    }
+
+    /// The run rules inspections' SPC charts are checked against, from the station config.
+    pub fn set_spc_rules(&mut self, rules: crate::domain::spc::RuleSet) {
+        self.state.settings.spc_rules = rules;
     }
 
     /// How PLC states count as time, from the station config.
@@ -340,6 +351,10 @@ impl Core {
             CoreInput::Pin(pin) => Some(self.pin(&pin)),
             CoreInput::Sign(request) => Some(self.sign_start(request)),
             CoreInput::CancelSignature => Some(self.sign_cancel()),
+            CoreInput::Inspecting(lot) => {
+                self.inspecting = lot.map(|lot| crate::domain::LotId::from(lot.trim()));
+                None
+            }
             CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
             CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
             CoreInput::Command(command) => Some(self.command(command)),
@@ -1354,6 +1369,10 @@ impl Core {
             }
         }
         self.refresh_history();
+        self.view.inspection = self.inspecting.as_ref().map(|lot| InspectionView {
+            lot: lot.to_string(),
+            context: crate::domain::quality_state::context(&self.state, lot),
+        });
         let (order_kpi, shift) = self.live_kpis(self.view.now);
         if let Some(active) = &mut self.view.active {
             active.kpi = order_kpi;

@@ -54,6 +54,8 @@ pub struct StationOptions {
     pub stop_reasons: std::collections::BTreeMap<u16, String>,
     /// The plant's shifts (`[calendar]`).
     pub calendar: crate::domain::shift::ShiftCalendar,
+    /// The run rules inspections' SPC charts are checked against (`[quality] spc_rules`).
+    pub spc_rules: crate::domain::spc::RuleSet,
 }
 
 impl Default for StationOptions {
@@ -67,6 +69,7 @@ impl Default for StationOptions {
             categories: crate::domain::machine::CategoryTable::default(),
             stop_reasons: std::collections::BTreeMap::new(),
             calendar: crate::domain::shift::ShiftCalendar::default(),
+            spc_rules: crate::domain::spc::RuleSet::WesternElectric,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Station {
                 .is_some_and(|plc| plc.commands.packml_command.is_some()),
         );
         core.set_calendar(options.calendar);
+        core.set_spc_rules(options.spc_rules);
         let mut tasks = Vec::new();
         if let Some(printer) = options.printer
             && printer.sink != crate::label::Sink::None

@@ -169,6 +169,16 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 started_at.format("%H:%M:%S"),
                 reason_text(state, reason)
             ),
+            EventKind::QualityAlert {
+                characteristic,
+                rule,
+                words,
+                points,
+                ..
+            } => format!(
+                "SPC ALERT {characteristic}: {rule} {words} ({}). Stop and check the process.",
+                points.join(", ")
+            ),
             EventKind::AndonCalled { call } => format!(
                 "ANDON {} called. Scan the same andon barcode when someone has come.",
                 call.words().to_uppercase()

@@ -53,6 +53,14 @@ pub struct View {
     pub rework: Vec<ReworkRow>,
     /// Nonconformance reports opened here, open ones first.
     pub ncrs: Vec<crate::domain::ncr::Ncr>,
+    /// The lot the Inspect screen inspects: its plan and history, or why it cannot be inspected.
+    pub inspection: Option<InspectionView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InspectionView {
+    pub lot: String,
+    pub context: Result<crate::domain::quality_state::InspectionContext, String>,
 }
 
 /// A lot waiting here for rework.
@@ -334,6 +342,7 @@ impl View {
             history: Vec::new(),
             rework: Vec::new(),
             ncrs: Vec::new(),
+            inspection: None,
         }
     }
 

@@ -177,6 +177,14 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     }) {
         set_json_column(tx, "ncrs", &state.ncrs)?;
     }
+    if any(|kind| {
+        matches!(
+            kind,
+            EventKind::InspectionRecorded { .. } | EventKind::QualityAlert { .. }
+        )
+    }) {
+        set_json_column(tx, "quality", &state.quality)?;
+    }
     if any(|kind| matches!(kind, EventKind::Corrected { .. })) {
         set_json_column(tx, "corrections", &state.corrections)?;
     }
@@ -395,6 +403,16 @@ pub(super) fn load(conn: &Connection, state: &mut State) -> Result<()> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("nonconformance reports: {e}")))?
+        .unwrap_or_default();
+    let quality: Option<String> = conn.query_row(
+        "SELECT quality FROM station_projection WHERE id = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    state.quality = quality
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("inspection history (SPC, switching): {e}")))?
         .unwrap_or_default();
     state.active = active.map(WorkOrderId::new);
     state.unassigned_produced = unassigned as u64;

@@ -144,4 +144,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE work_order_progress ADD COLUMN first_article TEXT;
     "#,
+    // 9: what this station's inspections say over time: SPC series, AQL switching stage, alerts.
+    // Written with the inspections and alerts that change it; a store from before starts empty.
+    r#"
+    ALTER TABLE station_projection ADD COLUMN quality TEXT;
+    "#,
 ];

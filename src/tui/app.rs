@@ -27,6 +27,7 @@ pub enum Screen {
     Trace,
     Downtime,
     History,
+    Inspect,
 }
 
 impl Screen {
@@ -39,6 +40,7 @@ impl Screen {
             Screen::Trace => Layer::Trace,
             Screen::Downtime => Layer::Downtime,
             Screen::History => Layer::History,
+            Screen::Inspect => Layer::Inspect,
         }
     }
 
@@ -51,6 +53,7 @@ impl Screen {
             Screen::Trace => "Trace",
             Screen::Downtime => "Downtime",
             Screen::History => "History",
+            Screen::Inspect => "Inspect",
         }
     }
 }
@@ -87,6 +90,7 @@ pub struct App {
     pub trace: TraceScreen,
     pub downtime: DowntimeScreen,
     pub history: HistoryScreen,
+    pub inspect: super::inspect::InspectScreen,
     /// The lot whose hold reason the scan line is asked for.
     pub hold_reason_for: Option<String>,
     /// A correction on its way: its new value or reason is asked for on the scan line.
@@ -119,6 +123,7 @@ impl App {
             trace: TraceScreen::default(),
             downtime: DowntimeScreen::default(),
             history: HistoryScreen::default(),
+            inspect: super::inspect::InspectScreen::default(),
             hold_reason_for: None,
             correction: None,
             quality_ask: None,
@@ -159,17 +164,20 @@ impl App {
         if !logged_in
             && matches!(
                 self.screen,
-                Screen::Trace | Screen::Downtime | Screen::History
+                Screen::Trace | Screen::Downtime | Screen::History | Screen::Inspect
             )
         {
             // Tracing and coding stops are for people at work; leaving shows the login screen.
             self.screen = Screen::Login;
+            // What the last inspector entered is not the next person's.
+            self.inspect = super::inspect::InspectScreen::default();
         }
         let screen = match self.screen {
             Screen::ScannerTest => &mut self.scanner_test.back,
             Screen::Trace => &mut self.trace.back,
             Screen::Downtime => &mut self.downtime.back,
             Screen::History => &mut self.history.back,
+            Screen::Inspect => &mut self.inspect.back,
             _ => &mut self.screen,
         };
         if !logged_in {
@@ -189,6 +197,7 @@ impl App {
             .unwrap_or(self.selected)
             .min(view.queue.len().saturating_sub(1));
         self.view = view;
+        self.inspect_view_changed();
     }
 
     /// Whether the key's command is one the logged-in operator's roles allow. With nobody logged
@@ -206,6 +215,9 @@ impl App {
     }
 
     pub fn on_notice(&mut self, notice: Notice) -> Vec<Effect> {
+        if self.inspect.sent.is_some() && matches!(notice.level, Level::Refused | Level::Error) {
+            self.inspect_refused();
+        }
         let bell = self.options.bell && matches!(notice.level, Level::Refused | Level::Error);
         self.notices.push_front(notice);
         self.notices.truncate(NOTICE_HISTORY);
@@ -295,6 +307,9 @@ impl App {
         }
         if self.screen == Screen::History {
             return self.begin_correction(Some(scan.text.trim()));
+        }
+        if self.screen == Screen::Inspect {
+            return self.inspect_read(&scan.text);
         }
         if self.screen == Screen::Trace {
             return match self.trace.ask(&scan.text) {
@@ -489,6 +504,7 @@ impl App {
                     Screen::Trace => self.screen = self.trace.back,
                     Screen::Downtime => self.screen = self.downtime.back,
                     Screen::History => self.screen = self.history.back,
+                    Screen::Inspect => return self.close_inspect(),
                     Screen::Login | Screen::Queue | Screen::Run => {}
                 }
                 Vec::new()
@@ -523,6 +539,10 @@ impl App {
             | KeyCommand::ReworkDone
             | KeyCommand::OpenNcr
             | KeyCommand::CloseNcr => self.quality_key(command),
+            KeyCommand::ShowInspect => self.show_inspect(),
+            KeyCommand::RecordInspection => self.record_inspection(),
+            KeyCommand::UndoEntry => self.undo_entry(),
+            KeyCommand::SpcChart => self.next_chart(),
             KeyCommand::ShowHistory => {
                 if self.view.operator.is_none() {
                     return self.show(Screen::History);

@@ -72,11 +72,12 @@ pub enum Layer {
     Trace,
     Downtime,
     History,
+    Inspect,
 }
 
 impl Layer {
     /// Every layer, in the order they are printed.
-    pub const ALL: [Layer; 9] = [
+    pub const ALL: [Layer; 10] = [
         Layer::Global,
         Layer::Login,
         Layer::Queue,
@@ -86,6 +87,7 @@ impl Layer {
         Layer::Trace,
         Layer::Downtime,
         Layer::History,
+        Layer::Inspect,
     ];
 
     /// The table name used in keymap files.
@@ -100,6 +102,7 @@ impl Layer {
             Layer::Trace => "trace",
             Layer::Downtime => "downtime",
             Layer::History => "history",
+            Layer::Inspect => "inspect",
         }
     }
 
@@ -188,6 +191,14 @@ pub enum KeyCommand {
     OpenNcr,
     /// On the Trace screen: close the lot's NCR (signature-grade).
     CloseNcr,
+    /// Open the Inspect screen: a lot's inspection against its plan, entry by entry.
+    ShowInspect,
+    /// On the Inspect screen: record the inspection as entered.
+    RecordInspection,
+    /// On the Inspect screen: take back the last entry.
+    UndoEntry,
+    /// On the Inspect screen: show the SPC chart of the next variable characteristic (or none).
+    SpcChart,
 }
 
 impl KeyCommand {
@@ -207,6 +218,9 @@ impl KeyCommand {
             KeyCommand::ReworkDone => Some(Action::Rework),
             KeyCommand::OpenNcr => Some(Action::OpenNcr),
             KeyCommand::CloseNcr => Some(Action::CloseNcr),
+            KeyCommand::ShowInspect | KeyCommand::RecordInspection | KeyCommand::UndoEntry => {
+                Some(Action::Inspect)
+            }
             KeyCommand::Help
             | KeyCommand::Quit
             | KeyCommand::ShowQueue
@@ -225,12 +239,13 @@ impl KeyCommand {
             | KeyCommand::NextStation
             | KeyCommand::ShowDowntime
             | KeyCommand::ReasonNext
-            | KeyCommand::ReasonPrev => None,
+            | KeyCommand::ReasonPrev
+            | KeyCommand::SpcChart => None,
         }
     }
 
     /// Every command.
-    pub const ALL: [KeyCommand; 32] = [
+    pub const ALL: [KeyCommand; 36] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -263,6 +278,10 @@ impl KeyCommand {
         KeyCommand::ReworkDone,
         KeyCommand::OpenNcr,
         KeyCommand::CloseNcr,
+        KeyCommand::ShowInspect,
+        KeyCommand::RecordInspection,
+        KeyCommand::UndoEntry,
+        KeyCommand::SpcChart,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -300,6 +319,10 @@ impl KeyCommand {
             KeyCommand::OpenNcr => "open-ncr",
             KeyCommand::CloseNcr => "close-ncr",
             KeyCommand::ShowHistory => "show-history",
+            KeyCommand::ShowInspect => "show-inspect",
+            KeyCommand::RecordInspection => "record-inspection",
+            KeyCommand::UndoEntry => "undo-entry",
+            KeyCommand::SpcChart => "spc-chart",
         }
     }
 
@@ -345,6 +368,10 @@ impl KeyCommand {
             KeyCommand::OpenNcr => "Open a nonconformance report on the lot shown (holds it)",
             KeyCommand::CloseNcr => "Close the NCR of the lot shown (signature)",
             KeyCommand::ShowHistory => "History: correct a recorded fact (signature)",
+            KeyCommand::ShowInspect => "Inspect a lot against its plan",
+            KeyCommand::RecordInspection => "Record the inspection as entered",
+            KeyCommand::UndoEntry => "Take back the last entry",
+            KeyCommand::SpcChart => "SPC chart of the next measured characteristic",
         }
     }
 
@@ -383,6 +410,10 @@ impl KeyCommand {
             KeyCommand::OpenNcr => "NCR",
             KeyCommand::CloseNcr => "Close NCR",
             KeyCommand::ShowHistory => "History",
+            KeyCommand::ShowInspect => "Inspect",
+            KeyCommand::RecordInspection => "Record",
+            KeyCommand::UndoEntry => "Undo",
+            KeyCommand::SpcChart => "Chart",
         }
     }
 
@@ -1687,15 +1718,16 @@ mod tests {
 
     #[test]
     fn unknown_layer() {
-        let (err, msg) = load_err("[global]\nkeymap = []\n\n[inspect]\nkeymap = [ { on = 1 } ]\n");
+        let (err, msg) =
+            load_err("[global]\nkeymap = []\n\n[inspection]\nkeymap = [ { on = 1 } ]\n");
         assert!(
-            matches!(err, KeymapError::UnknownLayer { line: 4, ref layer, .. } if layer == "inspect"),
+            matches!(err, KeymapError::UnknownLayer { line: 4, ref layer, .. } if layer == "inspection"),
             "{err:?}"
         );
         assert_eq!(
             msg,
-            "bad.toml:4: unknown layer [inspect]; the layers are global, login, queue, run, help, \
-             scanner-test, trace, downtime, history"
+            "bad.toml:4: unknown layer [inspection]; the layers are global, login, queue, run, help, \
+             scanner-test, trace, downtime, history, inspect"
         );
         // A stray top-level value is not a layer either.
         let (err, _) = load_err("version = 1\n");
@@ -1961,6 +1993,11 @@ mod tests {
                 ),
                 ("f8".into(), KeyCommand::Pause, "Hold".into()),
                 (
+                    "shift-f3".into(),
+                    KeyCommand::ShowInspect,
+                    "Inspect a lot against its plan".into()
+                ),
+                (
                     "f11".into(),
                     KeyCommand::Complete,
                     "Complete work order".into()
@@ -2058,7 +2095,8 @@ mod tests {
                 "F7 Downtime",
                 "F8 Complete",
                 "F9 Logout",
-                "F10 Quit"
+                "F10 Quit",
+                "Shift+F3 Inspect"
             ]
         );
         assert_eq!(
@@ -2107,7 +2145,7 @@ mod tests {
         // Columns are aligned within a layer; each entry names where it came from.
         assert!(
             printed.contains(
-                "  { on = \"f5\",           run = \"start\",        desc = \"Start work order\" },  # keymaps/default.toml:69\n"
+                "  { on = \"f5\",           run = \"start\",        desc = \"Start work order\" },  # keymaps/default.toml:71\n"
             ),
             "{printed}"
         );

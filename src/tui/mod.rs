@@ -4,6 +4,7 @@
 pub mod app;
 pub mod downtime;
 pub mod history;
+pub mod inspect;
 pub mod keymap;
 pub mod quality;
 pub mod render;

@@ -91,6 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Trace => super::trace::draw(frame, body, app, compact),
         Screen::Downtime => super::downtime::draw(frame, body, app, compact),
         Screen::History => super::history::draw(frame, body, app, compact),
+        Screen::Inspect => super::inspect::draw(frame, body, app, compact),
     }
     if let Some(prompt) = &app.view.signature_prompt {
         draw_signature(frame, body, prompt, &theme);

@@ -67,7 +67,7 @@ impl TraceScreen {
 }
 
 /// The lot id in what was read: a plain id as typed, or the lot (10) or serial (21) of a GS1 label.
-fn plain_lot(text: &str) -> Option<String> {
+pub(super) fn plain_lot(text: &str) -> Option<String> {
     let text = text.trim();
     if text.is_empty() {
         return None;

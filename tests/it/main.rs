@@ -13,6 +13,7 @@ mod flow;
 mod fuzz;
 mod genealogy;
 mod import;
+mod inspect;
 mod kpi;
 mod label;
 mod late;
