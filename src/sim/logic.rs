@@ -1320,8 +1320,12 @@ mod tests {
         plc.tick(t0);
         plc.tick(t0 + ms(1000));
         assert_eq!(plc.processed(), 100, "no FIFO, no limit");
-        assert!(plc.registers()[32..64].iter().all(|&w| w == 0));
+        assert!(plc.registers()[32..48].iter().all(|&w| w == 0));
+        assert!(plc.registers()[49..64].iter().all(|&w| w == 0));
         assert!(plc.part_records().is_empty());
+        // Only the gauge shows the last unit's reading (half the units are defective here).
+        let gauge = plc.registers()[usize::from(GAUGE_REGISTER)];
+        assert!((140..=260).contains(&gauge) || (540..=660).contains(&gauge), "{gauge}");
     }
 
     #[test]
