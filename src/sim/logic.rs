@@ -242,6 +242,8 @@ impl SimPlc {
         plc.set_u32(s.consumed, start);
         plc.set_u32(s.cycles, start);
         plc.apply_state(false, false);
+        // A gauge shows its master's reading until the first unit is measured.
+        plc.set(GAUGE_REGISTER, GAUGE_NOMINAL as u16);
         plc
     }
 
@@ -1325,7 +1327,10 @@ mod tests {
         assert!(plc.part_records().is_empty());
         // Only the gauge shows the last unit's reading (half the units are defective here).
         let gauge = plc.registers()[usize::from(GAUGE_REGISTER)];
-        assert!((140..=260).contains(&gauge) || (540..=660).contains(&gauge), "{gauge}");
+        assert!(
+            (140..=260).contains(&gauge) || (540..=660).contains(&gauge),
+            "{gauge}"
+        );
     }
 
     #[test]

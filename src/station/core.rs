@@ -53,6 +53,13 @@ pub enum CoreInput {
     Sign(SignRequest),
     /// Give up the action waiting for signatures; nothing is recorded.
     CancelSignature,
+    /// Something a screen refused before it became a command (a slip on the Inspect screen), with
+    /// why: recorded as evidence of the attempt, like a refused scan, and said.
+    Refused {
+        text: String,
+        reason: String,
+        entry: Entry,
+    },
     /// The lot the Inspect screen inspects (none: the screen is closed): the view carries its
     /// plan and history. Nothing is recorded.
     Inspecting(Option<String>),
@@ -356,6 +363,11 @@ impl Core {
                 None
             }
             CoreInput::Scan(text) => Some(self.text(&text, Entry::Scanned)),
+            CoreInput::Refused {
+                text,
+                reason,
+                entry,
+            } => Some(self.refuse_scan(&text, reason, entry)),
             CoreInput::Keyed(text) => Some(self.text(&text, Entry::Keyed)),
             CoreInput::Command(command) => Some(self.command(command)),
             CoreInput::Sequence(commands) => Some(self.sequence(commands)),

@@ -309,7 +309,7 @@ impl App {
             return self.begin_correction(Some(scan.text.trim()));
         }
         if self.screen == Screen::Inspect {
-            return self.inspect_read(&scan.text);
+            return self.inspect_read(&scan.text, scan.entry);
         }
         if self.screen == Screen::Trace {
             return match self.trace.ask(&scan.text) {

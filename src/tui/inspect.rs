@@ -7,11 +7,13 @@
 
 use super::app::{App, Effect, Screen};
 use crate::domain::Command;
+use crate::domain::Entry;
 use crate::domain::inspection::{
     self, Assessment, CharacteristicKind, DefectFound, InspectionRefusal, Measurement, Sample,
     Sampling, Verdict,
 };
 use crate::domain::quality_state::{self, Controlled, InspectionContext};
+use crate::plc::layout::ProcessValue;
 use crate::station::{CoreInput, Level, Notice};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -53,6 +55,8 @@ pub enum InspectEntry {
     Finding {
         characteristic: String,
         text: String,
+        /// The process value it was read from, when the PLC measured it rather than a person.
+        from_plc: Option<String>,
     },
     Defect(DefectFound),
     /// Units inspected.
@@ -65,7 +69,11 @@ impl InspectEntry {
             InspectEntry::Finding {
                 characteristic,
                 text,
-            } => format!("{characteristic} {text}"),
+                from_plc,
+            } => match from_plc {
+                Some(value) => format!("{characteristic} {text} (PLC {value})"),
+                None => format!("{characteristic} {text}"),
+            },
             InspectEntry::Defect(found) => {
                 let mut words = format!("{} x{}", found.code, found.quantity);
                 if let Some(location) = &found.location {
@@ -79,8 +87,13 @@ impl InspectEntry {
 }
 
 /// Reads one entry line against the lot's plan and catalog. Only its form is checked here; its
-/// value is checked with the others by [`assess`].
-pub fn parse_entry(context: &InspectionContext, text: &str) -> Result<InspectEntry, String> {
+/// value is checked with the others by [`assess`]. A measured characteristic the plan reads from
+/// the PLC, entered without a value, takes the PLC's current reading from `plc`.
+pub fn parse_entry(
+    context: &InspectionContext,
+    plc: &[ProcessValue],
+    text: &str,
+) -> Result<InspectEntry, String> {
     let text = text.trim();
     if let Some(count) = text
         .strip_prefix("n=")
@@ -118,6 +131,22 @@ pub fn parse_entry(context: &InspectionContext, text: &str) -> Result<InspectEnt
         }));
     }
     match context.plan.characteristic(head) {
+        Some(characteristic) if rest.is_empty() && characteristic.plc_value.is_some() => {
+            let name = characteristic.plc_value.as_deref().unwrap_or_default();
+            match plc.iter().find(|value| value.name == name) {
+                Some(reading) => Ok(InspectEntry::Finding {
+                    characteristic: characteristic.id.clone(),
+                    text: format!("{} {}", (reading.value * 1e6).round() / 1e6, reading.unit),
+                    from_plc: Some(name.to_owned()),
+                }),
+                None => Err(format!(
+                    "{id} is read from the PLC ({name}), but this station does not read {name} \
+                     now (its map does not name it, or the PLC is not answering): key it, {id} {}.",
+                    nominal_words(&characteristic.kind),
+                    id = characteristic.id
+                )),
+            }
+        }
         Some(characteristic) if rest.is_empty() => Err(match characteristic.kind {
             CharacteristicKind::Attribute => format!(
                 "{} needs pass or fail: {} pass",
@@ -133,6 +162,7 @@ pub fn parse_entry(context: &InspectionContext, text: &str) -> Result<InspectEnt
         Some(characteristic) => Ok(InspectEntry::Finding {
             characteristic: characteristic.id.clone(),
             text: rest.to_owned(),
+            from_plc: None,
         }),
         None => {
             let ids: Vec<&str> = context
@@ -167,6 +197,7 @@ pub fn command_parts(entries: &[InspectEntry]) -> (u32, Vec<(String, String)>, V
             InspectEntry::Finding {
                 characteristic,
                 text,
+                ..
             } => findings.push((characteristic.clone(), text.clone())),
             InspectEntry::Defect(found) => defects.push(found.clone()),
             InspectEntry::Count(units) => count = Some(*units),
@@ -278,7 +309,7 @@ impl App {
     }
 
     /// A line read on the Inspect screen: the lot first, then its entries.
-    pub(super) fn inspect_read(&mut self, text: &str) -> Vec<Effect> {
+    pub(super) fn inspect_read(&mut self, text: &str, entry: Entry) -> Vec<Effect> {
         let text = text.trim();
         if text.is_empty() {
             return Vec::new();
@@ -286,26 +317,31 @@ impl App {
         let Some(context) = self.inspect_context().cloned() else {
             return self.inspect_lot(text);
         };
-        match parse_entry(&context, text) {
-            Ok(entry) => {
+        // A refused entry is kept as evidence of the attempt (the core records and says it); the
+        // entries stay as they were.
+        let refused = |reason: String| {
+            vec![Effect::Core(CoreInput::Refused {
+                text: text.to_owned(),
+                reason,
+                entry,
+            })]
+        };
+        match parse_entry(&context, &self.view.plc.values, text) {
+            Ok(found) => {
                 let mut trial = self.inspect.entries.clone();
-                trial.push(entry.clone());
+                trial.push(found.clone());
                 match assess(&context, &trial) {
                     Ok(_) => {
                         self.inspect.entries = trial;
                         Vec::new()
                     }
-                    Err(refusal) => self.on_notice(Notice::new(
-                        Level::Refused,
-                        format!("{}: {refusal}. Nothing was kept.", entry.words()),
-                        self.view.now,
-                    )),
+                    Err(refusal) => {
+                        refused(format!("{}: {refusal}. Nothing was kept.", found.words()))
+                    }
                 }
             }
-            Err(why) => self.on_notice(Notice::new(
-                Level::Refused,
-                format!("{why} Nothing was kept. (Another lot: Esc, then Shift+F3.)"),
-                self.view.now,
+            Err(why) => refused(format!(
+                "{why} Nothing was kept. (Another lot: Esc, then Shift+F3.)"
             )),
         }
     }
@@ -561,7 +597,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
         ));
     }
     for characteristic in &context.plan.characteristics {
-        lines.push(Line::from(characteristic_words(characteristic, compact)));
+        let mut words = characteristic_words(characteristic, compact);
+        if let Some(name) = &characteristic.plc_value {
+            // Keying the id alone takes this reading.
+            match app.view.plc.values.iter().find(|value| value.name == *name) {
+                Some(reading) => {
+                    words.push_str(&format!("; PLC {:.3} {}", reading.value, reading.unit))
+                }
+                None if !compact => words.push_str(&format!("; PLC {name}: not read here")),
+                None => {}
+            }
+        }
+        lines.push(Line::from(words));
     }
     if let Some(words) = aql_words(context, compact) {
         lines.push(Line::from(words));

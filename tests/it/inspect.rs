@@ -153,7 +153,11 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
     ui.wait_for("VISUAL is pass or fail, not a number").await;
     let screen = ui.wait_for("Entries: none yet").await;
     assert!(screen.contains("Nothing was kept"), "{screen}");
-    assert_eq!(kinds(&db).len(), before, "a refused entry records nothing");
+    assert_eq!(
+        kinds(&db)[before..],
+        ["scan_refused", "scan_refused", "scan_refused"],
+        "a refused entry records nothing but the attempt"
+    );
 
     // The tool has worn: 0.012 mm up, in specification but far off the process's own limits.
     for value in subgroup(0.012) {
@@ -240,4 +244,93 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
     tokio::time::timeout(Duration::from_secs(10), station.shutdown())
         .await
         .expect("station stops");
+}
+
+/// OP30's leak rate is measured by the leak tester: at L1-S3, whose map reads the simulator's gauge
+/// (HR48) as `leak_rate`, the inspector keys `LEAK` alone and the reading is taken from the PLC,
+/// in its unit, and recorded with the inspection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_measurement_the_plan_reads_from_the_plc_is_taken_from_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    let station_id = takt::domain::StationId::from("L1-S3");
+    {
+        let mut store = takt::store::Store::open(&db, &station_id).expect("store");
+        let mut state = store.load_state().expect("state");
+        store
+            .apply_changes(&mut state, &crate::support::demo_master_page().await)
+            .expect("master");
+        store
+            .append(
+                &mut state,
+                vec![NewEvent {
+                    at: noon(),
+                    actor: takt::domain::Actor::Plc,
+                    kind: EventKind::OutputCreated {
+                        work_order: "WO-24001".into(),
+                        operation: "OP30".into(),
+                        output: "L1-S3-SERIAL-01".into(),
+                        form: takt::domain::OutputForm::Serial,
+                        material: "BC-200".into(),
+                        quantity: Quantity::units(1),
+                        inputs: vec!["L1-S2-TOTE-01".into()],
+                        operator: None,
+                        next_operation: None,
+                        machine_state: None,
+                    },
+                }],
+            )
+            .expect("serial");
+    }
+    let sim = takt::sim::spawn(([127, 0, 0, 1], 0).into(), Default::default())
+        .await
+        .expect("sim");
+    let map: takt::plc::MapSection =
+        toml::from_str("[values.leak_rate]\naddress = 48\nscale = 0.001\nunit = \"ml/min\"\n")
+            .expect("map");
+    let mut station = Station::start(StationSetup {
+        station: station_id,
+        db_path: db.clone(),
+        plc: Some(takt::plc::PollerConfig {
+            address: sim.local_addr().to_string(),
+            poll_interval: Duration::from_millis(50),
+            layout: takt::plc::StatusLayout::new(&map).expect("layout"),
+            ..takt::plc::PollerConfig::default()
+        }),
+        sync: None,
+        clock: Arc::new(ManualClock::new(noon())),
+        options: Default::default(),
+    })
+    .await
+    .expect("station");
+    let mut ui = Ui::start(&mut station, 100, 30);
+    ui.scan("EMP-2001");
+    ui.scan("2001");
+    ui.wait_for("Welcome, Demo Inspector").await;
+    ui.wait_for("Queue - ").await;
+    ui.send(shift(KeyCode::F(3)));
+    ui.wait_for("┌ Inspect").await;
+    ui.scan("L1-S3-SERIAL-01");
+    // The gauge shows its master's reading, 0.200 ml/min, until a unit is measured.
+    ui.wait_for("PLC 0.200 ml/min").await;
+    ui.scan("LEAK");
+    ui.wait_for("LEAK 0.2 ml/min (PLC leak_rate)").await;
+    ui.scan("VISUAL pass");
+    ui.wait_for("VERDICT ACCEPT").await;
+    ui.key(KeyCode::F(5));
+    ui.wait_for("Entries: none yet").await;
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let body: String = conn
+        .query_row(
+            "SELECT body FROM event_log WHERE kind = 'inspection_recorded'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the inspection");
+    assert!(
+        body.contains("\"characteristic\":\"LEAK\",\"value\":\"0.2 ml/min\",\"conforms\":true"),
+        "{body}"
+    );
+    ui.quit().await;
+    sim.shutdown().await;
 }
