@@ -37,7 +37,7 @@ pub fn login_hints_for(station: &str) -> Vec<String> {
             "Casting lot:    (01)00401234500012(10)C24-1107(30)400".to_owned(),
             "Wrong material: (01)00401234500029(10)C24-2210(30)300".into(),
             "Held lot:       (01)00401234500012(10)C24-1031(30)120".into(),
-            "First part = first article: inspector EMP-2001, Shift+F3 Inspect.".into(),
+            "First part = first article: inspector EMP-2001, Shift+F2 Inspect.".into(),
         ],
         "L1-S2" => vec![
             "The OP10 tote: scan its id (shown in the queue under Waiting).".to_owned(),

@@ -252,7 +252,7 @@ impl App {
         view.context.as_ref().ok()
     }
 
-    /// Shift+F3: open the Inspect screen, for those whose role inspects.
+    /// Shift+F2: open the Inspect screen, for those whose role inspects.
     pub(super) fn show_inspect(&mut self) -> Vec<Effect> {
         let Some(operator) = &self.view.operator else {
             return self.on_notice(Notice::new(
@@ -341,7 +341,7 @@ impl App {
                 }
             }
             Err(why) => refused(format!(
-                "{why} Nothing was kept. (Another lot: Esc, then Shift+F3.)"
+                "{why} Nothing was kept. (Another lot: Esc, then Shift+F2.)"
             )),
         }
     }

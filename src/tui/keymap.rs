@@ -857,6 +857,18 @@ pub enum KeymapError {
         command: String,
     },
     #[error(
+        "{file}:{line}: [{layer}] entry {index}: key \"{key}\" never arrives: xterm-like terminals send \
+         it as ESC [1;<mod>R, which is also the terminal's cursor-position report, and is read as \
+         that; use another key"
+    )]
+    UnreadableKey {
+        file: String,
+        line: usize,
+        layer: Layer,
+        index: usize,
+        key: Key,
+    },
+    #[error(
         "{file}:{line}: [{layer}] entry {index}: \"{command}\" cannot be bound to \"{key}\": barcode \
          scanners send that control byte, so a scan could trigger it"
     )]
@@ -1054,6 +1066,15 @@ fn parse_layer(
                 index,
                 key,
                 command: run,
+            });
+        }
+        if key.code == KeyCode::F(3) && !key.modifiers.is_empty() && command.is_some() {
+            return Err(KeymapError::UnreadableKey {
+                file: file_s(),
+                line,
+                layer,
+                index,
+                key,
             });
         }
         if let Some(command) = command
@@ -1901,6 +1922,29 @@ mod tests {
         .expect("keymap should load");
     }
 
+    /// crossterm reads ESC [1;2R (Shift+F3 on xterm-like terminals) as a cursor-position report:
+    /// a key bound there would never fire, so the map refuses it.
+    #[test]
+    fn modified_f3_is_refused_because_the_terminal_cannot_deliver_it() {
+        for on in ["shift-f3", "ctrl-f3", "alt-f3"] {
+            let (err, msg) = load_err(&format!(
+                "[queue]\nkeymap = [\n  {{ on = \"{on}\", run = \"show-inspect\" }},\n]\n"
+            ));
+            assert!(
+                matches!(err, KeymapError::UnreadableKey { line: 3, .. }),
+                "{on}: {err:?}"
+            );
+            assert!(msg.contains("cursor-position report"), "{msg}");
+        }
+        // Plain F3 arrives as ESC OR and is fine.
+        Keymap::load(
+            "[queue]\nkeymap = [ { on = \"f3\", run = \"show-inspect\" } ]\n",
+            "ok.toml",
+            None,
+        )
+        .expect("plain f3");
+    }
+
     #[test]
     fn destructive_commands_cannot_sit_on_scanner_control_bytes() {
         let (err, msg) =
@@ -1993,7 +2037,7 @@ mod tests {
                 ),
                 ("f8".into(), KeyCommand::Pause, "Hold".into()),
                 (
-                    "shift-f3".into(),
+                    "shift-f2".into(),
                     KeyCommand::ShowInspect,
                     "Inspect a lot against its plan".into()
                 ),
@@ -2096,7 +2140,7 @@ mod tests {
                 "F8 Complete",
                 "F9 Logout",
                 "F10 Quit",
-                "Shift+F3 Inspect"
+                "Shift+F2 Inspect"
             ]
         );
         assert_eq!(

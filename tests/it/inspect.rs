@@ -96,7 +96,7 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
     ui.scan("EMP-1001");
     ui.scan("1001");
     ui.wait_for("Queue - 4 orders").await;
-    ui.send(shift(KeyCode::F(3)));
+    ui.send(shift(KeyCode::F(2)));
     ui.wait_for("may not record inspections: that needs inspector")
         .await;
     ui.key(KeyCode::F(9));
@@ -128,7 +128,7 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
             .expect("core running");
     }
 
-    ui.send(shift(KeyCode::F(3)));
+    ui.send(shift(KeyCode::F(2)));
     ui.wait_for("┌ Inspect").await;
     ui.scan(&tote(1));
     let plan = ui
@@ -308,7 +308,7 @@ async fn a_measurement_the_plan_reads_from_the_plc_is_taken_from_it() {
     ui.scan("2001");
     ui.wait_for("Welcome, Demo Inspector").await;
     ui.wait_for("Queue - ").await;
-    ui.send(shift(KeyCode::F(3)));
+    ui.send(shift(KeyCode::F(2)));
     ui.wait_for("┌ Inspect").await;
     ui.scan("L1-S3-SERIAL-01");
     // The gauge shows its master's reading, 0.200 ml/min, until a unit is measured.
