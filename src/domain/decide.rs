@@ -109,6 +109,13 @@ pub enum Command {
         closure: String,
         signatures: Signatures,
     },
+    /// Quality accepted the corrective action: a plan's discontinued inspection resumes (signed).
+    ResumeInspection {
+        product: super::ids::ProductId,
+        operation: super::ids::OperationId,
+        reason: String,
+        signatures: Signatures,
+    },
 }
 
 impl Command {
@@ -137,6 +144,9 @@ impl Command {
             Command::ReworkDone { lot } => format!("rework of lot {lot} done"),
             Command::OpenNcr { lot, .. } => format!("open an NCR on lot {lot}"),
             Command::CloseNcr { ncr, .. } => format!("close {ncr}"),
+            Command::ResumeInspection {
+                product, operation, ..
+            } => format!("resume inspection of {product} at {operation}"),
         }
     }
 }
@@ -329,6 +339,18 @@ pub fn decide(
             let record = super::ncr::close(state, actor, now, &ncr, &closure)
                 .map_err(|why| Rejection::NcrRefused(why.to_string()))?;
             signed(state, Action::CloseNcr, &signatures, record, now)
+        }
+        Command::ResumeInspection {
+            product,
+            operation,
+            reason,
+            signatures,
+        } => {
+            let actor = permitted(Action::ResumeInspection)?;
+            let record =
+                super::quality_state::resume(state, actor, now, product, operation, &reason)
+                    .map_err(Rejection::InspectionRefused)?;
+            signed(state, Action::ResumeInspection, &signatures, record, now)
         }
         Command::ReleaseLot { lot, signatures } => {
             let actor = permitted(Action::ReleaseHold)?;

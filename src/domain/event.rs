@@ -365,6 +365,13 @@ pub enum EventKind {
         /// (subgroup means or values, in the characteristic's unit).
         points: Vec<String>,
     },
+    /// Quality accepted the corrective action after a plan's inspection was discontinued (ISO
+    /// 2859-1 9.4): inspection of it here resumes, on tightened. Signature-grade.
+    InspectionResumed {
+        product: ProductId,
+        operation: OperationId,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -409,6 +416,7 @@ impl EventKind {
             EventKind::Signed { .. } => "signed",
             EventKind::Corrected { .. } => "corrected",
             EventKind::QualityAlert { .. } => "quality_alert",
+            EventKind::InspectionResumed { .. } => "inspection_resumed",
         }
     }
 

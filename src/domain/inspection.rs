@@ -550,7 +550,7 @@ pub fn record(
     // switching rules). Discontinued: no lot is accepted by sampling until quality resumes it.
     let Some(severity) = super::quality_state::severity(&state.quality, plan) else {
         return Err(Rejection::InspectionRefused(
-            "inspection discontinued after 5 lots on tightened: quality must resume it".into(),
+            "inspection discontinued after 5 lots on tightened: an inspector resumes it on the Inspect screen (Shift+F5, signed) once the corrective action is accepted".into(),
         ));
     };
     let sample = Sample {

@@ -735,6 +735,15 @@ fn decide_enforces_the_matrix_for_every_command_and_role() {
             },
             Action::CloseNcr,
         ),
+        (
+            Command::ResumeInspection {
+                product: "BC-200".into(),
+                operation: "OP10".into(),
+                reason: "corrective action accepted".into(),
+                signatures: signed_by("EMP-1001", crate::domain::signature::Meaning::Approved),
+            },
+            Action::ResumeInspection,
+        ),
     ];
     // Every action of the matrix is exercised by a command.
     for action in Action::ALL {

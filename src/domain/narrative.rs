@@ -339,6 +339,14 @@ pub fn narrate(event: &Event, names: &dyn Names) -> Narrative {
         } => told(format!(
             "SPC alert on {characteristic} ({operation}): {rule} {words}"
         )),
+        EventKind::InspectionResumed {
+            product,
+            operation,
+            reason,
+        } => because(
+            format!("resumed inspection of {product} at {operation}, on tightened"),
+            reason.clone(),
+        ),
         EventKind::InspectionRecorded {
             lot,
             operation,
@@ -586,6 +594,7 @@ fn mentions(kind: &EventKind) -> Mentions<'_> {
         | EventKind::AndonAnswered { .. }
         | EventKind::MachineCommandSent { .. }
         | EventKind::QualityAlert { .. }
+        | EventKind::InspectionResumed { .. }
         | EventKind::Signed { .. } => none(),
         EventKind::LotHeld { lot, .. }
         | EventKind::LotReleased { lot, .. }

@@ -99,10 +99,12 @@ pub enum Action {
     OpenNcr,
     /// Close a nonconformance report, signed.
     CloseNcr,
+    /// Resume a plan's discontinued inspection once the corrective action is accepted, signed.
+    ResumeInspection,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::SelectWorkOrder,
         Action::RunWorkOrder,
         Action::PauseWorkOrder,
@@ -120,6 +122,7 @@ impl Action {
         Action::Rework,
         Action::OpenNcr,
         Action::CloseNcr,
+        Action::ResumeInspection,
     ];
 
     /// Signature-grade: recorded only with the PIN entered again and a meaning (and a second
@@ -127,7 +130,11 @@ impl Action {
     pub fn needs_signature(self) -> bool {
         matches!(
             self,
-            Action::ReleaseHold | Action::Correct | Action::Dispose | Action::CloseNcr
+            Action::ReleaseHold
+                | Action::Correct
+                | Action::Dispose
+                | Action::CloseNcr
+                | Action::ResumeInspection
         )
     }
 
@@ -151,6 +158,7 @@ impl Action {
             Action::Rework => "rework",
             Action::OpenNcr => "open_ncr",
             Action::CloseNcr => "close_ncr",
+            Action::ResumeInspection => "resume_inspection",
         }
     }
 
@@ -178,6 +186,7 @@ impl Action {
             Action::Rework => "record rework",
             Action::OpenNcr => "open nonconformance reports",
             Action::CloseNcr => "close nonconformance reports",
+            Action::ResumeInspection => "resume discontinued inspection",
         }
     }
 }
@@ -217,6 +226,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (A::Rework, &[R::Operator, R::LineLead, R::Admin]),
     (A::OpenNcr, &[R::Inspector, R::LineLead, R::Admin]),
     (A::CloseNcr, &[R::Inspector, R::LineLead, R::Admin]),
+    (A::ResumeInspection, &[R::Inspector, R::Admin]),
 ];
 
 /// The action a recorded fact stands for, when a person did it: what central checks again at
@@ -245,6 +255,7 @@ pub fn required_action(kind: &super::event::EventKind) -> Option<Action> {
         K::ReworkDone { .. } => Some(Action::Rework),
         K::NcrOpened { .. } => Some(Action::OpenNcr),
         K::NcrClosed { .. } => Some(Action::CloseNcr),
+        K::InspectionResumed { .. } => Some(Action::ResumeInspection),
         K::OperatorLoggedIn { .. }
         | K::OperatorLoggedOut { .. }
         | K::LoginFailed { .. }

@@ -194,6 +194,11 @@ impl QualityBook {
                 });
                 trim(&mut book.alerts, KEPT_ALERTS);
             }
+            EventKind::InspectionResumed {
+                product, operation, ..
+            } => {
+                self.plan_mut(product, operation).switching.resume();
+            }
             _ => {}
         }
     }
@@ -630,3 +635,44 @@ pub fn context(state: &super::state::State, lot: &LotId) -> Result<InspectionCon
 #[cfg(test)]
 #[path = "quality_state_tests.rs"]
 mod tests;
+
+/// Resumes the discontinued inspection of `product` at `operation` (ISO 2859-1 9.4: after the
+/// corrective action is accepted, on tightened), with why. Refused, in words, for a plan that is not
+/// discontinued or without a reason.
+pub fn resume(
+    state: &super::state::State,
+    actor: super::event::Actor,
+    now: DateTime<Utc>,
+    product: ProductId,
+    operation: OperationId,
+    reason: &str,
+) -> Result<super::event::NewEvent, String> {
+    if !state
+        .master
+        .inspection_plans
+        .contains_key(&(product.clone(), operation.clone()))
+    {
+        return Err(format!(
+            "there is no inspection plan for {product} at {operation}"
+        ));
+    }
+    let stage = state.quality.stage(&product, &operation);
+    if stage != Stage::Discontinued {
+        return Err(format!(
+            "inspection of {product} at {operation} is not discontinued (it is on {}): nothing to resume",
+            stage.words()
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err("say which corrective action was accepted".into());
+    }
+    Ok(super::event::NewEvent {
+        at: now,
+        actor,
+        kind: EventKind::InspectionResumed {
+            product,
+            operation,
+            reason: reason.trim().to_owned(),
+        },
+    })
+}

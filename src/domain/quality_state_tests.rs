@@ -282,7 +282,48 @@ fn two_rejected_lots_tighten_the_plan_and_five_on_tightened_discontinue_it() {
     assert!(
         refused
             .to_string()
-            .contains("inspection discontinued after 5 lots on tightened: quality must resume it"),
+            .contains("inspection discontinued after 5 lots on tightened: an inspector resumes it"),
+        "{refused}"
+    );
+
+    // Resuming: signed, with the corrective action, by someone whose role may; then tightened.
+    let resume = |reason: &str, badge: &str| Command::ResumeInspection {
+        product: op10().0,
+        operation: op10().1,
+        reason: reason.into(),
+        signatures: crate::domain::signature::Signatures {
+            signer: crate::domain::signature::SignatureInput {
+                badge: badge.into(),
+                meaning: crate::domain::signature::Meaning::Approved,
+            },
+            second: None,
+        },
+    };
+    let refused = run(&mut state, resume(" ", "EMP-2001")).expect_err("no reason");
+    assert!(
+        refused
+            .to_string()
+            .contains("say which corrective action was accepted"),
+        "{refused}"
+    );
+    let kinds = run(
+        &mut state,
+        resume("die repaired, 8D-2211 accepted", "EMP-2001"),
+    )
+    .expect("resumed");
+    assert!(
+        matches!(&kinds[..], [EventKind::InspectionResumed { reason, .. }, EventKind::Signed { .. }]
+            if reason == "die repaired, 8D-2211 accepted"),
+        "{kinds:?}"
+    );
+    assert_eq!(state.quality.stage(&op10().0, &op10().1), Stage::Tightened);
+    let kinds = run(&mut state, visual(10, 0)).expect("inspected again");
+    assert_eq!(severity_recorded(&kinds), Some(Severity::Tightened));
+    let refused = run(&mut state, resume("again", "EMP-2001")).expect_err("not discontinued");
+    assert!(
+        refused
+            .to_string()
+            .contains("is not discontinued (it is on tightened"),
         "{refused}"
     );
 }

@@ -463,7 +463,7 @@ pub fn apply(state: &mut State, event: &Event) {
             }
             state.ncrs.apply(&event.kind, event.at);
         }
-        EventKind::QualityAlert { .. } => {
+        EventKind::QualityAlert { .. } | EventKind::InspectionResumed { .. } => {
             let master = state.master.clone();
             state.quality.apply(&master, &event.kind, event.at);
         }

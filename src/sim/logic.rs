@@ -768,7 +768,13 @@ mod tests {
         assert_eq!(r[3], 4);
         assert_eq!(r[4], 1);
         assert_eq!(r[8], STACK_AMBER);
-        assert!(r[32..64].iter().all(|&w| w == 0));
+        assert!(r[32..48].iter().all(|&w| w == 0));
+        assert_eq!(
+            r[usize::from(GAUGE_REGISTER)],
+            200,
+            "the gauge's master reading"
+        );
+        assert!(r[49..64].iter().all(|&w| w == 0));
     }
 
     #[test]

@@ -248,6 +248,11 @@ pub fn describe(events: &[Event], state: &State, now: DateTime<Utc>) -> String {
                 format!("{ncr} opened on lot {lot}.")
             }
             EventKind::NcrClosed { ncr, .. } => format!("{ncr} closed."),
+            EventKind::InspectionResumed {
+                product, operation, ..
+            } => format!(
+                "Inspection of {product} at {operation} resumes, on tightened inspection."
+            ),
             EventKind::Signed {
                 name,
                 meaning,

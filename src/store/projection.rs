@@ -180,7 +180,9 @@ pub(super) fn write(tx: &Transaction<'_>, state: &State, events: &[Event]) -> Re
     if any(|kind| {
         matches!(
             kind,
-            EventKind::InspectionRecorded { .. } | EventKind::QualityAlert { .. }
+            EventKind::InspectionRecorded { .. }
+                | EventKind::QualityAlert { .. }
+                | EventKind::InspectionResumed { .. }
         )
     }) {
         set_json_column(tx, "quality", &state.quality)?;

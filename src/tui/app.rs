@@ -294,7 +294,7 @@ impl App {
         if let Some(ask) = self
             .quality_ask
             .take()
-            .filter(|_| self.screen == Screen::Trace)
+            .filter(|_| matches!(self.screen, Screen::Trace | Screen::Inspect))
         {
             return self.quality_entry(ask, &scan.text);
         }
@@ -543,6 +543,7 @@ impl App {
             KeyCommand::RecordInspection => self.record_inspection(),
             KeyCommand::UndoEntry => self.undo_entry(),
             KeyCommand::SpcChart => self.next_chart(),
+            KeyCommand::ResumeInspection => self.ask_resume_inspection(),
             KeyCommand::ShowHistory => {
                 if self.view.operator.is_none() {
                     return self.show(Screen::History);

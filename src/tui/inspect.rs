@@ -244,7 +244,7 @@ pub fn assess(
 }
 
 impl App {
-    fn inspect_context(&self) -> Option<&InspectionContext> {
+    pub(super) fn inspect_context(&self) -> Option<&InspectionContext> {
         let view = self.view.inspection.as_ref()?;
         if Some(view.lot.as_str()) != self.inspect.lot.as_deref() {
             return None;
@@ -494,7 +494,7 @@ fn aql_words(context: &InspectionContext, compact: bool) -> Option<String> {
     let sampling = context.plan.aql?;
     let Some(severity) = context.severity else {
         return Some(
-            " AQL: inspection discontinued after 5 lots on tightened: quality must resume it"
+            " AQL: inspection discontinued after 5 lots on tightened: an inspector resumes it once the corrective action is accepted (Shift+F5, signed)"
                 .into(),
         );
     };

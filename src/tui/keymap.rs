@@ -199,6 +199,8 @@ pub enum KeyCommand {
     UndoEntry,
     /// On the Inspect screen: show the SPC chart of the next variable characteristic (or none).
     SpcChart,
+    /// On the Inspect screen: resume the plan's discontinued inspection (signature-grade).
+    ResumeInspection,
 }
 
 impl KeyCommand {
@@ -218,6 +220,7 @@ impl KeyCommand {
             KeyCommand::ReworkDone => Some(Action::Rework),
             KeyCommand::OpenNcr => Some(Action::OpenNcr),
             KeyCommand::CloseNcr => Some(Action::CloseNcr),
+            KeyCommand::ResumeInspection => Some(Action::ResumeInspection),
             KeyCommand::ShowInspect | KeyCommand::RecordInspection | KeyCommand::UndoEntry => {
                 Some(Action::Inspect)
             }
@@ -245,7 +248,7 @@ impl KeyCommand {
     }
 
     /// Every command.
-    pub const ALL: [KeyCommand; 36] = [
+    pub const ALL: [KeyCommand; 37] = [
         KeyCommand::Help,
         KeyCommand::Quit,
         KeyCommand::ShowQueue,
@@ -282,6 +285,7 @@ impl KeyCommand {
         KeyCommand::RecordInspection,
         KeyCommand::UndoEntry,
         KeyCommand::SpcChart,
+        KeyCommand::ResumeInspection,
     ];
 
     /// The kebab-case name used in keymap files (`run = "show-queue"`).
@@ -323,6 +327,7 @@ impl KeyCommand {
             KeyCommand::RecordInspection => "record-inspection",
             KeyCommand::UndoEntry => "undo-entry",
             KeyCommand::SpcChart => "spc-chart",
+            KeyCommand::ResumeInspection => "resume-inspection",
         }
     }
 
@@ -372,6 +377,9 @@ impl KeyCommand {
             KeyCommand::RecordInspection => "Record the inspection as entered",
             KeyCommand::UndoEntry => "Take back the last entry",
             KeyCommand::SpcChart => "SPC chart of the next measured characteristic",
+            KeyCommand::ResumeInspection => {
+                "Resume the plan's discontinued inspection: corrective action accepted (signature)"
+            }
         }
     }
 
@@ -414,6 +422,7 @@ impl KeyCommand {
             KeyCommand::RecordInspection => "Record",
             KeyCommand::UndoEntry => "Undo",
             KeyCommand::SpcChart => "Chart",
+            KeyCommand::ResumeInspection => "Resume",
         }
     }
 

@@ -11,10 +11,24 @@ use crate::station::{CoreInput, Level, Notice};
 /// What the scan line is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QualityAsk {
-    DispositionParts { lot: String },
-    DispositionReason { lot: String, parts: String },
-    NcrWhat { lot: String },
-    NcrClosure { ncr: String },
+    DispositionParts {
+        lot: String,
+    },
+    DispositionReason {
+        lot: String,
+        parts: String,
+    },
+    NcrWhat {
+        lot: String,
+    },
+    NcrClosure {
+        ncr: String,
+    },
+    /// Which corrective action was accepted, to resume a plan's discontinued inspection.
+    ResumeReason {
+        product: crate::domain::ProductId,
+        operation: crate::domain::OperationId,
+    },
 }
 
 impl QualityAsk {
@@ -25,11 +39,34 @@ impl QualityAsk {
             QualityAsk::DispositionReason { .. } => " Reason> ",
             QualityAsk::NcrWhat { .. } => " What> ",
             QualityAsk::NcrClosure { .. } => " Closure> ",
+            QualityAsk::ResumeReason { .. } => " Reason> ",
         }
     }
 }
 
 impl App {
+    /// On the Inspect screen of a lot whose plan's inspection is discontinued: ask which corrective
+    /// action was accepted, then the signature.
+    pub(super) fn ask_resume_inspection(&mut self) -> Vec<Effect> {
+        let plan = self
+            .inspect_context()
+            .filter(|_| self.screen == Screen::Inspect)
+            .map(|context| (context.plan.product.clone(), context.plan.operation.clone()));
+        let Some((product, operation)) = plan else {
+            return self.on_notice(Notice::new(
+                Level::Refused,
+                "Open the Inspect screen (Shift+F2) and scan a lot of the plan to resume.",
+                self.view.now,
+            ));
+        };
+        let words = format!(
+            "Resume inspection of {product} at {operation}: which corrective action was accepted? \
+             Enter; Esc cancels."
+        );
+        self.quality_ask = Some(QualityAsk::ResumeReason { product, operation });
+        self.on_notice(Notice::new(Level::Info, words, self.view.now))
+    }
+
     /// One of quality's keys pressed: ask for what it needs, or do it.
     pub(super) fn quality_key(&mut self, command: KeyCommand) -> Vec<Effect> {
         let lot = match self.traced_lot() {
@@ -124,6 +161,15 @@ impl App {
                     ncr,
                     closure: text,
                 }))]
+            }
+            QualityAsk::ResumeReason { product, operation } => {
+                vec![Effect::Core(CoreInput::Sign(
+                    SignRequest::ResumeInspection {
+                        product,
+                        operation,
+                        reason: text,
+                    },
+                ))]
             }
         }
     }

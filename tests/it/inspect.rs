@@ -334,3 +334,68 @@ async fn a_measurement_the_plan_reads_from_the_plc_is_taken_from_it() {
     ui.quit().await;
     sim.shutdown().await;
 }
+
+/// Seven lots rejected in a row (two on normal, five on tightened) discontinue OP10's inspection
+/// here; the Inspect screen says so and how to resume; Shift+F5 asks for the corrective action and
+/// a signature, and inspection goes on, tightened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discontinued_plan_is_resumed_signed_from_the_inspect_screen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("station.db");
+    {
+        let mut store = crate::support::station_store_with_demo_master(&db).await;
+        let mut state = store.load_state().expect("state");
+        store.append(&mut state, totes_made()).expect("totes");
+    }
+    let mut station = Station::start(StationSetup {
+        station: station_id(),
+        db_path: db.clone(),
+        plc: None,
+        sync: None,
+        clock: Arc::new(ManualClock::new(noon())),
+        options: Default::default(),
+    })
+    .await
+    .expect("station");
+    let mut ui = Ui::start(&mut station, 100, 30);
+    ui.scan("EMP-2001");
+    ui.scan("2001");
+    ui.wait_for("Welcome, Demo Inspector").await;
+    ui.wait_for("Queue - 4 orders").await;
+    for n in 1..=7 {
+        station
+            .send(CoreInput::Command(Command::Inspect {
+                lot: tote(n).as_str().into(),
+                inspected: 50,
+                findings: vec![("VISUAL".into(), "pass".into())],
+                defects: vec![takt::domain::inspection::DefectFound {
+                    code: "D-101".into(),
+                    quantity: 3,
+                    location: None,
+                }],
+            }))
+            .await
+            .expect("core running");
+    }
+    ui.send(shift(KeyCode::F(2)));
+    ui.wait_for("┌ Inspect").await;
+    ui.scan(&tote(8));
+    ui.wait_for("inspection discontinued after 5 lots on tightened: an inspector resumes it")
+        .await;
+    ui.send(shift(KeyCode::F(5)));
+    ui.wait_for("which corrective action was accepted?").await;
+    ui.scan("die repaired, 8D-2211 accepted");
+    ui.wait_for("SIGN (21 CFR Part 11)").await;
+    ui.scan("1");
+    ui.wait_for(" PIN> ").await;
+    ui.scan("2001");
+    ui.wait_for("Inspection of BC-200 at OP10 resumes, on tightened inspection.")
+        .await;
+    ui.wait_for("lot of 50, tightened inspection").await;
+    let recorded = kinds(&db);
+    assert!(
+        recorded.ends_with(&["inspection_resumed".to_owned(), "signed".to_owned()]),
+        "{recorded:?}"
+    );
+    ui.quit().await;
+}

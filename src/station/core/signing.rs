@@ -32,6 +32,12 @@ pub enum SignRequest {
     },
     /// Close an NCR of this station, saying how.
     CloseNcr { ncr: String, closure: String },
+    /// Resume a plan's discontinued inspection: the corrective action that was accepted.
+    ResumeInspection {
+        product: crate::domain::ProductId,
+        operation: crate::domain::OperationId,
+        reason: String,
+    },
 }
 
 /// Where the collection of signatures stands.
@@ -105,6 +111,17 @@ fn with_signatures(command: &Command, signatures: Signatures) -> Command {
         Command::CloseNcr { ncr, closure, .. } => Command::CloseNcr {
             ncr,
             closure,
+            signatures,
+        },
+        Command::ResumeInspection {
+            product,
+            operation,
+            reason,
+            ..
+        } => Command::ResumeInspection {
+            product,
+            operation,
+            reason,
             signatures,
         },
         Command::Correct {
@@ -261,6 +278,25 @@ impl Core {
                         signatures: placeholder(&session.badge),
                     },
                     Action::CloseNcr,
+                    what,
+                )
+            }
+            SignRequest::ResumeInspection {
+                product,
+                operation,
+                reason,
+            } => {
+                let what = format!(
+                    "resume inspection of {product} at {operation}, on tightened ({reason})"
+                );
+                (
+                    Command::ResumeInspection {
+                        product,
+                        operation,
+                        reason,
+                        signatures: placeholder(&session.badge),
+                    },
+                    Action::ResumeInspection,
                     what,
                 )
             }
