@@ -38,6 +38,7 @@ pub enum ImportKind {
     Boms,
     Operators,
     Codes,
+    InspectionPlans,
 }
 
 /// One documented column: its name and whether every row must fill it.
@@ -62,7 +63,7 @@ const fn opt(name: &'static str) -> Column {
 }
 
 impl ImportKind {
-    pub const ALL: [ImportKind; 7] = [
+    pub const ALL: [ImportKind; 8] = [
         ImportKind::Products,
         ImportKind::Materials,
         ImportKind::WorkOrders,
@@ -70,6 +71,7 @@ impl ImportKind {
         ImportKind::Boms,
         ImportKind::Operators,
         ImportKind::Codes,
+        ImportKind::InspectionPlans,
     ];
 
     /// As it is written on the command line and in the URL: `work-orders`.
@@ -82,6 +84,7 @@ impl ImportKind {
             ImportKind::Boms => "boms",
             ImportKind::Operators => "operators",
             ImportKind::Codes => "codes",
+            ImportKind::InspectionPlans => "inspection-plans",
         }
     }
 
@@ -158,6 +161,30 @@ impl ImportKind {
                         req("text"),
                         req("kind"),
                         req("class_or_planned"),
+                    ]
+                }
+            }
+            ImportKind::InspectionPlans => {
+                const {
+                    &[
+                        req("product"),
+                        req("operation"),
+                        req("characteristic"),
+                        req("name"),
+                        req("kind"),
+                        req("class"),
+                        req("sampling"),
+                        opt("nominal"),
+                        opt("lower"),
+                        opt("upper"),
+                        opt("unit"),
+                        opt("gauge"),
+                        opt("subgroup"),
+                        opt("plc_value"),
+                        opt("aql_level"),
+                        opt("aql_major"),
+                        opt("aql_minor"),
+                        opt("first_article"),
                     ]
                 }
             }
@@ -238,7 +265,7 @@ pub struct ImportError {
 }
 
 impl ImportError {
-    fn new(place: Place, message: impl Into<String>) -> ImportError {
+    pub(super) fn new(place: Place, message: impl Into<String>) -> ImportError {
         ImportError {
             place,
             message: message.into(),
@@ -480,14 +507,14 @@ fn json_text(value: &serde_json::Value) -> Result<String, String> {
 }
 
 /// The fields of one row, read with the errors they produce collected.
-struct Fields<'a> {
-    row: &'a Row,
+pub(super) struct Fields<'a> {
+    pub(super) row: &'a Row,
     errors: &'a mut Vec<ImportError>,
-    failed: bool,
+    pub(super) failed: bool,
 }
 
 impl<'a> Fields<'a> {
-    fn new(row: &'a Row, errors: &'a mut Vec<ImportError>) -> Self {
+    pub(super) fn new(row: &'a Row, errors: &'a mut Vec<ImportError>) -> Self {
         Fields {
             row,
             errors,
@@ -495,18 +522,18 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn error(&mut self, message: impl Into<String>) {
+    pub(super) fn error(&mut self, message: impl Into<String>) {
         self.failed = true;
         self.errors
             .push(ImportError::new(self.row.place, message.into()));
     }
 
-    fn get(&self, column: &str) -> Option<&'a str> {
+    pub(super) fn get(&self, column: &str) -> Option<&'a str> {
         self.row.fields.get(column).map(String::as_str)
     }
 
     /// A required field.
-    fn text(&mut self, column: &str) -> Option<&'a str> {
+    pub(super) fn text(&mut self, column: &str) -> Option<&'a str> {
         let value = self.get(column);
         if value.is_none() {
             self.error(format!("{column} is empty"));
@@ -515,13 +542,13 @@ impl<'a> Fields<'a> {
     }
 
     /// A required identifier: not empty, no whitespace.
-    fn id(&mut self, column: &str) -> Option<&'a str> {
+    pub(super) fn id(&mut self, column: &str) -> Option<&'a str> {
         let value = self.text(column)?;
         self.check_id(column, value).then_some(value)
     }
 
     /// A required identifier that must name a product central knows; the id either way.
-    fn product(&mut self, column: &str, catalog: &Catalog) -> Option<&'a str> {
+    pub(super) fn product(&mut self, column: &str, catalog: &Catalog) -> Option<&'a str> {
         let product = self.id(column)?;
         if !catalog.products.contains(&ProductId::from(product)) {
             self.error(format!(
@@ -540,6 +567,44 @@ impl<'a> Fields<'a> {
             ));
         }
         Some(material)
+    }
+
+    /// A required operation that must be a step of `product`'s routing at central (checked when
+    /// the product is known); the id either way.
+    pub(super) fn operation_of(
+        &mut self,
+        column: &str,
+        product: Option<&str>,
+        catalog: &Catalog,
+    ) -> Option<&'a str> {
+        let operation = self.id(column)?;
+        let Some(product) = product.filter(|p| catalog.products.contains(&ProductId::from(*p)))
+        else {
+            return Some(operation);
+        };
+        match catalog.routings.get(&ProductId::from(product)) {
+            None => self.error(format!(
+                "product {product:?} has no routing at central (import routings first)"
+            )),
+            Some(routing)
+                if !routing
+                    .steps
+                    .iter()
+                    .any(|step| step.operation.as_str() == operation) =>
+            {
+                let known: Vec<&str> = routing
+                    .steps
+                    .iter()
+                    .map(|step| step.operation.as_str())
+                    .collect();
+                self.error(format!(
+                    "{column} {operation:?} is not in the routing of {product} ({})",
+                    known.join(", ")
+                ));
+            }
+            Some(_) => {}
+        }
+        Some(operation)
     }
 
     fn check_id(&mut self, column: &str, value: &str) -> bool {
@@ -582,7 +647,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional whole number at least `min`.
-    fn number<T>(&mut self, column: &str, min: T) -> Option<Option<T>>
+    pub(super) fn number<T>(&mut self, column: &str, min: T) -> Option<Option<T>>
     where
         T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
     {
@@ -638,13 +703,13 @@ pub fn check_gtin(gtin: &str) -> Result<(), String> {
 }
 
 /// Remembers the first place of each key, to refuse a second.
-struct Unique<K: Ord> {
+pub(super) struct Unique<K: Ord> {
     what: &'static str,
     seen: BTreeMap<K, Place>,
 }
 
 impl<K: Ord + fmt::Debug> Unique<K> {
-    fn new(what: &'static str) -> Self {
+    pub(super) fn new(what: &'static str) -> Self {
         Unique {
             what,
             seen: BTreeMap::new(),
@@ -652,7 +717,7 @@ impl<K: Ord + fmt::Debug> Unique<K> {
     }
 
     /// False (and an error) when `key` was seen before.
-    fn check(&mut self, key: K, fields: &mut Fields<'_>) -> bool {
+    pub(super) fn check(&mut self, key: K, fields: &mut Fields<'_>) -> bool {
         if let Some(first) = self.seen.get(&key) {
             let message = format!("duplicate {} {:?} (first on {first})", self.what, key);
             fields.error(message);
@@ -680,6 +745,9 @@ pub fn validate(
         ImportKind::Boms => boms(rows, catalog, &mut errors),
         ImportKind::Operators => operators(rows, &mut errors),
         ImportKind::Codes => codes(rows, &mut errors),
+        ImportKind::InspectionPlans => {
+            super::import_plans::inspection_plans(rows, catalog, &mut errors)
+        }
     };
     if errors.is_empty() {
         Ok(records)
@@ -1004,33 +1072,7 @@ fn boms(rows: &[Row], catalog: &Catalog, errors: &mut Vec<ImportError>) -> Vec<M
     for row in rows {
         let mut f = Fields::new(row, errors);
         let product = f.product("product", catalog);
-        let operation = f.id("operation");
-        if let (Some(product), Some(operation)) = (product, operation)
-            && catalog.products.contains(&ProductId::from(product))
-        {
-            match catalog.routings.get(&ProductId::from(product)) {
-                None => f.error(format!(
-                    "product {product:?} has no routing at central (import routings first)"
-                )),
-                Some(routing)
-                    if !routing
-                        .steps
-                        .iter()
-                        .any(|step| step.operation.as_str() == operation) =>
-                {
-                    let known: Vec<&str> = routing
-                        .steps
-                        .iter()
-                        .map(|step| step.operation.as_str())
-                        .collect();
-                    f.error(format!(
-                        "operation {operation:?} is not in the routing of {product} ({})",
-                        known.join(", ")
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
+        let operation = f.operation_of("operation", product, catalog);
         let material = f.material("material", catalog);
         let quantity = f.text("quantity_per_unit").and_then(|text| {
             let quantity = Quantity::parse(text).filter(|q| q.is_positive());
@@ -1107,7 +1149,7 @@ fn boms(rows: &[Row], catalog: &Catalog, errors: &mut Vec<ImportError>) -> Vec<M
         .collect()
 }
 
-fn parse_flag(text: &str) -> Option<bool> {
+pub(super) fn parse_flag(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "y" => Some(true),
         "false" | "no" | "0" | "n" => Some(false),

@@ -580,3 +580,59 @@ fn an_import_is_all_or_nothing_and_a_repeat_changes_nothing() {
     .expect("import");
     assert!(matches!(result, ImportResult::Done(_)), "{result:?}");
 }
+
+/// The demo plant's OP10 and OP30 plans of BC-200, as a quality engineer would write them, come
+/// out exactly as the demo seeds them; rows of one plan group into it.
+#[test]
+fn inspection_plans_group_their_characteristics_and_match_the_demo_plans() {
+    let csv = "product,operation,characteristic,name,kind,class,sampling,nominal,lower,upper,unit,gauge,subgroup,plc_value,aql_level,aql_major,aql_minor,first_article\n\
+               BC-200,OP10,BORE,bore diameter,variable,major,every_nth:20,54.0,53.98,54.02,mm,BG-01 bore gauge,5,,II,2.5,4.0,true\n\
+               BC-200,OP10,VISUAL,\"visual: porosity, burrs\",attribute,major,aql,,,,,,,,,,,\n\
+               BC-200,OP30,LEAK,leak rate,variable,critical,every_unit,0.20,,0.50,ml/min,leak tester,,leak_rate,II,1.0,2.5,false\n\
+               BC-200,OP30,VISUAL,final visual,attribute,major,aql,,,,,,,,,,,\n";
+    let records = check(ImportKind::InspectionPlans, Format::Csv, csv).expect("valid");
+    let demo: Vec<MasterRecord> = crate::central::demo::inspection_plans()
+        .into_iter()
+        .filter(|plan| plan.product == ProductId::from("BC-200"))
+        .map(MasterRecord::InspectionPlan)
+        .collect();
+    assert_eq!(records, demo);
+}
+
+#[test]
+fn every_bad_inspection_plan_row_is_named() {
+    let header = "product,operation,characteristic,name,kind,class,sampling,nominal,lower,upper,unit,subgroup,aql_level,aql_major,aql_minor,first_article\n";
+    let csv = format!(
+        "{header}\
+         BC-200,OP40,BORE,bore,variable,major,every_unit,54,53.9,54.1,mm,,,,,\n\
+         BC-200,OP10,BORE,bore,variable,major,every_unit,54,,,mm,,,,,\n\
+         BC-200,OP10,BORE2,bore,variable,major,every_unit,54,54.1,54.2,mm,,,,,\n\
+         BC-200,OP10,BORE3,bore,variable,major,every_unit,54,53.9,54.1,mm,12,,,,\n\
+         BC-200,OP10,LOOK,look,attribute,major,every_unit,1,,,mm,,,,,\n\
+         BC-200,OP10,LOOK2,look,attribute,severe,weekly,,,,,,,,,\n\
+         BC-200,OP10,LOOK3,look,attribute,major,aql,,,,,,,,,\n\
+         BC-200,OP10,LOOK4,look,attribute,major,aql,,,,,,II,2.4,4.0,\n\
+         BC-200,OP10,LOOK5,look,attribute,major,first_piece,,,,,,,,,maybe\n\
+         BC-200,OP30,LOOK,look,attribute,major,first_piece,,,,,,,,,true\n\
+         BC-200,OP30,LOOK6,look,attribute,major,first_piece,,,,,,,,,false\n\
+         BC-200,OP30,look,look,attribute,major,first_piece,,,,,,,,,\n"
+    );
+    let errors = refused(ImportKind::InspectionPlans, Format::Csv, &csv);
+    assert_eq!(
+        errors,
+        [
+            "inspection-plans.csv line 2: operation \"OP40\" is not in the routing of BC-200 (OP10, OP20, OP30)",
+            "inspection-plans.csv line 3: a variable needs a lower or an upper limit (or both)",
+            "inspection-plans.csv line 4: the limits must lie around the nominal 54 (lower ≤ nominal ≤ upper)",
+            "inspection-plans.csv line 5: subgroup 12: an X̄-R subgroup has 2 to 10 values (leave it empty for individuals)",
+            "inspection-plans.csv line 6: an attribute is pass or fail: leave nominal, unit empty",
+            "inspection-plans.csv line 7: class \"severe\" is not critical, major or minor",
+            "inspection-plans.csv line 7: sampling \"weekly\" is not every_unit, every_nth:N (N from 1), first_piece or aql",
+            "inspection-plans.csv line 8: sampling aql needs the plan's aql_level, aql_major and aql_minor (on any row of BC-200 at OP10)",
+            "inspection-plans.csv line 9: AQL 2.4 is not one of the standard's values (0.010, 0.015, 0.025, 0.040, 0.065, 0.10, 0.15, 0.25, 0.40, 0.65, 1.0, 1.5, 2.5, 4.0, 6.5, 10, 15, 25, 40, 65, 100, 150, 250, 400, 650, 1000)",
+            "inspection-plans.csv line 10: first_article \"maybe\" is not true or false",
+            "inspection-plans.csv line 12: first_article differs from an earlier row of the plan for BC-200 at OP30",
+            "inspection-plans.csv line 13: duplicate characteristic (\"BC-200\", \"OP30\", \"LOOK\") (first on line 11)",
+        ]
+    );
+}

@@ -27,6 +27,7 @@ mod db;
 pub mod demo;
 mod http;
 pub mod import;
+mod import_plans;
 pub mod kpi;
 pub mod metrics;
 pub mod openapi;
