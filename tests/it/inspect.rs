@@ -71,8 +71,9 @@ fn kinds(db: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_quality() {
+/// L1-S1 on a real store holding the demo plant and the twelve totes, no PLC, no central, the
+/// clock at noon; the temp dir must outlive the station.
+async fn station_with_totes() -> (tempfile::TempDir, std::path::PathBuf, Station) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("station.db");
     {
@@ -80,7 +81,7 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
         let mut state = store.load_state().expect("state");
         store.append(&mut state, totes_made()).expect("totes");
     }
-    let mut station = Station::start(StationSetup {
+    let station = Station::start(StationSetup {
         station: station_id(),
         db_path: db.clone(),
         plc: None,
@@ -90,6 +91,12 @@ async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_qual
     })
     .await
     .expect("station");
+    (dir, db, station)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inspector_records_a_lot_at_the_keyboard_and_an_spc_signal_calls_quality() {
+    let (_dir, db, mut station) = station_with_totes().await;
     let mut ui = Ui::start(&mut station, 80, 24);
 
     // An operator may not inspect, and is told so in words.
@@ -340,23 +347,7 @@ async fn a_measurement_the_plan_reads_from_the_plc_is_taken_from_it() {
 /// a signature, and inspection goes on, tightened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discontinued_plan_is_resumed_signed_from_the_inspect_screen() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("station.db");
-    {
-        let mut store = crate::support::station_store_with_demo_master(&db).await;
-        let mut state = store.load_state().expect("state");
-        store.append(&mut state, totes_made()).expect("totes");
-    }
-    let mut station = Station::start(StationSetup {
-        station: station_id(),
-        db_path: db.clone(),
-        plc: None,
-        sync: None,
-        clock: Arc::new(ManualClock::new(noon())),
-        options: Default::default(),
-    })
-    .await
-    .expect("station");
+    let (_dir, db, mut station) = station_with_totes().await;
     let mut ui = Ui::start(&mut station, 100, 30);
     ui.scan("EMP-2001");
     ui.scan("2001");
